@@ -1,0 +1,40 @@
+"""One error hierarchy. The CLI maps each class to one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+
+class VidstyleError(Exception):
+    """Base class of every error vidstyle reports to a user. Exit code 1."""
+
+    exit_code = 1
+
+
+class InputError(VidstyleError):
+    """Bad usage or bad input: missing file, not a video, bad style image, bad option. Exit code 2."""
+
+    exit_code = 2
+
+
+class CorruptInputError(VidstyleError):
+    """The input became undecodable part-way through.
+
+    Attributes:
+        frame_index: index of the first frame that could not be decoded
+            (the number of frames decoded successfully before it).
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, frame_index: int):
+        super().__init__(message)
+        self.frame_index = frame_index
+
+
+class OutputError(VidstyleError):
+    """The output cannot be written: exists without -y, would overwrite the input,
+    unknown extension, encoder failure, full disk. Exit code 2 for usage problems,
+    1 for failures while writing (set per instance)."""
+
+    def __init__(self, message: str, *, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
