@@ -1,0 +1,104 @@
+"""Still images: loading style images robustly, saving stills, colour transfer.
+
+All arrays are uint8 ``(H, W, 3)`` RGB unless a name says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+
+from .errors import InputError, OutputError
+
+MIN_STYLE_SIDE = 64  # VGG19 pools 4 times before relu5_1; smaller styles are upscaled
+
+
+def load_image(path) -> np.ndarray:
+    """Read any image OpenCV reads (grayscale, RGBA, 16-bit, CMYK JPEG...) as
+    uint8 ``(H, W, 3)`` RGB. Transparent pixels are composited over white.
+
+    Raises InputError for a missing, empty or undecodable file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"image not found: {path}")
+    if os.path.isdir(path):
+        raise InputError(f"expected an image file, got a directory: {path}")
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise InputError(f"image is empty (0 bytes): {path}")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise InputError(f"cannot decode image (corrupt or unsupported format): {path}")
+    return _to_rgb_u8(image)
+
+
+def _to_rgb_u8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint16:
+        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
+    elif image.dtype in (np.float32, np.float64):
+        image = (np.clip(image, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    channels = image.shape[2]
+    if channels == 1:
+        return cv2.cvtColor(image[..., 0], cv2.COLOR_GRAY2RGB)
+    if channels == 4:
+        bgr = image[..., :3].astype(np.float32)
+        alpha = image[..., 3:4].astype(np.float32) / 255.0
+        image = np.rint(bgr * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB))
+
+
+def resize_longer_side(image_u8: np.ndarray, longer_side: int) -> np.ndarray:
+    """Resize keeping the aspect ratio so the longer side is ``longer_side`` px,
+    never leaving the shorter side below MIN_STYLE_SIDE (area filter to shrink,
+    bicubic to enlarge)."""
+    h, w = image_u8.shape[:2]
+    scale = longer_side / max(h, w)
+    scale = max(scale, MIN_STYLE_SIDE / min(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size == (w, h):
+        return image_u8
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(image_u8, size, interpolation=interpolation)
+
+
+def resize(image_u8: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to ``size`` = (width, height): area filter to shrink, bicubic to enlarge."""
+    w, h = size
+    if image_u8.shape[1] == w and image_u8.shape[0] == h:
+        return image_u8
+    shrinking = w * h < image_u8.shape[0] * image_u8.shape[1]
+    return cv2.resize(image_u8, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+def save_image(path, image_u8: np.ndarray) -> None:
+    """Write an RGB uint8 image; the format follows the extension. Written to a
+    temporary name and renamed, so a crash never leaves half a file."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower() or ".png"
+    ok, encoded = cv2.imencode(ext, cv2.cvtColor(image_u8, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OutputError(f"cannot encode an image as {ext}: {path}")
+    tmp = f"{path}.partial{ext}"
+    try:
+        encoded.tofile(tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise OutputError(f"cannot write {path}: {err.strerror}", exit_code=1) from err
+
+
+def preserve_colors(stylized_u8: np.ndarray, content_u8: np.ndarray) -> np.ndarray:
+    """Luminance-only transfer (Gatys et al. 2016, "Preserving colour in neural
+    artistic style transfer"): the stylized image's luminance with the content's
+    chrominance, in YCrCb. Both ``(H, W, 3)`` of the same size."""
+    stylized = cv2.cvtColor(stylized_u8, cv2.COLOR_RGB2YCrCb)
+    content = cv2.cvtColor(content_u8, cv2.COLOR_RGB2YCrCb)
+    content[..., 0] = stylized[..., 0]
+    return cv2.cvtColor(content, cv2.COLOR_YCrCb2RGB)

@@ -1,0 +1,196 @@
+"""The chain: decode -> flow -> stylize -> encode, for files.
+
+    read_frames(src) -> with_motion(...) -> stylize_frames(...) -> VideoWriter
+
+Every stage is an iterator; only the last few frames are ever held, so memory
+stays flat however long the clip. Decoding and flow run in background threads
+(OpenCV and PyAV release the GIL) so they overlap with the optimizer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .config import ExportConfig, StyleConfig, make_configs
+from .errors import CorruptInputError, InputError
+from .flow import with_motion
+from .frames import Frame, fit_size
+from .images import load_image, preserve_colors, resize, save_image
+from .io import VideoInfo, VideoWriter, probe, read_frames
+from .stylizer import Stylizer
+from .temporal import Event, FrameDone, stylize_frames
+from .threads import prefetch
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """What a finished run did. Times in seconds."""
+
+    output: str
+    frames: int
+    seconds: float
+    seconds_per_frame: float
+    first_frame_seconds: float
+    steady_seconds_per_frame: float  # median over warm-started frames
+    mean_iters: float
+    processing_size: tuple[int, int]
+    device: str
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def default_output_path(src) -> str:
+    """``clip.mp4`` -> ``clip.stylized.mp4`` beside the input."""
+    stem, _ = os.path.splitext(os.fspath(src))
+    return f"{stem}.stylized.mp4"
+
+
+def processing_size(info: VideoInfo, config: StyleConfig) -> tuple[int, int]:
+    """(width, height) the optimizer works at: ``size`` if given, else the
+    source scaled so its longer side is at most ``max_side`` (even numbers)."""
+    if config.size is not None:
+        return config.size
+    return fit_size(info.width, info.height, max_side=config.max_side)
+
+
+def load_styles(style) -> list[np.ndarray]:
+    """One path or a sequence of paths -> list of uint8 RGB style images."""
+    paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    if not paths:
+        raise InputError("at least one style image is required (--style)")
+    return [load_image(path) for path in paths]
+
+
+def stylize_video(
+    src,
+    dst=None,
+    *,
+    style,
+    on_event: Callable[[Event], None] | None = None,
+    on_start: Callable[[VideoInfo, tuple[int, int]], None] | None = None,
+    **options,
+) -> RunSummary:
+    """Stylize the video ``src`` into ``dst`` (default ``src.stylized.mp4``).
+
+    Args:
+        src: a video file FFmpeg can read.
+        dst: output path; its extension picks the container.
+        style: a style image path, or several.
+        on_event: progress callback (FrameStarted, IterationDone, FrameDone).
+        on_start: called once with the probed source and the processing size.
+        **options: any field of ``StyleConfig`` or ``ExportConfig``.
+
+    Returns a RunSummary. Raises VidstyleError subclasses on bad input or
+    failures; the output appears only when complete.
+    """
+    config, export = make_configs(**options)
+    src = os.fspath(src)
+    dst = os.fspath(dst) if dst is not None else default_output_path(src)
+    info = probe(src)
+    styles = load_styles(style)
+    size = processing_size(info, config)
+    out_size = (info.width - info.width % 2, info.height - info.height % 2) if config.keep_size else size
+    stylizer = Stylizer(styles, config=config)
+    if on_start is not None:
+        on_start(info, size)
+    started = time.perf_counter()
+    done: list[FrameDone] = []
+
+    def record(event: Event) -> None:
+        if isinstance(event, FrameDone):
+            done.append(event)
+        if on_event is not None:
+            on_event(event)
+
+    writer = VideoWriter(
+        dst,
+        width=out_size[0],
+        height=out_size[1],
+        time_base=info.time_base,
+        fps=info.fps,
+        audio_from=src if info.has_audio else None,
+        audio_start_s=export.start_s,
+        audio_end_s=export.end_s,
+        codec=export.codec,
+        crf=export.crf,
+        bitrate=export.bitrate,
+        overwrite=export.overwrite,
+        input_paths=[src, *([style] if isinstance(style, (str, os.PathLike)) else style)],
+    )
+    with writer:
+        frames = prefetch(read_frames(src, size=size, start_s=export.start_s, end_s=export.end_s), depth=4)
+        for frame in finish_frames(stylize_pairs(frames, stylizer, on_event=record), size=out_size, config=config):
+            writer.write(frame)
+    if not done:
+        raise InputError(f"{src}: no video frames to stylize in the requested range")
+    return summarize(done, output=dst, seconds=time.perf_counter() - started, size=size, device=str(stylizer.device))
+
+
+def stylize_pairs(frames: Iterable[Frame], stylizer: Stylizer, *, on_event=None) -> Iterator[tuple[Frame, Frame]]:
+    """Input frames -> ``(input frame, stylized frame)`` at the processing size,
+    computing optical flow on a background thread when the temporal method is on."""
+    cfg = stylizer.config
+    if cfg.temporal:
+        pairs = prefetch(
+            with_motion(frames, method=cfg.flow, offsets=cfg.long_term, scene_cut_threshold=cfg.scene_cut_threshold),
+            depth=2,
+        )
+    else:
+        pairs = ((frame, None) for frame in frames)
+    originals: dict[int, Frame] = {}
+
+    def remember(stream):
+        for frame, motion in stream:
+            originals[frame.index] = frame
+            yield frame, motion
+
+    for stylized, _ in stylize_frames(remember(pairs), stylizer, on_event=on_event):
+        yield originals.pop(stylized.index), stylized
+
+
+def finish_frames(pairs: Iterable[tuple[Frame, Frame]], *, size: tuple[int, int], config: StyleConfig) -> Iterator[Frame]:
+    """Apply what happens after optimization: colour preservation and the
+    resize to the output size."""
+    for original, stylized in pairs:
+        image = stylized.image_u8
+        if config.preserve_colors:
+            image = preserve_colors(image, original.image_u8)
+        yield stylized.with_image(resize(image, size))
+
+
+def summarize(done: Sequence[FrameDone], *, output: str, seconds: float, size, device: str) -> RunSummary:
+    steady = sorted(e.result.seconds for e in done if not e.cold_start)
+    return RunSummary(
+        output=output,
+        frames=len(done),
+        seconds=round(seconds, 3),
+        seconds_per_frame=round(seconds / len(done), 3),
+        first_frame_seconds=round(done[0].result.seconds, 3),
+        steady_seconds_per_frame=round(steady[len(steady) // 2], 3) if steady else float("nan"),
+        mean_iters=round(sum(e.result.num_iters for e in done) / len(done), 2),
+        processing_size=tuple(size),
+        device=device,
+    )
+
+
+def stylize_image(src, dst=None, *, style, **options) -> np.ndarray:
+    """Stylize one still image (a path); writes ``dst`` when given and returns
+    the uint8 ``(H, W, 3)`` RGB result at the processing size."""
+    config, _ = make_configs(**options)
+    content = load_image(src)
+    h, w = content.shape[:2]
+    size = config.size or fit_size(w, h, max_side=config.max_side, even=False)
+    stylizer = Stylizer(load_styles(style), config=config)
+    content = resize(content, size)
+    result = stylizer.stylize(content, max_iters=config.iters_first).image_u8
+    if config.preserve_colors:
+        result = preserve_colors(result, content)
+    if dst is not None:
+        save_image(dst, result)
+    return result

@@ -1,0 +1,50 @@
+"""Turns pipeline events into a tqdm progress bar (display only, on stderr)."""
+
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+from .stylizer import IterationDone
+from .temporal import FrameDone, FrameStarted
+
+
+class ProgressReporter:
+    """A progress bar over frames with ETA, showing per-frame iterations and loss.
+
+    Pass ``on_start`` and ``on_event`` to ``stylize_video``; call ``close()`` at the end.
+    """
+
+    def __init__(self, *, enabled: bool = True, file=None, unit: str = "frame"):
+        self.enabled = enabled
+        self.file = file or sys.stderr
+        self.unit = unit
+        self.bar: tqdm | None = None
+        self.iteration = 0
+
+    def on_start(self, info, size) -> None:
+        if self.enabled:
+            self.bar = tqdm(total=info.num_frames or None, unit=self.unit, file=self.file, dynamic_ncols=True,
+                            desc=f"{size[0]}x{size[1]}")
+
+    def on_event(self, event) -> None:
+        if self.bar is None:
+            return
+        if isinstance(event, FrameStarted):
+            self.iteration = 0
+        elif isinstance(event, IterationDone):
+            self.iteration = event.iteration
+            if event.iteration % 10 == 0:
+                self.bar.set_postfix_str(f"iter {event.iteration} loss {event.loss:.3g}", refresh=True)
+        elif isinstance(event, FrameDone):
+            r = event.result
+            self.bar.set_postfix_str(
+                f"{r.num_iters} it{' (cold)' if event.cold_start else ''} loss {r.losses['total']:.3g}", refresh=False
+            )
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,258 @@
+"""The per-frame optimizer: Gatys et al. losses, optional temporal loss, warm start.
+
+A ``Stylizer`` holds the frozen VGG19 and the style targets (computed once per
+processing size) and turns one content frame into one stylized frame. It knows
+nothing about videos: the temporal stage (``temporal.py``) hands it a warm start
+and the warped previous outputs with their weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .config import StyleConfig
+from .errors import InputError
+from .features import VGG19Features, select_device
+from .images import resize, resize_longer_side
+from .losses import PIXEL_SCALE, content_loss, gram_matrix, style_loss, temporal_loss, total_variation
+
+
+@dataclasses.dataclass(frozen=True)
+class TemporalTarget:
+    """What the temporal loss pulls the frame towards (Ruder et al. 2016).
+
+    Attributes:
+        warped: float32 ``(K, H, W, 3)`` previous stylized frames warped into
+            the current frame, RGB in [0, 1].
+        weights: float32 ``(K, H, W)`` per-pixel weights in [0, 1].
+    """
+
+    warped: np.ndarray
+    weights: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class IterationDone:
+    """Reported after every optimizer iteration."""
+
+    iteration: int
+    loss: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameResult:
+    """One optimized frame.
+
+    Attributes:
+        image_u8: ``(H, W, 3)`` uint8 RGB stylized frame.
+        num_iters: iterations (loss evaluations) spent.
+        converged: stopped by the tolerance rather than the iteration cap.
+        losses: weighted loss terms at the final iterate: ``content``, ``style``,
+            ``tv``, ``temporal`` and their sum ``total``.
+        seconds: wall time of the optimization.
+    """
+
+    image_u8: np.ndarray
+    num_iters: int
+    converged: bool
+    losses: dict[str, float]
+    seconds: float
+
+
+class Stylizer:
+    """Optimizes frames towards the content of each frame and the style of the
+    given images.
+
+    Args:
+        styles_u8: one or more ``(H, W, 3)`` uint8 RGB style images.
+        config: the run's options (weights, layers, optimizer, device...).
+    """
+
+    def __init__(self, styles_u8: Sequence[np.ndarray], *, config: StyleConfig):
+        if not styles_u8:
+            raise InputError("at least one style image is required")
+        blend = config.style_weights or tuple(1.0 for _ in styles_u8)
+        if len(blend) != len(styles_u8):
+            raise InputError(f"got {len(styles_u8)} style images but {len(blend)} style weights")
+        if sum(blend) <= 0 or min(blend) < 0:
+            raise InputError(f"style weights must be >= 0 with a positive sum, got {blend}")
+        self.config = config
+        self.device = select_device(config.device)
+        if config.num_threads and self.device.type == "cpu":
+            torch.set_num_threads(config.num_threads)
+        self.styles_u8 = list(styles_u8)
+        self.style_blend = [w / sum(blend) for w in blend]
+        layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
+        self.vgg = VGG19Features(layers, weights=config.weights).to(self.device)
+        self.use_amp = self.device.type == "cuda" and config.half is not False
+        if self.device.type == "cuda":
+            self.vgg = self.vgg.to(memory_format=torch.channels_last)
+        self._style_grams: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+
+    # -- tensors ------------------------------------------------------------
+
+    def to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        """``(H, W, 3)`` uint8 or float in [0, 1] -> ``(1, 3, H, W)`` float32 on the device."""
+        tensor = torch.from_numpy(np.ascontiguousarray(image))
+        tensor = tensor.float() / 255.0 if image.dtype == np.uint8 else tensor.float()
+        # Contiguous NCHW: L-BFGS flattens gradients with view(); channels_last
+        # is applied inside features() instead.
+        return tensor.permute(2, 0, 1).unsqueeze(0).contiguous().to(self.device)
+
+    @staticmethod
+    def to_u8(image: torch.Tensor) -> np.ndarray:
+        """``(1, 3, H, W)`` float in [0, 1] -> ``(H, W, 3)`` uint8 on the host."""
+        array = image.detach()[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+        return np.ascontiguousarray(array)
+
+    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """VGG activations of ``image`` ``(B, 3, H, W)``; mixed precision on CUDA."""
+        if self.device.type == "cuda":
+            image = image.contiguous(memory_format=torch.channels_last)
+        if self.use_amp:
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            with torch.autocast(device_type="cuda", dtype=dtype):
+                return self.vgg(image)
+        return self.vgg(image)
+
+    def style_grams(self, size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """Blended target Gram matrices for frames of ``size`` = (width, height);
+        computed once per size. Each style image is scaled so its longer side is
+        ``style_scale`` times the frame's longer side."""
+        if size not in self._style_grams:
+            longer = max(16, round(self.config.style_scale * max(size)))
+            grams: dict[str, torch.Tensor] = {}
+            with torch.no_grad():
+                for style_u8, weight in zip(self.styles_u8, self.style_blend):
+                    feats = self.features(self.to_tensor(resize_longer_side(style_u8, longer)))
+                    for layer in self.config.style_layers:
+                        g = gram_matrix(feats[layer]) * weight
+                        grams[layer] = grams[layer] + g if layer in grams else g
+            self._style_grams[size] = grams
+        return self._style_grams[size]
+
+    # -- optimization -------------------------------------------------------
+
+    def stylize(
+        self,
+        content_u8: np.ndarray,
+        *,
+        init: np.ndarray | None = None,
+        temporal: TemporalTarget | None = None,
+        max_iters: int,
+        min_iters: int = 0,
+        on_iteration: Callable[[IterationDone], None] | None = None,
+    ) -> FrameResult:
+        """Optimize one frame.
+
+        Args:
+            content_u8: ``(H, W, 3)`` uint8 RGB content frame.
+            init: starting image ``(H, W, 3)`` (uint8, or float in [0, 1]);
+                None starts from the content (or noise with ``init="noise"``).
+            temporal: warped previous outputs and weights for the temporal loss.
+            max_iters: iteration cap; ``min_iters``: no convergence stop before.
+        """
+        cfg = self.config
+        started = time.perf_counter()
+        size = (content_u8.shape[1], content_u8.shape[0])
+        style_targets = self.style_grams(size)
+        content = self.to_tensor(content_u8)
+        with torch.no_grad():
+            content_feats = self.features(content)
+            content_targets = {k: content_feats[k].detach() for k in cfg.content_layers}
+        # The optimized variable lives on the 0..255 scale, as in the references:
+        # on [0, 1] float32 L-BFGS's curvature estimates break down (measured:
+        # the loss diverges at the third iteration).
+        pixels = (self._initial_image(content_u8, init) * PIXEL_SCALE).requires_grad_(True)
+        warped = weights = None
+        if temporal is not None and cfg.temporal_weight > 0:
+            warped = torch.from_numpy(temporal.warped).permute(0, 3, 1, 2).float().to(self.device)
+            weights = torch.from_numpy(temporal.weights).unsqueeze(1).float().to(self.device)
+
+        def weighted_losses(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            feats = self.features(x)
+            terms = {
+                "content": cfg.content_weight * content_loss(feats, content_targets),
+                "style": cfg.style_weight * style_loss(feats, style_targets),
+                "tv": cfg.tv_weight * total_variation(x),
+            }
+            if warped is not None:
+                terms["temporal"] = cfg.temporal_weight * temporal_loss(x, warped, weights)
+            return terms
+
+        optimizer = self._make_optimizer(pixels)
+        history: list[float] = []
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss = sum(weighted_losses(pixels / PIXEL_SCALE).values())
+            loss.backward()
+            return loss
+
+        converged = False
+        for iteration in range(1, max_iters + 1):
+            loss = optimizer.step(closure)
+            history.append(float(loss.detach()))  # one host sync per iteration, for the stopping rule
+            if on_iteration is not None:
+                on_iteration(IterationDone(iteration=iteration, loss=history[-1]))
+            if iteration >= max(min_iters, cfg.tolerance_window + 1) and self._has_converged(history):
+                converged = True
+                break
+        with torch.no_grad():
+            image = pixels.clamp(0, PIXEL_SCALE) / PIXEL_SCALE
+            final = {k: float(v) for k, v in weighted_losses(image).items()}
+        final["total"] = sum(final.values())
+        return FrameResult(
+            image_u8=self.to_u8(image),
+            num_iters=len(history),
+            converged=converged,
+            losses=final,
+            seconds=time.perf_counter() - started,
+        )
+
+    def measure(self, image_u8: np.ndarray, content_u8: np.ndarray) -> dict[str, float]:
+        """Unweighted style and content losses of a finished frame, for
+        benchmarks and quality checks (same scale for every configuration)."""
+        size = (content_u8.shape[1], content_u8.shape[0])
+        with torch.no_grad():
+            feats = self.features(self.to_tensor(image_u8))
+            content_feats = self.features(self.to_tensor(content_u8))
+            targets = {k: content_feats[k] for k in self.config.content_layers}
+            return {
+                "style": float(style_loss(feats, self.style_grams(size))),
+                "content": float(content_loss(feats, targets)),
+            }
+
+    def _initial_image(self, content_u8: np.ndarray, init: np.ndarray | None) -> torch.Tensor:
+        if init is not None:
+            if init.shape[:2] != content_u8.shape[:2]:
+                init = resize(init if init.dtype == np.uint8 else (init * 255).round().astype(np.uint8),
+                              (content_u8.shape[1], content_u8.shape[0]))
+            return self.to_tensor(init).clone()
+        if self.config.init == "noise":
+            rng = np.random.default_rng(self.config.seed)
+            noise = rng.uniform(0.0, 1.0, size=content_u8.shape).astype(np.float32)
+            return self.to_tensor(noise)
+        return self.to_tensor(content_u8).clone()
+
+    def _make_optimizer(self, pixels: torch.Tensor) -> torch.optim.Optimizer:
+        if self.config.optimizer == "adam":
+            return torch.optim.Adam([pixels], lr=self.config.learning_rate)
+        # One L-BFGS iteration per step() so the stopping rule sees every loss;
+        # the curvature history persists across steps. Step size 1 and no line
+        # search, as in neural-style.
+        return torch.optim.LBFGS(
+            [pixels], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0,
+        )
+
+    def _has_converged(self, history: list[float]) -> bool:
+        """Relative loss change over the last ``tolerance_window`` iterations
+        below ``tolerance`` (the references: 1e-4 over 50 iterations)."""
+        window = self.config.tolerance_window
+        before, now = history[-window - 1], history[-1]
+        return abs(before - now) <= self.config.tolerance * max(abs(now), 1e-12)
