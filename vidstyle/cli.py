@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from fractions import Fraction
 
 from .config import FLOW_METHODS, PRESETS, preset_options
@@ -224,16 +226,23 @@ def run_live(argv: list[str]) -> int:
 COMMANDS = {"eval": run_eval, "live": run_live}
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM ends as cleanly as Ctrl-C
     command = COMMANDS.get(argv[0]) if argv else None
     try:
         return command(argv[1:]) if command else run_file(argv)
     except VidstyleError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        detail = f": {err}" if str(err) else ""
+        print(f"{PROG}: interrupted{detail}", file=sys.stderr)
         return 130
     except Exception as err:  # a bug: still one line, unless debugging
         if os.environ.get("VIDSTYLE_DEBUG"):

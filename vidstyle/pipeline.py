@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import __version__
 from .config import ExportConfig, StyleConfig, make_configs
 from .errors import CorruptInputError, InputError
 from .flow import with_motion
@@ -25,6 +26,27 @@ from .io import VideoInfo, VideoWriter, probe, read_frames
 from .stylizer import Stylizer
 from .temporal import Event, FrameDone, stylize_frames
 from .threads import prefetch
+from .workdir import FrameStore, file_identity, work_dir_for
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkResumed:
+    """Reported once before the first frame: ``frames`` finished frames were
+    found in the work directory ``path`` and will not be recomputed;
+    ``restart_reason`` says why an earlier run's frames were discarded."""
+
+    frames: int
+    path: str
+    restart_reason: str | None
+
+
+class InterruptedRun(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a run: the finished frames are kept."""
+
+    def __init__(self, *, partial_output: str | None, work_dir: str):
+        super().__init__(f"partial output: {partial_output}; rerun the same command to resume from {work_dir}")
+        self.partial_output = partial_output
+        self.work_dir = work_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +55,7 @@ class RunSummary:
 
     output: str
     frames: int
+    resumed_frames: int  # taken from an interrupted run's work directory
     seconds: float
     seconds_per_frame: float
     first_frame_seconds: float
@@ -123,16 +146,57 @@ def stylize_video(
         overwrite=export.overwrite,
         input_paths=[src, *([style] if isinstance(style, (str, os.PathLike)) else style)],
     )
-    with writer:
+    store = FrameStore(
+        work_dir_for(dst),
+        fingerprint=run_fingerprint(src, style, config, export, size),
+        shape=(size[1], size[0], 3),
+        resume=export.resume,
+    )
+    record(WorkResumed(frames=store.resumed, path=store.path, restart_reason=store.restart_reason))
+    try:
         frames = prefetch(read_frames(src, size=size, start_s=export.start_s, end_s=export.end_s), depth=4)
-        for frame in finish_frames(stylize_pairs(frames, stylizer, on_event=record), size=out_size, config=config):
+        stylized = stylize_pairs(frames, stylizer, on_event=record, store=store)
+        for frame in finish_frames(stylized, size=out_size, config=config):
             writer.write(frame)
-    if not done:
-        raise InputError(f"{src}: no video frames to stylize in the requested range")
+        if not done:
+            raise InputError(f"{src}: no video frames to stylize in the requested range")
+        writer.close()
+    except (KeyboardInterrupt, CorruptInputError) as err:
+        # Keep what is finished: a playable, clearly named partial output, and
+        # the work directory so that the same command resumes.
+        partial = writer.close_partial() if writer.frames_written else None
+        if isinstance(err, CorruptInputError):
+            where = f"; the {err.frame_index} frames before it are in {partial}" if partial else ""
+            raise CorruptInputError(f"{err}{where}", frame_index=err.frame_index) from err
+        raise InterruptedRun(partial_output=partial, work_dir=store.path) from err
+    except BaseException:
+        writer.abort()
+        raise
+    if not export.keep_work:
+        store.remove()
     return summarize(done, output=dst, seconds=time.perf_counter() - started, size=size, device=str(stylizer.device))
 
 
-def stylize_pairs(frames: Iterable[Frame], stylizer: Stylizer, *, on_event=None) -> Iterator[tuple[Frame, Frame]]:
+def run_fingerprint(src, style, config: StyleConfig, export: ExportConfig, size) -> dict:
+    """Everything that decides the stylized pixels; a resumed run must match it."""
+    styles = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    decisive = dataclasses.asdict(config)
+    for name in ("num_threads", "keep_size", "preserve_colors"):  # do not change stored frames
+        decisive.pop(name)
+    return {
+        "version": __version__,
+        "config": decisive,
+        "size": list(size),
+        "start_s": export.start_s,
+        "end_s": export.end_s,
+        "input": file_identity(src),
+        "styles": [file_identity(path) for path in styles],
+    }
+
+
+def stylize_pairs(
+    frames: Iterable[Frame], stylizer: Stylizer, *, on_event=None, store: FrameStore | None = None
+) -> Iterator[tuple[Frame, Frame]]:
     """Input frames -> ``(input frame, stylized frame)`` at the processing size,
     computing optical flow on a background thread when the temporal method is on."""
     cfg = stylizer.config
@@ -150,7 +214,7 @@ def stylize_pairs(frames: Iterable[Frame], stylizer: Stylizer, *, on_event=None)
             originals[frame.index] = frame
             yield frame, motion
 
-    for stylized, _ in stylize_frames(remember(pairs), stylizer, on_event=on_event):
+    for stylized, _ in stylize_frames(remember(pairs), stylizer, on_event=on_event, store=store):
         yield originals.pop(stylized.index), stylized
 
 
@@ -165,15 +229,18 @@ def finish_frames(pairs: Iterable[tuple[Frame, Frame]], *, size: tuple[int, int]
 
 
 def summarize(done: Sequence[FrameDone], *, output: str, seconds: float, size, device: str) -> RunSummary:
-    steady = sorted(e.result.seconds for e in done if not e.cold_start)
+    """Timing over the frames this run computed (replayed frames cost nothing)."""
+    computed = [e for e in done if not e.resumed] or list(done)
+    steady = sorted(e.result.seconds for e in computed if not e.cold_start)
     return RunSummary(
         output=output,
         frames=len(done),
+        resumed_frames=len(done) - len([e for e in done if not e.resumed]),
         seconds=round(seconds, 3),
-        seconds_per_frame=round(seconds / len(done), 3),
-        first_frame_seconds=round(done[0].result.seconds, 3),
+        seconds_per_frame=round(seconds / len(computed), 3),
+        first_frame_seconds=round(computed[0].result.seconds, 3),
         steady_seconds_per_frame=round(steady[len(steady) // 2], 3) if steady else float("nan"),
-        mean_iters=round(sum(e.result.num_iters for e in done) / len(done), 2),
+        mean_iters=round(sum(e.result.num_iters for e in computed) / len(computed), 2),
         processing_size=tuple(size),
         device=device,
     )

@@ -29,6 +29,10 @@ class ProgressReporter:
                             desc=f"{size[0]}x{size[1]}")
 
     def on_event(self, event) -> None:
+        if getattr(event, "restart_reason", None):
+            self.write(f"starting over: {event.restart_reason}")
+        elif getattr(event, "frames", 0):  # WorkResumed
+            self.write(f"resuming: {event.frames} finished frames found in {event.path}")
         if self.bar is None:
             return
         if isinstance(event, FrameStarted):
@@ -37,12 +41,20 @@ class ProgressReporter:
             self.iteration = event.iteration
             if event.iteration % 10 == 0:
                 self.bar.set_postfix_str(f"iter {event.iteration} loss {event.loss:.3g}", refresh=True)
+        elif isinstance(event, FrameDone) and event.resumed:
+            self.bar.set_postfix_str("resumed", refresh=False)
+            self.bar.update(1)
         elif isinstance(event, FrameDone):
             r = event.result
             self.bar.set_postfix_str(
                 f"{r.num_iters} it{' (cold)' if event.cold_start else ''} loss {r.losses['total']:.3g}", refresh=False
             )
             self.bar.update(1)
+
+    def write(self, message: str) -> None:
+        """A status line that does not break the bar; silent when disabled."""
+        if self.enabled:
+            (self.bar.write if self.bar is not None else print)(message, file=self.file)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .flow import Motion, warp
 from .frames import Frame, u8_to_float
+from .workdir import FrameStore
 from .stylizer import FrameResult, IterationDone, Stylizer, TemporalTarget
 
 
@@ -28,12 +29,14 @@ class FrameDone:
         cold_start: the frame started from scratch (first frame, scene cut,
             or per-frame mode) rather than from its predecessor.
         scene_cut: a scene cut was detected before this frame.
+        resumed: the frame was finished by an earlier run and replayed.
     """
 
     index: int
     result: FrameResult
     cold_start: bool
     scene_cut: bool
+    resumed: bool = False  # taken from the work directory, not recomputed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +54,7 @@ def stylize_frames(
     stylizer: Stylizer,
     *,
     on_event: Callable[[Event], None] | None = None,
-    history: dict[int, np.ndarray] | None = None,
+    store: FrameStore | None = None,
 ) -> Iterator[tuple[Frame, FrameResult]]:
     """Stylize a sequence of frames in order.
 
@@ -61,35 +64,46 @@ def stylize_frames(
         stylizer: the per-frame optimizer (its config decides warm start,
             temporal loss, iteration budgets).
         on_event: receives FrameStarted, IterationDone and FrameDone events.
-        history: previous raw outputs keyed by offset (1 = the frame just
-            before); pass the state of an interrupted run to resume it.
+        store: finished frames of an interrupted run (replayed, not
+            recomputed) and where each new frame is saved as it finishes.
 
     Yields ``(frame, result)`` where ``frame`` carries the stylized pixels at the
     processing size and the source timestamp.
     """
     cfg = stylizer.config
     emit = on_event or (lambda event: None)
-    previous: dict[int, np.ndarray] = dict(history or {})
+    previous: dict[int, np.ndarray] = {}
     keep = max(cfg.long_term) if cfg.temporal else 1
     for frame, motion in pairs:
         scene_cut = bool(motion is not None and motion.is_scene_cut)
         if scene_cut:
             previous.clear()
-        init, target = _warm_start(frame, motion, previous, cfg)
-        cold = init is None
         emit(FrameStarted(index=frame.index))
-        result = stylizer.stylize(
-            frame.image_u8,
-            init=init,
-            temporal=target,
-            max_iters=cfg.iters_first if cold else cfg.iters_later,
-            min_iters=0 if cold else cfg.min_iters_later,
-            on_iteration=emit,
-        )
+        if store is not None and frame.index < store.count:
+            result, cold = _replayed(store.read(frame.index)), False
+        else:
+            init, target = _warm_start(frame, motion, previous, cfg)
+            cold = init is None
+            result = stylizer.stylize(
+                frame.image_u8,
+                init=init,
+                temporal=target,
+                max_iters=cfg.iters_first if cold else cfg.iters_later,
+                min_iters=0 if cold else cfg.min_iters_later,
+                on_iteration=emit,
+            )
+            if store is not None:
+                store.append(result.image_u8)
         previous = {offset + 1: image for offset, image in previous.items() if offset + 1 <= keep}
         previous[1] = result.image_u8
-        emit(FrameDone(index=frame.index, result=result, cold_start=cold, scene_cut=scene_cut))
+        emit(FrameDone(index=frame.index, result=result, cold_start=cold, scene_cut=scene_cut,
+                       resumed=result.num_iters == 0))
         yield frame.with_image(result.image_u8), result
+
+
+def _replayed(image_u8: np.ndarray) -> FrameResult:
+    """A frame finished by an earlier, interrupted run: no iterations spent."""
+    return FrameResult(image_u8=image_u8, num_iters=0, converged=True, losses={}, seconds=0.0)
 
 
 def _warm_start(frame, motion, previous, cfg) -> tuple[np.ndarray | None, TemporalTarget | None]:

@@ -1,0 +1,133 @@
+"""The work directory that makes long runs resumable.
+
+Layout of ``OUTPUT.vidstyle-work/``:
+
+- ``meta.json``: the run's fingerprint (config, processing size, input and
+  style identities) and frame shape;
+- ``frames.u8``: every finished stylized frame, raw uint8 ``(H, W, 3)`` RGB at
+  the processing size, appended in order (one flat file, not thousands);
+- ``frames.idx``: one line per finished frame, written after its pixels are
+  on disk, so a frame counts only once it is complete.
+
+A rerun with the same fingerprint continues after the last complete frame; a
+different fingerprint starts over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+def work_dir_for(output_path) -> str:
+    """``out/clip.mp4`` -> ``out/clip.mp4.vidstyle-work``."""
+    return os.fspath(output_path) + ".vidstyle-work"
+
+
+def file_identity(path) -> dict:
+    """Size, modification time and a hash of the first MiB: enough to notice a
+    replaced input without reading gigabytes."""
+    stat = os.stat(path)
+    with open(path, "rb") as f:
+        head = hashlib.sha256(f.read(1 << 20)).hexdigest()
+    return {"path": os.path.abspath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head_sha256": head}
+
+
+class FrameStore:
+    """Append-only store of finished frames of one shape.
+
+    Args:
+        path: the work directory (created if missing).
+        fingerprint: JSON-able description of everything that decides the
+            frames' pixels.
+        shape: ``(H, W, 3)`` of every frame.
+        resume: reuse matching frames already in ``path``; False starts over.
+
+    After construction ``resumed`` is the number of frames kept from an
+    earlier run and ``restart_reason`` says why earlier frames were dropped
+    (None when there were none or they were kept).
+    """
+
+    def __init__(self, path, *, fingerprint: dict, shape: tuple[int, int, int], resume: bool = True):
+        self.path = os.fspath(path)
+        self.shape = tuple(shape)
+        self.frame_bytes = int(np.prod(self.shape))
+        self.meta = {"format": FORMAT_VERSION, "shape": list(self.shape), "fingerprint": fingerprint}
+        self.restart_reason: str | None = None
+        self.count = 0
+        old = self._read_meta()
+        if old is not None and resume and old == json.loads(json.dumps(self.meta)):
+            self.count = self._complete_frames()
+        elif old is not None:
+            self.restart_reason = "--no-resume given" if not resume else "settings or inputs changed since the interrupted run"
+        if self.count == 0:
+            self._reset()
+        self.resumed = self.count
+
+    # -- reading and writing -----------------------------------------------
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` (< count) as uint8 ``(H, W, 3)``."""
+        if not 0 <= index < self.count:
+            raise IndexError(f"frame {index} not in store of {self.count}")
+        with open(self._file("frames.u8"), "rb") as f:
+            f.seek(index * self.frame_bytes)
+            data = f.read(self.frame_bytes)
+        return np.frombuffer(data, dtype=np.uint8).reshape(self.shape).copy()
+
+    def append(self, image_u8: np.ndarray) -> None:
+        """Store the next frame durably (pixels first, then the index line)."""
+        if image_u8.shape != self.shape:
+            raise ValueError(f"frame shape {image_u8.shape} differs from the store's {self.shape}")
+        with open(self._file("frames.u8"), "r+b") as f:
+            f.seek(self.count * self.frame_bytes)
+            f.write(np.ascontiguousarray(image_u8, dtype=np.uint8).tobytes())
+            f.truncate()
+            f.flush()
+            os.fsync(f.fileno())
+        with open(self._file("frames.idx"), "a") as f:
+            f.write(f"{self.count}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.count += 1
+
+    def remove(self) -> None:
+        """Delete the work directory (after a successful run)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    # -- internals ---------------------------------------------------------
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def _read_meta(self) -> dict | None:
+        try:
+            with open(self._file("meta.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def _complete_frames(self) -> int:
+        try:
+            with open(self._file("frames.idx")) as f:
+                lines = [line for line in f.read().split("\n") if line.strip()]
+            data_frames = os.path.getsize(self._file("frames.u8")) // self.frame_bytes
+        except OSError:
+            return 0
+        return min(len(lines), data_frames)
+
+    def _reset(self) -> None:
+        os.makedirs(self.path, exist_ok=True)
+        for name in ("frames.u8", "frames.idx"):
+            open(self._file(name), "wb").close()
+        tmp = self._file("meta.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(self.meta, f, indent=1)
+        os.replace(tmp, self._file("meta.json"))
+        self.count = 0
