@@ -21,6 +21,7 @@ from .config import ExportConfig, StyleConfig, make_configs
 from .errors import CorruptInputError, InputError
 from .flow import with_motion
 from .frames import Frame, fit_size
+from .multipass import refine_passes
 from .images import load_image, preserve_colors, resize, save_image
 from .io import VideoInfo, VideoWriter, probe, read_frames
 from .stylizer import Stylizer
@@ -156,8 +157,19 @@ def stylize_video(
     try:
         frames = prefetch(read_frames(src, size=size, start_s=export.start_s, end_s=export.end_s), depth=4)
         stylized = stylize_pairs(frames, stylizer, on_event=record, store=store)
-        for frame in finish_frames(stylized, size=out_size, config=config):
-            writer.write(frame)
+        if config.passes == 1:
+            for frame in finish_frames(stylized, size=out_size, config=config):
+                writer.write(frame)
+        else:
+            inputs = FrameStore(store.path, fingerprint=store.meta["fingerprint"], shape=store.shape, name="inputs")
+            for original, _ in stylized:
+                if original.index >= inputs.count:
+                    inputs.append(original.image_u8)
+            refine_passes(store, inputs, stylizer, passes=config.passes, on_event=record)
+            timestamps = read_frames(src, size=size, start_s=export.start_s, end_s=export.end_s)
+            replayed = ((original, original.with_image(store.read(original.index))) for original in timestamps)
+            for frame in finish_frames(replayed, size=out_size, config=config):
+                writer.write(frame)
         if not done:
             raise InputError(f"{src}: no video frames to stylize in the requested range")
         writer.close()
@@ -232,12 +244,14 @@ def summarize(done: Sequence[FrameDone], *, output: str, seconds: float, size, d
     """Timing over the frames this run computed (replayed frames cost nothing)."""
     computed = [e for e in done if not e.resumed] or list(done)
     steady = sorted(e.result.seconds for e in computed if not e.cold_start)
+    frames = len({e.index for e in done})  # multi-pass reports a frame once per pass
+    computed_frames = len({e.index for e in computed})
     return RunSummary(
         output=output,
-        frames=len(done),
-        resumed_frames=len(done) - len([e for e in done if not e.resumed]),
+        frames=frames,
+        resumed_frames=frames - len({e.index for e in done if not e.resumed}),
         seconds=round(seconds, 3),
-        seconds_per_frame=round(seconds / len(computed), 3),
+        seconds_per_frame=round(seconds / computed_frames, 3),
         first_frame_seconds=round(computed[0].result.seconds, 3),
         steady_seconds_per_frame=round(steady[len(steady) // 2], 3) if steady else float("nan"),
         mean_iters=round(sum(e.result.num_iters for e in computed) / len(computed), 2),

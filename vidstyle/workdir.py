@@ -2,12 +2,14 @@
 
 Layout of ``OUTPUT.vidstyle-work/``:
 
-- ``meta.json``: the run's fingerprint (config, processing size, input and
+- ``frames.json``: the run's fingerprint (config, processing size, input and
   style identities) and frame shape;
 - ``frames.u8``: every finished stylized frame, raw uint8 ``(H, W, 3)`` RGB at
   the processing size, appended in order (one flat file, not thousands);
 - ``frames.idx``: one line per finished frame, written after its pixels are
-  on disk, so a frame counts only once it is complete.
+  on disk, so a frame counts only once it is complete;
+- ``inputs.*``: the same for the decoded input frames, in multi-pass mode only
+  (later passes sweep backwards).
 
 A rerun with the same fingerprint continues after the last complete frame; a
 different fingerprint starts over.
@@ -54,8 +56,10 @@ class FrameStore:
     (None when there were none or they were kept).
     """
 
-    def __init__(self, path, *, fingerprint: dict, shape: tuple[int, int, int], resume: bool = True):
+    def __init__(self, path, *, fingerprint: dict, shape: tuple[int, int, int], resume: bool = True,
+                 name: str = "frames"):
         self.path = os.fspath(path)
+        self.name = name
         self.shape = tuple(shape)
         self.frame_bytes = int(np.prod(self.shape))
         self.meta = {"format": FORMAT_VERSION, "shape": list(self.shape), "fingerprint": fingerprint}
@@ -76,30 +80,44 @@ class FrameStore:
         """Frame ``index`` (< count) as uint8 ``(H, W, 3)``."""
         if not 0 <= index < self.count:
             raise IndexError(f"frame {index} not in store of {self.count}")
-        with open(self._file("frames.u8"), "rb") as f:
+        with open(self._file(self.name + ".u8"), "rb") as f:
             f.seek(index * self.frame_bytes)
             data = f.read(self.frame_bytes)
         return np.frombuffer(data, dtype=np.uint8).reshape(self.shape).copy()
 
     def append(self, image_u8: np.ndarray) -> None:
         """Store the next frame durably (pixels first, then the index line)."""
-        if image_u8.shape != self.shape:
-            raise ValueError(f"frame shape {image_u8.shape} differs from the store's {self.shape}")
-        with open(self._file("frames.u8"), "r+b") as f:
-            f.seek(self.count * self.frame_bytes)
-            f.write(np.ascontiguousarray(image_u8, dtype=np.uint8).tobytes())
-            f.truncate()
-            f.flush()
-            os.fsync(f.fileno())
-        with open(self._file("frames.idx"), "a") as f:
+        self._write_pixels(self.count, image_u8, truncate=True)
+        with open(self._file(self.name + ".idx"), "a") as f:
             f.write(f"{self.count}\n")
             f.flush()
             os.fsync(f.fileno())
         self.count += 1
 
+    def replace(self, index: int, image_u8: np.ndarray) -> None:
+        """Overwrite finished frame ``index`` (multi-pass refinement)."""
+        if not 0 <= index < self.count:
+            raise IndexError(f"frame {index} not in store of {self.count}")
+        self._write_pixels(index, image_u8, truncate=False)
+
+    def _write_pixels(self, index: int, image_u8: np.ndarray, *, truncate: bool) -> None:
+        if image_u8.shape != self.shape:
+            raise ValueError(f"frame shape {image_u8.shape} differs from the store's {self.shape}")
+        with open(self._file(self.name + ".u8"), "r+b") as f:
+            f.seek(index * self.frame_bytes)
+            f.write(np.ascontiguousarray(image_u8, dtype=np.uint8).tobytes())
+            if truncate:
+                f.truncate()
+            f.flush()
+            os.fsync(f.fileno())
+
     def remove(self) -> None:
         """Delete the work directory (after a successful run)."""
         shutil.rmtree(self.path, ignore_errors=True)
+
+    def reset(self) -> None:
+        """Forget every stored frame."""
+        self._reset()
 
     # -- internals ---------------------------------------------------------
 
@@ -108,26 +126,26 @@ class FrameStore:
 
     def _read_meta(self) -> dict | None:
         try:
-            with open(self._file("meta.json")) as f:
+            with open(self._file(self.name + ".json")) as f:
                 return json.load(f)
         except (OSError, ValueError):
             return None
 
     def _complete_frames(self) -> int:
         try:
-            with open(self._file("frames.idx")) as f:
+            with open(self._file(self.name + ".idx")) as f:
                 lines = [line for line in f.read().split("\n") if line.strip()]
-            data_frames = os.path.getsize(self._file("frames.u8")) // self.frame_bytes
+            data_frames = os.path.getsize(self._file(self.name + ".u8")) // self.frame_bytes
         except OSError:
             return 0
         return min(len(lines), data_frames)
 
     def _reset(self) -> None:
         os.makedirs(self.path, exist_ok=True)
-        for name in ("frames.u8", "frames.idx"):
-            open(self._file(name), "wb").close()
-        tmp = self._file("meta.json.tmp")
+        for suffix in (".u8", ".idx"):
+            open(self._file(self.name + suffix), "wb").close()
+        tmp = self._file(self.name + ".json.tmp")
         with open(tmp, "w") as f:
             json.dump(self.meta, f, indent=1)
-        os.replace(tmp, self._file("meta.json"))
+        os.replace(tmp, self._file(self.name + ".json"))
         self.count = 0
