@@ -23,6 +23,7 @@ from .frames import Frame
 STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "jpeg2000", "gif_still", "ppm", "pgm", "qoi"}
 STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe", "qoi_pipe"}
 AUDIO_LOOKAHEAD_S = 0.5  # mux audio up to this far ahead of the last video frame
+GIF_TIME_BASE = Fraction(1, 100)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,7 +253,9 @@ class VideoWriter:
             raise OutputError(f"{self.dst} exists; pass -y to overwrite it")
         self.format = OUTPUT_FORMATS[ext]
         self.ext = ext
-        self.time_base = Fraction(time_base)
+        self.source_time_base = Fraction(time_base)
+        # GIF stores delays in hundredths of a second: rebase, rounding.
+        self.time_base = GIF_TIME_BASE if ext == ".gif" else self.source_time_base
         self.fps = Fraction(fps) if fps else Fraction(25)
         self.shift_to_zero = shift_to_zero
         self.frames_written = 0
@@ -265,6 +268,7 @@ class VideoWriter:
             self.container = av.open(self.tmp_path, mode="w")
             self.video = self._add_video_stream(width, height, codec, crf, bitrate)
             self.audio = _AudioCopier.maybe(audio_from, self.container, self.format, audio_start_s, audio_end_s)
+            self.palette = _Palettizer(self.video.width, self.video.height, self.time_base) if ext == ".gif" else None
         except (av.error.FFmpegError, ValueError) as err:
             self._discard()
             raise OutputError(f"cannot set up the encoder for {self.dst}: {_reason(err)}", exit_code=1) from err
@@ -311,8 +315,9 @@ class VideoWriter:
         video_frame.pts = pts
         video_frame.time_base = self.time_base
         try:
-            for packet in self.video.encode(video_frame):
-                self.container.mux(packet)
+            for encodable in (self.palette.convert(video_frame) if self.palette else [video_frame]):
+                for packet in self.video.encode(encodable):
+                    self.container.mux(packet)
             if self.audio is not None:
                 self.audio.mux_until(float(pts * self.time_base) + AUDIO_LOOKAHEAD_S)
         except (av.error.FFmpegError, OSError) as err:
@@ -322,6 +327,8 @@ class VideoWriter:
         self.frames_written += 1
 
     def _pts_for(self, frame: Frame) -> int:
+        """The frame's timestamp in the stream's time base (exact when the time
+        bases match), shifted to start at 0 if asked, strictly increasing."""
         if frame.pts is not None and frame.time_base is not None:
             pts = frame.pts if Fraction(frame.time_base) == self.time_base else round(
                 frame.pts * Fraction(frame.time_base) / self.time_base)
@@ -338,6 +345,9 @@ class VideoWriter:
 
     def _finish(self) -> None:
         try:
+            for encodable in (self.palette.convert(None) if self.palette else []):
+                for packet in self.video.encode(encodable):
+                    self.container.mux(packet)
             for packet in self.video.encode(None):
                 self.container.mux(packet)
             if self.audio is not None:
@@ -376,6 +386,37 @@ class VideoWriter:
     def _discard(self) -> None:
         if os.path.exists(self.tmp_path):
             os.remove(self.tmp_path)
+
+
+class _Palettizer:
+    """RGB -> palettized frames for GIF with a palette computed per frame
+    (FFmpeg's palettegen/paletteuse, Sierra dithering): far better than a
+    fixed palette, and it streams (no second pass over the clip)."""
+
+    def __init__(self, width: int, height: int, time_base: Fraction):
+        graph = av.filter.Graph()
+        source = graph.add_buffer(width=width, height=height, format="rgb24", time_base=time_base)
+        split = graph.add("split")
+        generate = graph.add("palettegen", "stats_mode=single:max_colors=256")
+        apply = graph.add("paletteuse", "new=1:dither=sierra2_4a")
+        sink = graph.add("buffersink")
+        source.link_to(split)
+        split.link_to(generate, 0, 0)
+        split.link_to(apply, 1, 0)
+        generate.link_to(apply, 0, 1)
+        apply.link_to(sink)
+        graph.configure()
+        self.graph = graph
+
+    def convert(self, frame) -> list:
+        """Push an RGB frame (None at the end) and return the pal8 frames ready."""
+        self.graph.push(frame)
+        ready = []
+        while True:
+            try:
+                ready.append(self.graph.pull())
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return ready
 
 
 def _pix_fmts(stream) -> set[str]:
