@@ -24,6 +24,8 @@ STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "jpeg2000", "gif_st
 STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe", "qoi_pipe"}
 AUDIO_LOOKAHEAD_S = 0.5  # mux audio up to this far ahead of the last video frame
 GIF_TIME_BASE = Fraction(1, 100)
+TRUNCATION_SLACK_FRAMES = 3  # a video may end this much before its announced duration...
+TRUNCATION_SLACK_S = 0.25  # ...or this many seconds, whichever is more
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,8 +151,8 @@ def read_frames(
 
     Yields Frames with the source's pts and time_base and indices from 0.
     Raises CorruptInputError after the last good frame when decoding fails
-    part-way. (A truncated file that FFmpeg simply stops reading ends early
-    without an error: callers see fewer frames than ``probe`` announced.)
+    part-way, or when the frames stop well before the duration the file
+    announces (FFmpeg reads a truncated file quietly up to the cut).
     """
     container = _open_input(src)
     with container:
@@ -164,11 +166,13 @@ def read_frames(
             except av.error.FFmpegError:
                 pass  # unseekable: decode from the start and skip
         index = 0
+        last_end_s = 0.0
         decoded = container.decode(stream)
         while True:
             try:
                 frame = next(decoded)
             except StopIteration:
+                _check_complete(src, stream, index, last_end_s, fps)
                 return
             except av.error.FFmpegError as err:
                 raise CorruptInputError(
@@ -184,6 +188,38 @@ def read_frames(
                 return
             yield Frame(image_u8=_to_rgb(frame, size), pts=pts, time_base=time_base, index=index)
             index += 1
+            if seconds is not None:
+                last_end_s = seconds + (float(1 / fps) if fps else 0.0)
+
+
+def _announced_video_duration_s(stream) -> float | None:
+    """The video stream's own duration: the stream header, or Matroska's DURATION tag."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if tag:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return None
+    return None
+
+
+def _check_complete(src, stream, frames: int, last_end_s: float, fps) -> None:
+    """FFmpeg stops quietly at the end of a truncated file; compare where the
+    frames ended with the duration the header announced and refuse to call a
+    truncated input complete."""
+    announced = _announced_video_duration_s(stream)
+    if announced is None or frames == 0:
+        return
+    slack = max(TRUNCATION_SLACK_FRAMES / float(fps) if fps else 0.0, TRUNCATION_SLACK_S)
+    if last_end_s < announced - slack:
+        raise CorruptInputError(
+            f"{src}: input is corrupt at frame {frames}: the video stops at {last_end_s:.2f}s "
+            f"but the file announces {announced:.2f}s (truncated?)",
+            frame_index=frames,
+        )
 
 
 def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
