@@ -103,3 +103,30 @@ def _write_sine(container, stream, duration_s: float, *, rate: int = 44100, fram
 def clip(tmp_path):
     """A 12-frame 64x48 clip at 25 fps with audio."""
     return make_clip(tmp_path / "clip.mp4")
+
+
+# --- io fixtures ---
+
+
+def make_audio_file(path, *, duration_s: float = 0.5) -> Path:
+    """An audio-only file (AAC sine, 44.1 kHz stereo) of ``duration_s`` seconds:
+    a media file without a video stream."""
+    path = Path(path)
+    with av.open(str(path), mode="w") as container:
+        _write_sine(container, container.add_stream("aac", rate=44100, layout="stereo"), duration_s)
+    return path
+
+
+def make_faststart_copy(src, dst) -> Path:
+    """Remux ``src`` into ``dst`` (same extension) with the MP4 index (moov)
+    in front, as streaming encoders write it: cut short, such a file still
+    opens and decodes up to the cut."""
+    dst = Path(dst)
+    with av.open(str(src)) as source, av.open(str(dst), mode="w", options={"movflags": "faststart"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in source.streams}
+        for packet in source.demux():
+            if packet.dts is None:
+                continue  # demuxer flush packets
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return dst

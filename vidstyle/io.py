@@ -3,12 +3,19 @@ muxing with the source's audio. The only module that imports ``av``.
 
 Timestamps are carried, never recomputed: each Frame keeps the source's
 ``pts`` and ``time_base`` and the writer hands them to the encoder in the same
-time base, so variable frame rates and 30000/1001 come out as they went in.
+time base, so variable frame rates and 30000/1001 come out as they went in
+(containers with a fixed timescale, Matroska/WebM 1/1000 and GIF 1/100, round
+them to their tick).
+
+Colour: decoding converts with the matrix and range the source is tagged with
+(untagged: BT.709 above 576 lines, BT.601 below, as players assume); encoding
+converts to BT.709 limited range and tags the stream so players agree.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -20,36 +27,49 @@ import numpy as np
 from .errors import CorruptInputError, InputError, OutputError
 from .frames import Frame
 
-STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "jpeg2000", "gif_still", "ppm", "pgm", "qoi"}
-STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe", "qoi_pipe"}
+STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "jpeg2000", "ppm", "pgm", "qoi", "jpegls"}
+STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe",
+                       "pgm_pipe", "qoi_pipe", "j2k_pipe", "jpegls_pipe"}
+ISO_MEDIA_EXTENSIONS = {".mp4", ".m4v", ".mov", ".3gp"}
 AUDIO_LOOKAHEAD_S = 0.5  # mux audio up to this far ahead of the last video frame
-GIF_TIME_BASE = Fraction(1, 100)
-TRUNCATION_SLACK_FRAMES = 3  # a video may end this much before its announced duration...
+GIF_TIME_BASE = Fraction(1, 100)  # GIF stores frame delays in hundredths of a second
+TRUNCATION_SLACK_FRAMES = 3  # a video may end this many frames before its announced duration...
 TRUNCATION_SLACK_S = 0.25  # ...or this many seconds, whichever is more
+HD_MIN_HEIGHT = 577  # untagged video taller than PAL SD is taken as BT.709, like players do
 
 
 @dataclasses.dataclass(frozen=True)
 class OutputFormat:
-    """How a file extension is written."""
+    """How one file extension is written.
+
+    Attributes:
+        video_codec, pix_fmt: encoder and its pixel format.
+        audio_codec: re-encode audio with this when it cannot be copied; None: no audio.
+        copyable_audio: audio codecs the container takes as they are (None: any).
+        options: encoder options (FFmpeg ``-opt value`` pairs).
+    """
 
     video_codec: str
     pix_fmt: str
-    audio_codec: str | None  # re-encode audio with this when it cannot be copied; None: no audio
-    copyable_audio: frozenset[str] | None  # audio codecs the container takes as they are; None: any
+    audio_codec: str | None
+    copyable_audio: frozenset[str] | None
     options: dict
 
 
 MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3"})
+X264_OPTIONS = {"preset": "medium"}
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
-    ".mp4": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, {"preset": "medium"}),
-    ".m4v": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, {"preset": "medium"}),
-    ".mkv": OutputFormat("libx264", "yuv420p", "aac", None, {"preset": "medium"}),
-    ".mov": OutputFormat("prores_ks", "yuv422p10le", "aac", MP4_AUDIO | {"pcm_s16le", "pcm_s24le"}, {"profile": "2"}),
+    ".mp4": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
+    ".m4v": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
+    ".mkv": OutputFormat("libx264", "yuv420p", "aac", None, X264_OPTIONS),
+    ".mov": OutputFormat("prores_ks", "yuv422p10le", "aac", MP4_AUDIO | {"pcm_s16le", "pcm_s24le"},
+                         {"profile": "2"}),  # ProRes 422 (standard)
     ".webm": OutputFormat("libvpx-vp9", "yuv420p", "libopus", frozenset({"opus", "vorbis"}),
                           {"row-mt": "1", "deadline": "good", "cpu-used": "4"}),
     ".gif": OutputFormat("gif", "pal8", None, frozenset(), {}),
 }
 DEFAULT_CRF = {"libx264": 18, "libx265": 22, "libvpx-vp9": 31, "libsvtav1": 35}
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,12 +77,17 @@ class VideoInfo:
     """What ``probe`` learned about a video file.
 
     Attributes:
+        path: the file probed.
         width, height: display size in pixels, after rotation.
-        rotation: degrees clockwise the stored picture is turned to display upright.
+        rotation: degrees clockwise (0/90/180/270) the stored picture is turned
+            to display upright; ``read_frames`` applies it.
         fps: average frame rate (None when the container does not say).
         time_base: seconds per pts tick of the video stream.
-        num_frames: frame count from the container, or an estimate, or None.
+        num_frames: frame count from the container, or an estimate from
+            duration x fps, or None.
         duration_s: duration in seconds, or None.
+        has_audio: the file has at least one audio stream.
+        codec, pix_fmt: FFmpeg names of the video codec and its pixel format.
     """
 
     path: str
@@ -78,7 +103,11 @@ class VideoInfo:
     pix_fmt: str
 
 
+# --------------------------------------------------------------------------- input
+
+
 def _open_input(path) -> av.container.InputContainer:
+    """Open ``path`` for reading; InputError with one clear line when it cannot be."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"input not found: {path}")
@@ -89,37 +118,69 @@ def _open_input(path) -> av.container.InputContainer:
     try:
         return av.open(path)
     except av.error.FFmpegError as err:
-        raise InputError(f"not a video FFmpeg can read: {path} ({_reason(err)})") from err
+        raise InputError(f"not a video FFmpeg can read: {path} ({_reason(err)}){_damage_hint(path)}") from err
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {_reason(err)}") from err
 
 
-def _reason(err: Exception) -> str:
+def _damage_hint(path: str) -> str:
+    """A hint for the one common unreadable case: an MP4/MOV cut short before
+    its index (``moov``), e.g. a recording that was interrupted."""
+    if os.path.splitext(path)[1].lower() not in ISO_MEDIA_EXTENSIONS:
+        return ""
+    with open(path, "rb") as file:
+        head = file.read(12)
+    if head[4:8] == b"ftyp":
+        return "; it looks like an MP4/MOV cut short before its index was written (truncated or damaged)"
+    return ""
+
+
+def _reason(err: BaseException) -> str:
     return getattr(err, "strerror", None) or str(err)
 
 
+def _video_stream(container, path) -> av.video.stream.VideoStream:
+    """The first real video stream (cover art is not video); InputError when none."""
+    streams = [s for s in container.streams.video
+               if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        if container.streams.video:
+            kinds.append("cover art")
+        raise InputError(f"no video stream in {os.fspath(path)} (found: {', '.join(kinds)})")
+    return streams[0]
+
+
+def _is_still_image(container, stream) -> bool:
+    return container.format.name in STILL_IMAGE_FORMATS or (
+        stream.frames <= 1 and stream.codec_context.name in STILL_IMAGE_CODECS)
+
+
 def probe(path) -> VideoInfo:
-    """Inspect ``path``. InputError for a missing, empty, unreadable or
-    audio-only file, and for a still image given as a video."""
+    """Inspect ``path`` without decoding more than its first frame.
+
+    Raises InputError (exit code 2) with one clear line for a missing file, a
+    directory, an empty file, a file FFmpeg cannot read, a file without a
+    video stream (audio only) and a still image given as a video.
+    """
     with _open_input(path) as container:
-        if not container.streams.video:
-            kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-            raise InputError(f"no video stream in {path} (found: {', '.join(kinds)})")
-        stream = container.streams.video[0]
+        stream = _video_stream(container, path)
         ctx = stream.codec_context
-        if container.format.name in STILL_IMAGE_FORMATS or (stream.frames <= 1 and ctx.name in STILL_IMAGE_CODECS):
-            raise InputError(f"{path} is a still image, not a video (use stylize_image for stills)")
+        if _is_still_image(container, stream):
+            raise InputError(f"{os.fspath(path)} is a still image, not a video")
         rotation = _stream_rotation(container, stream)
-        width, height = ctx.width, ctx.height
-        if rotation in (90, 270):
-            width, height = height, width
+        width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
         if width <= 0 or height <= 0:
-            raise InputError(f"{path}: the video stream has no picture size (corrupt header?)")
+            raise InputError(f"{os.fspath(path)}: the video stream has no picture size (corrupt header?)")
         fps = stream.average_rate or stream.guessed_rate
-        duration_s = float(stream.duration * stream.time_base) if stream.duration else (
-            container.duration / av.time_base if container.duration else None)
+        duration_s = _announced_video_duration_s(stream)
+        if duration_s is None and container.duration:
+            duration_s = container.duration / av.time_base
         num_frames = stream.frames or (round(duration_s * fps) if duration_s and fps else None)
         return VideoInfo(
             path=os.fspath(path), width=width, height=height, rotation=rotation,
-            fps=Fraction(fps) if fps else None, time_base=Fraction(stream.time_base or Fraction(1, 90000)),
+            fps=Fraction(fps) if fps else None,
+            time_base=Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000),
             num_frames=num_frames, duration_s=duration_s, has_audio=bool(container.streams.audio),
             codec=ctx.name, pix_fmt=ctx.pix_fmt or "unknown",
         )
@@ -127,7 +188,7 @@ def probe(path) -> VideoInfo:
 
 def _stream_rotation(container, stream) -> int:
     """Clockwise display rotation (0/90/180/270) from the first decoded frame's
-    display matrix (stream side data is not exposed uniformly by PyAV)."""
+    display matrix (PyAV 18 exposes it per frame, not per stream)."""
     try:
         for frame in container.decode(stream):
             return _clockwise(frame.rotation)
@@ -137,6 +198,8 @@ def _stream_rotation(container, stream) -> int:
 
 
 def _clockwise(counterclockwise: int | float) -> int:
+    """FFmpeg's display rotation (degrees counterclockwise, -180..180) as
+    quarter turns clockwise, in degrees: 0, 90, 180 or 270."""
     return int(round(-float(counterclockwise) / 90.0)) % 4 * 90
 
 
@@ -145,27 +208,41 @@ def read_frames(
 ) -> Iterator[Frame]:
     """Decode the first video stream of ``src`` as upright RGB frames.
 
-    Args:
-        size: ``(width, height)`` to resize to (after rotation); None keeps the size.
-        start_s, end_s: keep frames with ``start_s <= time < end_s`` (seconds).
+    A generator that owns its container: it is closed when the generator is
+    exhausted, closed or garbage collected.
 
-    Yields Frames with the source's pts and time_base and indices from 0.
-    Raises CorruptInputError after the last good frame when decoding fails
-    part-way, or when the frames stop well before the duration the file
-    announces (FFmpeg reads a truncated file quietly up to the cut).
+    Args:
+        src: path of a video file.
+        size: ``(width, height)`` in pixels of the yielded images, in display
+            (upright) orientation; None keeps the display size. Shrinking uses
+            an area filter, enlarging bicubic.
+        start_s, end_s: keep frames with ``start_s <= time < end_s`` (seconds
+            on the source's timeline); seeks to ``start_s`` first.
+
+    Yields:
+        Frames with ``image_u8`` uint8 ``(H, W, 3)`` RGB, the source's ``pts``
+        and ``time_base`` (a missing pts is synthesized from the frame's
+        position and the frame rate) and ``index`` counting the yielded frames
+        from 0.
+
+    Raises:
+        InputError: the file cannot be opened or has no video stream.
+        CorruptInputError: after the last good frame, when decoding fails
+            part-way (garbage in the stream), or when the frames stop well
+            before the duration the file announces (FFmpeg reads a truncated
+            file quietly up to the cut). A truncated file whose header does
+            not announce a duration just ends early: the caller sees fewer
+            frames.
     """
-    container = _open_input(src)
-    with container:
-        stream = container.streams.video[0]
+    with _open_input(src) as container:
+        stream = _video_stream(container, src)
         stream.thread_type = "AUTO"
         time_base = Fraction(stream.time_base) if stream.time_base else None
         fps = stream.average_rate or stream.guessed_rate
         if start_s:
-            try:
-                container.seek(int(start_s * av.time_base), backward=True, any_frame=False)
-            except av.error.FFmpegError:
-                pass  # unseekable: decode from the start and skip
+            _seek(container, start_s)
         index = 0
+        decoded_count = 0
         last_end_s = 0.0
         decoded = container.decode(stream)
         while True:
@@ -178,9 +255,8 @@ def read_frames(
                 raise CorruptInputError(
                     f"{src}: input is corrupt at frame {index} ({_reason(err)})", frame_index=index
                 ) from err
-            pts = frame.pts
-            if pts is None and fps and time_base:
-                pts = round(index / Fraction(fps) / time_base)
+            pts = frame.pts if frame.pts is not None else _synthesized_pts(decoded_count, fps, time_base)
+            decoded_count += 1
             seconds = float(pts * time_base) if pts is not None and time_base else None
             if start_s is not None and seconds is not None and seconds < start_s - 1e-6:
                 continue
@@ -189,7 +265,30 @@ def read_frames(
             yield Frame(image_u8=_to_rgb(frame, size), pts=pts, time_base=time_base, index=index)
             index += 1
             if seconds is not None:
-                last_end_s = seconds + (float(1 / fps) if fps else 0.0)
+                last_end_s = seconds + _frame_duration_s(frame, fps)
+
+
+def _seek(container, start_s: float) -> None:
+    """Seek to the keyframe at or before ``start_s``; unseekable inputs are
+    decoded from the start (the caller skips the early frames)."""
+    try:
+        container.seek(int(start_s * av.time_base), backward=True, any_frame=False)
+    except av.error.FFmpegError:
+        pass
+
+
+def _synthesized_pts(position: int, fps, time_base: Fraction | None) -> int | None:
+    """pts of the ``position``-th decoded frame of a stream without timestamps."""
+    if not fps or not time_base:
+        return None
+    return round(position / Fraction(fps) / time_base)
+
+
+def _frame_duration_s(frame, fps) -> float:
+    """How long ``frame`` is shown: its own duration, else 1/fps, else 0."""
+    if frame.duration and frame.time_base:
+        return float(frame.duration * frame.time_base)
+    return float(1 / Fraction(fps)) if fps else 0.0
 
 
 def _announced_video_duration_s(stream) -> float | None:
@@ -223,37 +322,113 @@ def _check_complete(src, stream, frames: int, last_end_s: float, fps) -> None:
 
 
 def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
-    """Upright uint8 ``(H, W, 3)`` RGB at ``size`` (width, height) if given."""
+    """Upright uint8 ``(H, W, 3)`` RGB, at ``size`` = (width, height) if given.
+
+    Scaling happens in the stored orientation (the target size swapped for
+    quarter turns), in the same swscale call as the colour conversion.
+    """
     quarter_turns = _clockwise(frame.rotation) // 90
+    width, height = frame.width, frame.height
     if size is not None:
         width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
-        if (width, height) != (frame.width, frame.height):
-            frame = frame.reformat(width=width, height=height, interpolation="AREA")
-    image = frame.to_ndarray(format="rgb24")
+    shrinking = width <= frame.width and height <= frame.height
+    rgb = frame.reformat(
+        width=width, height=height, format="rgb24",
+        interpolation="AREA" if shrinking else "BICUBIC",
+        src_colorspace=_source_colorspace(frame),
+        src_color_range=frame.color_range or None,
+    )
+    image = rgb.to_ndarray()
     if quarter_turns:
         image = np.rot90(image, k=-quarter_turns)  # np.rot90 turns counterclockwise
     return np.ascontiguousarray(image)
 
 
+def _source_colorspace(frame) -> int | None:
+    """The YUV matrix to decode ``frame`` with: its tag, else the players'
+    convention (BT.709 for HD, BT.601 for SD)."""
+    if frame.colorspace not in (0, 2):  # 0: RGB/identity, 2: unspecified
+        return None  # the frame's own tag
+    return av.video.reformatter.Colorspace.ITU709 if frame.height >= HD_MIN_HEIGHT else \
+        av.video.reformatter.Colorspace.ITU601
+
+
+# -------------------------------------------------------------------------- output
+
+
+def _check_destination(dst: str, *, overwrite: bool, input_paths: Sequence[str]) -> str:
+    """Validate the output path; returns its lower-case extension.
+
+    OutputError (exit code 2) for: an unknown extension, a missing folder, a
+    destination that is one of ``input_paths`` (even with ``overwrite``), a
+    directory, or an existing file without ``overwrite``.
+    """
+    ext = os.path.splitext(dst)[1].lower()
+    if ext not in OUTPUT_FORMATS:
+        raise OutputError(f"unknown output extension {ext or '(none)'!r} for {dst}; "
+                          f"use one of {', '.join(OUTPUT_FORMATS)}")
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise OutputError(f"output folder does not exist: {folder}")
+    if os.path.exists(dst):
+        for path in input_paths:
+            if os.path.exists(path) and os.path.samefile(path, dst):
+                raise OutputError(f"refusing to overwrite the input {os.fspath(path)}; choose another output with -o")
+        if os.path.isdir(dst):
+            raise OutputError(f"the output {dst} is a directory")
+        if not overwrite:
+            raise OutputError(f"{dst} exists; pass -y to overwrite it")
+    return ext
+
+
+def _needs_even_size(pix_fmt: str) -> bool:
+    """Chroma subsampled horizontally or vertically (4:2:0, 4:2:2, 4:1:1)."""
+    return pix_fmt.startswith(("yuv420", "yuv422", "yuv411", "yuva420", "yuva422", "nv12", "nv21", "p010"))
+
+
 class VideoWriter:
     """Encode frames into ``dst`` with the source's audio; atomic on success.
 
-    The file is written under a temporary name beside ``dst`` and renamed when
-    ``close()`` finishes, so ``dst`` never holds a truncated video. ``abort()``
-    (or an exception inside ``with``) removes the temporary file.
+    The file is written under a temporary name beside ``dst`` (same
+    extension, so the same muxer) and renamed onto ``dst`` when ``close()``
+    finishes, so ``dst`` never holds a truncated video. ``abort()`` (or an
+    exception inside ``with``) removes the temporary file and leaves ``dst``
+    as it was.
+
+    Container and codecs follow the extension (see ``OUTPUT_FORMATS``): .mp4
+    and .m4v H.264 yuv420p crf 18 + AAC, .mkv H.264 + audio copied as is,
+    .mov ProRes 422 10-bit + audio copied (AAC/PCM) or AAC, .webm VP9 + Opus,
+    .gif palette per frame with dithering, no audio.
+
+    Frame times: ``pts`` are written in ``time_base`` unchanged (only
+    shifted by the trim origin, see ``audio_start_s``), so VFR and NTSC rates
+    read back exactly from MP4/MOV; Matroska/WebM round to 1 ms, GIF to 10 ms.
+    Frames with ``pts`` None get ``frames_written / fps``.
 
     Args:
         dst: output path; its extension picks container and codecs.
-        width, height: frame size in pixels (rounded down to even for yuv420p).
-        time_base: time base of the frames' pts (the source's).
-        fps: nominal frame rate (encoder hint; used for frames without pts).
-        audio_from: copy the audio of this file (re-encoded only when the
-            container cannot hold its codec).
-        audio_start_s, audio_end_s: cut the audio to this range of the source.
-        shift_to_zero: subtract the first frame's timestamp (for trimmed clips).
-        codec, crf, bitrate: override the extension's defaults.
+        width, height: size of the frames given to ``write`` in pixels. For
+            pixel formats with subsampled chroma (yuv420p, yuv422p) an odd
+            side is resized down to the even size below it.
+        time_base: seconds per tick of the frames' pts (the source's).
+        fps: nominal frame rate (rate-control hint; timing of frames without pts).
+        audio_from: copy the first audio stream of this file: packets as they
+            are when the container takes the codec, else re-encoded.
+        audio_start_s, audio_end_s: the source range written (seconds): the
+            audio is cut to it (to whole packets when copied, exactly when
+            re-encoded) and ``audio_start_s`` becomes time 0 of the output for
+            audio and video alike, so a trimmed clip stays in sync.
+        shift_to_zero: without ``audio_start_s``, start the output at the
+            first frame's time (sources whose timestamps start late).
+        codec, crf, bitrate: override the extension's encoder and quality
+            (crf default 18 for x264; bitrate in bits/s wins over crf).
         overwrite: replace an existing ``dst``.
-        input_paths: files that must never be overwritten.
+        input_paths: files that must never be overwritten, even with ``overwrite``.
+
+    Raises:
+        OutputError: exit code 2 for a bad destination (see
+            ``_check_destination``), exit code 1 when the encoder cannot be
+            set up or writing fails (encoder error, disk full).
     """
 
     def __init__(
@@ -275,60 +450,75 @@ class VideoWriter:
         input_paths: Sequence[str] = (),
     ):
         self.dst = os.fspath(dst)
-        ext = os.path.splitext(self.dst)[1].lower()
-        if ext not in OUTPUT_FORMATS:
-            raise OutputError(f"unknown output extension {ext or '(none)'!r} for {self.dst}; "
-                              f"use one of {', '.join(OUTPUT_FORMATS)}")
-        folder = os.path.dirname(os.path.abspath(self.dst))
-        if not os.path.isdir(folder):
-            raise OutputError(f"output folder does not exist: {folder}")
-        for path in input_paths:
-            if os.path.exists(path) and os.path.exists(self.dst) and os.path.samefile(path, self.dst):
-                raise OutputError(f"refusing to overwrite the input {path}; choose another output with -o")
-        if os.path.exists(self.dst) and not overwrite:
-            raise OutputError(f"{self.dst} exists; pass -y to overwrite it")
-        self.format = OUTPUT_FORMATS[ext]
-        self.ext = ext
+        self.ext = _check_destination(self.dst, overwrite=overwrite, input_paths=input_paths)
+        self.format = OUTPUT_FORMATS[self.ext]
+        self.frame_size = (int(width), int(height))
         self.source_time_base = Fraction(time_base)
-        # GIF stores delays in hundredths of a second: rebase, rounding.
-        self.time_base = GIF_TIME_BASE if ext == ".gif" else self.source_time_base
+        self.time_base = GIF_TIME_BASE if self.ext == ".gif" else self.source_time_base
         self.fps = Fraction(fps) if fps else Fraction(25)
+        self.origin_s = audio_start_s  # source time that becomes 0; None: decided by the first frame
         self.shift_to_zero = shift_to_zero
         self.frames_written = 0
-        self._first_pts: int | None = None
+        self._shift: int | None = None  # ticks subtracted from every pts
         self._last_pts: int | None = None
-        fd, self.tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(self.dst)}.", suffix=f".partial{ext}",
-                                             dir=folder)
-        os.close(fd)
+        self._closed = False
+        self.tmp_path = self._make_tmp_file()
+        self.container = None
+        self.audio: _AudioPassthrough | None = None
         try:
             self.container = av.open(self.tmp_path, mode="w")
-            self.video = self._add_video_stream(width, height, codec, crf, bitrate)
-            self.audio = _AudioCopier.maybe(audio_from, self.container, self.format, audio_start_s, audio_end_s)
-            self.palette = _Palettizer(self.video.width, self.video.height, self.time_base) if ext == ".gif" else None
-        except (av.error.FFmpegError, ValueError) as err:
-            self._discard()
+            self.video = self._add_video_stream(codec, crf, bitrate)
+            self.palette = _Palettizer(*self.frame_size, self.time_base) if self.ext == ".gif" else None
+            if audio_from is not None and self.format.audio_codec is not None:
+                self.audio = _AudioPassthrough.open(audio_from, self.container, self.format, end_s=audio_end_s)
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            self.abort()
             raise OutputError(f"cannot set up the encoder for {self.dst}: {_reason(err)}", exit_code=1) from err
 
-    def _add_video_stream(self, width, height, codec, crf, bitrate):
-        name = codec or self.format.video_codec
-        stream = self.container.add_stream(name, rate=self.fps)
-        if self.format.pix_fmt == "yuv420p" or stream.codec_context.name in ("libx264", "libvpx-vp9"):
-            width, height = width - width % 2, height - height % 2
+    def _make_tmp_file(self) -> str:
+        """An empty file ``.NAME.XXXX.partial.EXT`` beside ``dst``."""
+        folder, name = os.path.split(os.path.abspath(self.dst))
+        try:
+            fd, path = tempfile.mkstemp(prefix=f".{name}.", suffix=f".partial{self.ext}", dir=folder)
+        except OSError as err:
+            raise OutputError(f"cannot write in {folder}: {_reason(err)}") from err
+        os.close(fd)
+        return path
+
+    def _add_video_stream(self, codec: str | None, crf: int | None, bitrate: int | None):
+        stream = self.container.add_stream(codec or self.format.video_codec, rate=self.fps)
+        stream.pix_fmt = self._pick_pix_fmt(stream, overridden=codec is not None)
+        width, height = self.frame_size
+        if _needs_even_size(stream.pix_fmt):
+            width, height = max(2, width - width % 2), max(2, height - height % 2)
         stream.width, stream.height = width, height
-        stream.pix_fmt = self.format.pix_fmt if not codec else (stream.codec_context.codec.video_formats[0].name
-                                                                 if self.format.pix_fmt not in _pix_fmts(stream)
-                                                                 else self.format.pix_fmt)
-        stream.time_base = self.time_base
-        stream.codec_context.time_base = self.time_base
-        options = dict(self.format.options) if not codec else {}
+        stream.time_base = self.time_base  # the muxer may still impose its own (Matroska: 1/1000)
+        stream.codec_context.time_base = self.time_base  # so pts reach the muxer unrounded
+        if not stream.pix_fmt.startswith(("rgb", "bgr", "gbr", "pal")):
+            ctx = stream.codec_context
+            ctx.colorspace, ctx.color_range = 1, 1  # BT.709 matrix, limited range (see _to_yuv)
+            ctx.color_primaries, ctx.color_trc = 1, 1  # BT.709
+        options = {} if codec else dict(self.format.options)
+        name = stream.codec_context.name
         if bitrate:
             stream.bit_rate = int(bitrate)
-        elif stream.codec_context.name in DEFAULT_CRF or crf is not None:
-            options["crf"] = str(crf if crf is not None else DEFAULT_CRF.get(stream.codec_context.name, 23))
-            if stream.codec_context.name == "libvpx-vp9":
-                stream.bit_rate = 0  # constant quality
+        elif crf is not None or name in DEFAULT_CRF:
+            options["crf"] = str(crf if crf is not None else DEFAULT_CRF[name])
+            if name == "libvpx-vp9":
+                stream.bit_rate = 0  # constant quality mode
+        if codec and name == "libx264":
+            options.setdefault("preset", "medium")
         stream.options = options
         return stream
+
+    def _pick_pix_fmt(self, stream, *, overridden: bool) -> str:
+        """The extension's pixel format, or for an overriding codec that does
+        not take it, the codec's first one."""
+        wanted = self.format.pix_fmt
+        formats = [f.name for f in (stream.codec_context.codec.video_formats or [])]
+        if not overridden or not formats or wanted in formats:
+            return wanted
+        return "yuv420p" if "yuv420p" in formats else formats[0]
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -340,20 +530,22 @@ class VideoWriter:
             self.abort()
 
     def write(self, frame: Frame) -> None:
-        """Encode one frame; ``frame.image_u8`` is ``(height, width, 3)`` (resized if not)."""
-        image = frame.image_u8
-        if image.shape[1] != self.video.width or image.shape[0] != self.video.height:
-            from .images import resize  # cv2 resize, only for odd-size rounding
+        """Encode one frame; ``frame.image_u8`` is uint8 ``(height, width, 3)`` RGB.
 
-            image = resize(image, (self.video.width, self.video.height))
+        Raises ValueError for another shape, OutputError (exit code 1, the
+        temporary file removed) when encoding or writing fails.
+        """
+        if self._closed:
+            raise ValueError(f"{self.dst}: write() after close() or abort()")
+        image = frame.image_u8
+        width, height = self.frame_size
+        if image.shape != (height, width, 3) or image.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 ({height}, {width}, 3) image for {self.dst}, "
+                             f"got {image.dtype} {image.shape}")
         pts = self._pts_for(frame)
-        video_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        video_frame.pts = pts
-        video_frame.time_base = self.time_base
         try:
-            for encodable in (self.palette.convert(video_frame) if self.palette else [video_frame]):
-                for packet in self.video.encode(encodable):
-                    self.container.mux(packet)
+            for encodable in self._encodable_frames(image, pts):
+                self.container.mux(self.video.encode(encodable))
             if self.audio is not None:
                 self.audio.mux_until(float(pts * self.time_base) + AUDIO_LOOKAHEAD_S)
         except (av.error.FFmpegError, OSError) as err:
@@ -362,44 +554,75 @@ class VideoWriter:
                               exit_code=1) from err
         self.frames_written += 1
 
+    def _encodable_frames(self, image: np.ndarray, pts: int) -> list:
+        """``image`` as the encoder's frames: palettized for GIF, else converted
+        to the stream's pixel format (BT.709, limited range) and size."""
+        rgb = av.VideoFrame.from_ndarray(image, format="rgb24")
+        rgb.pts, rgb.time_base = pts, self.time_base
+        if self.palette is not None:
+            return self.palette.convert(rgb)
+        stream_size = (self.video.width, self.video.height)
+        converted = rgb.reformat(
+            width=stream_size[0], height=stream_size[1], format=self.video.pix_fmt,
+            interpolation="AREA" if stream_size != self.frame_size else None,
+            **(_YUV_TARGET if not self.video.pix_fmt.startswith(("rgb", "bgr", "gbr")) else {}),
+        )
+        converted.pts, converted.time_base = pts, self.time_base
+        return [converted]
+
     def _pts_for(self, frame: Frame) -> int:
         """The frame's timestamp in the stream's time base (exact when the time
-        bases match), shifted to start at 0 if asked, strictly increasing."""
+        bases match), minus the trim origin, strictly increasing, never negative."""
         if frame.pts is not None and frame.time_base is not None:
-            pts = frame.pts if Fraction(frame.time_base) == self.time_base else round(
-                frame.pts * Fraction(frame.time_base) / self.time_base)
+            source_tb = Fraction(frame.time_base)
+            pts = frame.pts if source_tb == self.time_base else round(frame.pts * source_tb / self.time_base)
         else:
             pts = round(self.frames_written / self.fps / self.time_base)
-        if self._first_pts is None:
-            self._first_pts = pts
-        if self.shift_to_zero:
-            pts -= self._first_pts
+        if self._shift is None:
+            self._start_timeline(pts)
+        pts = max(0, pts - self._shift)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # encoders need strictly increasing timestamps
         self._last_pts = pts
         return pts
 
+    def _start_timeline(self, first_pts: int) -> None:
+        """Fix the output origin at the first frame: ``audio_start_s`` if
+        given, else the first frame's time with ``shift_to_zero``, else 0."""
+        if self.origin_s is None:
+            self.origin_s = float(first_pts * self.time_base) if self.shift_to_zero else 0.0
+            self._shift = first_pts if self.shift_to_zero else 0
+        else:
+            self._shift = round(Fraction(self.origin_s) / self.time_base)
+        if self.audio is not None:
+            self.audio.start(self.origin_s)
+
     def _finish(self) -> None:
+        """Flush encoders and audio, write the trailer; OutputError on failure."""
         try:
-            for encodable in (self.palette.convert(None) if self.palette else []):
-                for packet in self.video.encode(encodable):
-                    self.container.mux(packet)
-            for packet in self.video.encode(None):
-                self.container.mux(packet)
+            if self.palette is not None:
+                for encodable in self.palette.convert(None):
+                    self.container.mux(self.video.encode(encodable))
+            self.container.mux(self.video.encode(None))
             if self.audio is not None:
-                self.audio.mux_until(float("inf"))
+                self.audio.mux_until(math.inf)
+                self.audio.close()
             self.container.close()
         except (av.error.FFmpegError, OSError) as err:
             self.abort()
             raise OutputError(f"finishing {self.dst} failed: {_reason(err)}", exit_code=1) from err
+        self._closed = True
 
     def close(self) -> str:
-        """Flush and move the finished file to ``dst``; returns ``dst``."""
+        """Flush the encoders and move the finished file onto ``dst``; returns
+        ``dst``. A second call does nothing."""
+        if self._closed:
+            return self.dst
         if self.frames_written == 0:
             self.abort()
             raise OutputError(f"no frames were written; {self.dst} not created", exit_code=1)
         self._finish()
-        os.replace(self.tmp_path, self.dst)
+        self._move_to(self.dst)
         return self.dst
 
     def close_partial(self) -> str:
@@ -408,20 +631,36 @@ class VideoWriter:
         stem, ext = os.path.splitext(self.dst)
         partial = f"{stem}.partial{ext}"
         self._finish()
-        os.replace(self.tmp_path, partial)
+        self._move_to(partial)
         return partial
 
-    def abort(self) -> None:
-        """Drop the temporary file; ``dst`` is left as it was."""
+    def _move_to(self, path: str) -> None:
         try:
-            self.container.close()
-        except Exception:  # noqa: BLE001 - the file is being discarded anyway
-            pass
+            os.replace(self.tmp_path, path)
+        except OSError as err:
+            self._discard()
+            raise OutputError(f"cannot move the finished video onto {path}: {_reason(err)}", exit_code=1) from err
+
+    def abort(self) -> None:
+        """Drop the temporary file; ``dst`` is left as it was. Safe to call twice."""
+        self._closed = True
+        if self.audio is not None:
+            self.audio.close()
+        if self.container is not None:
+            try:
+                self.container.close()
+            except Exception:  # noqa: BLE001 - the file is being discarded anyway
+                pass
         self._discard()
 
     def _discard(self) -> None:
-        if os.path.exists(self.tmp_path):
+        try:
             os.remove(self.tmp_path)
+        except FileNotFoundError:
+            pass
+
+
+_YUV_TARGET = {"dst_colorspace": "ITU709", "dst_color_range": "MPEG"}
 
 
 class _Palettizer:
@@ -455,89 +694,143 @@ class _Palettizer:
                 return ready
 
 
-def _pix_fmts(stream) -> set[str]:
-    formats = stream.codec_context.codec.video_formats or []
-    return {f.name for f in formats}
+class _AudioPassthrough:
+    """Moves the source's first audio stream into the output as video is
+    written: packets copied when the container takes the codec (cut to whole
+    packets), else decoded, cut to the sample and re-encoded.
 
-
-class _AudioCopier:
-    """Moves the source's audio into the output as video is written: packets
-    copied when the container takes the codec, else decoded and re-encoded."""
+    Times: a source packet at ``t`` seconds goes to ``t - origin_s`` in the
+    output, the same shift the video gets, so trimmed clips stay in sync.
+    """
 
     @classmethod
-    def maybe(cls, src, container, fmt: OutputFormat, start_s, end_s) -> "_AudioCopier | None":
-        if src is None or fmt.audio_codec is None:
-            return None
-        source = av.open(src)
+    def open(cls, src, container, fmt: OutputFormat, *, end_s: float | None) -> "_AudioPassthrough | None":
+        """The passthrough for ``src``'s audio, or None when it has none."""
+        source = av.open(os.fspath(src))
         if not source.streams.audio:
             source.close()
             return None
-        return cls(source, container, fmt, start_s, end_s)
+        return cls(source, container, fmt, end_s=end_s)
 
-    def __init__(self, source, container, fmt: OutputFormat, start_s, end_s):
+    def __init__(self, source, container, fmt: OutputFormat, *, end_s: float | None):
         self.source = source
+        self.container = container
         self.in_stream = source.streams.audio[0]
-        self.start_s = start_s or 0.0
         self.end_s = end_s
-        codec = self.in_stream.codec_context.name
-        self.copy = fmt.copyable_audio is None or codec in fmt.copyable_audio
+        self.origin_s = 0.0
+        in_ctx = self.in_stream.codec_context
+        self.copy = fmt.copyable_audio is None or in_ctx.name in fmt.copyable_audio
         if self.copy:
             self.out_stream = container.add_stream_from_template(self.in_stream)
         else:
-            rate = self.in_stream.codec_context.sample_rate or 48000
-            if fmt.audio_codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
+            rate = in_ctx.sample_rate or 48000
+            if fmt.audio_codec == "libopus" and rate not in OPUS_RATES:
                 rate = 48000
             self.out_stream = container.add_stream(fmt.audio_codec, rate=rate)
-            self.out_stream.layout = self.in_stream.codec_context.layout.name if self.in_stream.codec_context.layout else "stereo"
-        if start_s:
-            try:
-                source.seek(int(max(0.0, start_s - 1.0) * av.time_base), backward=True)
-            except av.error.FFmpegError:
-                pass
-        self.packets = source.demux(self.in_stream)
+            self.out_stream.layout = in_ctx.layout.name if in_ctx.layout and in_ctx.layout.nb_channels else "stereo"
+        self.packets = None
         self.pending = None
         self.done = False
-        self.next_pts = 0
+        self.flushed = False
+        self.closed = False
 
-    def mux_until(self, seconds: float) -> None:
-        """Mux the audio that starts before ``seconds`` (output timeline)."""
-        container = self.out_stream.container
+    def start(self, origin_s: float) -> None:
+        """Begin at source time ``origin_s`` (seconds), which becomes output time 0."""
+        self.origin_s = origin_s
+        if origin_s > 0:
+            try:
+                self.source.seek(int(max(0.0, origin_s - 1.0) * av.time_base), backward=True)
+            except av.error.FFmpegError:
+                pass  # unseekable: demux from the start and skip
+        self.packets = self.source.demux(self.in_stream)
+
+    def mux_until(self, output_s: float) -> None:
+        """Mux the audio that starts before ``output_s`` seconds of the output."""
+        if self.packets is None:
+            self.start(self.origin_s)
         while not self.done:
             packet = self.pending or next(self.packets, None)
             self.pending = None
             if packet is None:
                 self.done = True
-                break
-            if packet.pts is None or packet.size == 0:
-                if packet.size == 0:
-                    continue
-            t = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
-            if t - self.start_s > seconds:
+            elif packet.size == 0:
+                continue  # demuxer flush packet
+            elif _packet_time_s(packet) - self.origin_s > output_s:
                 self.pending = packet
                 return
-            if self.end_s is not None and t >= self.end_s:
-                self.done = True
-                break
-            if t < self.start_s - 1e-6:
-                continue
-            if self.copy:
-                shift = round(self.start_s / packet.time_base)
-                packet.pts -= shift
-                if packet.dts is not None:
-                    packet.dts -= shift
-                packet.stream = self.out_stream
-                container.mux(packet)
+            elif self.copy:
+                self._copy(packet)
             else:
-                for frame in packet.decode():
-                    frame.pts = None
-                    for out in self.out_stream.encode(frame):
-                        container.mux(out)
-        if self.done:
-            self._flush()
+                self._reencode(packet)
+        self._flush()
+
+    def _copy(self, packet) -> None:
+        """Remux ``packet`` when its middle lies in [origin_s, end_s)."""
+        middle_s = _packet_time_s(packet) + float((packet.duration or 0) * packet.time_base) / 2
+        if self.end_s is not None and middle_s >= self.end_s:
+            self.done = True
+            return
+        if self.origin_s > 0 and middle_s < self.origin_s:
+            return  # untrimmed copies keep everything, AAC priming packets included
+        shift = round(Fraction(self.origin_s) / packet.time_base)
+        packet.pts -= shift
+        if packet.dts is not None:
+            packet.dts -= shift
+        packet.stream = self.out_stream
+        self.container.mux(packet)
+
+    def _reencode(self, packet) -> None:
+        """Decode ``packet``, keep the samples in [origin_s, end_s), encode them."""
+        for frame in packet.decode():
+            cut = _cut_audio_frame(frame, self.origin_s, self.end_s)
+            if cut is None:
+                if self.end_s is not None and frame.time is not None and frame.time >= self.end_s:
+                    self.done = True
+                continue
+            self.container.mux(self.out_stream.encode(cut))
 
     def _flush(self) -> None:
-        if not self.copy and self.out_stream is not None:
-            for out in self.out_stream.encode(None):
-                self.out_stream.container.mux(out)
-            self.copy = True  # flushed once
-        self.source.close()
+        """Drain the audio encoder once the source is exhausted."""
+        if not self.copy and not self.flushed:
+            self.container.mux(self.out_stream.encode(None))
+        self.flushed = True
+        self.close()
+
+    def close(self) -> None:
+        """Release the source file."""
+        if not self.closed:
+            self.closed = True
+            self.source.close()
+
+
+def _packet_time_s(packet) -> float:
+    return float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+
+
+def _cut_audio_frame(frame, origin_s: float, end_s: float | None):
+    """The part of a decoded audio frame inside ``[origin_s, end_s)`` source
+    seconds, re-timed to the output (pts in 1/sample_rate from ``origin_s``),
+    or None when nothing of it is inside."""
+    rate = frame.sample_rate
+    start_s = float(frame.pts * frame.time_base) if frame.pts is not None else None
+    if start_s is None:
+        frame.pts = None
+        return frame
+    first = max(0, math.ceil((origin_s - start_s) * rate - 1e-6))
+    last = frame.samples if end_s is None else min(frame.samples, math.ceil((end_s - start_s) * rate - 1e-6))
+    if last <= first:
+        return None
+    if (first, last) != (0, frame.samples):
+        samples = frame.to_ndarray()
+        if frame.format.is_planar:
+            samples = samples[:, first:last]
+        else:
+            channels = frame.layout.nb_channels
+            samples = samples[:, first * channels:last * channels]
+        cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format=frame.format.name,
+                                         layout=frame.layout.name)
+        cut.sample_rate = rate
+        frame = cut
+    frame.pts = round((start_s - origin_s) * rate) + first
+    frame.time_base = Fraction(1, rate)
+    return frame
