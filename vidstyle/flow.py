@@ -1,24 +1,35 @@
-"""Optical flow between input frames, warping, and the reliability mask.
+"""Optical flow between input frames, warping, and Ruder et al.'s reliability mask.
 
-Conventions: ``flow`` is float32 ``(H, W, 2)`` in pixels, ``flow[y, x] = (dx, dy)``
-such that ``src(x) ≈ dst(x + flow(x))`` for ``estimate(src, dst)``. For frame t,
-the *backward* flow ``estimate(frame_t, frame_{t-1})`` says where each pixel of
-frame t was in frame t-1, and ``warp(previous, backward)`` moves the previous
-frame into frame t. ``mask`` is float32 ``(H, W)`` in [0, 1], 1 = reliable.
+Conventions (used by every function here and by the temporal stage):
 
-This module is numpy/OpenCV only (no torch): it runs on a background thread
-beside the optimizer.
+- ``flow`` is float32 ``(H, W, 2)`` in pixels, ``flow[y, x] = (dx, dy)``.
+- ``FlowEstimator.estimate(src, dst)`` returns the flow *from src to dst*: for
+  each pixel x of ``src``, ``x + flow(x)`` is where that point is in ``dst``,
+  so ``src(x) ≈ dst(x + flow(x))``.
+- For frame t, the **backward flow** is ``estimate(frame_t, frame_{t-1})``:
+  where each pixel of frame t was in frame t-1. The **forward flow** is
+  ``estimate(frame_{t-1}, frame_t)``.
+- ``warp(previous, backward)[x] = previous[x + backward(x)]`` moves frame t-1
+  (or its stylized version) into frame t.
+- ``mask`` is float32 ``(H, W)`` in [0, 1], 1 = the backward flow is reliable.
+
+Numpy/OpenCV only, no torch: this runs on a background thread beside the
+optimizer, and OpenCV releases the GIL in its heavy calls.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
+from .config import FLOW_METHODS
 from .frames import Frame
 
 DIS_PRESETS = {
@@ -26,116 +37,241 @@ DIS_PRESETS = {
     "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "dis-medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
-# Farneback parameters (OpenCV's documented example values, a finer pyramid).
-FARNEBACK = dict(pyr_scale=0.5, levels=5, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
+# Farneback parameters, passed by name: OpenCV's documented example values
+# with a deeper pyramid (5 levels) so motions of tens of pixels are caught.
+FARNEBACK_OPTIONS = dict(
+    pyr_scale=0.5,  # each pyramid level is half the previous one
+    levels=5,
+    winsize=15,  # averaging window, pixels
+    iterations=3,  # per pyramid level
+    poly_n=5,  # neighbourhood of the polynomial expansion, pixels
+    poly_sigma=1.2,  # Gaussian smoothing of that neighbourhood (1.1 for poly_n=5 .. 1.5 for 7)
+    flags=0,
+)
 
-# Ruder et al. 2016, section 3.1: thresholds of the occlusion and motion-boundary tests.
+INTERPOLATIONS = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+BORDERS = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT101, "constant": cv2.BORDER_CONSTANT}
+
+# Ruder, Dosovitskiy, Brox, "Artistic style transfer for videos", GCPR 2016,
+# sec. 3.2 (Short-term consistency by initialization / occlusion detection):
+# thresholds of the forward-backward (disocclusion) and motion-boundary tests.
 OCCLUSION_RELATIVE = 0.01
-OCCLUSION_ABSOLUTE = 0.5
+OCCLUSION_ABSOLUTE_PX2 = 0.5
 BOUNDARY_RELATIVE = 0.01
 BOUNDARY_ABSOLUTE = 0.002
-# Below this colour-histogram correlation two frames belong to different shots.
+
+# Optional photometric test (photometric_mask): largest mean absolute RGB
+# difference, in [0, 1] units, between a frame and its warped predecessor.
+PHOTOMETRIC_THRESHOLD = 0.05
+
+# Scene cuts: besides a low reliable fraction, two frames whose hue-saturation
+# histograms correlate less than this belong to different shots.
 HISTOGRAM_CUT_CORRELATION = 0.3
 HISTOGRAM_BINS = (16, 16)  # hue, saturation
+HISTOGRAM_RANGES = [0, 180, 0, 256]  # OpenCV's 8-bit HSV: hue 0..179, saturation 0..255
 
 
 class FlowEstimator:
-    """Dense optical flow with one OpenCV method, built once.
+    """Dense optical flow with one OpenCV method; the OpenCV object is built once.
+
+    Not thread-safe (the DIS object keeps state): use one estimator per thread.
 
     Args:
-        method: ``dis-medium`` (default), ``dis-fast``, ``dis-ultrafast`` or ``farneback``.
+        method: one of ``config.FLOW_METHODS``: ``dis-medium`` (default),
+            ``dis-fast``, ``dis-ultrafast`` (DIS, Kroeger et al. 2016, at
+            OpenCV's presets) or ``farneback`` (Farneback 2003).
     """
 
     def __init__(self, method: str = "dis-medium"):
-        if method not in (*DIS_PRESETS, "farneback"):
-            raise ValueError(f"unknown flow method {method!r}")
+        if method not in FLOW_METHODS:
+            raise ValueError(f"unknown flow method {method!r}; choose one of {', '.join(FLOW_METHODS)}")
         self.method = method
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[method]) if method in DIS_PRESETS else None
 
     def estimate(self, src_u8: np.ndarray, dst_u8: np.ndarray) -> np.ndarray:
-        """Flow ``(H, W, 2)`` from ``src`` to ``dst`` (both uint8 ``(H, W, 3)`` RGB):
-        ``src(x) ≈ dst(x + flow(x))``."""
-        src = cv2.cvtColor(src_u8, cv2.COLOR_RGB2GRAY)
-        dst = cv2.cvtColor(dst_u8, cv2.COLOR_RGB2GRAY)
+        """Flow from ``src`` to ``dst``: ``src(x) ≈ dst(x + flow(x))``.
+
+        Args:
+            src_u8, dst_u8: uint8 ``(H, W, 3)`` RGB (or ``(H, W)`` gray) frames
+                of the same size.
+
+        Returns:
+            float32 ``(H, W, 2)`` flow in pixels.
+        """
+        if src_u8.shape[:2] != dst_u8.shape[:2]:
+            raise ValueError(f"frames differ in size: {src_u8.shape} and {dst_u8.shape}")
+        src, dst = _gray(src_u8), _gray(dst_u8)
         if self._dis is not None:
             flow = self._dis.calc(src, dst, None)
         else:
-            flow = cv2.calcOpticalFlowFarneback(src, dst, None, **FARNEBACK)
+            flow = cv2.calcOpticalFlowFarneback(src, dst, None, **FARNEBACK_OPTIONS)
         return flow.astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        return f"FlowEstimator({self.method!r})"
+
+
+def _gray(image_u8: np.ndarray) -> np.ndarray:
+    if image_u8.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 frame, got {image_u8.dtype}")
+    if image_u8.ndim == 2:
+        return np.ascontiguousarray(image_u8)
+    if image_u8.ndim == 3 and image_u8.shape[2] == 3:
+        return cv2.cvtColor(np.ascontiguousarray(image_u8), cv2.COLOR_RGB2GRAY)
+    raise ValueError(f"expected an (H, W, 3) RGB or (H, W) gray frame, got shape {image_u8.shape}")
+
+
+@functools.lru_cache(maxsize=8)
+def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates ``(xs, ys)``, two read-only float32 ``(H, W)`` arrays."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    xs.flags.writeable = False
+    ys.flags.writeable = False
+    return xs, ys
 
 
 def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Absolute sampling coordinates ``x + flow(x)`` as two float32 ``(H, W)`` maps."""
-    h, w = flow.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    """Absolute sampling coordinates ``x + flow(x)`` as two float32 ``(H, W)``
+    maps (x then y), the form ``cv2.remap`` takes."""
+    _check_flow(flow)
+    xs, ys = _pixel_grid(*flow.shape[:2])
     return xs + flow[..., 0], ys + flow[..., 1]
 
 
-def warp(image: np.ndarray, flow: np.ndarray, *, interpolation: str = "cubic") -> np.ndarray:
-    """``out[x] = image[x + flow(x)]`` for an ``(H, W, C)`` or ``(H, W)`` image.
+def warp(image: np.ndarray, flow: np.ndarray, *, interpolation: str = "cubic", border: str = "replicate") -> np.ndarray:
+    """Resample ``image`` along ``flow``: ``out[x] = image[x + flow(x)]``.
 
-    Bicubic by default: a bilinear warp blurs the stylized frame a little at
-    every frame and the temporal loss then pins that blur (DESIGN.md). Samples
-    outside the frame replicate the border; the mask marks them unreliable.
+    With a backward flow of frame t this moves frame t-1 into frame t.
+
+    Args:
+        image: ``(H, W, C)`` or ``(H, W)``, float32 (any range) or uint8.
+        flow: float32 ``(H, W, 2)`` in pixels.
+        interpolation: ``cubic`` (default), ``linear`` or ``nearest``. Bicubic
+            because a bilinear warp blurs the stylized frame a little at every
+            frame and the temporal loss then pins that blur (DESIGN.md).
+            Bicubic can overshoot: clip the result if the range matters.
+        border: samples outside the frame: ``replicate`` (default; the mask
+            marks those pixels unreliable anyway), ``reflect`` or ``constant`` (0).
+
+    Returns:
+        The warped image, same shape and dtype as ``image``.
     """
+    if image.shape[:2] != flow.shape[:2]:
+        raise ValueError(f"image {image.shape} and flow {flow.shape} differ in size")
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
+    if border not in BORDERS:
+        raise ValueError(f"unknown border {border!r}; choose one of {', '.join(BORDERS)}")
     map_x, map_y = sample_grid(flow)
-    mode = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}[interpolation]
-    return cv2.remap(image, map_x, map_y, interpolation=mode, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.remap(image, map_x, map_y, interpolation=INTERPOLATIONS[interpolation], borderMode=BORDERS[border])
+    return warped.reshape(image.shape)  # remap drops a trailing channel axis of size 1
 
 
 def consistency_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
-    """Where the backward flow of frame t can be trusted (Ruder et al. 2016, sec. 3.1).
+    """Where the backward flow of frame t can be trusted.
 
-    A pixel x is unreliable (0) when
-    - the forward-backward check fails (disocclusion):
-      ``|w + ŵ(x+w)|² > 0.01 (|w|² + |ŵ(x+w)|²) + 0.5``,
-    - it lies on a motion boundary: ``|∇u|² + |∇v|² > 0.01 |w|² + 0.002``,
-    - or ``x + w`` leaves the frame,
-    where w = (u, v) is the backward flow (t -> t-1) and ŵ the forward flow
-    (t-1 -> t) sampled at x + w. Returns float32 ``(H, W)`` of 0 and 1.
+    Ruder et al. 2016, sec. 3.2, with w = (u, v) the backward flow (t -> t-1)
+    at x and ŵ the forward flow (t-1 -> t) sampled bilinearly at x + w. A pixel
+    is unreliable (0) when
+
+    - the forward-backward check fails (x is disoccluded in frame t):
+      ``|w + ŵ(x+w)|² > 0.01 (|w|² + |ŵ(x+w)|²) + 0.5``;
+    - it lies on a motion boundary of the backward flow:
+      ``|∇u|² + |∇v|² > 0.01 |w|² + 0.002`` (central differences);
+    - or x + w falls outside frame t-1.
+
+    Args:
+        backward, forward: float32 ``(H, W, 2)`` flows of the same size.
+
+    Returns:
+        float32 ``(H, W)`` of 0 and 1.
     """
-    h, w = backward.shape[:2]
+    _check_flow(backward)
+    if forward.shape != backward.shape:
+        raise ValueError(f"backward {backward.shape} and forward {forward.shape} flows differ in shape")
+    height, width = backward.shape[:2]
     map_x, map_y = sample_grid(backward)
     forward_at = cv2.remap(forward, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    round_trip = np.sum((backward + forward_at) ** 2, axis=-1)
-    magnitudes = np.sum(backward**2, axis=-1) + np.sum(forward_at**2, axis=-1)
-    occluded = round_trip > OCCLUSION_RELATIVE * magnitudes + OCCLUSION_ABSOLUTE
+    backward_sq = np.sum(backward**2, axis=-1)
+    round_trip_sq = np.sum((backward + forward_at) ** 2, axis=-1)
+    forward_sq = np.sum(forward_at**2, axis=-1)
+    occluded = round_trip_sq > OCCLUSION_RELATIVE * (backward_sq + forward_sq) + OCCLUSION_ABSOLUTE_PX2
     du_dy, du_dx = np.gradient(backward[..., 0])
     dv_dy, dv_dx = np.gradient(backward[..., 1])
-    gradient = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
-    boundary = gradient > BOUNDARY_RELATIVE * np.sum(backward**2, axis=-1) + BOUNDARY_ABSOLUTE
-    outside = (map_x < 0) | (map_x > w - 1) | (map_y < 0) | (map_y > h - 1)
+    gradient_sq = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
+    boundary = gradient_sq > BOUNDARY_RELATIVE * backward_sq + BOUNDARY_ABSOLUTE
+    outside = (map_x < 0) | (map_x > width - 1) | (map_y < 0) | (map_y > height - 1)
     return (~(occluded | boundary | outside)).astype(np.float32)
 
 
+def photometric_mask(current_u8: np.ndarray, previous_u8: np.ndarray, backward: np.ndarray, *,
+                     threshold: float = PHOTOMETRIC_THRESHOLD) -> np.ndarray:
+    """Where the previous input frame, warped by the backward flow, matches the
+    current one: 1 where the mean absolute RGB difference (values in [0, 1])
+    is at most ``threshold``, else 0. float32 ``(H, W)``.
+
+    Not part of Ruder et al.: an extra test, multiplied into their mask when
+    ``with_motion(photometric_threshold=...)`` asks for it. DIS smooths the
+    flow across motion boundaries, so the forward-backward check often passes
+    in a thin disoccluded strip; the warped content there does not match.
+    """
+    warped = warp(previous_u8.astype(np.float32), backward, interpolation="linear")
+    difference = np.abs(warped - current_u8.astype(np.float32)).mean(axis=-1) / 255.0
+    return (difference <= threshold).astype(np.float32)
+
+
 def long_term_weights(masks: list[np.ndarray]) -> list[np.ndarray]:
-    """Ruder et al. 2016, eq. 8: ``c_long_j = max(c_j - sum_{k<j} c_k, 0)`` for
-    masks ordered from the closest previous frame to the farthest, so a pixel
-    is constrained by the closest frame in which it was visible."""
-    weights, covered = [], np.zeros_like(masks[0]) if masks else None
+    """Long-term weights of Ruder et al. 2016, sec. 3.3:
+    ``c_long_j = max(c_j - sum_{k<j} c_k, 0)``.
+
+    Args:
+        masks: consistency masks ``(H, W)`` of frames t-k, ordered from the
+            closest offset to the farthest.
+
+    Returns:
+        One float32 ``(H, W)`` weight per mask: each pixel is constrained only
+        by the closest previous frame in which it was reliably visible.
+    """
+    weights = []
+    covered = None
     for mask in masks:
-        weights.append(np.maximum(mask - covered, 0.0).astype(np.float32))
-        covered = covered + mask
+        mask = mask.astype(np.float32, copy=False)
+        weights.append(mask.copy() if covered is None else np.maximum(mask - covered, 0.0))
+        covered = mask.copy() if covered is None else covered + mask
     return weights
 
 
 def histogram_correlation(a_u8: np.ndarray, b_u8: np.ndarray) -> float:
-    """Correlation (-1..1) of the hue-saturation histograms of two RGB frames."""
+    """Correlation (-1..1) of the hue-saturation histograms of two uint8
+    ``(H, W, 3)`` RGB frames; 1 = same colour distribution."""
 
-    def hist(image):
-        hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-        h = cv2.calcHist([hsv], [0, 1], None, list(HISTOGRAM_BINS), [0, 180, 0, 256])
-        return cv2.normalize(h, h).flatten()
+    def histogram(image_u8):
+        hsv = cv2.cvtColor(np.ascontiguousarray(image_u8), cv2.COLOR_RGB2HSV)
+        hist = cv2.calcHist([hsv], [0, 1], None, list(HISTOGRAM_BINS), HISTOGRAM_RANGES)
+        return cv2.normalize(hist, hist).flatten()
 
-    return float(cv2.compareHist(hist(a_u8), hist(b_u8), cv2.HISTCMP_CORREL))
+    return float(cv2.compareHist(histogram(a_u8), histogram(b_u8), cv2.HISTCMP_CORREL))
 
 
-def is_scene_cut(previous_u8: np.ndarray, current_u8: np.ndarray, mask: np.ndarray, *, threshold: float) -> bool:
-    """A cut when too little of the frame is reliably explained by the flow from
-    the previous frame, or the colours changed wholesale."""
+def is_scene_cut(
+    previous_u8: np.ndarray,
+    current_u8: np.ndarray,
+    mask: np.ndarray,
+    *,
+    threshold: float = 0.5,
+    min_histogram_correlation: float = HISTOGRAM_CUT_CORRELATION,
+) -> bool:
+    """Whether ``current`` starts a new shot after ``previous``.
+
+    A cut when less than ``threshold`` of the frame is reliably explained by
+    the flow from the previous frame (``mask`` = ``consistency_mask`` of the
+    t-1 pair), or, for robustness where flow finds spurious matches in smooth
+    areas, when the colour distributions are unrelated (hue-saturation
+    histogram correlation below ``min_histogram_correlation``).
+    """
     if float(mask.mean()) < threshold:
         return True
-    return histogram_correlation(previous_u8, current_u8) < HISTOGRAM_CUT_CORRELATION
+    return histogram_correlation(previous_u8, current_u8) < min_histogram_correlation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,11 +279,14 @@ class Motion:
     """What the temporal stage needs for frame t.
 
     Attributes:
-        warps: ``(k, backward_flow, weight)`` for each previous frame t-k still
-            in the current shot, closest first; ``weight`` is the long-term
-            weight (just the consistency mask for the closest frame).
-        is_scene_cut: frame t starts a new shot; ``warps`` is empty then.
-        reliable_fraction: share of frame t's pixels whose t-1 flow is reliable.
+        warps: ``(k, backward_flow, weight)`` for each previous frame t-k in the
+            current shot, closest first (k = 1 first). ``backward_flow`` is
+            float32 ``(H, W, 2)`` from t to t-k; ``weight`` float32 ``(H, W)``
+            is the long-term weight ``c_long`` (for k = 1 simply the
+            consistency mask). Empty at a scene cut.
+        is_scene_cut: frame t starts a new shot: cold-start it.
+        reliable_fraction: share of frame t's pixels whose flow to t-1 is
+            reliable (mean of the k = 1 mask), in [0, 1].
     """
 
     warps: list[tuple[int, np.ndarray, np.ndarray]]
@@ -161,40 +300,105 @@ def with_motion(
     method: str = "dis-medium",
     offsets: tuple[int, ...] = (1,),
     scene_cut_threshold: float = 0.5,
+    photometric_threshold: float | None = None,
+    workers: int = 1,
 ) -> Iterator[tuple[Frame, Motion | None]]:
-    """Pair each input frame with its motion relative to earlier frames.
+    """Pair each input frame with its motion relative to earlier frames (a stage).
 
-    The first frame gets None. Holds only the last ``max(offsets)`` frames. Run
-    it under ``threads.prefetch`` to overlap with stylization.
+    For frame t and each offset k (1 is always included: the warm start and
+    the scene-cut test need it) it measures the backward and forward flow
+    between input frames t and t-k, their consistency mask and the long-term
+    weights. The flows for k = 1 are computed first; at a scene cut the other
+    offsets are skipped, the Motion has no warps and the history restarts, so
+    frames before the cut are never used as references.
+
+    Holds only the last ``max(offsets)`` frames. Run it under
+    ``threads.prefetch`` so the flow overlaps with stylization.
+
+    Args:
+        frames: input frames, all the same size.
+        method: flow method, see ``FlowEstimator``.
+        offsets: previous frames t-k to relate frame t to (Ruder et al. use 1, 2, 4).
+        scene_cut_threshold: minimum reliable fraction of the t-1 mask, see ``is_scene_cut``.
+        photometric_threshold: when set, also mark unreliable the pixels where
+            the warped input does not match (``photometric_mask``; a departure
+            from Ruder et al., off by default). The scene-cut test and
+            ``reliable_fraction`` use the flow mask alone.
+        workers: threads computing the flows of one frame in parallel
+            (forward and backward, several offsets); 1 computes them inline.
+
+    Yields:
+        ``(frame, motion)``; motion is None for the first frame.
     """
-    estimator = FlowEstimator(method)
-    offsets = tuple(sorted(set(offsets)))
-    history: deque[Frame] = deque(maxlen=max(offsets))  # history[-k] is frame t-k
-    for frame in frames:
-        if not history:
+    if any(int(k) != k or k < 1 for k in offsets):
+        raise ValueError(f"offsets must be positive frame counts, got {offsets}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    offsets = tuple(sorted({1, *(int(k) for k in offsets)}))
+    FlowEstimator(method)  # fail on a bad method before the first frame
+    history: deque[Frame] = deque(maxlen=offsets[-1])  # history[-k] is frame t-k
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vidstyle-flow") if workers > 1 else None
+    flows = _FlowPairs(method, pool)
+    try:
+        for frame in frames:
+            motion = _motion(frame, history, offsets, flows, scene_cut_threshold, photometric_threshold) \
+                if history else None
+            if motion is not None and motion.is_scene_cut:
+                history.clear()
             history.append(frame)
-            yield frame, None
-            continue
-        warps, masks = [], []
-        for k in offsets:
-            if k > len(history):
-                break
-            earlier = history[-k].image_u8
-            backward = estimator.estimate(frame.image_u8, earlier)
-            forward = estimator.estimate(earlier, frame.image_u8)
-            warps.append((k, backward))
-            masks.append(consistency_mask(backward, forward))
-        reliable = float(masks[0].mean())
-        cut = is_scene_cut(history[-1].image_u8, frame.image_u8, masks[0], threshold=scene_cut_threshold)
-        if cut:
-            history.clear()
-            motion = Motion(warps=[], is_scene_cut=True, reliable_fraction=reliable)
+            yield frame, motion
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _motion(frame: Frame, history: deque, offsets, flows: "_FlowPairs", scene_cut_threshold: float,
+            photometric_threshold: float | None) -> Motion:
+    """Motion of ``frame`` relative to the frames in ``history`` (closest last)."""
+    current = frame.image_u8
+    previous = history[-1].image_u8
+    (backward, forward), = flows.compute(current, [previous])
+    mask = consistency_mask(backward, forward)
+    reliable = float(mask.mean())
+    if is_scene_cut(previous, current, mask, threshold=scene_cut_threshold):
+        return Motion(warps=[], is_scene_cut=True, reliable_fraction=reliable)
+    farther = [k for k in offsets[1:] if k <= len(history)]
+    pairs = flows.compute(current, [history[-k].image_u8 for k in farther])
+    backwards = [backward] + [b for b, _ in pairs]
+    masks = [mask] + [consistency_mask(b, f) for b, f in pairs]
+    if photometric_threshold is not None:
+        earlier = [previous] + [history[-k].image_u8 for k in farther]
+        masks = [m * photometric_mask(current, e, b, threshold=photometric_threshold)
+                 for m, e, b in zip(masks, earlier, backwards)]
+    weights = long_term_weights(masks)
+    return Motion(warps=list(zip([1, *farther], backwards, weights)), is_scene_cut=False, reliable_fraction=reliable)
+
+
+class _FlowPairs:
+    """Backward and forward flows between a frame and earlier frames, inline or
+    on a thread pool (one FlowEstimator per thread: DIS objects keep state)."""
+
+    def __init__(self, method: str, pool: Executor | None):
+        self._method = method
+        self._pool = pool
+        self._local = threading.local()
+
+    def _estimate(self, src_u8: np.ndarray, dst_u8: np.ndarray) -> np.ndarray:
+        estimator = getattr(self._local, "estimator", None)
+        if estimator is None:
+            estimator = self._local.estimator = FlowEstimator(self._method)
+        return estimator.estimate(src_u8, dst_u8)
+
+    def compute(self, current_u8: np.ndarray, earlier_u8: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``[(backward, forward)]``: flows current -> earlier and earlier -> current."""
+        jobs = [(src, dst) for earlier in earlier_u8 for src, dst in ((current_u8, earlier), (earlier, current_u8))]
+        if self._pool is None:
+            results = [self._estimate(src, dst) for src, dst in jobs]
         else:
-            weights = long_term_weights(masks)
-            motion = Motion(
-                warps=[(k, flow, weight) for (k, flow), weight in zip(warps, weights)],
-                is_scene_cut=False,
-                reliable_fraction=reliable,
-            )
-        history.append(frame)
-        yield frame, motion
+            results = [f.result() for f in [self._pool.submit(self._estimate, src, dst) for src, dst in jobs]]
+        return list(zip(results[0::2], results[1::2]))
+
+
+def _check_flow(flow: np.ndarray) -> None:
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"expected a flow of shape (H, W, 2), got {flow.shape}")

@@ -9,9 +9,13 @@ from typing import TypeVar
 
 T = TypeVar("T")
 _DONE = object()
+_POLL_S = 0.1  # how often a blocked producer checks whether the consumer left
+_JOIN_TIMEOUT_S = 5.0
 
 
 class _Failure:
+    """An exception raised by the producer, carried to the consumer."""
+
     def __init__(self, error: BaseException):
         self.error = error
 
@@ -20,32 +24,45 @@ def prefetch(items: Iterable[T], *, depth: int = 2) -> Iterator[T]:
     """Iterate ``items`` on a daemon thread, at most ``depth`` items ahead.
 
     PyAV, OpenCV and torch release the GIL in their heavy calls, so decoding
-    and optical flow overlap with the optimizer. An exception raised by the
-    producer is re-raised in the consumer, at the position it occurred. When
-    the consumer stops early, the producer is told to stop and is not left
-    blocked.
+    and optical flow overlap with the optimizer. The producer pulls item n+1
+    from ``items`` only after the consumer has taken item n+1-depth: no more
+    than ``depth`` items are ever produced and not yet consumed, so memory is
+    bounded. An exception raised by the producer is re-raised in the consumer
+    where it occurred (after the items before it). When the consumer stops
+    early, the producer is told to stop and is not left blocked, and ``items``
+    is closed if it is a generator.
+
+    Args:
+        items: any iterable; it is iterated on the background thread only.
+        depth: how many items may be produced ahead (at least 1).
     """
-    buffer: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    slots = threading.Semaphore(depth)  # one slot per item produced and not yet consumed
+    buffer: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
 
-    def put(item) -> bool:
+    def acquire_slot() -> bool:
         while not stop.is_set():
-            try:
-                buffer.put(item, timeout=0.1)
+            if slots.acquire(timeout=_POLL_S):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def produce() -> None:
         try:
-            for item in items:
-                if not put(item):
-                    return
+            iterator = iter(items)
+            while acquire_slot():
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    break
+                buffer.put(item)
+            else:
+                return  # the consumer left
         except BaseException as err:  # handed to the consumer
-            put(_Failure(err))
+            buffer.put(_Failure(err))
             return
-        put(_DONE)
+        buffer.put(_DONE)
 
     thread = threading.Thread(target=produce, name="vidstyle-prefetch", daemon=True)
     thread.start()
@@ -56,10 +73,11 @@ def prefetch(items: Iterable[T], *, depth: int = 2) -> Iterator[T]:
                 return
             if isinstance(item, _Failure):
                 raise item.error
+            slots.release()
             yield item
     finally:
         stop.set()
+        thread.join(timeout=_JOIN_TIMEOUT_S)
         close = getattr(items, "close", None)
-        thread.join(timeout=5.0)
         if close is not None and not thread.is_alive():
             close()
