@@ -44,6 +44,7 @@ class StyleConfig:
     tolerance_window: int = 10  # ...over this many iterations
     min_iters_later: int = 10
     init: Literal["content", "noise"] = "content"
+    coarse_to_fine: bool = True  # cold starts: optimize at half size first
     seed: int = 0
 
     # -- size --

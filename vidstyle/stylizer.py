@@ -19,6 +19,8 @@ from .config import StyleConfig
 from .errors import InputError
 from .features import VGG19Features, select_device
 from .images import resize, resize_longer_side
+COARSE_MIN_SIDE = 32  # no coarse level below this many pixels
+
 from .losses import PIXEL_SCALE, content_loss, gram_matrix, style_loss, temporal_loss, total_variation
 
 
@@ -160,6 +162,15 @@ class Stylizer:
         cfg = self.config
         started = time.perf_counter()
         size = (content_u8.shape[1], content_u8.shape[0])
+        coarse_iters = 0
+        if init is None and temporal is None and cfg.coarse_to_fine and min(size) >= 2 * COARSE_MIN_SIDE:
+            # Coarse-to-fine cold start: optimize at half size (a quarter of the
+            # cost per iteration), upsample, then refine with half the budget.
+            half = (size[0] // 2, size[1] // 2)
+            coarse = self.stylize(resize(content_u8, half), max_iters=max_iters, on_iteration=on_iteration)
+            init = resize(coarse.image_u8, size)
+            coarse_iters = coarse.num_iters
+            max_iters = max(1, max_iters // 2)
         style_targets = self.style_grams(size)
         content = self.to_tensor(content_u8)
         with torch.no_grad():
@@ -209,7 +220,7 @@ class Stylizer:
         final["total"] = sum(final.values())
         return FrameResult(
             image_u8=self.to_u8(image),
-            num_iters=len(history),
+            num_iters=len(history) + coarse_iters,
             converged=converged,
             losses=final,
             seconds=time.perf_counter() - started,
