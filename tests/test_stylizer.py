@@ -31,7 +31,7 @@ def style():
 
 
 def test_style_loss_falls_during_optimization(style):
-    stylizer = Stylizer([style], config=StyleConfig(tolerance=0.0))
+    stylizer = Stylizer([style], config=StyleConfig(tolerance=0.0, coarse_to_fine=False))
     content = scene()
     losses = []
     result = stylizer.stylize(content, max_iters=25, on_iteration=lambda e: losses.append(e.loss))
@@ -41,6 +41,13 @@ def test_style_loss_falls_during_optimization(style):
     assert after < 0.5 * before
     assert losses[-1] < 0.5 * losses[0]
     assert result.image_u8.shape == content.shape and result.image_u8.dtype == np.uint8
+
+
+def test_iteration_cap_covers_the_coarse_level(style):
+    stylizer = Stylizer([style], config=StyleConfig(tolerance=0.0, coarse_to_fine=True))
+    calls = []
+    result = stylizer.stylize(scene(width=128, height=96), max_iters=20, on_iteration=lambda e: calls.append(e))
+    assert result.num_iters == 20 and len(calls) == 20
 
 
 def test_warm_start_converges_in_fewer_iterations_than_cold_start(style):

@@ -113,12 +113,13 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default auto)")
     g.add_argument("--weights", help="VGG19 weights: caffe (default) | torchvision | PATH")
     g.add_argument("--threads", dest="num_threads", type=int, help="CPU threads for torch")
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the VGG network (GPU, long clips)")
 
 
 STYLE_FIELDS = (
     "style_weights", "style_weight", "content_weight", "tv_weight", "temporal_weight", "style_scale",
     "preserve_colors", "tolerance", "init", "optimizer", "seed", "max_side", "size", "temporal", "flow",
-    "long_term", "device", "weights", "num_threads", "passes", "keep_size",
+    "long_term", "device", "weights", "num_threads", "compile", "passes", "keep_size",
 )
 
 

@@ -65,6 +65,7 @@ class StyleConfig:
     weights: str = "caffe"  # caffe | torchvision | path to a state dict
     half: bool | None = None  # mixed precision for VGG passes; None: on for CUDA
     num_threads: int | None = None  # torch CPU threads; None: all cores
+    compile: bool = False  # torch.compile the VGG module (pays off on long GPU runs)
 
     def __post_init__(self) -> None:
         positive = {

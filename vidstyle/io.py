@@ -118,9 +118,9 @@ def _open_input(path) -> av.container.InputContainer:
     try:
         return av.open(path)
     except av.error.FFmpegError as err:
-        raise InputError(f"not a video FFmpeg can read: {path} ({_reason(err)}){_damage_hint(path)}") from err
+        raise InputError(f"not a video FFmpeg can read: {path} ({error_reason(err)}){_damage_hint(path)}") from err
     except OSError as err:
-        raise InputError(f"cannot read {path}: {_reason(err)}") from err
+        raise InputError(f"cannot read {path}: {error_reason(err)}") from err
 
 
 def _damage_hint(path: str) -> str:
@@ -135,7 +135,8 @@ def _damage_hint(path: str) -> str:
     return ""
 
 
-def _reason(err: BaseException) -> str:
+def error_reason(err: BaseException) -> str:
+    """The human part of an FFmpeg/OS error (its strerror when it has one)."""
     return getattr(err, "strerror", None) or str(err)
 
 
@@ -253,7 +254,7 @@ def read_frames(
                 return
             except av.error.FFmpegError as err:
                 raise CorruptInputError(
-                    f"{src}: input is corrupt at frame {index} ({_reason(err)})", frame_index=index
+                    f"{src}: input is corrupt at frame {index} ({error_reason(err)})", frame_index=index
                 ) from err
             pts = frame.pts if frame.pts is not None else _synthesized_pts(decoded_count, fps, time_base)
             decoded_count += 1
@@ -262,7 +263,7 @@ def read_frames(
                 continue
             if end_s is not None and seconds is not None and seconds >= end_s - 1e-6:
                 return
-            yield Frame(image_u8=_to_rgb(frame, size), pts=pts, time_base=time_base, index=index)
+            yield Frame(image_u8=frame_to_rgb(frame, size), pts=pts, time_base=time_base, index=index)
             index += 1
             if seconds is not None:
                 last_end_s = seconds + _frame_duration_s(frame, fps)
@@ -321,7 +322,7 @@ def _check_complete(src, stream, frames: int, last_end_s: float, fps) -> None:
         )
 
 
-def _to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
+def frame_to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
     """Upright uint8 ``(H, W, 3)`` RGB, at ``size`` = (width, height) if given.
 
     Scaling happens in the stored orientation (the target size swapped for
@@ -473,7 +474,7 @@ class VideoWriter:
                 self.audio = _AudioPassthrough.open(audio_from, self.container, self.format, end_s=audio_end_s)
         except (av.error.FFmpegError, OSError, ValueError) as err:
             self.abort()
-            raise OutputError(f"cannot set up the encoder for {self.dst}: {_reason(err)}", exit_code=1) from err
+            raise OutputError(f"cannot set up the encoder for {self.dst}: {error_reason(err)}", exit_code=1) from err
 
     def _make_tmp_file(self) -> str:
         """An empty file ``.NAME.XXXX.partial.EXT`` beside ``dst``."""
@@ -481,7 +482,7 @@ class VideoWriter:
         try:
             fd, path = tempfile.mkstemp(prefix=f".{name}.", suffix=f".partial{self.ext}", dir=folder)
         except OSError as err:
-            raise OutputError(f"cannot write in {folder}: {_reason(err)}") from err
+            raise OutputError(f"cannot write in {folder}: {error_reason(err)}") from err
         os.close(fd)
         return path
 
@@ -550,7 +551,7 @@ class VideoWriter:
                 self.audio.mux_until(float(pts * self.time_base) + AUDIO_LOOKAHEAD_S)
         except (av.error.FFmpegError, OSError) as err:
             self.abort()
-            raise OutputError(f"writing {self.dst} failed at frame {self.frames_written}: {_reason(err)}",
+            raise OutputError(f"writing {self.dst} failed at frame {self.frames_written}: {error_reason(err)}",
                               exit_code=1) from err
         self.frames_written += 1
 
@@ -610,7 +611,7 @@ class VideoWriter:
             self.container.close()
         except (av.error.FFmpegError, OSError) as err:
             self.abort()
-            raise OutputError(f"finishing {self.dst} failed: {_reason(err)}", exit_code=1) from err
+            raise OutputError(f"finishing {self.dst} failed: {error_reason(err)}", exit_code=1) from err
         self._closed = True
 
     def close(self) -> str:
@@ -639,7 +640,7 @@ class VideoWriter:
             os.replace(self.tmp_path, path)
         except OSError as err:
             self._discard()
-            raise OutputError(f"cannot move the finished video onto {path}: {_reason(err)}", exit_code=1) from err
+            raise OutputError(f"cannot move the finished video onto {path}: {error_reason(err)}", exit_code=1) from err
 
     def abort(self) -> None:
         """Drop the temporary file; ``dst`` is left as it was. Safe to call twice."""

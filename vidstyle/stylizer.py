@@ -163,14 +163,16 @@ class Stylizer:
         started = time.perf_counter()
         size = (content_u8.shape[1], content_u8.shape[0])
         coarse_iters = 0
-        if init is None and temporal is None and cfg.coarse_to_fine and min(size) >= 2 * COARSE_MIN_SIDE:
-            # Coarse-to-fine cold start: optimize at half size (a quarter of the
-            # cost per iteration), upsample, then refine with half the budget.
+        cold = init is None and temporal is None
+        if cold and cfg.coarse_to_fine and min(size) >= 2 * COARSE_MIN_SIDE and max_iters >= 4:
+            # Coarse-to-fine cold start: up to half the budget at half size (a
+            # quarter of the cost per iteration), upsample, refine with the
+            # rest. max_iters caps both levels together.
             half = (size[0] // 2, size[1] // 2)
-            coarse = self.stylize(resize(content_u8, half), max_iters=max_iters, on_iteration=on_iteration)
+            coarse = self.stylize(resize(content_u8, half), max_iters=max_iters // 2, on_iteration=on_iteration)
             init = resize(coarse.image_u8, size)
             coarse_iters = coarse.num_iters
-            max_iters = max(1, max_iters // 2)
+            max_iters = max(1, max_iters - coarse_iters)
         style_targets = self.style_grams(size)
         content = self.to_tensor(content_u8)
         with torch.no_grad():

@@ -1,0 +1,121 @@
+"""Live-mode benchmark (issue 4): one command, prints a table.
+
+    .venv/bin/python benchmarks/live.py [--seconds 10] [--source lavfi:testsrc2=size=320x240:rate=30]
+
+Runs the real live loop (capture thread, one-slot mailbox, budgeted
+optimization, flow between processed frames) on a paced lavfi source for
+``--seconds`` per setting and reports, per setting:
+
+  out fps    stylized frames per second actually delivered
+  lat p50/p90  capture-to-output latency, milliseconds
+  dropped    fraction of source frames never stylized
+  it/frame   mean optimizer iterations per stylized frame
+  style      median style loss of 8 output frames sampled over the run,
+             relative to a 40-iteration L-BFGS optimization of the first
+             source frame at the same size (1.0 = as stylized as that; the
+             raw content frame scores in the hundreds)
+
+Timings are wall-clock on a shared machine: compare rows of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from vidstyle.config import StyleConfig  # noqa: E402
+from vidstyle.images import load_image  # noqa: E402
+from vidstyle.live import LIVE_STYLE_DEFAULTS, LiveOptions, default_num_threads, run_live  # noqa: E402
+from vidstyle.streams import open_source  # noqa: E402
+from vidstyle.stylizer import Stylizer  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
+SOURCE = "lavfi:testsrc2=size=320x240:rate=30"
+REFERENCE_ITERS = 40
+STYLE_SAMPLES = 8
+
+# (label, max_side, LiveOptions fields, StyleConfig overrides)
+SETTINGS = [
+    ("96 px, 5 fps", 96, dict(target_fps=5), {}),
+    ("96 px, 10 fps", 96, dict(target_fps=10), {}),
+    ("128 px, 2 fps (default)", 128, dict(target_fps=2), {}),
+    ("128 px, 4 fps", 128, dict(target_fps=4), {}),
+    ("128 px, 8 fps", 128, dict(target_fps=8), {}),
+    ("128 px, latency 0.5 s", 128, dict(target_fps=None, max_latency_s=0.5), {}),
+    ("128 px, 2 fps, L-BFGS", 128, dict(target_fps=2), dict(optimizer="lbfgs")),
+    ("160 px, 2 fps", 160, dict(target_fps=2), {}),
+    ("160 px, 4 fps", 160, dict(target_fps=4), {}),
+]
+
+
+class KeepPairs:
+    """A sink that keeps every (source, output) image pair for measuring afterwards."""
+
+    def __init__(self):
+        self.pairs = []
+
+    def write(self, output, source):
+        self.pairs.append((source.image_u8, output.image_u8))
+
+    def close(self):
+        pass
+
+
+def reference_style_loss(stylizer: Stylizer, source: str, max_side: int) -> tuple[float, float]:
+    """Style loss of a REFERENCE_ITERS L-BFGS optimization of the source's
+    first frame, and that of the raw frame relative to it."""
+    first = next(open_source(source).frames(max_side=max_side)).image_u8
+    full = stylizer.config.replace(optimizer="lbfgs")
+    reference = Stylizer(stylizer.styles_u8, config=full).stylize(first, max_iters=REFERENCE_ITERS)
+    loss = stylizer.measure(reference.image_u8, first)["style"]
+    return loss, stylizer.measure(first, first)["style"] / loss
+
+
+def style_ratio(stylizer: Stylizer, pairs, reference: float) -> float:
+    step = max(1, len(pairs) // STYLE_SAMPLES)
+    sample = pairs[step // 2::step][:STYLE_SAMPLES]
+    return statistics.median(stylizer.measure(out, src)["style"] for src, out in sample) / reference
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per setting")
+    parser.add_argument("--source", default=SOURCE)
+    parser.add_argument("--only", help="run the settings whose label contains this text")
+    args = parser.parse_args()
+    style = load_image(STYLE)
+    threads = default_num_threads()
+    print(f"source {args.source}, {args.seconds:g} s per setting, torch threads {threads}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    header = f"{'setting':<26} {'size':>7} {'out fps':>7} {'lat p50':>8} {'lat p90':>8} {'dropped':>7} {'it/frame':>8} {'style':>6}"
+    print(header)
+    print("-" * len(header))
+    references: dict[int, float] = {}
+    for label, max_side, live_fields, overrides in SETTINGS:
+        if args.only and args.only not in label:
+            continue
+        config = StyleConfig(**{**LIVE_STYLE_DEFAULTS, "max_side": max_side, "num_threads": threads, **overrides})
+        stylizer = Stylizer([style], config=config)
+        if max_side not in references:
+            references[max_side], raw = reference_style_loss(stylizer, args.source, max_side)
+            print(f"{'':<26} ({max_side} px: the unstylized frame scores style {raw:.0f})")
+        keep = KeepPairs()
+        source = open_source(args.source)
+        summary = run_live(source.frames(max_side=max_side), stylizer,
+                           options=LiveOptions(**live_fields, duration_s=args.seconds), sinks=[keep])
+        ratio = style_ratio(stylizer, keep.pairs, references[max_side]) if keep.pairs else float("nan")
+        w, h = summary.processing_size
+        print(f"{label:<26} {f'{w}x{h}':>7} {summary.output_fps:>7.2f} {summary.latency_median_s * 1000:>6.0f}ms "
+              f"{summary.latency_p90_s * 1000:>6.0f}ms {summary.dropped_fraction:>7.0%} {summary.mean_iters:>8.1f} "
+              f"{ratio:>6.2f}", flush=True)
+        time.sleep(0.5)  # let the capture thread of the previous run finish closing
+
+
+if __name__ == "__main__":
+    main()

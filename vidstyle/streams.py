@@ -1,0 +1,346 @@
+"""Live video in and out with PyAV: cameras, network streams, lavfi test
+sources, and the network / virtual-camera outputs of ``vidstyle live``.
+
+Besides ``io`` this is the only module that imports ``av``. Frames come out
+exactly as from ``io.read_frames``: upright uint8 ``(H, W, 3)`` RGB
+``Frame``s carrying the source's ``pts`` and ``time_base``.
+
+Sources (``open_source``):
+
+- ``/dev/videoN``: a V4L2 camera (``--input-size``, ``--input-fps``,
+  ``--input-format`` choose the mode the camera delivers);
+- ``rtsp://``, ``rtmp://``, ``http(s)://``, ``udp://``, ``tcp://``, ``srt://``
+  URLs, opened for low delay (no input buffering) with open/read timeouts;
+- ``lavfi:GRAPH``, e.g. ``lavfi:testsrc2=size=320x240:rate=30``: FFmpeg's
+  synthetic sources, for tests and benchmarks;
+- a video file, replayed as if it were a camera.
+
+lavfi graphs and files decode as fast as the CPU allows, so they are *paced*:
+each frame is held back until its timestamp comes due on the wall clock, as
+``ffmpeg -re`` does. Cameras and network streams pace themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from urllib.parse import urlparse
+
+import av
+
+from .errors import CorruptInputError, InputError, OutputError
+from .frames import Frame, fit_size
+from .io import error_reason, frame_to_rgb  # one decoding path (colour matrix, rotation) for files and live sources
+
+LAVFI_PREFIX = "lavfi:"
+DEVICE_PREFIX = "/dev/video"
+URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
+OPEN_TIMEOUT_S = 10.0  # give up on a source that does not answer within this
+READ_TIMEOUT_S = 10.0  # ...or that stops sending frames for this long
+LOW_DELAY_OPTIONS = {"fflags": "nobuffer", "flags": "low_delay"}  # network sources: no input buffering
+RTSP_OPTIONS = {"rtsp_transport": "tcp"}  # no lost packets, no smeared frames
+MAX_PACING_SLEEP_S = 1.0  # a paced source never waits longer than this for one frame
+
+# Outputs: H.264 tuned for latency; the wall clock gives the timestamps in ms.
+STREAM_TIME_BASE = Fraction(1, 1000)
+STREAM_FORMATS = {"rtmp": "flv", "rtmps": "flv", "udp": "mpegts", "tcp": "mpegts", "srt": "mpegts"}
+STREAM_CODEC = "libx264"
+STREAM_CODEC_OPTIONS = {"preset": "ultrafast", "tune": "zerolatency", "crf": "23"}
+STREAM_KEYFRAME_INTERVAL_S = 2  # a viewer joining late waits at most this long for a picture
+V4L2_FORMAT = "video4linux2"  # FFmpeg's name of the V4L2 device (de)muxer
+V4L2_OUT_CODEC, V4L2_OUT_PIX_FMT = "rawvideo", "yuv420p"  # what v4l2loopback consumers expect
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceSpec:
+    """How to open one live source.
+
+    Attributes:
+        kind: ``device``, ``url``, ``lavfi`` or ``file``.
+        target: what ``av.open`` gets (device path, URL, filter graph, path).
+        format: FFmpeg input format, or None to let FFmpeg guess.
+        options: FFmpeg options of the input (``video_size``, ``framerate``...).
+        paced: frames are held back to their timestamps (lavfi, files).
+    """
+
+    kind: str
+    target: str
+    format: str | None
+    options: dict[str, str]
+    paced: bool
+
+
+def parse_source(
+    text: str,
+    *,
+    input_size: tuple[int, int] | None = None,
+    input_fps: float | None = None,
+    input_format: str | None = None,
+) -> SourceSpec:
+    """Classify ``text`` as a device, URL, lavfi graph or file.
+
+    ``input_size`` (width, height), ``input_fps`` and ``input_format`` (e.g.
+    ``mjpeg``) ask a camera for one of its modes; lavfi and files ignore them.
+
+    Raises InputError for anything else (with the forms that are accepted).
+    """
+    if text.startswith(LAVFI_PREFIX):
+        graph = text[len(LAVFI_PREFIX):]
+        if not graph:
+            raise InputError("empty lavfi source; use e.g. lavfi:testsrc2=size=320x240:rate=30")
+        return SourceSpec("lavfi", graph, "lavfi", {}, paced=True)
+    if text.startswith(DEVICE_PREFIX):
+        if not os.path.exists(text):
+            raise InputError(f"no such video device: {text}")
+        return SourceSpec("device", text, V4L2_FORMAT, _device_options(input_size, input_fps, input_format), paced=False)
+    scheme = urlparse(text).scheme.lower()
+    if scheme in URL_SCHEMES:
+        options = {**LOW_DELAY_OPTIONS, **(RTSP_OPTIONS if scheme.startswith("rtsp") else {})}
+        return SourceSpec("url", text, None, options, paced=False)
+    if "://" not in text and os.path.isfile(text):
+        return SourceSpec("file", text, None, {}, paced=True)
+    raise InputError(
+        f"unknown live source {text!r}: expected /dev/videoN, a URL (rtsp://, http(s)://, udp://...), "
+        f"lavfi:GRAPH or a video file"
+    )
+
+
+def _device_options(size: tuple[int, int] | None, fps: float | None, pixel_format: str | None) -> dict[str, str]:
+    options = {}
+    if size is not None:
+        options["video_size"] = f"{size[0]}x{size[1]}"
+    if fps is not None:
+        options["framerate"] = f"{fps:g}"
+    if pixel_format is not None:
+        options["input_format"] = pixel_format
+    return options
+
+
+class LiveSource:
+    """An open live source; a context manager. Iterate ``frames()`` on one
+    thread only (PyAV containers are not thread-safe).
+
+    Args:
+        spec: from ``parse_source``.
+        open_timeout_s, read_timeout_s: network/device timeouts in seconds.
+
+    Raises:
+        InputError: the source cannot be opened or has no video stream.
+    """
+
+    def __init__(self, spec: SourceSpec, *, open_timeout_s: float = OPEN_TIMEOUT_S,
+                 read_timeout_s: float = READ_TIMEOUT_S):
+        self.spec = spec
+        self._closed = False
+        try:
+            self.container = av.open(spec.target, format=spec.format, options=dict(spec.options),
+                                     timeout=(open_timeout_s, read_timeout_s))
+        except (av.error.FFmpegError, OSError) as err:
+            raise InputError(f"cannot open live source {_describe(spec)}: {error_reason(err)}") from err
+        if not self.container.streams.video:
+            self.container.close()
+            raise InputError(f"no video stream in live source {_describe(spec)}")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        self.nominal_fps: Fraction | None = Fraction(rate) if rate else None
+
+    @property
+    def name(self) -> str:
+        return _describe(self.spec)
+
+    def __enter__(self) -> "LiveSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the container; a second call does nothing."""
+        if not self._closed:
+            self._closed = True
+            self.container.close()
+
+    def frames(self, *, max_side: int | None = None, size: tuple[int, int] | None = None) -> Iterator[Frame]:
+        """Decode frames as they arrive (paced sources: as their timestamps come due).
+
+        The generator owns the source: exhausting or closing it (on the thread
+        that iterates it) closes the container.
+
+        Args:
+            max_side: scale so the longer side is at most this many pixels
+                (even sizes, aspect kept), decided on the first frame.
+            size: ``(width, height)`` of the frames; overrides ``max_side``.
+
+        Yields:
+            Frames with uint8 ``(H, W, 3)`` RGB, the source's pts/time_base and
+            ``index`` from 0.
+
+        Raises:
+            CorruptInputError: the source failed part-way (connection lost,
+                read timeout, undecodable data) after the frames yielded.
+        """
+        time_base = Fraction(self.stream.time_base) if self.stream.time_base else None
+        clock = _PacingClock() if self.spec.paced else None
+        decoded = self.container.decode(self.stream)
+        index = 0
+        try:
+            while True:
+                try:
+                    frame = next(decoded)
+                except StopIteration:
+                    return
+                except (av.error.FFmpegError, OSError) as err:
+                    raise CorruptInputError(
+                        f"live source {self.name} failed after {index} frames: {error_reason(err)}", frame_index=index
+                    ) from err
+                if size is None:
+                    size = fit_size(*_display_size(frame), max_side=max_side)
+                if clock is not None and frame.pts is not None and time_base:
+                    clock.wait_until(float(frame.pts * time_base))
+                yield Frame(image_u8=frame_to_rgb(frame, size), pts=frame.pts, time_base=time_base, index=index)
+                index += 1
+        finally:
+            self.close()
+
+
+def open_source(text: str, **options) -> LiveSource:
+    """``parse_source(text, **options)`` then open it; see both."""
+    return LiveSource(parse_source(text, **options))
+
+
+def _describe(spec: SourceSpec) -> str:
+    return f"lavfi:{spec.target}" if spec.kind == "lavfi" else spec.target
+
+
+def _display_size(frame) -> tuple[int, int]:
+    """``(width, height)`` of ``frame`` once turned upright."""
+    quarter_turns = int(round(-float(frame.rotation) / 90.0)) % 2
+    return (frame.height, frame.width) if quarter_turns else (frame.width, frame.height)
+
+
+class _PacingClock:
+    """Holds frames back to real time: the first frame is due at once, later
+    ones ``(t - t_first)`` seconds after it; a late frame is not delayed."""
+
+    def __init__(self):
+        self._origin: tuple[float, float] | None = None  # (wall clock, media time) of the first frame
+
+    def wait_until(self, media_s: float) -> None:
+        now = time.monotonic()
+        if self._origin is None:
+            self._origin = (now, media_s)
+            return
+        due = self._origin[0] + media_s - self._origin[1]
+        if due > now:
+            time.sleep(min(due - now, MAX_PACING_SLEEP_S))
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class StreamWriter:
+    """Encodes frames to a network URL or a V4L2 output device as they come.
+
+    Unlike ``io.VideoWriter`` nothing is renamed at the end: a stream has no
+    file to finish. Timestamps: ``frame.pts`` in ``frame.time_base`` (the live
+    loop's wall clock), rescaled to milliseconds and kept strictly increasing.
+
+    Args:
+        target: ``rtmp://``, ``udp://``, ``tcp://``, ``srt://`` URL, a
+            ``/dev/videoN`` loopback device, or a file path (with ``format``).
+        width, height: size of the frames given to ``write`` (even for H.264).
+        fps: nominal frame rate (rate-control hint and keyframe interval).
+        format: FFmpeg muxer; None picks it from the target (flv for RTMP,
+            mpegts for udp/tcp/srt, the V4L2 device for /dev/video*).
+
+    Raises:
+        OutputError: exit code 2 when the target cannot be opened (unknown
+            scheme, refused connection, missing device), 1 when a write fails.
+    """
+
+    def __init__(self, target: str, *, width: int, height: int, fps: float, format: str | None = None):
+        self.target = target
+        self.is_device = target.startswith(DEVICE_PREFIX)
+        self.format = format or _output_format(target, is_device=self.is_device)
+        self.frame_size = (int(width), int(height))
+        self._last_pts: int | None = None
+        self._closed = False
+        try:
+            self.container = av.open(target, mode="w", format=self.format)
+        except (av.error.FFmpegError, OSError) as err:
+            raise OutputError(f"cannot open stream output {target}: {error_reason(err)}") from err
+        try:
+            self.video = self._add_stream(fps)
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            self.container.close()
+            raise OutputError(f"cannot set up the encoder for {target}: {error_reason(err)}") from err
+
+    def _add_stream(self, fps: float):
+        rate = Fraction(fps).limit_denominator(1001)
+        if self.is_device:
+            stream = self.container.add_stream(V4L2_OUT_CODEC, rate=rate)
+            stream.pix_fmt = V4L2_OUT_PIX_FMT
+        else:
+            stream = self.container.add_stream(STREAM_CODEC, rate=rate)
+            stream.pix_fmt = "yuv420p"
+            stream.options = dict(STREAM_CODEC_OPTIONS)
+            stream.codec_context.gop_size = max(1, round(fps * STREAM_KEYFRAME_INTERVAL_S))
+        stream.width, stream.height = self.frame_size
+        stream.time_base = STREAM_TIME_BASE
+        stream.codec_context.time_base = STREAM_TIME_BASE
+        return stream
+
+    def write(self, frame: Frame) -> None:
+        """Encode and send one frame (uint8 ``(height, width, 3)`` RGB)."""
+        if self._closed:
+            raise ValueError(f"{self.target}: write() after close()")
+        width, height = self.frame_size
+        if frame.image_u8.shape != (height, width, 3):
+            raise ValueError(f"expected a ({height}, {width}, 3) image for {self.target}, got {frame.image_u8.shape}")
+        video_frame = av.VideoFrame.from_ndarray(frame.image_u8, format="rgb24").reformat(format=self.video.pix_fmt)
+        video_frame.pts, video_frame.time_base = self._pts_for(frame), STREAM_TIME_BASE
+        try:
+            self.container.mux(self.video.encode(video_frame))
+        except (av.error.FFmpegError, OSError) as err:
+            self.close()
+            raise OutputError(f"sending to {self.target} failed: {error_reason(err)}", exit_code=1) from err
+
+    def _pts_for(self, frame: Frame) -> int:
+        if frame.pts is not None and frame.time_base is not None:
+            pts = round(frame.pts * Fraction(frame.time_base) / STREAM_TIME_BASE)
+        else:
+            pts = 0 if self._last_pts is None else self._last_pts + 1
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        return pts
+
+    def close(self) -> None:
+        """Flush the encoder and close the connection; errors are ignored
+        (the peer may be gone already). A second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.container.mux(self.video.encode(None))
+        except (av.error.FFmpegError, OSError):
+            pass
+        finally:
+            try:
+                self.container.close()
+            except (av.error.FFmpegError, OSError):
+                pass
+
+
+def _output_format(target: str, *, is_device: bool) -> str:
+    if is_device:
+        return V4L2_FORMAT
+    scheme = urlparse(target).scheme.lower()
+    if scheme not in STREAM_FORMATS:
+        raise OutputError(f"unsupported stream output {target!r}: use one of "
+                          f"{', '.join(s + '://' for s in STREAM_FORMATS)} or a /dev/videoN loopback device")
+    return STREAM_FORMATS[scheme]
