@@ -53,19 +53,23 @@ class VGG19Features(nn.Module):
         weights: ``"caffe"``, ``"torchvision"`` or a path to a state dict.
         pooling: ``"max"`` (as trained) or ``"avg"`` (Gatys et al. suggest
             average pooling gives slightly smoother results).
+        truncate: stop after the deepest requested layer (default). False
+            builds the whole trunk up to ``pool5``, as a network loaded whole
+            would run; only the speed benchmark wants that, to measure what
+            truncation saves.
 
     ``forward(image)`` takes float ``(B, 3, H, W)`` RGB in [0, 1] and returns a
     dict ``{layer: (B, C, H', W')}``. Parameters are frozen.
     """
 
-    def __init__(self, layers, *, weights: str = "caffe", pooling: str = "max"):
+    def __init__(self, layers, *, weights: str = "caffe", pooling: str = "max", truncate: bool = True):
         super().__init__()
         order = layer_names()
         unknown = [name for name in layers if name not in order]
         if unknown:
             raise InputError(f"unknown VGG19 layer(s) {unknown}; known: {', '.join(order)}")
         self.layers = tuple(layers)
-        deepest = max(order.index(name) for name in layers)
+        deepest = max(order.index(name) for name in layers) if truncate else len(order) - 1
         self.body = nn.Sequential()
         in_channels = 3
         for name in order[: deepest + 1]:

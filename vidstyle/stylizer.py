@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -19,9 +20,10 @@ from .config import StyleConfig
 from .errors import InputError
 from .features import VGG19Features, select_device
 from .images import resize, resize_longer_side
-COARSE_MIN_SIDE = 32  # no coarse level below this many pixels
-
 from .losses import PIXEL_SCALE, content_loss, gram_matrix, style_loss, temporal_loss, total_variation
+
+COARSE_MIN_SIDE = 32  # no coarse level below this many pixels
+LBFGS_HISTORY_SIZE = 50  # curvature pairs L-BFGS keeps (memory: 2 x this many images, see memory.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +75,13 @@ class Stylizer:
     Args:
         styles_u8: one or more ``(H, W, 3)`` uint8 RGB style images.
         config: the run's options (weights, layers, optimizer, device...).
+        features: a ready VGG19 trunk to use instead of loading one (it must
+            return every content and style layer); lets several stylizers
+            share one network, and the speed benchmark pass an untruncated one.
     """
 
-    def __init__(self, styles_u8: Sequence[np.ndarray], *, config: StyleConfig):
+    def __init__(self, styles_u8: Sequence[np.ndarray], *, config: StyleConfig,
+                 features: VGG19Features | None = None):
         if not styles_u8:
             raise InputError("at least one style image is required")
         blend = config.style_weights or tuple(1.0 for _ in styles_u8)
@@ -90,10 +96,19 @@ class Stylizer:
         self.styles_u8 = list(styles_u8)
         self.style_blend = [w / sum(blend) for w in blend]
         layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
-        self.vgg = VGG19Features(layers, weights=config.weights).to(self.device)
+        if features is None:
+            features = VGG19Features(layers, weights=config.weights)
+        elif missing := [name for name in layers if name not in features.layers]:
+            raise InputError(f"the given VGG19 network does not return the layer(s) {missing}")
+        self.vgg = features.to(self.device)
         self.use_amp = self.device.type == "cuda" and config.half is not False
         if self.device.type == "cuda":
             self.vgg = self.vgg.to(memory_format=torch.channels_last)
+        # torch.compile compiles lazily, on the first call of each new input
+        # shape (and the backward graph at the first backward), so a failure
+        # shows up there: _run_vgg falls back to the eager module, once.
+        self._compiled: Callable | None = torch.compile(self.vgg) if config.compile else None
+        self._compile_checked = False
         self._style_grams: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
 
     # -- tensors ------------------------------------------------------------
@@ -116,11 +131,35 @@ class Stylizer:
         """VGG activations of ``image`` ``(B, 3, H, W)``; mixed precision on CUDA."""
         if self.device.type == "cuda":
             image = image.contiguous(memory_format=torch.channels_last)
+        # Under autocast the convolutions run in bf16/fp16; the losses cast
+        # the activations to float32 (gram_matrix, content_loss) and are
+        # computed outside this context, so they accumulate in float32.
         if self.use_amp:
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
             with torch.autocast(device_type="cuda", dtype=dtype):
-                return self.vgg(image)
-        return self.vgg(image)
+                return self._run_vgg(image)
+        return self._run_vgg(image)
+
+    def _run_vgg(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The compiled network when ``config.compile`` and it works, else the eager one."""
+        if self._compiled is None:
+            return self.vgg(image)
+        try:
+            feats = self._compiled(image)
+            if not self._compile_checked and image.requires_grad:
+                # The backward graph is compiled at the first backward, inside
+                # the optimizer's closure; try it once here, on a copy, where a
+                # failure can still fall back cleanly.
+                probe = image.detach().requires_grad_(True)
+                sum(f.float().sum() for f in self._compiled(probe).values()).backward()
+                self._compile_checked = True
+            return feats
+        except Exception as err:  # any compiler failure: run eagerly, say so once
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            warnings.warn(f"torch.compile failed ({type(err).__name__}: {reason[:200]}); "
+                          "running the VGG network without it", RuntimeWarning, stacklevel=2)
+            self._compiled = None
+            return self.vgg(image)
 
     def style_grams(self, size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """Blended target Gram matrices for frames of ``size`` = (width, height);
@@ -176,8 +215,10 @@ class Stylizer:
         style_targets = self.style_grams(size)
         content = self.to_tensor(content_u8)
         with torch.no_grad():
-            content_feats = self.features(content)
-            content_targets = {k: content_feats[k].detach() for k in cfg.content_layers}
+            # Keep only the content layers: the other activations of this pass
+            # (relu1_1 alone is 64 floats per pixel) would stay alive for the
+            # whole optimization.
+            content_targets = {k: v for k, v in self.features(content).items() if k in cfg.content_layers}
         # The optimized variable lives on the 0..255 scale, as in the references:
         # on [0, 1] float32 L-BFGS's curvature estimates break down (measured:
         # the loss diverges at the third iteration).
@@ -210,7 +251,12 @@ class Stylizer:
         converged = False
         for iteration in range(1, max_iters + 1):
             loss = optimizer.step(closure)
-            history.append(float(loss.detach()))  # one host sync per iteration, for the stopping rule
+            # Host copy of the loss for the stopping rule and the events. Free
+            # with L-BFGS: its step() has already synced on this loss and on
+            # its gradient and curvature tests (float(loss), ys > 1e-10, ...),
+            # so this is a 4-byte read of a finished value. With Adam on a GPU
+            # it is the one sync per iteration.
+            history.append(float(loss.detach()))
             if on_iteration is not None:
                 on_iteration(IterationDone(iteration=iteration, loss=history[-1]))
             if iteration >= max(min_iters, cfg.tolerance_window + 1) and self._has_converged(history):
@@ -260,7 +306,7 @@ class Stylizer:
         # the curvature history persists across steps. Step size 1 and no line
         # search, as in neural-style.
         return torch.optim.LBFGS(
-            [pixels], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0,
+            [pixels], lr=1.0, max_iter=1, history_size=LBFGS_HISTORY_SIZE, tolerance_grad=0.0, tolerance_change=0.0,
         )
 
     def _has_converged(self, history: list[float]) -> bool:
