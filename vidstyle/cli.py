@@ -78,6 +78,16 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def parse_fps(text: str):
+    """Frames per second (see ``framerate.parse_rate``) for argparse."""
+    from .framerate import parse_rate
+
+    try:
+        return parse_rate(text)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def parse_bitrate(text: str) -> int:
     scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:].lower(), 1)
     try:
@@ -144,7 +154,8 @@ def build_file_parser() -> argparse.ArgumentParser:
         epilog="Other commands: 'vidstyle eval IN STYLIZED' (flicker meter), 'vidstyle live SOURCE' (webcam/streams).",
     )
     parser.add_argument("input", help="input video")
-    parser.add_argument("-o", "--output", help="output file (default: INPUT.stylized.mp4)")
+    parser.add_argument("-o", "--output", help="output file: .mp4 .m4v .mkv .mov .webm .gif, or an image sequence "
+                        "such as out/%%05d.png (default: INPUT.stylized.mp4)")
     parser.add_argument("-y", dest="overwrite", action="store_true", help="overwrite an existing output")
     add_style_options(parser)
     g = parser.add_argument_group("video")
@@ -153,6 +164,10 @@ def build_file_parser() -> argparse.ArgumentParser:
     g.add_argument("-ss", "--start", type=parse_time, metavar="T", help="start at T (seconds or HH:MM:SS)")
     g.add_argument("-t", "--duration", type=parse_time, metavar="T", help="stylize T seconds")
     g.add_argument("-to", "--to", type=parse_time, metavar="T", help="stop at T")
+    g.add_argument("--fps", type=parse_fps, metavar="R",
+                   help="resample to R frames per second (30, 29.97, 30000/1001), dropping or repeating frames")
+    g.add_argument("--compare", action="store_true", default=None,
+                   help="write the input and the stylized video side by side (input on the left)")
     g.add_argument("--codec", help="video codec (default by extension)")
     g.add_argument("--crf", type=int, help="constant rate factor (quality) for x264/VP9")
     g.add_argument("--bitrate", type=parse_bitrate, help="target bitrate, e.g. 2M")
@@ -164,7 +179,8 @@ def build_file_parser() -> argparse.ArgumentParser:
 
 
 def run_file(argv: list[str]) -> int:
-    from .pipeline import stylize_video  # heavy imports after argument checks
+    from .io import is_still_image  # heavy imports after argument checks
+    from .pipeline import Notice, stylize_video
     from .progress import ProgressReporter
 
     args = build_file_parser().parse_args(argv)
@@ -174,19 +190,54 @@ def run_file(argv: list[str]) -> int:
     end = args.to if args.to is not None else ((start or 0.0) + args.duration if args.duration is not None else None)
     options = style_options(args)
     options.update(start_s=start, end_s=end, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
-                   overwrite=args.overwrite, resume=args.resume, keep_work=args.keep_work)
+                   overwrite=args.overwrite, resume=args.resume, keep_work=args.keep_work, fps=args.fps,
+                   compare=bool(args.compare))
+    if is_still_image(args.input):
+        return run_still(args, options)
     reporter = ProgressReporter(enabled=not args.quiet)
+
+    def on_event(event) -> None:
+        if isinstance(event, Notice):
+            reporter.write(f"note: {event.message}")
+        reporter.on_event(event)
+
     try:
-        summary = stylize_video(args.input, args.output, style=args.style, on_event=reporter.on_event,
+        summary = stylize_video(args.input, args.output, style=args.style, on_event=on_event,
                                 on_start=reporter.on_start, **options)
     finally:
         reporter.close()
     if args.json:
         print(json.dumps(summary.to_dict()))
     elif not args.quiet:
-        print(f"wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f} s "
+        resumed = f", {summary.resumed_frames} resumed" if summary.resumed_frames else ""
+        print(f"wrote {summary.output}: {summary.frames_written} frames in {summary.seconds:.1f} s{resumed} "
               f"({summary.seconds_per_frame:.2f} s/frame, steady state {summary.steady_seconds_per_frame:.2f} s/frame)",
               file=sys.stderr)
+    return 0
+
+
+def run_still(args: argparse.Namespace, options: dict) -> int:
+    """A still image given as the input: stylized as a picture into an image
+    file; a video output for it is refused with the command that works."""
+    from .images import IMAGE_EXTENSIONS
+    from .pipeline import default_output_path, stylize_image
+
+    src = args.input
+    suggestion = default_output_path(src, ext=".png")
+    dst = args.output or suggestion
+    if "%" in os.path.basename(dst) or os.path.splitext(dst)[1].lower() not in IMAGE_EXTENSIONS:
+        raise InputError(f"{src} is a still image, not a video; stylize it into an image, e.g. -o {suggestion}")
+    video_only = [flag for flag, value in (("-ss", args.start), ("-t/-to", options["end_s"]), ("--fps", args.fps),
+                                           ("--compare", args.compare)) if value]
+    if video_only:
+        raise InputError(f"{', '.join(video_only)} apply to videos; {src} is a still image")
+    for name in ("start_s", "end_s", "fps", "compare", "codec", "crf", "bitrate", "resume", "keep_work"):
+        options.pop(name)
+    image = stylize_image(src, dst, style=args.style, **options)
+    if args.json:
+        print(json.dumps({"output": dst, "frames": 1, "size": [image.shape[1], image.shape[0]]}))
+    elif not args.quiet:
+        print(f"wrote {dst} ({image.shape[1]}x{image.shape[0]})", file=sys.stderr)
     return 0
 
 

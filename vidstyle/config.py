@@ -10,6 +10,7 @@ C*H*W, and the temporal loss is a masked MSE over 0..255 pixels.
 from __future__ import annotations
 
 import dataclasses
+from fractions import Fraction
 from typing import Literal
 
 from .errors import InputError
@@ -109,10 +110,16 @@ class ExportConfig:
     overwrite: bool = False  # replace an existing output (-y)
     resume: bool = True  # continue an interrupted run from its work directory
     keep_work: bool = False  # keep the work directory after success
+    fps: Fraction | None = None  # resample to this rate (30, 29.97, "30000/1001"); None: the source's timing
+    compare: bool = False  # write input | stylized side by side
 
     def __post_init__(self) -> None:
         if self.start_s is not None and self.start_s < 0:
             raise InputError(f"start must be >= 0 seconds, got {self.start_s}")
+        if self.fps is not None:
+            from .framerate import parse_rate
+
+            object.__setattr__(self, "fps", parse_rate(str(self.fps)))  # frozen: normalize once
         if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
             raise InputError(f"end ({self.end_s}s) must come after start ({self.start_s}s)")
 

@@ -28,7 +28,10 @@ def load_image(path) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise InputError(f"image is empty (0 bytes): {path}")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    # JPEG has no alpha and no 16 bits: decode it in colour, which turns
+    # CMYK into RGB and applies the EXIF orientation (UNCHANGED does neither).
+    is_jpeg = data[:3].tobytes() == b"\xff\xd8\xff"
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR if is_jpeg else cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise InputError(f"cannot decode image (corrupt or unsupported format): {path}")
     return _to_rgb_u8(image)
@@ -74,6 +77,29 @@ def resize(image_u8: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return image_u8
     shrinking = w * h < image_u8.shape[0] * image_u8.shape[1]
     return cv2.resize(image_u8, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+def check_image_destination(path, *, overwrite: bool, input_paths=()) -> None:
+    """OutputError (exit code 2) before any work when ``path`` cannot take a
+    still image: an extension OpenCV does not write, a missing folder, one of
+    ``input_paths`` (even with ``overwrite``), or an existing file without
+    ``overwrite``."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in IMAGE_EXTENSIONS:
+        raise OutputError(f"unknown image extension {ext or '(none)'!r} for {path}; use one of {', '.join(IMAGE_EXTENSIONS)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"output folder does not exist: {folder}")
+    if os.path.exists(path):
+        for other in input_paths:
+            if os.path.exists(other) and os.path.samefile(other, path):
+                raise OutputError(f"refusing to overwrite the input {os.fspath(other)}; choose another output with -o")
+        if not overwrite:
+            raise OutputError(f"{path} exists; pass -y to overwrite it")
 
 
 def save_image(path, image_u8: np.ndarray) -> None:

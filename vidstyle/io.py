@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import CorruptInputError, InputError, OutputError
 from .frames import Frame
+from .sequence import SEQUENCE_EXTENSIONS
 
 STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "jpeg2000", "ppm", "pgm", "qoi", "jpegls"}
 STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe",
@@ -154,7 +155,17 @@ def _video_stream(container, path) -> av.video.stream.VideoStream:
 
 def _is_still_image(container, stream) -> bool:
     return container.format.name in STILL_IMAGE_FORMATS or (
-        stream.frames <= 1 and stream.codec_context.name in STILL_IMAGE_CODECS)
+        stream.frames == 1 and stream.codec_context.name in STILL_IMAGE_CODECS)
+
+
+def is_still_image(path) -> bool:
+    """True when ``path`` opens as a single picture (PNG, JPEG, ...) rather
+    than a video; False for videos and for files that do not open at all."""
+    try:
+        with _open_input(path) as container:
+            return _is_still_image(container, _video_stream(container, path))
+    except InputError:
+        return False
 
 
 def probe(path) -> VideoInfo:
@@ -168,11 +179,13 @@ def probe(path) -> VideoInfo:
         stream = _video_stream(container, path)
         ctx = stream.codec_context
         if _is_still_image(container, stream):
-            raise InputError(f"{os.fspath(path)} is a still image, not a video")
+            raise InputError(f"{os.fspath(path)} is a still image, not a video "
+                             f"(stylize it with an image output such as -o out.png, or vidstyle.stylize_image)")
         rotation = _stream_rotation(container, stream)
         width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
         if width <= 0 or height <= 0:
-            raise InputError(f"{os.fspath(path)}: the video stream has no picture size (corrupt header?)")
+            raise InputError(f"{os.fspath(path)}: the video stream has no usable picture size "
+                             f"(corrupt header, or larger than FFmpeg decodes)")
         fps = stream.average_rate or stream.guessed_rate
         duration_s = _announced_video_duration_s(stream)
         if duration_s is None and container.duration:
@@ -366,8 +379,9 @@ def _check_destination(dst: str, *, overwrite: bool, input_paths: Sequence[str])
     """
     ext = os.path.splitext(dst)[1].lower()
     if ext not in OUTPUT_FORMATS:
+        hint = f" or an image sequence like out/%05d{ext}" if ext in SEQUENCE_EXTENSIONS else ""
         raise OutputError(f"unknown output extension {ext or '(none)'!r} for {dst}; "
-                          f"use one of {', '.join(OUTPUT_FORMATS)}")
+                          f"use one of {', '.join(OUTPUT_FORMATS)}{hint}")
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         raise OutputError(f"output folder does not exist: {folder}")
@@ -380,6 +394,12 @@ def _check_destination(dst: str, *, overwrite: bool, input_paths: Sequence[str])
         if not overwrite:
             raise OutputError(f"{dst} exists; pass -y to overwrite it")
     return ext
+
+
+def partial_path(dst) -> str:
+    """Where an interrupted run leaves what it wrote: ``out.mp4`` -> ``out.partial.mp4``."""
+    stem, ext = os.path.splitext(os.fspath(dst))
+    return f"{stem}.partial{ext}"
 
 
 def _needs_even_size(pix_fmt: str) -> bool:
@@ -521,6 +541,11 @@ class VideoWriter:
             return wanted
         return "yuv420p" if "yuv420p" in formats else formats[0]
 
+    @property
+    def takes_audio(self) -> bool:
+        """The output format can carry the source's audio (GIF cannot)."""
+        return self.format.audio_codec is not None
+
     def __enter__(self) -> "VideoWriter":
         return self
 
@@ -616,7 +641,8 @@ class VideoWriter:
 
     def close(self) -> str:
         """Flush the encoders and move the finished file onto ``dst``; returns
-        ``dst``. A second call does nothing."""
+        ``dst``. The partial output of an earlier interrupted run is removed:
+        the complete one supersedes it. A second call does nothing."""
         if self._closed:
             return self.dst
         if self.frames_written == 0:
@@ -624,13 +650,16 @@ class VideoWriter:
             raise OutputError(f"no frames were written; {self.dst} not created", exit_code=1)
         self._finish()
         self._move_to(self.dst)
+        try:
+            os.remove(partial_path(self.dst))
+        except OSError:
+            pass
         return self.dst
 
     def close_partial(self) -> str:
         """Flush what was written into ``NAME.partial.EXT`` beside ``dst``
         (interrupted runs); returns that path."""
-        stem, ext = os.path.splitext(self.dst)
-        partial = f"{stem}.partial{ext}"
+        partial = partial_path(self.dst)
         self._finish()
         self._move_to(partial)
         return partial

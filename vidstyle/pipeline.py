@@ -1,6 +1,7 @@
 """The chain: decode -> flow -> stylize -> encode, for files.
 
-    read_frames(src) -> with_motion(...) -> stylize_frames(...) -> VideoWriter
+    read_frames(src) [-> FrameRateConverter.select] -> with_motion(...) -> stylize_frames(...)
+        -> finish_frames [-> FrameRateConverter.expand] -> VideoWriter | ImageSequenceWriter
 
 Every stage is an iterator; only the last few frames are ever held, so memory
 stays flat however long the clip. Decoding and flow run in background threads
@@ -18,12 +19,14 @@ import numpy as np
 
 from . import __version__
 from .config import ExportConfig, StyleConfig, make_configs
-from .errors import CorruptInputError, InputError
+from .errors import CorruptInputError, InputError, OutputError
 from .flow import with_motion
+from .framerate import FrameRateConverter, rate_time_base
 from .frames import Frame, fit_size
-from .multipass import refine_passes
-from .images import load_image, preserve_colors, resize, save_image
+from .images import check_image_destination, load_image, preserve_colors, resize, save_image
 from .io import VideoInfo, VideoWriter, probe, read_frames
+from .multipass import refine_passes
+from .sequence import ImageSequenceWriter, is_sequence_pattern
 from .stylizer import Stylizer
 from .temporal import Event, FrameDone, stylize_frames
 from .threads import prefetch
@@ -51,12 +54,22 @@ class InterruptedRun(KeyboardInterrupt):
 
 
 @dataclasses.dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not an error (the source's
+    audio left out of a GIF or an image sequence). Reported before the first frame."""
+
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RunSummary:
     """What a finished run did. Times in seconds."""
 
     output: str
-    frames: int
+    frames: int  # stylized frames (after --fps dropped what is never shown)
     resumed_frames: int  # taken from an interrupted run's work directory
+    computed_frames: int  # stylized by this run (frames - resumed_frames)
+    frames_written: int  # output frames (--fps repeats or drops)
     seconds: float
     seconds_per_frame: float
     first_frame_seconds: float
@@ -69,18 +82,37 @@ class RunSummary:
         return dataclasses.asdict(self)
 
 
-def default_output_path(src) -> str:
+MIN_PROCESSING_SIDE = 16  # VGG19 pools four times before relu5_1
+MAX_PROCESSING_PIXELS = 4096 * 4096  # the optimizer's memory grows with the pixel count
+
+
+def default_output_path(src, *, ext: str = ".mp4") -> str:
     """``clip.mp4`` -> ``clip.stylized.mp4`` beside the input."""
     stem, _ = os.path.splitext(os.fspath(src))
-    return f"{stem}.stylized.mp4"
+    return f"{stem}.stylized{ext}"
 
 
 def processing_size(info: VideoInfo, config: StyleConfig) -> tuple[int, int]:
     """(width, height) the optimizer works at: ``size`` if given, else the
-    source scaled so its longer side is at most ``max_side`` (even numbers)."""
-    if config.size is not None:
-        return config.size
-    return fit_size(info.width, info.height, max_side=config.max_side)
+    source scaled so its longer side is at most ``max_side`` (even numbers).
+
+    InputError when that is below 16 px on a side or above 4096x4096 pixels."""
+    size = config.size if config.size is not None else fit_size(info.width, info.height, max_side=config.max_side)
+    check_processing_size(size, source=(info.width, info.height))
+    return size
+
+
+def check_processing_size(size: tuple[int, int], *, source: tuple[int, int]) -> None:
+    """InputError, naming the sizes involved, for a processing size VGG19 cannot
+    take (too small) or that would not fit in memory (absurdly large)."""
+    w, h = size
+    if min(w, h) < MIN_PROCESSING_SIDE:
+        raise InputError(f"processing size {w}x{h} is too small (the source is {source[0]}x{source[1]}); "
+                         f"VGG19 needs at least {MIN_PROCESSING_SIDE} px on each side: pass --size WxH to enlarge it")
+    if w * h > MAX_PROCESSING_PIXELS:
+        raise InputError(f"processing size {w}x{h} ({w * h / 1e6:.0f} Mpx) is too large: at most "
+                         f"{MAX_PROCESSING_PIXELS / 1e6:.1f} Mpx (e.g. 4096x4096), the optimizer's memory grows "
+                         f"with the pixel count; use a smaller --size or --max-side (--keep-size scales the result up)")
 
 
 def load_styles(style) -> list[np.ndarray]:
@@ -89,6 +121,24 @@ def load_styles(style) -> list[np.ndarray]:
     if not paths:
         raise InputError("at least one style image is required (--style)")
     return [load_image(path) for path in paths]
+
+
+def open_writer(dst: str, *, width: int, height: int, info: VideoInfo, time_base, fps, export: ExportConfig,
+                input_paths: Sequence[str]) -> VideoWriter | ImageSequenceWriter:
+    """The writer the output name asks for: an image sequence for a numbered
+    pattern (``out/%05d.png``), else a video file whose extension picks the
+    container; the source's audio goes along where the format takes it."""
+    if is_sequence_pattern(dst):
+        if export.codec or export.crf is not None or export.bitrate:
+            raise OutputError("--codec, --crf and --bitrate apply to video files, not to image sequences")
+        return ImageSequenceWriter(dst, width=width, height=height, overwrite=export.overwrite,
+                                   input_paths=input_paths)
+    return VideoWriter(
+        dst, width=width, height=height, time_base=time_base, fps=fps,
+        audio_from=info.path if info.has_audio else None, audio_start_s=export.start_s, audio_end_s=export.end_s,
+        codec=export.codec, crf=export.crf, bitrate=export.bitrate, overwrite=export.overwrite,
+        input_paths=input_paths,
+    )
 
 
 def stylize_video(
@@ -104,22 +154,31 @@ def stylize_video(
 
     Args:
         src: a video file FFmpeg can read.
-        dst: output path; its extension picks the container.
+        dst: output path; its extension picks the container (.mp4, .m4v,
+            .mkv, .mov, .webm, .gif), a numbered pattern such as
+            ``out/%05d.png`` writes an image sequence.
         style: a style image path, or several.
-        on_event: progress callback (FrameStarted, IterationDone, FrameDone).
+        on_event: progress callback (WorkResumed, Notice, FrameStarted,
+            IterationDone, FrameDone).
         on_start: called once with the probed source and the processing size.
         **options: any field of ``StyleConfig`` or ``ExportConfig``.
 
     Returns a RunSummary. Raises VidstyleError subclasses on bad input or
-    failures; the output appears only when complete.
+    failures; the output appears only when complete. The work directory
+    ``dst + ".vidstyle-work"`` keeps every finished frame until the run
+    succeeds: an interrupted run (InterruptedRun, with a ``NAME.partial.EXT``
+    output), a full disk or an encoder failure can be resumed by calling
+    again with the same arguments.
     """
     config, export = make_configs(**options)
     src = os.fspath(src)
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src)
     styles = load_styles(style)
+    style_paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
     size = processing_size(info, config)
-    out_size = (info.width - info.width % 2, info.height - info.height % 2) if config.keep_size else size
+    out_size = (info.width, info.height) if config.keep_size else size
+    rate = export.fps
     stylizer = Stylizer(styles, config=config)
     if on_start is not None:
         on_start(info, size)
@@ -132,44 +191,44 @@ def stylize_video(
         if on_event is not None:
             on_event(event)
 
-    writer = VideoWriter(
-        dst,
-        width=out_size[0],
-        height=out_size[1],
-        time_base=info.time_base,
-        fps=info.fps,
-        audio_from=src if info.has_audio else None,
-        audio_start_s=export.start_s,
-        audio_end_s=export.end_s,
-        codec=export.codec,
-        crf=export.crf,
-        bitrate=export.bitrate,
-        overwrite=export.overwrite,
-        input_paths=[src, *([style] if isinstance(style, (str, os.PathLike)) else style)],
+    def decode(at_size):
+        """The frames to stylize, decoded at ``at_size``, and the stage that
+        turns them into output frames (frame-rate conversion or nothing)."""
+        frames = read_frames(src, size=at_size, start_s=export.start_s, end_s=export.end_s)
+        if rate is None:
+            return frames, (lambda finished: finished)
+        converter = FrameRateConverter(rate, source_fps=info.fps)
+        return converter.select(frames), converter.expand
+
+    writer = open_writer(
+        dst, width=out_size[0] * (2 if export.compare else 1), height=out_size[1], info=info,
+        time_base=rate_time_base(rate) if rate else info.time_base, fps=rate or info.fps, export=export,
+        input_paths=[src, *map(os.fspath, style_paths)],
     )
-    store = FrameStore(
-        work_dir_for(dst),
-        fingerprint=run_fingerprint(src, style, config, export, size),
-        shape=(size[1], size[0], 3),
-        resume=export.resume,
-    )
-    record(WorkResumed(frames=store.resumed, path=store.path, restart_reason=store.restart_reason))
     try:
-        frames = prefetch(read_frames(src, size=size, start_s=export.start_s, end_s=export.end_s), depth=4)
-        stylized = stylize_pairs(frames, stylizer, on_event=record, store=store)
-        if config.passes == 1:
-            for frame in finish_frames(stylized, size=out_size, config=config):
-                writer.write(frame)
-        else:
+        store = FrameStore(work_dir_for(dst), fingerprint=run_fingerprint(src, style, config, export, size),
+                           shape=(size[1], size[0], 3), resume=export.resume)
+    except BaseException:
+        writer.abort()
+        raise
+    record(WorkResumed(frames=store.resumed, path=store.path, restart_reason=store.restart_reason))
+    if info.has_audio and not writer.takes_audio:
+        kind = "an image sequence" if isinstance(writer, ImageSequenceWriter) else f"a {os.path.splitext(dst)[1]} file"
+        record(Notice(f"{kind} has no sound: the audio of {src} is left out"))
+    try:
+        frames, retime = decode(size)
+        stylized = stylize_pairs(prefetch(frames, depth=4), stylizer, on_event=record, store=store)
+        if config.passes > 1:
             inputs = FrameStore(store.path, fingerprint=store.meta["fingerprint"], shape=store.shape, name="inputs")
             for original, _ in stylized:
                 if original.index >= inputs.count:
                     inputs.append(original.image_u8)
             refine_passes(store, inputs, stylizer, passes=config.passes, on_event=record)
-            timestamps = read_frames(src, size=size, start_s=export.start_s, end_s=export.end_s)
-            replayed = ((original, original.with_image(store.read(original.index))) for original in timestamps)
-            for frame in finish_frames(replayed, size=out_size, config=config):
-                writer.write(frame)
+            frames, retime = decode(size)  # again, for the timestamps
+            stylized = ((original, original.with_image(store.read(original.index))) for original in frames)
+        compare = decode(out_size)[0] if export.compare else None
+        for frame in retime(finish_frames(stylized, size=out_size, config=config, compare=compare)):
+            writer.write(frame)
         if not done:
             raise InputError(f"{src}: no video frames to stylize in the requested range")
         writer.close()
@@ -181,12 +240,18 @@ def stylize_video(
             where = f"; the {err.frame_index} frames before it are in {partial}" if partial else ""
             raise CorruptInputError(f"{err}{where}", frame_index=err.frame_index) from err
         raise InterruptedRun(partial_output=partial, work_dir=store.path) from err
+    except OutputError as err:  # disk full, encoder failure: the finished frames stay for a rerun
+        writer.abort()
+        kept = (f"the {store.count} finished frames are kept in {store.path}; rerun the same command to continue"
+                if store.count else "no frame was finished")
+        raise OutputError(f"{err}; {kept}", exit_code=err.exit_code) from err
     except BaseException:
         writer.abort()
         raise
     if not export.keep_work:
         store.remove()
-    return summarize(done, output=dst, seconds=time.perf_counter() - started, size=size, device=str(stylizer.device))
+    return summarize(done, output=dst, seconds=time.perf_counter() - started, size=size, device=str(stylizer.device),
+                     frames_written=writer.frames_written)
 
 
 def run_fingerprint(src, style, config: StyleConfig, export: ExportConfig, size) -> dict:
@@ -201,6 +266,7 @@ def run_fingerprint(src, style, config: StyleConfig, export: ExportConfig, size)
         "size": list(size),
         "start_s": export.start_s,
         "end_s": export.end_s,
+        "fps": str(export.fps) if export.fps else None,
         "input": file_identity(src),
         "styles": [file_identity(path) for path in styles],
     }
@@ -230,28 +296,41 @@ def stylize_pairs(
         yield originals.pop(stylized.index), stylized
 
 
-def finish_frames(pairs: Iterable[tuple[Frame, Frame]], *, size: tuple[int, int], config: StyleConfig) -> Iterator[Frame]:
-    """Apply what happens after optimization: colour preservation and the
-    resize to the output size."""
+def finish_frames(
+    pairs: Iterable[tuple[Frame, Frame]], *, size: tuple[int, int], config: StyleConfig,
+    compare: Iterator[Frame] | None = None,
+) -> Iterator[Frame]:
+    """Apply what happens after optimization: colour preservation, the resize
+    to the output ``size`` = (width, height), and with ``compare`` (input
+    frames at ``size``, same indices) the input put on the left: the frames
+    become ``(height, 2 * width, 3)``."""
     for original, stylized in pairs:
         image = stylized.image_u8
         if config.preserve_colors:
             image = preserve_colors(image, original.image_u8)
-        yield stylized.with_image(resize(image, size))
+        image = resize(image, size)
+        if compare is not None:
+            source = next(compare)
+            assert source.index == stylized.index, (source.index, stylized.index)
+            image = np.concatenate([source.image_u8, image], axis=1)
+        yield stylized.with_image(image)
 
 
-def summarize(done: Sequence[FrameDone], *, output: str, seconds: float, size, device: str) -> RunSummary:
+def summarize(done: Sequence[FrameDone], *, output: str, seconds: float, size, device: str,
+              frames_written: int) -> RunSummary:
     """Timing over the frames this run computed (replayed frames cost nothing)."""
     computed = [e for e in done if not e.resumed] or list(done)
     steady = sorted(e.result.seconds for e in computed if not e.cold_start)
     frames = len({e.index for e in done})  # multi-pass reports a frame once per pass
-    computed_frames = len({e.index for e in computed})
+    computed_frames = len({e.index for e in done if not e.resumed})
     return RunSummary(
         output=output,
         frames=frames,
-        resumed_frames=frames - len({e.index for e in done if not e.resumed}),
+        resumed_frames=frames - computed_frames,
+        computed_frames=computed_frames,
+        frames_written=frames_written,
         seconds=round(seconds, 3),
-        seconds_per_frame=round(seconds / computed_frames, 3),
+        seconds_per_frame=round(seconds / max(1, computed_frames), 3),
         first_frame_seconds=round(computed[0].result.seconds, 3),
         steady_seconds_per_frame=round(steady[len(steady) // 2], 3) if steady else float("nan"),
         mean_iters=round(sum(e.result.num_iters for e in computed) / len(computed), 2),
@@ -262,16 +341,26 @@ def summarize(done: Sequence[FrameDone], *, output: str, seconds: float, size, d
 
 def stylize_image(src, dst=None, *, style, **options) -> np.ndarray:
     """Stylize one still image (a path); writes ``dst`` when given and returns
-    the uint8 ``(H, W, 3)`` RGB result at the processing size."""
-    config, _ = make_configs(**options)
+    the uint8 ``(H, W, 3)`` RGB result at the processing size (the source
+    size with ``keep_size``).
+
+    ``dst`` is refused (OutputError) when it exists without ``overwrite=True``
+    or is the content or a style image; it is written atomically."""
+    config, export = make_configs(**options)
     content = load_image(src)
     h, w = content.shape[:2]
     size = config.size or fit_size(w, h, max_side=config.max_side, even=False)
+    check_processing_size(size, source=(w, h))
+    style_paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    if dst is not None:
+        check_image_destination(dst, overwrite=export.overwrite, input_paths=[src, *style_paths])
     stylizer = Stylizer(load_styles(style), config=config)
     content = resize(content, size)
     result = stylizer.stylize(content, max_iters=config.iters_first).image_u8
     if config.preserve_colors:
         result = preserve_colors(result, content)
+    if config.keep_size:
+        result = resize(result, (w, h))
     if dst is not None:
         save_image(dst, result)
     return result

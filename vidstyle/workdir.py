@@ -24,6 +24,8 @@ import shutil
 
 import numpy as np
 
+from .errors import OutputError
+
 FORMAT_VERSION = 1
 
 
@@ -86,19 +88,30 @@ class FrameStore:
         return np.frombuffer(data, dtype=np.uint8).reshape(self.shape).copy()
 
     def append(self, image_u8: np.ndarray) -> None:
-        """Store the next frame durably (pixels first, then the index line)."""
-        self._write_pixels(self.count, image_u8, truncate=True)
-        with open(self._file(self.name + ".idx"), "a") as f:
-            f.write(f"{self.count}\n")
-            f.flush()
-            os.fsync(f.fileno())
+        """Store the next frame durably (pixels first, then the index line).
+
+        OutputError (exit code 1) when the disk is full or the folder went
+        away; the frames stored before stay valid."""
+        try:
+            self._write_pixels(self.count, image_u8, truncate=True)
+            with open(self._file(self.name + ".idx"), "a") as f:
+                f.write(f"{self.count}\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            raise OutputError(f"cannot save frame {self.count} in the work directory {self.path}: "
+                              f"{err.strerror or err}", exit_code=1) from err
         self.count += 1
 
     def replace(self, index: int, image_u8: np.ndarray) -> None:
         """Overwrite finished frame ``index`` (multi-pass refinement)."""
         if not 0 <= index < self.count:
             raise IndexError(f"frame {index} not in store of {self.count}")
-        self._write_pixels(index, image_u8, truncate=False)
+        try:
+            self._write_pixels(index, image_u8, truncate=False)
+        except OSError as err:
+            raise OutputError(f"cannot save frame {index} in the work directory {self.path}: "
+                              f"{err.strerror or err}", exit_code=1) from err
 
     def _write_pixels(self, index: int, image_u8: np.ndarray, *, truncate: bool) -> None:
         if image_u8.shape != self.shape:
@@ -141,11 +154,14 @@ class FrameStore:
         return min(len(lines), data_frames)
 
     def _reset(self) -> None:
-        os.makedirs(self.path, exist_ok=True)
-        for suffix in (".u8", ".idx"):
-            open(self._file(self.name + suffix), "wb").close()
-        tmp = self._file(self.name + ".json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(self.meta, f, indent=1)
-        os.replace(tmp, self._file(self.name + ".json"))
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            for suffix in (".u8", ".idx"):
+                open(self._file(self.name + suffix), "wb").close()
+            tmp = self._file(self.name + ".json.tmp")
+            with open(tmp, "w") as f:
+                json.dump(self.meta, f, indent=1)
+            os.replace(tmp, self._file(self.name + ".json"))
+        except OSError as err:
+            raise OutputError(f"cannot set up the work directory {self.path}: {err.strerror or err}") from err
         self.count = 0

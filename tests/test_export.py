@@ -1,0 +1,260 @@
+"""Clip export as a user drives it from the command line: --fps, sizes for every
+format, PNG sequences, --compare, trims with their audio. The optimizer is
+replaced by an instant negative (``fakes.InvertingStylizer``) so that each
+output pixel can be traced to its input frame; the files are real."""
+
+import re
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from conftest import STYLE_PATH, make_clip
+from fakes import fake_stylizer  # noqa: F401 - fixture
+from vidstyle.cli import main
+from vidstyle.errors import InputError
+from vidstyle.framerate import FrameRateConverter, parse_rate
+from vidstyle.frames import Frame
+from vidstyle.io import probe, read_frames
+
+FAST = ["--max-side", "64", "-q"]
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def read_png_sequence(folder) -> list[np.ndarray]:
+    names = sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d{5}\.png", p.name))
+    return [cv2.cvtColor(cv2.imread(str(folder / name)), cv2.COLOR_BGR2RGB) for name in names]
+
+
+def audio_duration_s(path) -> float:
+    with av.open(str(path)) as container:
+        frames = list(container.decode(audio=0))
+        return sum(f.samples for f in frames) / frames[0].sample_rate
+
+
+# ------------------------------------------------------------------ --fps
+
+
+@pytest.mark.parametrize("text, rate", [("30", Fraction(30)), ("29.97", Fraction(30000, 1001)),
+                                        ("30000/1001", Fraction(30000, 1001)), ("12.5", Fraction(25, 2)),
+                                        ("23.976", Fraction(24000, 1001)), ("ntsc", Fraction(30000, 1001))])
+def test_parse_rate_accepts_ffmpeg_forms(text, rate):
+    assert parse_rate(text) == rate
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-5", "1/0", "5000"])
+def test_parse_rate_rejects_nonsense(text):
+    with pytest.raises(InputError, match="frame rate"):
+        parse_rate(text)
+
+
+def numbered_frames(times_s, time_base=Fraction(1, 12800)):
+    """Tiny frames whose pixel value is their position, at the given times."""
+    return [Frame(image_u8=np.full((2, 2, 3), i, np.uint8), pts=round(Fraction(t) / time_base),
+                  time_base=time_base, index=i) for i, t in enumerate(times_s)]
+
+
+def ffmpeg_fps_filter(frames, rate: str, *, last_duration_s: Fraction) -> list[int]:
+    """Which input frames FFmpeg's fps filter shows, by position. Each frame
+    lasts until the next; the last one ``last_duration_s``."""
+    graph = av.filter.Graph()
+    source = graph.add_buffer(width=16, height=16, format="rgb24", time_base=frames[0].time_base)
+    fps, sink = graph.add("fps", rate), graph.add("buffersink")
+    source.link_to(fps)
+    fps.link_to(sink)
+    graph.configure()
+    shown = []
+    ends = [f.pts for f in frames[1:]] + [frames[-1].pts + round(last_duration_s / frames[0].time_base)]
+    for frame, end in [*zip(frames, ends), (None, None)]:
+        if frame is not None:
+            av_frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), frame.index, np.uint8), format="rgb24")
+            av_frame.pts, av_frame.time_base, av_frame.duration = frame.pts, frame.time_base, end - frame.pts
+        graph.push(None if frame is None else av_frame)
+        while True:
+            try:
+                shown.append(int(graph.pull().to_ndarray()[0, 0, 0]))
+            except (av.error.BlockingIOError, av.error.EOFError):
+                break
+    return shown
+
+
+@pytest.mark.parametrize("rate", ["10", "50", "30000/1001", "12.5"])
+@pytest.mark.parametrize("times", ["cfr25", "vfr"])
+def test_frame_rate_conversion_picks_the_frames_ffmpeg_fps_picks(rate, times):
+    times_s = [i / 25 for i in range(12)] if times == "cfr25" else \
+        [0, 0.03, 0.05, 0.1, 0.11, 0.17, 0.2, 0.2033, 0.3, 0.3333, 0.3444, 0.4444]
+    frames = numbered_frames(times_s)
+    converter = FrameRateConverter(parse_rate(rate), source_fps=Fraction(25))
+    kept = list(converter.select(frames))
+    out = list(converter.expand(kept))
+    assert [f.index for f in kept] == list(range(len(kept)))  # re-indexed for the stylizer
+    assert len({int(f.image_u8[0, 0, 0]) for f in kept}) == len(kept)  # no frame is stylized twice
+    assert [int(f.image_u8[0, 0, 0]) for f in out] == ffmpeg_fps_filter(frames, rate, last_duration_s=Fraction(1, 25))
+    step = 1 / parse_rate(rate)
+    assert [f.pts * f.time_base for f in out] == [n * step for n in range(len(out))]  # exact Fractions
+
+
+def test_fps_resamples_the_video_and_leaves_the_audio_alone(tmp_path, capsys, fake_stylizer):
+    src = make_clip(tmp_path / "in.mp4", num_frames=12)  # 25 fps, 0.48 s of audio
+    source = list(read_frames(src))
+    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "ten.mp4", "--fps", "10",
+                             "--json", *FAST)
+    assert code == 0, err
+    assert '"frames": 5' in out and '"frames_written": 5' in out and fake_stylizer.calls == 5  # dropped unstylized
+    frames = list(read_frames(tmp_path / "ten.mp4"))
+    assert [f.pts * f.time_base for f in frames] == [Fraction(n, 10) for n in range(5)]
+    assert probe(tmp_path / "ten.mp4").fps == 10
+    for frame, shown in zip(frames, [1, 3, 6, 8, 11]):  # FFmpeg's fps=10 choice (see the test above)
+        assert np.abs(frame.image_u8.astype(int) - (255 - source[shown].image_u8)).mean() < 6
+    assert audio_duration_s(tmp_path / "ten.mp4") == pytest.approx(audio_duration_s(src), abs=0.03)
+
+    fake_stylizer.calls = 0
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "ntsc.mp4", "--fps", "29.97", *FAST)
+    assert code == 0, err
+    assert fake_stylizer.calls == 12  # repeated frames are stylized once
+    assert probe(tmp_path / "ntsc.mp4").fps == Fraction(30000, 1001)
+    times = [f.pts * f.time_base for f in read_frames(tmp_path / "ntsc.mp4")]
+    assert times == [Fraction(1001 * n, 30000) for n in range(14)]
+
+
+# ------------------------------------------------------------------ sizes
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("out.mp4", (100, 76)), ("out.webm", (100, 76)), ("out.mkv", (100, 76)), ("out.mov", (100, 76)),
+    ("out.gif", (101, 77)), ("seq/%05d.png", (101, 77)),
+])
+def test_keep_size_brings_every_format_back_to_the_source_size(tmp_path, capsys, fake_stylizer, name, expected):
+    """101x77: odd on both sides; chroma-subsampled formats round down to even."""
+    src = make_clip(tmp_path / "odd.mkv", width=101, height=77, pix_fmt="yuv444p", num_frames=3, audio=False)
+    dst = tmp_path / name
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--keep-size", "--max-side", "32", "-q")
+    assert code == 0, err
+    if name.endswith(".png"):
+        frames = read_png_sequence(tmp_path / "seq")
+        assert len(frames) == 3 and frames[0].shape == (77, 101, 3)
+    else:
+        info = probe(dst)
+        assert (info.width, info.height) == expected and len(list(read_frames(dst))) == 3
+
+
+def test_max_side_and_size_set_the_output_size(tmp_path, capsys, fake_stylizer):
+    src = make_clip(tmp_path / "in.mp4", width=128, height=96, num_frames=2, audio=False)
+    for args, expected in ((["--max-side", "32"], (32, 24)), (["--size", "48x32"], (48, 32))):
+        dst = tmp_path / f"{expected[0]}.mp4"
+        code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "-q", *args)
+        assert code == 0, err
+        assert (probe(dst).width, probe(dst).height) == expected
+
+
+# ------------------------------------------------------------------ PNG sequences
+
+
+def test_png_sequence_is_lossless_numbered_from_one_and_drops_audio_once(tmp_path, capsys, fake_stylizer):
+    src = make_clip(tmp_path / "in.mp4", num_frames=12)  # has audio
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "out" / "%05d.png", "--max-side", "64")
+    assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == [f"{i:05d}.png" for i in range(1, 13)]  # FFmpeg's numbering; no temporary or work files left
+    expected = [255 - f.image_u8 for f in read_frames(src)]
+    assert all(np.array_equal(a, b) for a, b in zip(read_png_sequence(tmp_path / "out"), expected))
+    notes = [line for line in err.splitlines() if "audio" in line]
+    assert len(notes) == 1 and "left out" in notes[0]
+
+
+def test_png_sequence_refuses_existing_frames_without_y_and_replaces_them_all_with_it(tmp_path, capsys,
+                                                                                      fake_stylizer):
+    src = make_clip(tmp_path / "in.mp4", num_frames=3, audio=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("00001.png", "00007.png", "notes.txt"):
+        (out / name).write_bytes(b"old")
+    pattern = out / "%05d.png"
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", pattern, *FAST)
+    assert code == 2 and "pass -y" in err and err.count("\n") == 1
+    assert (out / "00001.png").read_bytes() == b"old"
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", pattern, "-y", *FAST)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["00001.png", "00002.png", "00003.png", "notes.txt"]
+    assert (out / "notes.txt").read_bytes() == b"old"  # not ours: untouched
+
+
+def test_png_sequence_frames_appear_only_at_the_end_and_partial_frames_are_named_so(tmp_path, capsys,
+                                                                                   fake_stylizer):
+    src = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)
+    out = tmp_path / "out"
+    seen = []
+
+    def interrupt_at_nine(call):
+        seen.append(sorted(p.name for p in out.iterdir() if not p.name.startswith(".")))
+        if call == 9:
+            raise KeyboardInterrupt
+
+    fake_stylizer.on_call = interrupt_at_nine
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", out / "%05d.png", *FAST)
+    assert code == 130 and "partial output" in err and "%05d.partial.png" in err
+    assert all(names == ["%05d.png.vidstyle-work"] for names in seen)  # nothing looked finished during the run
+    partial = sorted(p.name for p in out.iterdir() if p.name.endswith(".partial.png"))
+    assert partial == [f"{i:05d}.partial.png" for i in range(1, len(partial) + 1)] and 4 <= len(partial) <= 8
+    assert not [p for p in out.iterdir() if re.fullmatch(r"\d{5}\.png", p.name)]
+
+    fake_stylizer.on_call = None
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", out / "%05d.png", *FAST)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == [f"{i:05d}.png" for i in range(1, 13)]  # partials superseded
+
+
+def test_an_unnumbered_png_output_for_a_video_says_how_to_name_a_sequence(tmp_path, capsys, fake_stylizer):
+    src = make_clip(tmp_path / "in.mp4", num_frames=2, audio=False)
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "out.png", *FAST)
+    assert code == 2 and "out/%05d.png" in err and err.count("\n") == 1
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "no" / "such" / "%05d.png", *FAST)
+    assert code == 2 and "folder does not exist" in err
+
+
+# ------------------------------------------------------------------ --compare
+
+
+def test_compare_puts_the_input_left_and_the_stylized_frame_right(tmp_path, capsys, fake_stylizer):
+    src = make_clip(tmp_path / "in.mp4", width=96, height=64, num_frames=4, audio=False)
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "cmp" / "%05d.png", "--compare",
+                           "--max-side", "48", "-q")
+    assert code == 0, err
+    frames = read_png_sequence(tmp_path / "cmp")
+    inputs = [f.image_u8 for f in read_frames(src, size=(48, 32))]
+    assert len(frames) == 4 and frames[0].shape == (32, 96, 3)
+    for frame, source in zip(frames, inputs):
+        assert np.array_equal(frame[:, :48], source) and np.array_equal(frame[:, 48:], 255 - source)
+
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "cmp.mp4", "--compare",
+                           "--keep-size", "--max-side", "48", "-q")
+    assert code == 0, err
+    first = next(read_frames(tmp_path / "cmp.mp4"))
+    assert first.image_u8.shape == (64, 192, 3)  # the input at full size, not upscaled from the processing size
+    source = next(read_frames(src)).image_u8
+    assert np.abs(first.image_u8[:, :96].astype(int) - source).mean() < 4
+
+
+# ------------------------------------------------------------------ trims
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".webm"])
+@pytest.mark.parametrize("trim", [["-ss", "0.4", "-t", "0.8"], ["-ss", "0.4", "-to", "1.2"],
+                                  ["-ss", "0.4", "-t", "0.8", "--fps", "10"]], ids=["ss-t", "ss-to", "ss-t-fps"])
+def test_trimmed_export_cuts_the_audio_to_the_video(tmp_path, capsys, fake_stylizer, ext, trim):
+    src = make_clip(tmp_path / "in.mp4", num_frames=50)  # 2 s at 25 fps with audio
+    dst = tmp_path / f"out{ext}"
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *trim, *FAST)
+    assert code == 0, err
+    frames = list(read_frames(dst))
+    rate = probe(dst).fps
+    video_s = frames[-1].time_s + float(1 / rate)
+    assert len(frames) == (8 if "--fps" in trim else 20) and video_s == pytest.approx(0.8, abs=0.01)
+    assert audio_duration_s(dst) == pytest.approx(video_s, abs=0.1)
