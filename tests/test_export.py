@@ -258,3 +258,26 @@ def test_trimmed_export_cuts_the_audio_to_the_video(tmp_path, capsys, fake_styli
     video_s = frames[-1].time_s + float(1 / rate)
     assert len(frames) == (8 if "--fps" in trim else 20) and video_s == pytest.approx(0.8, abs=0.01)
     assert audio_duration_s(dst) == pytest.approx(video_s, abs=0.1)
+
+
+def test_multi_pass_replays_through_fps_and_compare(tmp_path, capsys, fake_stylizer):
+    src = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)
+    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "out.mp4", "--passes", "2",
+                             "--fps", "10", "--compare", "--json", *FAST)
+    assert code == 0, err
+    frames = list(read_frames(tmp_path / "out.mp4"))
+    assert len(frames) == 5 and frames[0].image_u8.shape == (48, 128, 3)
+    assert [f.pts * f.time_base for f in frames] == [Fraction(n, 10) for n in range(5)]
+
+
+def test_the_progress_bar_total_follows_trims_and_fps(tmp_path, fake_stylizer):
+    from vidstyle.pipeline import stylize_video
+
+    src = make_clip(tmp_path / "in.mp4", num_frames=50, audio=False)  # 2 s at 25 fps
+    totals = []
+    for dst, options in (("all.mp4", {}), ("trim.mp4", {"start_s": 0.4, "end_s": 1.2}),
+                         ("slow.mp4", {"start_s": 0.4, "end_s": 1.2, "fps": 10})):
+        summary = stylize_video(src, tmp_path / dst, style=STYLE_PATH, max_side=64,
+                                on_start=lambda info, size: totals.append(info.num_frames), **options)
+        assert summary.frames == totals[-1]
+    assert totals == [50, 20, 8]

@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import threading
-from fractions import Fraction
 
 from .config import FLOW_METHODS, PRESETS, preset_options
 from .errors import InputError, VidstyleError

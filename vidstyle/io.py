@@ -412,9 +412,10 @@ class VideoWriter:
 
     The file is written under a temporary name beside ``dst`` (same
     extension, so the same muxer) and renamed onto ``dst`` when ``close()``
-    finishes, so ``dst`` never holds a truncated video. ``abort()`` (or an
-    exception inside ``with``) removes the temporary file and leaves ``dst``
-    as it was.
+    finishes, so ``dst`` never holds a truncated video; ``close()`` then
+    removes what interrupted runs to the same ``dst`` left: ``NAME.partial.EXT``
+    and the temporary files of killed runs. ``abort()`` (or an exception
+    inside ``with``) removes the temporary file and leaves ``dst`` as it was.
 
     Container and codecs follow the extension (see ``OUTPUT_FORMATS``): .mp4
     and .m4v H.264 yuv420p crf 18 + AAC, .mkv H.264 + audio copied as is,
@@ -650,11 +651,20 @@ class VideoWriter:
             raise OutputError(f"no frames were written; {self.dst} not created", exit_code=1)
         self._finish()
         self._move_to(self.dst)
-        try:
-            os.remove(partial_path(self.dst))
-        except OSError:
-            pass
+        for leftover in [partial_path(self.dst), *self._stale_tmp_files()]:
+            try:
+                os.remove(leftover)
+            except OSError:
+                pass
         return self.dst
+
+    def _stale_tmp_files(self) -> list[str]:
+        """Temporary files of earlier runs to the same ``dst`` that were killed
+        before they could clean up (SIGKILL, power loss)."""
+        folder, name = os.path.split(os.path.abspath(self.dst))
+        prefix, suffix = f".{name}.", f".partial{self.ext}"
+        return [os.path.join(folder, entry) for entry in os.listdir(folder)
+                if entry.startswith(prefix) and entry.endswith(suffix)]
 
     def close_partial(self) -> str:
         """Flush what was written into ``NAME.partial.EXT`` beside ``dst``

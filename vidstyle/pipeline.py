@@ -48,7 +48,8 @@ class InterruptedRun(KeyboardInterrupt):
     """Ctrl-C or SIGTERM during a run: the finished frames are kept."""
 
     def __init__(self, *, partial_output: str | None, work_dir: str):
-        super().__init__(f"partial output: {partial_output}; rerun the same command to resume from {work_dir}")
+        written = f"partial output: {partial_output}" if partial_output else "no frame written yet"
+        super().__init__(f"{written}; rerun the same command to resume from {work_dir}")
         self.partial_output = partial_output
         self.work_dir = work_dir
 
@@ -115,6 +116,21 @@ def check_processing_size(size: tuple[int, int], *, source: tuple[int, int]) -> 
                          f"with the pixel count; use a smaller --size or --max-side (--keep-size scales the result up)")
 
 
+def frames_to_stylize(info: VideoInfo, export: ExportConfig) -> int | None:
+    """Estimated count of the frames a run stylizes: the source's frames in
+    the trimmed range, fewer when --fps drops some; None when unknown."""
+    if info.num_frames is None:
+        return None
+    if export.start_s is None and export.end_s is None and export.fps is None:
+        return info.num_frames
+    if not (info.duration_s and info.fps):
+        return None
+    start = min(export.start_s or 0.0, info.duration_s)
+    end = min(export.end_s if export.end_s is not None else info.duration_s, info.duration_s)
+    rate = min(info.fps, export.fps) if export.fps else info.fps
+    return max(1, round((end - start) * float(rate)))
+
+
 def load_styles(style) -> list[np.ndarray]:
     """One path or a sequence of paths -> list of uint8 RGB style images."""
     paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
@@ -160,7 +176,9 @@ def stylize_video(
         style: a style image path, or several.
         on_event: progress callback (WorkResumed, Notice, FrameStarted,
             IterationDone, FrameDone).
-        on_start: called once with the probed source and the processing size.
+        on_start: called once with the probed source and the processing
+            size; its ``num_frames`` is the estimated number of frames to
+            stylize (the range of -ss/-t/-to, after --fps), for progress bars.
         **options: any field of ``StyleConfig`` or ``ExportConfig``.
 
     Returns a RunSummary. Raises VidstyleError subclasses on bad input or
@@ -181,7 +199,7 @@ def stylize_video(
     rate = export.fps
     stylizer = Stylizer(styles, config=config)
     if on_start is not None:
-        on_start(info, size)
+        on_start(dataclasses.replace(info, num_frames=frames_to_stylize(info, export)), size)
     started = time.perf_counter()
     done: list[FrameDone] = []
 

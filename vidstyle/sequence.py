@@ -5,7 +5,9 @@ field of the name (``%d`` or ``%0Nd``). PNG and TIFF are lossless.
 Safety matches ``io.VideoWriter``: frames go into a hidden temporary folder
 inside the target folder and are moved into place by ``close()`` (renames in
 one quick sweep, no copying), so an interrupted run never leaves frames that
-look finished; ``close_partial()`` names them ``00001.partial.png`` instead.
+look finished; ``close_partial()`` names them ``00001.partial.png`` instead,
+and a later successful ``close()`` removes those partial frames and the
+temporary folders of killed runs.
 """
 
 from __future__ import annotations
@@ -181,6 +183,10 @@ class ImageSequenceWriter:
         self._move_frames(partial=False)
         for partial in (False, True):
             self._remove_beyond(0 if partial else self.frames_written, partial=partial)
+        prefix = f".{self.pattern.name}."
+        for entry in os.listdir(self.pattern.folder):
+            if entry.startswith(prefix) and entry.endswith(".partial"):  # a killed run's frames
+                shutil.rmtree(os.path.join(self.pattern.folder, entry), ignore_errors=True)
         return self.dst
 
     def close_partial(self) -> str:

@@ -1,0 +1,345 @@
+"""Resume, safety and bad input, each on files the test builds itself: a run
+killed part-way continues where it stopped and ends with the frames an
+uninterrupted run gives; a full disk or Ctrl-C leaves the resume state; each
+bad input ends in a correct output or one clear line and a non-zero exit."""
+
+import errno
+import json
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, STYLE_PATH, make_clip
+from fakes import fake_stylizer  # noqa: F401 - fixture
+from vidstyle.cli import main
+from vidstyle.images import load_image
+from vidstyle.io import probe, read_frames
+
+FAST = ["--max-side", "64", "-q"]
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vidstyle: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# ------------------------------------------------------------------ resume after SIGKILL and Ctrl-C
+
+FRAME_BYTES = 64 * 48 * 3  # the clip below at its processing size
+
+
+def finished_frames(work_dir) -> int:
+    """Complete frames in a work directory, counted as FrameStore counts them."""
+    try:
+        lines = [line for line in (work_dir / "frames.idx").read_text().split("\n") if line.strip()]
+        return min(len(lines), (work_dir / "frames.u8").stat().st_size // FRAME_BYTES)
+    except OSError:
+        return 0
+
+
+def start(args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "vidstyle", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_frames(proc, work_dir, count: int, *, timeout_s: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while finished_frames(work_dir) < count:
+        assert proc.poll() is None, f"the run ended before {count} frames: {proc.communicate()}"
+        assert time.monotonic() < deadline, "the run is too slow"
+        time.sleep(0.02)
+
+
+def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run(tmp_path):
+    """SIGKILL after 3 frames, Ctrl-C (SIGINT) after 3 more, then the same
+    command to the end: the frames finished before each interruption are
+    reused byte for byte, and the result equals an uninterrupted run's.
+    The real optimizer on one thread, so the result is reproducible."""
+    src = make_clip(tmp_path / "clip.mp4", width=64, height=48, num_frames=12)
+    out, work = tmp_path / "a.mp4", tmp_path / "a.mp4.vidstyle-work"
+
+    def command(dst):
+        return [src, "--style", STYLE_PATH, "-o", dst, "--iters", "3,2", "--max-side", "64", "--threads", "1",
+                "--keep-work", "--json", "-q"]
+
+    killed = start(command(out))
+    wait_for_frames(killed, work, 3)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate(timeout=60)
+    first = finished_frames(work)
+    before_rerun = (work / "frames.u8").read_bytes()[: first * FRAME_BYTES]
+    assert 3 <= first < 12 and not out.exists()
+
+    interrupted = start(command(out))
+    wait_for_frames(interrupted, work, first + 3)
+    interrupted.send_signal(signal.SIGINT)
+    _, err = interrupted.communicate(timeout=60)
+    second = finished_frames(work)
+    line = one_error_line(err)
+    assert interrupted.returncode == 130 and "interrupted" in line and "a.partial.mp4" in line, err
+    assert not out.exists()
+    partial = list(read_frames(tmp_path / "a.partial.mp4"))  # playable, clearly named
+    assert first < len(partial) <= second  # the frame being handed to the encoder may be missing
+
+    finished = subprocess.run([sys.executable, "-m", "vidstyle", *map(str, command(out))], cwd=ROOT,
+                              capture_output=True, text=True, timeout=240)
+    assert finished.returncode == 0, finished.stderr
+    summary = json.loads(finished.stdout)
+    assert summary["frames"] == 12 and summary["resumed_frames"] == second
+    assert summary["computed_frames"] == 12 - second  # the finished frames were not recomputed...
+    assert (work / "frames.u8").read_bytes()[: first * FRAME_BYTES] == before_rerun  # ...nor rewritten
+    assert not (tmp_path / "a.partial.mp4").exists()  # superseded by the complete output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "a.mp4.vidstyle-work", "clip.mp4"]
+
+    reference = subprocess.run([sys.executable, "-m", "vidstyle", *map(str, command(tmp_path / "b.mp4"))],
+                               cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert reference.returncode == 0, reference.stderr
+    assert json.loads(reference.stdout)["resumed_frames"] == 0
+    # the lossless work-directory frames are identical, and so is what was encoded from them
+    assert (work / "frames.u8").read_bytes() == (tmp_path / "b.mp4.vidstyle-work" / "frames.u8").read_bytes()
+    for a, b in zip(read_frames(out), read_frames(tmp_path / "b.mp4"), strict=True):
+        assert np.array_equal(a.image_u8, b.image_u8) and a.pts == b.pts
+
+
+def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_stylizer):
+    src = make_clip(tmp_path / "clip.mp4", num_frames=8, audio=False)
+    dst = tmp_path / "out.mp4"
+
+    def interrupt_at_five(call):
+        if call == 5:
+            raise KeyboardInterrupt
+
+    fake_stylizer.on_call = interrupt_at_five
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
+    assert code == 130 and (tmp_path / "out.mp4.vidstyle-work").is_dir()
+    fake_stylizer.on_call = None
+    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--max-side", "64", "--json",
+                             "--style-weight", "50")
+    assert code == 0, err
+    assert "starting over: settings or inputs changed" in err
+    summary = json.loads(out)
+    assert summary["resumed_frames"] == 0 and summary["computed_frames"] == 8
+
+    fake_stylizer.on_call, fake_stylizer.calls = interrupt_at_five, 0
+    run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "-y", *FAST)
+    fake_stylizer.on_call = None
+    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "-y", "--max-side", "64", "--json")
+    assert code == 0 and "resuming: 4 finished frames" in err and json.loads(out)["resumed_frames"] == 4
+    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "fresh.mp4", "--no-resume",
+                             "--json", *FAST)
+    assert code == 0 and json.loads(out)["resumed_frames"] == 0
+
+
+# ------------------------------------------------------------------ full disk, encoder failure
+
+
+def test_full_disk_while_encoding_keeps_the_resume_state_and_says_so(tmp_path, capsys, fake_stylizer, monkeypatch):
+    from vidstyle import io
+
+    src = make_clip(tmp_path / "clip.mp4", num_frames=10)
+    dst = tmp_path / "out.mp4"
+    encode = io.VideoWriter._encodable_frames
+
+    def full_after_five(self, image, pts):
+        if self.frames_written == 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return encode(self, image, pts)
+
+    monkeypatch.setattr(io.VideoWriter, "_encodable_frames", full_after_five)
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
+    line = one_error_line(err)
+    assert code == 1 and "No space left on device" in line and "rerun the same command" in line
+    assert "out.mp4.vidstyle-work" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mp4.vidstyle-work"]  # no half file
+
+    monkeypatch.setattr(io.VideoWriter, "_encodable_frames", encode)  # space freed
+    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--json", *FAST)
+    assert code == 0, err
+    assert json.loads(out)["resumed_frames"] == 6 and len(list(read_frames(dst))) == 10
+
+
+def test_full_disk_in_the_work_directory_is_one_clear_line(tmp_path, capsys, fake_stylizer, monkeypatch):
+    from vidstyle.workdir import FrameStore
+
+    src = make_clip(tmp_path / "clip.mp4", num_frames=6, audio=False)
+    write = FrameStore._write_pixels
+
+    def full_at_three(self, index, image, *, truncate):
+        if index == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(self, index, image, truncate=truncate)
+
+    monkeypatch.setattr(FrameStore, "_write_pixels", full_at_three)
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "out.mp4", *FAST)
+    line = one_error_line(err)
+    assert code == 1 and "cannot save frame 3 in the work directory" in line and "No space left" in line
+    assert "the 3 finished frames are kept" in line and not (tmp_path / "out.mp4").exists()
+
+
+# ------------------------------------------------------------------ bad inputs
+
+
+def make_declared_huge_mjpeg(path, *, side: int = 20000):
+    """An MJPEG clip whose container and JPEG headers announce ``side`` x
+    ``side`` pixels while holding 256x256 frames (a lying or damaged header)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=25)
+        stream.width = stream.height = 256
+        stream.pix_fmt = "yuvj420p"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((256, 256, 3), 100, np.uint8), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    data = bytearray(path.read_bytes())
+    big = side.to_bytes(2, "big")
+    for element in (b"\xb0\x82\x01\x00", b"\xba\x82\x01\x00"):  # Matroska PixelWidth/PixelHeight = 256
+        at = data.find(element)
+        data[at + 2:at + 4] = big
+    at = data.find(b"\xff\xc0")
+    while at >= 0:  # every JPEG start-of-frame: height, width
+        data[at + 5:at + 7] = data[at + 7:at + 9] = big
+        at = data.find(b"\xff\xc0", at + 2)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def bad_inputs(tmp_path) -> dict:
+    good = make_clip(tmp_path / "good.mp4", num_frames=3)
+    data = make_clip(tmp_path / "full.mp4", num_frames=20).read_bytes()
+    (tmp_path / "half.mp4").write_bytes(data[: len(data) // 2])
+    cv2.imwrite(str(tmp_path / "photo.jpg"), np.full((40, 60, 3), 128, np.uint8))
+    make_clip(tmp_path / "dot.mkv", width=1, height=1, pix_fmt="yuv444p", num_frames=3, audio=False)
+    make_declared_huge_mjpeg(tmp_path / "huge.mkv")
+    return {
+        "mp4 cut in half": ([tmp_path / "half.mp4"], 2, "truncated"),
+        "still image to a video": ([tmp_path / "photo.jpg", "-o", tmp_path / "p.mp4"], 2,
+                                   "is a still image, not a video; stylize it into an image, e.g. -o"),
+        "1x1 video": ([tmp_path / "dot.mkv"], 2, "processing size 2x2 is too small (the source is 1x1)"),
+        "20000x20000 declared": ([tmp_path / "huge.mkv"], 2, "no usable picture size"),
+        "8000x8000 processing size": ([good, "--size", "8000x8000"], 2, "processing size 8000x8000 (64 Mpx) is too large"),
+        "unknown codec": ([good, "--codec", "nosuchcodec", "-o", tmp_path / "c.mp4"], 1, "cannot set up the encoder"),
+        "bad frame rate": ([good, "--fps", "fast"], 2, "not a frame rate"),
+        "codec for a sequence": ([good, "--crf", "20", "-o", tmp_path / "s" / "%05d.png"], 2,
+                                 "apply to video files, not to image sequences"),
+    }
+
+
+def test_each_bad_input_gets_one_clear_line_and_leaves_nothing(tmp_path, capsys, fake_stylizer):
+    for name, (args, expected_code, message) in bad_inputs(tmp_path).items():
+        before = sorted(p.name for p in tmp_path.iterdir())
+        code, _, err = run_cli(capsys, *args, "--style", STYLE_PATH, *FAST)
+        line = one_error_line(err)
+        assert code == expected_code and message in line, (name, err)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before, name  # no output, no half file
+
+
+def tricky_clip(tmp_path, kind: str):
+    if kind == "one frame":
+        return make_clip(tmp_path / "one.mp4", num_frames=1)
+    if kind == "rotated":
+        return make_clip(tmp_path / "rot.mp4", rotation=-90)  # stored 64x48, shown 48x64
+    if kind == "vfr":
+        pts = [0, 3000, 4500, 9000, 9900, 15000, 18000, 18300, 27000, 30000, 31000, 40000]
+        return make_clip(tmp_path / "vfr.mp4", fps=Fraction(20), time_base=Fraction(1, 90000), pts_list=pts)
+    return make_clip(tmp_path / f"{kind}.mkv", pix_fmt=kind, audio=False)
+
+
+@pytest.mark.parametrize("kind", ["one frame", "rotated", "vfr", "yuv420p10le", "yuv444p"])
+def test_unusual_but_valid_videos_give_a_correct_output(tmp_path, capsys, fake_stylizer, kind):
+    src = tricky_clip(tmp_path, kind)
+    dst = tmp_path / "out.mp4"
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
+    assert code == 0, err
+    source = list(read_frames(src, size=(probe(dst).width, probe(dst).height)))
+    out = list(read_frames(dst))
+    assert [f.pts * f.time_base for f in out] == [f.pts * f.time_base for f in source]  # every frame, same times
+    assert (probe(dst).width > probe(dst).height) == (kind != "rotated")  # upright
+    assert np.abs(out[0].image_u8.astype(int) - (255 - source[0].image_u8)).mean() < 6
+
+
+def test_a_still_image_input_is_stylized_into_an_image(tmp_path, capsys, fake_stylizer):
+    cv2.imwrite(str(tmp_path / "photo.jpg"), np.full((40, 60, 3), 200, np.uint8))
+    code, out, err = run_cli(capsys, tmp_path / "photo.jpg", "--style", STYLE_PATH, "--json", "--max-side", "32")
+    assert code == 0, err
+    assert json.loads(out) == {"output": str(tmp_path / "photo.stylized.png"), "frames": 1, "size": [32, 21]}
+    assert load_image(tmp_path / "photo.stylized.png").shape == (21, 32, 3)
+    code, _, err = run_cli(capsys, tmp_path / "photo.jpg", "--style", STYLE_PATH, "-q")
+    assert code == 2 and "exists; pass -y" in one_error_line(err)
+    code, _, err = run_cli(capsys, tmp_path / "photo.jpg", "--style", STYLE_PATH, "-o", tmp_path / "photo.jpg", "-y")
+    assert code == 2 and "refusing to overwrite the input" in one_error_line(err)
+
+
+# ------------------------------------------------------------------ style images
+
+
+def write_style_images(tmp_path) -> dict:
+    """Style images in the formats people have lying around, each with a known colour."""
+    from PIL import Image
+
+    paths = {}
+    paths["gray"] = tmp_path / "gray.png"
+    cv2.imwrite(str(paths["gray"]), np.full((40, 60), 90, np.uint8))
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., 2] = 255  # red in OpenCV's BGRA...
+    rgba[:, :30, 3] = 255  # ...opaque on the left, transparent on the right
+    paths["rgba"] = tmp_path / "rgba.png"
+    cv2.imwrite(str(paths["rgba"]), rgba)
+    paths["cmyk"] = tmp_path / "cmyk.jpg"
+    Image.fromarray(np.full((40, 60, 3), (0, 0, 255), np.uint8)).convert("CMYK").save(paths["cmyk"], quality=95)
+    paths["16-bit"] = tmp_path / "deep.png"
+    cv2.imwrite(str(paths["16-bit"]), np.full((40, 60, 3), 65535, np.uint16))
+    paths["tiny"] = tmp_path / "tiny.png"
+    cv2.imwrite(str(paths["tiny"]), np.full((8, 8, 3), (0, 255, 0), np.uint8))
+    exif_image = Image.fromarray(np.zeros((40, 60, 3), np.uint8))
+    exif = exif_image.getexif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise
+    paths["exif-rotated"] = tmp_path / "phone.jpg"
+    exif_image.save(paths["exif-rotated"], exif=exif)
+    return paths
+
+
+def test_style_images_of_every_kind_load_as_rgb(tmp_path):
+    pytest.importorskip("PIL")
+    images = {name: load_image(path) for name, path in write_style_images(tmp_path).items()}
+    assert all(image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 for image in images.values())
+    assert np.array_equal(images["gray"][0, 0], [90, 90, 90])
+    assert np.array_equal(images["rgba"][0, 0], [255, 0, 0]) and np.array_equal(images["rgba"][0, -1], [255] * 3)
+    assert np.abs(images["cmyk"][20, 30].astype(int) - [0, 0, 255]).max() <= 8
+    assert np.array_equal(images["16-bit"][0, 0], [255, 255, 255])
+    assert images["tiny"].shape == (8, 8, 3)
+    assert images["exif-rotated"].shape == (60, 40, 3)
+
+
+def test_odd_style_images_drive_the_real_optimizer(tmp_path, capsys):
+    """Tiny, grayscale-16-bit and CMYK styles blended, on a still image: the
+    real network, two iterations at 32 px."""
+    pytest.importorskip("PIL")
+    styles = write_style_images(tmp_path)
+    cv2.imwrite(str(tmp_path / "photo.png"), cv2.resize(cv2.imread(str(STYLE_PATH)), (48, 32)))
+    args = [tmp_path / "photo.png", "-o", tmp_path / "out.png", "--iters", "2,1", "--max-side", "32", "--threads", "1",
+            "-q"]
+    for name in ("tiny", "16-bit", "cmyk"):
+        args += ["--style", styles[name]]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert load_image(tmp_path / "out.png").shape == (21, 32, 3)
+    (tmp_path / "broken.png").write_bytes((tmp_path / "rgba.png").read_bytes()[:60])
+    code, _, err = run_cli(capsys, tmp_path / "photo.png", "-o", tmp_path / "x.png", "--style", tmp_path / "broken.png")
+    assert code == 2 and "cannot decode image" in one_error_line(err)
