@@ -152,14 +152,14 @@ def build_file_parser() -> argparse.ArgumentParser:
         description="Turn a video into a painting that moves without flickering.",
         epilog="Other commands: 'vidstyle eval IN STYLIZED' (flicker meter), 'vidstyle live SOURCE' (webcam/streams).",
     )
-    parser.add_argument("input", help="input video")
+    parser.add_argument("input", help="input video (a still image is stylized into an image)")
     parser.add_argument("-o", "--output", help="output file: .mp4 .m4v .mkv .mov .webm .gif, or an image sequence "
                         "such as out/%%05d.png (default: INPUT.stylized.mp4)")
     parser.add_argument("-y", dest="overwrite", action="store_true", help="overwrite an existing output")
     add_style_options(parser)
     g = parser.add_argument_group("video")
     g.add_argument("--passes", type=int, help="multi-pass: alternate forward/backward sweeps (default 1)")
-    g.add_argument("--keep-size", action="store_true", default=None, help="output at the source size")
+    g.add_argument("--keep-size", action="store_true", default=None, help="bring the result back to the source size")
     g.add_argument("-ss", "--start", type=parse_time, metavar="T", help="start at T (seconds or HH:MM:SS)")
     g.add_argument("-t", "--duration", type=parse_time, metavar="T", help="stylize T seconds")
     g.add_argument("-to", "--to", type=parse_time, metavar="T", help="stop at T")

@@ -197,10 +197,6 @@ def stylize_video(
     size = processing_size(info, config)
     out_size = (info.width, info.height) if config.keep_size else size
     rate = export.fps
-    stylizer = Stylizer(styles, config=config)
-    if on_start is not None:
-        on_start(dataclasses.replace(info, num_frames=frames_to_stylize(info, export)), size)
-    started = time.perf_counter()
     done: list[FrameDone] = []
 
     def record(event: Event) -> None:
@@ -223,12 +219,16 @@ def stylize_video(
         time_base=rate_time_base(rate) if rate else info.time_base, fps=rate or info.fps, export=export,
         input_paths=[src, *map(os.fspath, style_paths)],
     )
-    try:
+    try:  # the destination is checked before the network loads
+        stylizer = Stylizer(styles, config=config)
         store = FrameStore(work_dir_for(dst), fingerprint=run_fingerprint(src, style, config, export, size),
                            shape=(size[1], size[0], 3), resume=export.resume)
     except BaseException:
         writer.abort()
         raise
+    if on_start is not None:
+        on_start(dataclasses.replace(info, num_frames=frames_to_stylize(info, export)), size)
+    started = time.perf_counter()
     record(WorkResumed(frames=store.resumed, path=store.path, restart_reason=store.restart_reason))
     if info.has_audio and not writer.takes_audio:
         kind = "an image sequence" if isinstance(writer, ImageSequenceWriter) else f"a {os.path.splitext(dst)[1]} file"
