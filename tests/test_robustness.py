@@ -130,7 +130,7 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_stylize
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--max-side", "64", "--json",
                              "--style-weight", "50")
     assert code == 0, err
-    assert "starting over: settings or inputs changed" in err
+    assert "starting over: settings or inputs changed since the interrupted run (config.style_weight)" in err
     summary = json.loads(out)
     assert summary["resumed_frames"] == 0 and summary["computed_frames"] == 8
 

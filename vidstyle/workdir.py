@@ -71,7 +71,9 @@ class FrameStore:
         if old is not None and resume and old == json.loads(json.dumps(self.meta)):
             self.count = self._complete_frames()
         elif old is not None:
-            self.restart_reason = "--no-resume given" if not resume else "settings or inputs changed since the interrupted run"
+            changed = ", ".join(_changed_keys(old, json.loads(json.dumps(self.meta)))) or "format"
+            self.restart_reason = ("--no-resume given" if not resume else
+                                   f"settings or inputs changed since the interrupted run ({changed})")
         if self.count == 0:
             self._reset()
         self.resumed = self.count
@@ -165,3 +167,14 @@ class FrameStore:
         except OSError as err:
             raise OutputError(f"cannot set up the work directory {self.path}: {err.strerror or err}") from err
         self.count = 0
+
+
+def _changed_keys(old, new, prefix: str = "") -> list[str]:
+    """Dotted names of the leaves that differ between two JSON objects
+    (``fingerprint.config.style_weight``), so a restart can say why."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changed = []
+        for key in sorted(set(old) | set(new)):
+            changed += _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
+        return changed
+    return [prefix.rstrip(".").removeprefix("fingerprint.")] if old != new else []
