@@ -495,6 +495,9 @@ class VideoWriter:
                 self.audio = _AudioPassthrough.open(audio_from, self.container, self.format, end_s=audio_end_s)
         except (av.error.FFmpegError, OSError, ValueError) as err:
             self.abort()
+            if isinstance(err, av.codec.codec.UnknownCodecError):
+                raise OutputError(f"unknown video codec {codec!r}: this FFmpeg build has no such encoder "
+                                  f"(leave out --codec to use the one {self.ext} files get)") from err
             raise OutputError(f"cannot set up the encoder for {self.dst}: {error_reason(err)}", exit_code=1) from err
 
     def _make_tmp_file(self) -> str:
@@ -530,6 +533,8 @@ class VideoWriter:
                 stream.bit_rate = 0  # constant quality mode
         if codec and name == "libx264":
             options.setdefault("preset", "medium")
+        if name == "libx265":
+            options.setdefault("x265-params", "log-level=error")  # x265 prints a page of info to stderr
         stream.options = options
         return stream
 
