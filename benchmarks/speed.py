@@ -50,6 +50,17 @@ Ablation rows run the first ``--ablation-frames`` frames, cold-N the first
 (style/def does). Defaults come from StyleConfig, so the table follows the
 library; ``--set key=value`` overrides a field for every row (--quick lowers the
 iteration caps this way and says so).
+
+Threads: measured on 2 cores (256x144, s per L-BFGS iteration): idle, 2 torch
+threads 0.30 vs 1 thread 0.55; with one other busy thread (flow computed
+nonstop) 2 threads 2.44 vs 1 thread 0.57. The pipeline's flow thread is busy
+for a few hundredths of a second per frame, so all cores is right for files,
+but on a machine loaded by other processes use ``--set num_threads=1`` or the
+numbers measure the contention.
+
+Cost on an idle 2-core CPU, roughly: 256x144 with the defaults 15-20 minutes
+(cold-300 alone 3 x ~90 s); 640x360 about 6x per iteration (pick rows with
+``--rows default,cold,no-stop`` and ``--cold-iters 100`` to keep it under an hour).
 """
 
 from __future__ import annotations
@@ -271,9 +282,10 @@ def measure_quality(result: dict, measurer: Stylizer, default: dict | None) -> N
         result["flicker"] = math.nan
 
 
-def build_rows(args, base: StyleConfig, device: torch.device, frames: int) -> list[Row]:
+def build_rows(args, base: StyleConfig, device: torch.device, frames: int, large: bool) -> list[Row]:
     ablate = min(args.ablation_frames, frames)
-    cold = min(args.cold_frames, frames)
+    # Cold frames all cost the same; at large sizes one after the first is enough.
+    cold = min(args.cold_frames, frames, 2 if large else frames)
     rows = [Row("default", {}, frames)]
     for iters in args.cold_iters:
         rows.append(Row(f"cold-{iters}", dict(temporal=False, warm_start=False, tolerance=0.0, coarse_to_fine=False,
@@ -375,7 +387,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a StyleConfig field for every row (JSON value)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 128x72, 4 frames, iteration caps 30/10")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 128x72, 4 frames, iteration caps 30/10, stop window 3")
     parser.add_argument("--json", help="also write every number (per frame too) to this file")
     args = parser.parse_args()
     overrides = {}
@@ -383,7 +396,9 @@ def main() -> None:
         defaults = StyleConfig()
         args.sizes, args.frames, args.ablation_frames, args.cold_frames = "128x72", 4, 3, 2
         args.cold_iters = "20"
-        overrides.update(iters_first=min(defaults.iters_first, 30), iters_later=min(defaults.iters_later, 10))
+        overrides.update(iters_first=min(defaults.iters_first, 30), iters_later=min(defaults.iters_later, 10),
+                         min_iters_later=min(defaults.min_iters_later, 4),
+                         tolerance_window=min(defaults.tolerance_window, 3))
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = parse_value(value)
@@ -397,20 +412,24 @@ def main() -> None:
                 if f.name in ("iters_first", "iters_later", "tolerance", "tolerance_window", "min_iters_later",
                               "flow", "long_term", "coarse_to_fine", "num_threads")}
     print(f"style {os.path.basename(STYLE)}; clip {os.path.basename(SAMPLE)}; device {device}; "
-          f"torch threads {torch.get_num_threads()} of {os.cpu_count()} cores; defaults {defaults}"
+          f"torch threads {base.num_threads or torch.get_num_threads()} of {os.cpu_count()} cores; defaults {defaults}"
           + (f"; overrides {overrides}" if overrides else ""), flush=True)
     results = []
     networks: dict = {}
     with tempfile.TemporaryDirectory() as out_dir:
         for size in [parse_size(s) for s in args.sizes.split(",")]:
-            frames = args.frames if size[0] * size[1] <= 100_000 else min(args.frames, args.frames_large)
+            large = size[0] * size[1] > 100_000
+            frames = min(args.frames, args.frames_large) if large else args.frames
             base_at = base.replace(size=size)
             measurer = Stylizer([style], config=base_at, features=networks.setdefault(
                 (tuple(dict.fromkeys(base.content_layers + base.style_layers)), False),
                 VGG19Features(tuple(dict.fromkeys(base.content_layers + base.style_layers)), weights=base.weights)))
-            rows = build_rows(args, base, device, frames)
+            rows = build_rows(args, base, device, frames, large)
             if args.presets:
                 rows += [Row(f"preset-{name}", preset_options(name), frames) for name in args.presets.split(",")]
+            # One-time costs (first torch calls, allocator) before any row is timed.
+            Stylizer([style], config=base_at.replace(coarse_to_fine=False), features=measurer.vgg).stylize(
+                np.zeros((32, 32, 3), np.uint8), max_iters=2)
             default = None
             for row in rows:
                 print(f"  {size[0]}x{size[1]} {row.name} ({row.frames} frames)...", file=sys.stderr, flush=True)
