@@ -13,10 +13,11 @@ import signal
 import sys
 import threading
 
-from .config import FLOW_METHODS, PRESETS, preset_options
+from .config import FLOW_METHODS, PRESETS, StyleConfig, preset_options
 from .errors import InputError, VidstyleError
 
 PROG = "vidstyle"
+DEFAULTS = StyleConfig()  # shown in --help
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,18 +103,18 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--style", action="append", required=True, metavar="IMAGE", help="style image (repeat to blend several)")
     g.add_argument("--style-weights", type=parse_floats, metavar="W1,W2", help="blend weights of several --style images")
     g.add_argument("--preset", choices=PRESETS, default="balanced", help="speed/quality trade-off (default: balanced)")
-    g.add_argument("--style-weight", type=float, help="style loss weight (default 100)")
-    g.add_argument("--content-weight", type=float, help="content loss weight (default 5)")
-    g.add_argument("--tv-weight", type=float, help="total variation weight (default 1e-3)")
-    g.add_argument("--temporal-weight", type=float, help="temporal loss weight (default 1000)")
+    g.add_argument("--style-weight", type=float, help=f"style loss weight (default {DEFAULTS.style_weight:g})")
+    g.add_argument("--content-weight", type=float, help=f"content loss weight (default {DEFAULTS.content_weight:g})")
+    g.add_argument("--tv-weight", type=float, help=f"total variation weight (default {DEFAULTS.tv_weight:g})")
+    g.add_argument("--temporal-weight", type=float, help=f"temporal loss weight (default {DEFAULTS.temporal_weight:g})")
     g.add_argument("--style-scale", type=float, help="style image size relative to the frame (default 1)")
     g.add_argument("--preserve-colors", action="store_true", default=None, help="keep the video's colours (luminance-only transfer)")
-    g.add_argument("--iters", type=parse_pair, metavar="FIRST,LATER", help="iteration caps: first frame, later frames")
-    g.add_argument("--tolerance", type=float, help="stop a frame when the loss changes less than this (relative)")
+    g.add_argument("--iters", type=parse_pair, metavar="FIRST,LATER", help=f"iteration caps: first frame, later frames (default {DEFAULTS.iters_first},{DEFAULTS.iters_later})")
+    g.add_argument("--tolerance", type=float, help=f"stop a frame when the loss changes less than this, relative (default {DEFAULTS.tolerance:g})")
     g.add_argument("--init", choices=("content", "noise"), help="first frame starts from the content or from noise")
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), help="default lbfgs")
     g.add_argument("--seed", type=int, help="random seed (noise init)")
-    g.add_argument("--max-side", type=int, metavar="N", help="processing size: longer side in pixels (default 256)")
+    g.add_argument("--max-side", type=int, metavar="N", help=f"processing size: longer side in pixels (default {DEFAULTS.max_side})")
     g.add_argument("--size", type=parse_size, metavar="WxH", help="processing size (overrides --max-side)")
     g.add_argument("--no-temporal", dest="temporal", action="store_false", default=None,
                    help="per-frame baseline: no flow, no warm start, no temporal loss")

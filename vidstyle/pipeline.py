@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -24,7 +25,9 @@ from .flow import with_motion
 from .framerate import FrameRateConverter, rate_time_base
 from .frames import Frame, fit_size
 from .images import check_image_destination, load_image, preserve_colors, resize, save_image
+from .features import select_device
 from .io import VideoInfo, VideoWriter, probe, read_frames
+from .memory import choose_processing_size
 from .multipass import refine_passes
 from .sequence import ImageSequenceWriter, is_sequence_pattern
 from .stylizer import Stylizer
@@ -57,7 +60,8 @@ class InterruptedRun(KeyboardInterrupt):
 @dataclasses.dataclass(frozen=True)
 class Notice:
     """Something the user should know that is not an error (the source's
-    audio left out of a GIF or an image sequence). Reported before the first frame."""
+    audio left out of a GIF or an image sequence, a processing size reduced
+    to fit in memory). Reported before the first frame."""
 
     message: str
 
@@ -194,8 +198,6 @@ def stylize_video(
     info = probe(src)
     styles = load_styles(style)
     style_paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
-    size = processing_size(info, config)
-    out_size = (info.width, info.height) if config.keep_size else size
     rate = export.fps
     done: list[FrameDone] = []
 
@@ -204,6 +206,11 @@ def stylize_video(
             done.append(event)
         if on_event is not None:
             on_event(event)
+
+    size, size_note = choose_processing_size(processing_size(info, config), select_device(config.device), config=config)
+    if size_note is not None:
+        record(Notice(size_note))
+    out_size = (info.width, info.height) if config.keep_size else size
 
     def decode(at_size):
         """The frames to stylize, decoded at ``at_size``, and the stage that
@@ -369,6 +376,9 @@ def stylize_image(src, dst=None, *, style, **options) -> np.ndarray:
     h, w = content.shape[:2]
     size = config.size or fit_size(w, h, max_side=config.max_side, even=False)
     check_processing_size(size, source=(w, h))
+    size, size_note = choose_processing_size(size, select_device(config.device), config=config)
+    if size_note is not None:
+        print(f"note: {size_note}", file=sys.stderr)
     style_paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
     if dst is not None:
         check_image_destination(dst, overwrite=export.overwrite, input_paths=[src, *style_paths])
