@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT := out/demo.stylized.mp4
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench bench-speed bench-live install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Benchmarks print markdown tables (README); each is one command.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/temporal.py
+
+bench-speed: $(STAMP)
+	$(BIN)/python benchmarks/speed.py
+
+bench-live: $(STAMP)
+	$(BIN)/python benchmarks/live.py
 
 clean:
 	rm -rf out .pytest_cache

@@ -10,6 +10,8 @@ For each clip and each method it reports:
   style    mean style loss over the clip / style loss of its first frame
            (a full optimization): >1 means the style fades;
   content  mean content loss / first frame's;
+  sharp    mean detail (variance of the Laplacian of the luma) / first frame's:
+           steadiness bought with blur or smeared texture shows up as < 1;
   s/frame  wall seconds per frame (CPU, this machine).
 """
 
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -44,7 +47,7 @@ METHODS = {
     "per-frame": dict(temporal=False, warm_start=False),
     "warm start only": dict(temporal_weight=0.0),
     "warm + temporal (default)": dict(),
-    "long-term 1,2,4": dict(long_term=(1, 2, 4)),
+    "long-term 1+2+4": dict(long_term=(1, 2, 4)),
     "multi-pass x3": dict(passes=3),
 }
 
@@ -68,6 +71,13 @@ def stylize_sequence(frames_u8: list[np.ndarray], style_u8, options: dict) -> tu
     return outputs, stylizer
 
 
+def detail(image_u8: np.ndarray) -> float:
+    """Variance of the Laplacian of the luma: high for crisp brush strokes,
+    low for blurred or smeared texture."""
+    gray = cv2.cvtColor(image_u8, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
 def measure(name, method, frames, outputs, stylizer, seconds, exact=None) -> dict:
     losses = [stylizer.measure(o, f) for o, f in zip(outputs, frames)]
     style = [loss["style"] for loss in losses]
@@ -81,17 +91,18 @@ def measure(name, method, frames, outputs, stylizer, seconds, exact=None) -> dic
         "flicker": report.flicker_ratio,
         "style": float(np.mean(style) / style[0]),
         "content": float(np.mean(content) / max(content[0], 1e-9)),
+        "sharp": float(np.mean([detail(o) for o in outputs]) / max(detail(outputs[0]), 1e-9)),
         "s_per_frame": seconds / len(frames),
     }
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"| {'clip':<14} | {'method':<26} | {'E_warp':>9} | {'flicker':>7} | {'style':>6} | {'content':>7} | {'s/frame':>7} |"
+    header = f"| {'clip':<14} | {'method':<26} | {'E_warp':>9} | {'flicker':>7} | {'style':>6} | {'content':>7} | {'sharp':>5} | {'s/frame':>7} |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for r in rows:
         print(f"| {r['clip']:<14} | {r['method']:<26} | {r['e_warp']:9.6f} | {r['flicker']:7.3f} | "
-              f"{r['style']:6.3f} | {r['content']:7.3f} | {r['s_per_frame']:7.2f} |", flush=True)
+              f"{r['style']:6.3f} | {r['content']:7.3f} | {r['sharp']:5.2f} | {r['s_per_frame']:7.2f} |", flush=True)
 
 
 def main() -> None:

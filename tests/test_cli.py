@@ -37,6 +37,16 @@ def test_stylizes_a_clip_keeping_frames_timestamps_and_audio(tmp_path, capsys):
     assert not (tmp_path / "in.stylized.mp4.vidstyle-work").exists()
 
 
+def test_per_frame_json_summary_is_strict_json(tmp_path, capsys):
+    """--no-temporal cold-starts every frame: no steady state to report, and
+    the summary must still parse as standard JSON (null, not NaN)."""
+    src = make_clip(tmp_path / "in.mp4", width=64, height=48, num_frames=2, audio=False)
+    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "--json", "--no-temporal", *FAST)
+    assert code == 0, err
+    summary = json.loads(out, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
+    assert summary["frames"] == 2 and summary["steady_seconds_per_frame"] is None
+
+
 def test_existing_output_needs_y(tmp_path, capsys):
     src = make_clip(tmp_path / "in.mp4", num_frames=3)
     dst = tmp_path / "out.mp4"

@@ -210,9 +210,10 @@ def run_file(argv: list[str]) -> int:
         print(json.dumps(summary.to_dict()))
     elif not args.quiet:
         resumed = f", {summary.resumed_frames} resumed" if summary.resumed_frames else ""
+        steady = summary.steady_seconds_per_frame
+        steady = f", steady state {steady:.2f} s/frame" if steady is not None else ""
         print(f"wrote {summary.output}: {summary.frames_written} frames in {summary.seconds:.1f} s{resumed} "
-              f"({summary.seconds_per_frame:.2f} s/frame, steady state {summary.steady_seconds_per_frame:.2f} s/frame)",
-              file=sys.stderr)
+              f"({summary.seconds_per_frame:.2f} s/frame{steady})", file=sys.stderr)
     return 0
 
 

@@ -69,7 +69,11 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
                           {"row-mt": "1", "deadline": "good", "cpu-used": "4"}),
     ".gif": OutputFormat("gif", "pal8", None, frozenset(), {}),
 }
-DEFAULT_CRF = {"libx264": 18, "libx265": 22, "libvpx-vp9": 31, "libsvtav1": 35}
+# x264 at crf 14, not the usual 18: stylized frames are dense high-frequency
+# texture and the encoder's noise counts as flicker (measured on the sample
+# clip's stylized frames, flicker ratio: 0.42 raw, 0.85 crf 10, 0.92 crf 14,
+# 1.08 crf 18; the file grows from 150 to 234 kB).
+DEFAULT_CRF = {"libx264": 14, "libx265": 22, "libvpx-vp9": 31, "libsvtav1": 35}
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
@@ -418,7 +422,7 @@ class VideoWriter:
     inside ``with``) removes the temporary file and leaves ``dst`` as it was.
 
     Container and codecs follow the extension (see ``OUTPUT_FORMATS``): .mp4
-    and .m4v H.264 yuv420p crf 18 + AAC, .mkv H.264 + audio copied as is,
+    and .m4v H.264 yuv420p crf 14 + AAC, .mkv H.264 + audio copied as is,
     .mov ProRes 422 10-bit + audio copied (AAC/PCM) or AAC, .webm VP9 + Opus,
     .gif palette per frame with dithering, no audio.
 

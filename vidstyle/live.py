@@ -61,7 +61,18 @@ MIN_ITERS_PER_FRAME = {"adam": 1, "lbfgs": 3}
 # Adam: at 2-3 iterations per frame it reaches a lower style loss than L-BFGS
 # (measured: 12 warm-started frames at 96 px, 3 iterations each: style loss
 # 3.9e5 Adam vs 5.2e5 L-BFGS; at 8 iterations L-BFGS wins). See benchmarks/live.py.
-LIVE_STYLE_DEFAULTS = {"max_side": 128, "optimizer": "adam"}
+# The time budget, not an iteration cap, decides how long a live frame runs;
+# the loss and stopping settings are those benchmarks/live.py measured.
+LIVE_STYLE_DEFAULTS = {
+    "max_side": 128,
+    "optimizer": "adam",
+    "iters_first": 300,
+    "iters_later": 60,
+    "temporal_weight": 1000.0,
+    "tolerance": 1e-3,
+    "tolerance_window": 10,
+    "min_iters_later": 10,
+}
 COLD_BUDGET_FACTOR = 3.0  # a cold start (first frame, scene cut) may take this many frame budgets
 POLL_S = 0.05  # how often the loop looks at stop requests and preview keys while waiting for a frame
 STATUS_INTERVAL_S = 1.0  # status events at most this often

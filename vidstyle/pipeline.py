@@ -78,7 +78,7 @@ class RunSummary:
     seconds: float
     seconds_per_frame: float
     first_frame_seconds: float
-    steady_seconds_per_frame: float  # median over warm-started frames
+    steady_seconds_per_frame: float | None  # median over warm-started frames; None without any
     mean_iters: float
     processing_size: tuple[int, int]
     device: str
@@ -357,7 +357,7 @@ def summarize(done: Sequence[FrameDone], *, output: str, seconds: float, size, d
         seconds=round(seconds, 3),
         seconds_per_frame=round(seconds / max(1, computed_frames), 3),
         first_frame_seconds=round(computed[0].result.seconds, 3),
-        steady_seconds_per_frame=round(steady[len(steady) // 2], 3) if steady else float("nan"),
+        steady_seconds_per_frame=round(steady[len(steady) // 2], 3) if steady else None,
         mean_iters=round(sum(e.result.num_iters for e in computed) / len(computed), 2),
         processing_size=tuple(size),
         device=device,
