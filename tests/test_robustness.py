@@ -75,7 +75,8 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
     command to the end: the frames finished before each interruption are
     reused byte for byte, and the result equals an uninterrupted run's.
     The real optimizer on one thread, so the result is reproducible."""
-    src = make_clip(tmp_path / "clip.mp4", width=64, height=48, num_frames=12)
+    frames = 24  # room for both interruptions to land mid-run even when the machine is slow to signal
+    src = make_clip(tmp_path / "clip.mp4", width=64, height=48, num_frames=frames)
     out, work = tmp_path / "a.mp4", tmp_path / "a.mp4.vidstyle-work"
 
     def command(dst):
@@ -88,7 +89,7 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
     killed.communicate(timeout=60)
     first = finished_frames(work)
     before_rerun = (work / "frames.u8").read_bytes()[: first * FRAME_BYTES]
-    assert 3 <= first < 12 and not out.exists()
+    assert 3 <= first < frames - 6 and not out.exists()
 
     interrupted = start(command(out))
     wait_for_frames(interrupted, work, first + 3)
@@ -105,8 +106,8 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
                               capture_output=True, text=True, timeout=240)
     assert finished.returncode == 0, finished.stderr
     summary = json.loads(finished.stdout)
-    assert summary["frames"] == 12 and summary["resumed_frames"] == second
-    assert summary["computed_frames"] == 12 - second  # the finished frames were not recomputed...
+    assert summary["frames"] == frames and summary["resumed_frames"] == second
+    assert summary["computed_frames"] == frames - second  # the finished frames were not recomputed...
     assert (work / "frames.u8").read_bytes()[: first * FRAME_BYTES] == before_rerun  # ...nor rewritten
     assert not (tmp_path / "a.partial.mp4").exists()  # superseded by the complete output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "a.mp4.vidstyle-work", "clip.mp4"]
@@ -117,12 +118,11 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
     assert json.loads(reference.stdout)["resumed_frames"] == 0
     # the lossless work-directory frames are identical...
     assert (work / "frames.u8").read_bytes() == (tmp_path / "b.mp4.vidstyle-work" / "frames.u8").read_bytes()
-    # ...and both videos encode them faithfully, at the same timestamps. (Not
-    # byte for byte: libx264 here gave different bytes for the same frames in
-    # 2 of 3 runs, resumed or not.)
-    stored = np.frombuffer((work / "frames.u8").read_bytes(), np.uint8).reshape(12, 48, 64, 3)
-    for a, b, frame in zip(read_frames(out), read_frames(tmp_path / "b.mp4"), stored, strict=True):
-        assert a.pts == b.pts and psnr(a.image_u8, frame) > 22 and psnr(b.image_u8, frame) > 22
+    # ...and the two videos encoded from them agree, at the same timestamps.
+    # (Not byte for byte: libx264 here gave different bytes for the same
+    # frames in 2 of 3 runs, resumed or not; those encodes agree at > 33 dB.)
+    for a, b in zip(read_frames(out), read_frames(tmp_path / "b.mp4"), strict=True):
+        assert a.pts == b.pts and psnr(a.image_u8, b.image_u8) > 30
 
 
 def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_stylizer):
