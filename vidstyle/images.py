@@ -10,6 +10,7 @@ import os
 import cv2
 import numpy as np
 
+from .destination import check_destination
 from .errors import InputError, OutputError
 
 MIN_STYLE_SIDE = 64  # VGG19 pools 4 times before relu5_1; smaller styles are upscaled
@@ -85,21 +86,13 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 def check_image_destination(path, *, overwrite: bool, input_paths=()) -> None:
     """OutputError (exit code 2) before any work when ``path`` cannot take a
     still image: an extension OpenCV does not write, a missing folder, one of
-    ``input_paths`` (even with ``overwrite``), or an existing file without
-    ``overwrite``."""
+    ``input_paths`` (even with ``overwrite``), a directory, or an existing
+    file without ``overwrite``."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in IMAGE_EXTENSIONS:
         raise OutputError(f"unknown image extension {ext or '(none)'!r} for {path}; use one of {', '.join(IMAGE_EXTENSIONS)}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise OutputError(f"output folder does not exist: {folder}")
-    if os.path.exists(path):
-        for other in input_paths:
-            if os.path.exists(other) and os.path.samefile(other, path):
-                raise OutputError(f"refusing to overwrite the input {os.fspath(other)}; choose another output with -o")
-        if not overwrite:
-            raise OutputError(f"{path} exists; pass -y to overwrite it")
+    check_destination(path, overwrite=overwrite, input_paths=input_paths)
 
 
 def save_image(path, image_u8: np.ndarray) -> None:

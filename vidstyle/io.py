@@ -24,6 +24,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from .destination import check_destination
 from .errors import CorruptInputError, InputError, OutputError
 from .frames import Frame
 from .sequence import SEQUENCE_EXTENSIONS
@@ -386,17 +387,7 @@ def _check_destination(dst: str, *, overwrite: bool, input_paths: Sequence[str])
         hint = f" or an image sequence like out/%05d{ext}" if ext in SEQUENCE_EXTENSIONS else ""
         raise OutputError(f"unknown output extension {ext or '(none)'!r} for {dst}; "
                           f"use one of {', '.join(OUTPUT_FORMATS)}{hint}")
-    folder = os.path.dirname(os.path.abspath(dst))
-    if not os.path.isdir(folder):
-        raise OutputError(f"output folder does not exist: {folder}")
-    if os.path.exists(dst):
-        for path in input_paths:
-            if os.path.exists(path) and os.path.samefile(path, dst):
-                raise OutputError(f"refusing to overwrite the input {os.fspath(path)}; choose another output with -o")
-        if os.path.isdir(dst):
-            raise OutputError(f"the output {dst} is a directory")
-        if not overwrite:
-            raise OutputError(f"{dst} exists; pass -y to overwrite it")
+    check_destination(dst, overwrite=overwrite, input_paths=input_paths)
     return ext
 
 

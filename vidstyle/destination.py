@@ -1,0 +1,27 @@
+"""The checks every output path passes before any work starts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from .errors import OutputError
+
+
+def check_destination(path, *, overwrite: bool, input_paths: Sequence = ()) -> None:
+    """OutputError (exit code 2) when ``path`` cannot be written: its folder is
+    missing, it is one of ``input_paths`` (even with ``overwrite``), it is a
+    directory, or it exists and ``overwrite`` is False."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"output folder does not exist: {folder}")
+    if not os.path.exists(path):
+        return
+    for other in input_paths:
+        if os.path.exists(other) and os.path.samefile(other, path):
+            raise OutputError(f"refusing to overwrite the input {os.fspath(other)}; choose another output with -o")
+    if os.path.isdir(path):
+        raise OutputError(f"the output {path} is a directory")
+    if not overwrite:
+        raise OutputError(f"{path} exists; pass -y to overwrite it")
