@@ -1,4 +1,5 @@
-"""The checks every output path passes before any work starts."""
+"""What every output shares: the path checks made before any work starts,
+and the finish-or-discard behaviour of a writer used in a ``with`` block."""
 
 from __future__ import annotations
 
@@ -25,3 +26,24 @@ def check_destination(path, *, overwrite: bool, input_paths: Sequence = ()) -> N
         raise OutputError(f"the output {path} is a directory")
     if not overwrite:
         raise OutputError(f"{path} exists; pass -y to overwrite it")
+
+
+class AtomicWriter:
+    """Base of the writers whose output appears only when complete: leaving a
+    ``with`` block normally calls ``close()`` (finish and rename into place),
+    leaving it by an exception calls ``abort()`` (remove the temporary output)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

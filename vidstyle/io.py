@@ -24,7 +24,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from .destination import check_destination
+from .destination import AtomicWriter, check_destination
 from .errors import CorruptInputError, InputError, OutputError
 from .frames import Frame
 from .sequence import SEQUENCE_EXTENSIONS
@@ -402,7 +402,7 @@ def _needs_even_size(pix_fmt: str) -> bool:
     return pix_fmt.startswith(("yuv420", "yuv422", "yuv411", "yuva420", "yuva422", "nv12", "nv21", "p010"))
 
 
-class VideoWriter:
+class VideoWriter(AtomicWriter):
     """Encode frames into ``dst`` with the source's audio; atomic on success.
 
     The file is written under a temporary name beside ``dst`` (same
@@ -546,15 +546,6 @@ class VideoWriter:
     def takes_audio(self) -> bool:
         """The output format can carry the source's audio (GIF cannot)."""
         return self.format.audio_codec is not None
-
-    def __enter__(self) -> "VideoWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def write(self, frame: Frame) -> None:
         """Encode one frame; ``frame.image_u8`` is uint8 ``(height, width, 3)`` RGB.

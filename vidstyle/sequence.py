@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .destination import AtomicWriter
 from .errors import OutputError
 from .frames import Frame
 
@@ -88,7 +89,7 @@ class SequencePattern:
         return re.compile(re.escape(before.replace(_LITERAL, "%")) + digits + re.escape(after.replace(_LITERAL, "%")))
 
 
-class ImageSequenceWriter:
+class ImageSequenceWriter(AtomicWriter):
     """Writes frames as numbered images; same interface as ``io.VideoWriter``.
 
     Args:
@@ -139,15 +140,6 @@ class ImageSequenceWriter:
             first = existing[min(existing)]
             raise OutputError(f"{folder} already holds {len(existing)} frames named like {self.pattern.name} "
                               f"(e.g. {first}); pass -y to replace them")
-
-    def __enter__(self) -> "ImageSequenceWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def write(self, frame: Frame) -> None:
         """Write one frame; ``frame.image_u8`` is uint8 ``(height, width, 3)`` RGB."""
