@@ -86,14 +86,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from vidstyle.config import PRESETS, StyleConfig, preset_options  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker  # noqa: E402
 from vidstyle.features import VGG19Features, select_device  # noqa: E402
-from vidstyle.flow import with_motion  # noqa: E402
-from vidstyle.images import load_image  # noqa: E402
-from vidstyle.io import VideoWriter, probe, read_frames  # noqa: E402
-from vidstyle.multipass import refine_passes  # noqa: E402
-from vidstyle.stylizer import Stylizer  # noqa: E402
-from vidstyle.temporal import FrameDone, FrameStarted, stylize_frames  # noqa: E402
+from vidstyle.motion.flow import with_motion  # noqa: E402
+from vidstyle.media.images import load_image  # noqa: E402
+from vidstyle.media.io import VideoWriter, probe, read_frames  # noqa: E402
+from vidstyle.pipeline.multipass import refine_passes  # noqa: E402
+from vidstyle.engines.optimize import Stylizer  # noqa: E402
+from vidstyle.pipeline.stages import FrameDone, FrameStarted, stylize_frames  # noqa: E402
 from vidstyle.threads import prefetch  # noqa: E402
-from vidstyle.workdir import FrameStore  # noqa: E402
+from vidstyle.pipeline.workdir import FrameStore  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")

@@ -31,13 +31,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker, evaluate_flicker_with_flows  # noqa: E402
 from vidstyle.frames import Frame, fit_size  # noqa: E402
-from vidstyle.images import load_image  # noqa: E402
-from vidstyle.io import probe, read_frames  # noqa: E402
-from vidstyle.multipass import refine_passes  # noqa: E402
-from vidstyle.pipeline import stylize_pairs  # noqa: E402
-from vidstyle.stylizer import Stylizer  # noqa: E402
+from vidstyle.media.images import load_image  # noqa: E402
+from vidstyle.media.io import probe, read_frames  # noqa: E402
+from vidstyle.pipeline.multipass import refine_passes  # noqa: E402
+from vidstyle.pipeline.video import stylize_pairs  # noqa: E402
+from vidstyle.engines.optimize import Stylizer  # noqa: E402
 from vidstyle.synthetic import all_clips  # noqa: E402
-from vidstyle.workdir import FrameStore  # noqa: E402
+from vidstyle.pipeline.workdir import FrameStore  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidstyle.stylizer import FrameResult
+from vidstyle.engines.optimize import FrameResult
 
 
 class InvertingStylizer:
@@ -37,7 +37,7 @@ class InvertingStylizer:
 @pytest.fixture
 def fake_stylizer(monkeypatch):
     """Replace the optimizer in ``vidstyle.pipeline`` by ``InvertingStylizer``."""
-    monkeypatch.setattr("vidstyle.pipeline.Stylizer", InvertingStylizer)
+    monkeypatch.setattr("vidstyle.pipeline.video.Stylizer", InvertingStylizer)
     InvertingStylizer.calls = 0
     InvertingStylizer.on_call = None
     yield InvertingStylizer

@@ -13,11 +13,11 @@ import pytest
 
 from conftest import STYLE_PATH, make_clip
 from fakes import fake_stylizer  # noqa: F401 - fixture
-from vidstyle.cli import main
+from vidstyle.cli.main import main
 from vidstyle.errors import InputError
-from vidstyle.framerate import FrameRateConverter, parse_rate
+from vidstyle.media.framerate import FrameRateConverter, parse_rate
 from vidstyle.frames import Frame
-from vidstyle.io import probe, read_frames
+from vidstyle.media.io import probe, read_frames
 
 FAST = ["--max-side", "64", "-q"]
 
@@ -273,7 +273,7 @@ def test_multi_pass_replays_through_fps_and_compare(tmp_path, capsys, fake_styli
 
 
 def test_the_progress_bar_total_follows_trims_and_fps(tmp_path, fake_stylizer):
-    from vidstyle.pipeline import stylize_video
+    from vidstyle.pipeline.video import stylize_video
 
     src = make_clip(tmp_path / "in.mp4", num_frames=50, audio=False)  # 2 s at 25 fps
     totals = []

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vidstyle.config import FLOW_METHODS
-from vidstyle.flow import (
+from vidstyle.motion.flow import (
     FlowEstimator,
     consistency_mask,
     is_scene_cut,

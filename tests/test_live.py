@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, STYLE_PATH
-from vidstyle.cli import main
+from vidstyle.cli.main import main
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
-from vidstyle.io import probe, read_frames
-from vidstyle.live import (IterationBudget, LatestFrame, LiveOptions, MotionTracker, RecordingSink, StreamSink,
+from vidstyle.media.io import probe, read_frames
+from vidstyle.live.loop import (IterationBudget, LatestFrame, LiveOptions, MotionTracker, RecordingSink, StreamSink,
                            run_live)
-from vidstyle.streams import open_source, parse_source
-from vidstyle.stylizer import FrameResult
+from vidstyle.media.streams import open_source, parse_source
+from vidstyle.engines.optimize import FrameResult
 
 SOURCE_FPS = 30
 LAVFI = f"lavfi:testsrc2=size=160x120:rate={SOURCE_FPS}"
@@ -112,8 +112,8 @@ def test_slow_stylizer_drops_frames_instead_of_queueing():
 
 
 def test_records_a_playable_file_with_wall_clock_timestamps_and_streams_udp(tmp_path):
-    from vidstyle.pipeline import load_styles
-    from vidstyle.stylizer import Stylizer
+    from vidstyle.pipeline.video import load_styles
+    from vidstyle.engines.optimize import Stylizer
 
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))

@@ -12,7 +12,7 @@ import torch
 
 from vidstyle.config import StyleConfig
 from vidstyle.errors import VidstyleError
-from vidstyle.memory import GIB, available_bytes, choose_processing_size, estimate_bytes, required_bytes
+from vidstyle.engines.memory import GIB, available_bytes, choose_processing_size, estimate_bytes, required_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,8 +59,8 @@ MEASURE = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     torch.set_num_threads(1)
     from vidstyle.config import StyleConfig
-    from vidstyle.images import load_image
-    from vidstyle.stylizer import Stylizer
+    from vidstyle.media.images import load_image
+    from vidstyle.engines.optimize import Stylizer
 
     def status(key):
         with open("/proc/self/status") as f:

@@ -17,9 +17,9 @@ import pytest
 
 from conftest import ROOT, STYLE_PATH, make_clip
 from fakes import fake_stylizer  # noqa: F401 - fixture
-from vidstyle.cli import main
-from vidstyle.images import load_image
-from vidstyle.io import probe, read_frames
+from vidstyle.cli.main import main
+from vidstyle.media.images import load_image
+from vidstyle.media.io import probe, read_frames
 
 FAST = ["--max-side", "64", "-q"]
 
@@ -158,7 +158,7 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_stylize
 
 
 def test_full_disk_while_encoding_keeps_the_resume_state_and_says_so(tmp_path, capsys, fake_stylizer, monkeypatch):
-    from vidstyle import io
+    from vidstyle.media import io
 
     src = make_clip(tmp_path / "clip.mp4", num_frames=10)
     dst = tmp_path / "out.mp4"
@@ -183,7 +183,7 @@ def test_full_disk_while_encoding_keeps_the_resume_state_and_says_so(tmp_path, c
 
 
 def test_full_disk_in_the_work_directory_is_one_clear_line(tmp_path, capsys, fake_stylizer, monkeypatch):
-    from vidstyle.workdir import FrameStore
+    from vidstyle.pipeline.workdir import FrameStore
 
     src = make_clip(tmp_path / "clip.mp4", num_frames=6, audio=False)
     write = FrameStore._write_pixels

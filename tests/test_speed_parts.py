@@ -8,9 +8,9 @@ import torch
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.features import VGG19Features
-from vidstyle.images import load_image
+from vidstyle.media.images import load_image
 from vidstyle.losses import content_loss, gram_matrix, style_loss
-from vidstyle.stylizer import Stylizer
+from vidstyle.engines.optimize import Stylizer
 
 from conftest import STYLE_PATH
 

@@ -8,8 +8,8 @@ import pytest
 
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
-from vidstyle.images import load_image
-from vidstyle.stylizer import Stylizer
+from vidstyle.media.images import load_image
+from vidstyle.engines.optimize import Stylizer
 
 STYLE = Path(__file__).resolve().parent.parent / "samples" / "starry_night.jpg"
 

@@ -8,10 +8,10 @@ from conftest import STYLE_PATH, make_clip, moving_frames, texture
 from vidstyle.config import StyleConfig
 from vidstyle.evaluate import evaluate_flicker, evaluate_flicker_with_flows, evaluate_videos
 from vidstyle.frames import Frame
-from vidstyle.images import load_image
-from vidstyle.pipeline import stylize_pairs
-from vidstyle.stylizer import Stylizer
-from vidstyle.temporal import FrameDone
+from vidstyle.media.images import load_image
+from vidstyle.pipeline.video import stylize_pairs
+from vidstyle.engines.optimize import Stylizer
+from vidstyle.pipeline.stages import FrameDone
 
 VELOCITY = (1.5, 0.5)  # px per frame; frame_t(x) = frame_{t-1}(x + v)
 

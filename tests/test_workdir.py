@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from vidstyle.workdir import FrameStore
+from vidstyle.pipeline.workdir import FrameStore
 
 SHAPE = (6, 8, 3)
 

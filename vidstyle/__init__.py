@@ -7,8 +7,8 @@ Ruder et al. (2016): flow-warped warm starts and a masked temporal loss.
     vidstyle.stylize_video("in.mp4", "out.mp4", style="art.jpg", max_side=256)
 """
 
-from .config import ExportConfig, StyleConfig
-from .errors import CorruptInputError, InputError, OutputError, VidstyleError
+from vidstyle.config import ExportConfig, StyleConfig
+from vidstyle.errors import CorruptInputError, InputError, OutputError, VidstyleError
 
 __version__ = "0.1.0"
 

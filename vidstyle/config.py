@@ -13,7 +13,7 @@ import dataclasses
 from fractions import Fraction
 from typing import Literal
 
-from .errors import InputError
+from vidstyle.errors import InputError
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -117,7 +117,7 @@ class ExportConfig:
         if self.start_s is not None and self.start_s < 0:
             raise InputError(f"start must be >= 0 seconds, got {self.start_s}")
         if self.fps is not None:
-            from .framerate import parse_rate
+            from vidstyle.media.framerate import parse_rate
 
             object.__setattr__(self, "fps", parse_rate(str(self.fps)))  # frozen: normalize once
         if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:

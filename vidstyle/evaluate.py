@@ -27,8 +27,8 @@ from collections.abc import Iterable, Iterator
 import cv2
 import numpy as np
 
-from .flow import FlowEstimator, consistency_mask, is_scene_cut, warp
-from .frames import u8_to_float
+from vidstyle.motion.flow import FlowEstimator, consistency_mask, is_scene_cut, warp
+from vidstyle.frames import u8_to_float
 
 # Lai et al. warp with bilinear sampling; the meter follows them so numbers compare.
 METER_INTERPOLATION = "linear"
@@ -218,9 +218,9 @@ def evaluate_videos(input_path, stylized_path, *, method: str = "dis-medium",
     """``evaluate_flicker`` on two video files (decoded with PyAV, streamed),
     at the stylized video's size (or smaller, with ``max_side``).
     Raises InputError when the frame counts differ."""
-    from .errors import InputError
-    from .frames import fit_size
-    from .io import probe, read_frames
+    from vidstyle.errors import InputError
+    from vidstyle.frames import fit_size
+    from vidstyle.media.io import probe, read_frames
 
     stylized_info = probe(stylized_path)
     probe(input_path)
@@ -251,7 +251,7 @@ SMALL_TEXT, LARGE_TEXT = 0.4, 0.5  # font scales
 def save_plot(report: FlickerReport, path) -> None:
     """Write a PNG line plot (800x400) of E_warp per frame pair: the stylized
     video and the input, with a legend and the flicker ratio in the title."""
-    from .images import save_image
+    from vidstyle.media.images import save_image
 
     canvas = draw_plot(report)
     save_image(path, cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))

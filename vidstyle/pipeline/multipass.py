@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .flow import FlowEstimator, consistency_mask, warp
-from .frames import u8_to_float
-from .stylizer import Stylizer, TemporalTarget
-from .temporal import FrameDone, FrameStarted
-from .workdir import FrameStore
+from vidstyle.motion.flow import FlowEstimator, consistency_mask, warp
+from vidstyle.frames import u8_to_float
+from vidstyle.engines.optimize import Stylizer, TemporalTarget
+from vidstyle.pipeline.stages import FrameDone, FrameStarted
+from vidstyle.pipeline.workdir import FrameStore
 
 NEIGHBOUR_BLEND = 0.5  # delta in Ruder et al.: weight of the warped neighbour in the init
 

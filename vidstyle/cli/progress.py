@@ -6,8 +6,8 @@ import sys
 
 from tqdm import tqdm
 
-from .stylizer import IterationDone
-from .temporal import FrameDone, FrameStarted
+from vidstyle.engines.optimize import IterationDone
+from vidstyle.pipeline.stages import FrameDone, FrameStarted
 
 
 class ProgressReporter:

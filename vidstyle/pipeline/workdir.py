@@ -24,7 +24,7 @@ import shutil
 
 import numpy as np
 
-from .errors import OutputError
+from vidstyle.errors import OutputError
 
 FORMAT_VERSION = 1
 

@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from .config import StyleConfig
-from .errors import InputError
-from .features import VGG19Features, select_device
-from .images import resize, resize_longer_side
-from .losses import PIXEL_SCALE, content_loss, gram_matrix, style_loss, temporal_loss, total_variation
+from vidstyle.config import StyleConfig
+from vidstyle.errors import InputError
+from vidstyle.features import VGG19Features, select_device
+from vidstyle.media.images import resize, resize_longer_side
+from vidstyle.losses import PIXEL_SCALE, content_loss, gram_matrix, style_loss, temporal_loss, total_variation
 
 COARSE_MIN_SIDE = 32  # no coarse level below this many pixels
 LBFGS_HISTORY_SIZE = 50  # curvature pairs L-BFGS keeps (memory: 2 x this many images, see memory.py)

@@ -29,8 +29,8 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 import cv2
 import numpy as np
 
-from .config import FLOW_METHODS
-from .frames import Frame
+from vidstyle.config import FLOW_METHODS
+from vidstyle.frames import Frame
 
 DIS_PRESETS = {
     "dis-ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,

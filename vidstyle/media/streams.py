@@ -31,9 +31,9 @@ from urllib.parse import urlparse
 
 import av
 
-from .errors import CorruptInputError, InputError, OutputError
-from .frames import Frame, fit_size
-from .io import error_reason, frame_to_rgb  # one decoding path (colour matrix, rotation) for files and live sources
+from vidstyle.errors import CorruptInputError, InputError, OutputError
+from vidstyle.frames import Frame, fit_size
+from vidstyle.media.io import error_reason, frame_to_rgb  # one decoding path (colour matrix, rotation) for files and live sources
 
 LAVFI_PREFIX = "lavfi:"
 DEVICE_PREFIX = "/dev/video"

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .destination import AtomicWriter
-from .errors import OutputError
-from .frames import Frame
+from vidstyle.media.destination import AtomicWriter
+from vidstyle.errors import OutputError
+from vidstyle.frames import Frame
 
 SEQUENCE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 FIRST_NUMBER = 1  # FFmpeg's image2 start_number

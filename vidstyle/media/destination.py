@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from .errors import OutputError
+from vidstyle.errors import OutputError
 
 
 def check_destination(path, *, overwrite: bool, input_paths: Sequence = ()) -> None:

@@ -20,10 +20,10 @@ import os
 
 import torch
 
-from .config import StyleConfig
-from .errors import VidstyleError
-from .features import _BLOCKS, layer_names
-from .stylizer import LBFGS_HISTORY_SIZE
+from vidstyle.config import StyleConfig
+from vidstyle.errors import VidstyleError
+from vidstyle.features import _BLOCKS, layer_names
+from vidstyle.engines.optimize import LBFGS_HISTORY_SIZE
 
 GIB = 2**30
 # Measured peak / what the layer walk below counts as saved for backward:

@@ -24,10 +24,10 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from .destination import AtomicWriter, check_destination
-from .errors import CorruptInputError, InputError, OutputError
-from .frames import Frame
-from .sequence import SEQUENCE_EXTENSIONS
+from vidstyle.media.destination import AtomicWriter, check_destination
+from vidstyle.errors import CorruptInputError, InputError, OutputError
+from vidstyle.frames import Frame
+from vidstyle.media.sequence import SEQUENCE_EXTENSIONS
 
 STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "jpeg2000", "ppm", "pgm", "qoi", "jpegls"}
 STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe",

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .flow import Motion, warp
-from .frames import Frame, u8_to_float
-from .workdir import FrameStore
-from .stylizer import FrameResult, IterationDone, Stylizer, TemporalTarget
+from vidstyle.motion.flow import Motion, warp
+from vidstyle.frames import Frame, u8_to_float
+from vidstyle.pipeline.workdir import FrameStore
+from vidstyle.engines.optimize import FrameResult, IterationDone, Stylizer, TemporalTarget
 
 
 @dataclasses.dataclass(frozen=True)

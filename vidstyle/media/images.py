@@ -10,8 +10,8 @@ import os
 import cv2
 import numpy as np
 
-from .destination import check_destination
-from .errors import InputError, OutputError
+from vidstyle.media.destination import check_destination
+from vidstyle.errors import InputError, OutputError
 
 MIN_STYLE_SIDE = 64  # VGG19 pools 4 times before relu5_1; smaller styles are upscaled
 

@@ -18,22 +18,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import __version__
-from .config import ExportConfig, StyleConfig, make_configs
-from .errors import CorruptInputError, InputError, OutputError
-from .flow import with_motion
-from .framerate import FrameRateConverter, rate_time_base
-from .frames import Frame, fit_size
-from .images import check_image_destination, load_image, preserve_colors, resize, save_image
-from .features import select_device
-from .io import VideoInfo, VideoWriter, probe, read_frames
-from .memory import choose_processing_size
-from .multipass import refine_passes
-from .sequence import ImageSequenceWriter, is_sequence_pattern
-from .stylizer import Stylizer
-from .temporal import Event, FrameDone, stylize_frames
-from .threads import prefetch
-from .workdir import FrameStore, file_identity, work_dir_for
+from vidstyle import __version__
+from vidstyle.config import ExportConfig, StyleConfig, make_configs
+from vidstyle.errors import CorruptInputError, InputError, OutputError
+from vidstyle.motion.flow import with_motion
+from vidstyle.media.framerate import FrameRateConverter, rate_time_base
+from vidstyle.frames import Frame, fit_size
+from vidstyle.media.images import check_image_destination, load_image, preserve_colors, resize, save_image
+from vidstyle.features import select_device
+from vidstyle.media.io import VideoInfo, VideoWriter, probe, read_frames
+from vidstyle.engines.memory import choose_processing_size
+from vidstyle.pipeline.multipass import refine_passes
+from vidstyle.media.sequence import ImageSequenceWriter, is_sequence_pattern
+from vidstyle.engines.optimize import Stylizer
+from vidstyle.pipeline.stages import Event, FrameDone, stylize_frames
+from vidstyle.threads import prefetch
+from vidstyle.pipeline.workdir import FrameStore, file_identity, work_dir_for
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,12 +39,12 @@ from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
-from .config import StyleConfig
-from .errors import InputError, OutputError, VidstyleError
-from .flow import (HISTOGRAM_CUT_CORRELATION, FlowEstimator, consistency_mask, histogram_correlation,
+from vidstyle.config import StyleConfig
+from vidstyle.errors import InputError, OutputError, VidstyleError
+from vidstyle.motion.flow import (HISTOGRAM_CUT_CORRELATION, FlowEstimator, consistency_mask, histogram_correlation,
                    long_term_weights, warp)
-from .frames import Frame, u8_to_float
-from .stylizer import IterationDone, TemporalTarget
+from vidstyle.frames import Frame, u8_to_float
+from vidstyle.engines.optimize import IterationDone, TemporalTarget
 
 T = TypeVar("T")
 
@@ -348,7 +348,7 @@ class RecordingSink:
 
     def __init__(self, path, *, width: int, height: int, fps: float, overwrite: bool = False,
                  input_paths: Sequence[str] = ()):
-        from .io import VideoWriter
+        from vidstyle.media.io import VideoWriter
 
         self.path: str | None = os.fspath(path)
         self._writer = VideoWriter(self.path, width=width, height=height, time_base=OUTPUT_TIME_BASE,
@@ -370,7 +370,7 @@ class StreamSink:
     """Sends frames to a network URL or a V4L2 loopback device (``streams.StreamWriter``)."""
 
     def __init__(self, target: str, *, width: int, height: int, fps: float, format: str | None = None):
-        from .streams import StreamWriter
+        from vidstyle.media.streams import StreamWriter
 
         self._writer = StreamWriter(target, width=width, height=height, fps=fps, format=format)
 
@@ -660,7 +660,7 @@ class _LiveLoop:
     def _output_frame(self, image_u8: np.ndarray, content_u8: np.ndarray) -> Frame:
         """The stylized frame stamped with the wall clock (ms since the start)."""
         if self.stylizer.config.preserve_colors:
-            from .images import preserve_colors
+            from vidstyle.media.images import preserve_colors
 
             image_u8 = preserve_colors(image_u8, content_u8)
         pts = round((self.clock() - self.started_s) / OUTPUT_TIME_BASE)
@@ -668,7 +668,7 @@ class _LiveLoop:
                      index=self.stylized)
 
     def _save_still(self, output: Frame) -> str:
-        from .images import save_image
+        from vidstyle.media.images import save_image
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = os.path.join(self.options.still_dir, f"vidstyle-live-{stamp}-{output.index:05d}.png")
@@ -734,7 +734,7 @@ def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .cli import PROG, _Parser, add_style_options, parse_size, parse_time
+    from vidstyle.cli.main import PROG, _Parser, add_style_options, parse_size, parse_time
 
     parser = _Parser(
         prog=f"{PROG} live",
@@ -770,10 +770,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """``vidstyle live ...``: returns the exit code (0 also after Ctrl-C/SIGTERM)."""
-    from .cli import style_options
-    from .pipeline import load_styles
-    from .streams import open_source
-    from .stylizer import Stylizer
+    from vidstyle.cli.main import style_options
+    from vidstyle.pipeline.video import load_styles
+    from vidstyle.media.streams import open_source
+    from vidstyle.engines.optimize import Stylizer
 
     args = build_parser().parse_args(argv)
     if args.side_by_side and not args.preview:

@@ -18,8 +18,8 @@ import math
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 
-from .errors import InputError
-from .frames import Frame
+from vidstyle.errors import InputError
+from vidstyle.frames import Frame
 
 NAMED_RATES = {
     "ntsc": Fraction(30000, 1001), "pal": Fraction(25), "film": Fraction(24), "ntsc-film": Fraction(24000, 1001),

@@ -13,8 +13,8 @@ import signal
 import sys
 import threading
 
-from .config import FLOW_METHODS, PRESETS, StyleConfig, preset_options
-from .errors import InputError, VidstyleError
+from vidstyle.config import FLOW_METHODS, PRESETS, StyleConfig, preset_options
+from vidstyle.errors import InputError, VidstyleError
 
 PROG = "vidstyle"
 DEFAULTS = StyleConfig()  # shown in --help
@@ -80,7 +80,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def parse_fps(text: str):
     """Frames per second (see ``framerate.parse_rate``) for argparse."""
-    from .framerate import parse_rate
+    from vidstyle.media.framerate import parse_rate
 
     try:
         return parse_rate(text)
@@ -179,9 +179,9 @@ def build_file_parser() -> argparse.ArgumentParser:
 
 
 def run_file(argv: list[str]) -> int:
-    from .io import is_still_image  # heavy imports after argument checks
-    from .pipeline import Notice, stylize_video
-    from .progress import ProgressReporter
+    from vidstyle.media.io import is_still_image  # heavy imports after argument checks
+    from vidstyle.pipeline.video import Notice, stylize_video
+    from vidstyle.cli.progress import ProgressReporter
 
     args = build_file_parser().parse_args(argv)
     if args.duration is not None and args.to is not None:
@@ -220,8 +220,8 @@ def run_file(argv: list[str]) -> int:
 def run_still(args: argparse.Namespace, options: dict) -> int:
     """A still image given as the input: stylized as a picture into an image
     file; a video output for it is refused with the command that works."""
-    from .images import IMAGE_EXTENSIONS
-    from .pipeline import default_output_path, stylize_image
+    from vidstyle.media.images import IMAGE_EXTENSIONS
+    from vidstyle.pipeline.video import default_output_path, stylize_image
 
     src = args.input
     suggestion = default_output_path(src, ext=".png")
@@ -254,7 +254,7 @@ def build_eval_parser() -> argparse.ArgumentParser:
 
 
 def run_eval(argv: list[str]) -> int:
-    from .evaluate import evaluate_videos, save_plot
+    from vidstyle.evaluate import evaluate_videos, save_plot
 
     args = build_eval_parser().parse_args(argv)
     report = evaluate_videos(args.input, args.stylized, method=args.flow, max_side=args.max_side)
@@ -271,7 +271,7 @@ def run_eval(argv: list[str]) -> int:
 
 
 def run_live(argv: list[str]) -> int:
-    from .live import main as live_main
+    from vidstyle.live.loop import main as live_main
 
     return live_main(argv)
 

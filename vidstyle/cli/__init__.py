@@ -1,0 +1,5 @@
+"""The command line: ``vidstyle`` (files), ``vidstyle live``, ``vidstyle eval``."""
+
+from vidstyle.cli.main import main
+
+__all__ = ["main"]
