@@ -86,7 +86,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from vidstyle.config import PRESETS, StyleConfig, preset_options  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker  # noqa: E402
 from vidstyle.features import VGG19Features, select_device  # noqa: E402
-from vidstyle.motion.flow import with_motion  # noqa: E402
+from vidstyle.motion.estimate import with_motion  # noqa: E402
 from vidstyle.media.images import load_image  # noqa: E402
 from vidstyle.media.io import VideoWriter, probe, read_frames  # noqa: E402
 from vidstyle.pipeline.multipass import refine_passes  # noqa: E402

@@ -1,6 +1,6 @@
 """Clip export as a user drives it from the command line: --fps, sizes for every
 format, PNG sequences, --compare, trims with their audio. The optimizer is
-replaced by an instant negative (``fakes.InvertingStylizer``) so that each
+replaced by an instant negative (``fakes.InvertingEngine``) so that each
 output pixel can be traced to its input frame; the files are real."""
 
 import re
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import STYLE_PATH, make_clip
-from fakes import fake_stylizer  # noqa: F401 - fixture
+from fakes import fake_engine  # noqa: F401 - fixture
 from vidstyle.cli.main import main
 from vidstyle.errors import InputError
 from vidstyle.media.framerate import FrameRateConverter, parse_rate
@@ -101,13 +101,13 @@ def test_frame_rate_conversion_picks_the_frames_ffmpeg_fps_picks(rate, times):
     assert [f.pts * f.time_base for f in out] == [n * step for n in range(len(out))]  # exact Fractions
 
 
-def test_fps_resamples_the_video_and_leaves_the_audio_alone(tmp_path, capsys, fake_stylizer):
+def test_fps_resamples_the_video_and_leaves_the_audio_alone(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=12)  # 25 fps, 0.48 s of audio
     source = list(read_frames(src))
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "ten.mp4", "--fps", "10",
                              "--json", *FAST)
     assert code == 0, err
-    assert '"frames": 5' in out and '"frames_written": 5' in out and fake_stylizer.calls == 5  # dropped unstylized
+    assert '"frames": 5' in out and '"frames_written": 5' in out and fake_engine.calls == 5  # dropped unstylized
     frames = list(read_frames(tmp_path / "ten.mp4"))
     assert [f.pts * f.time_base for f in frames] == [Fraction(n, 10) for n in range(5)]
     assert probe(tmp_path / "ten.mp4").fps == 10
@@ -115,10 +115,10 @@ def test_fps_resamples_the_video_and_leaves_the_audio_alone(tmp_path, capsys, fa
         assert np.abs(frame.image_u8.astype(int) - (255 - source[shown].image_u8)).mean() < 6
     assert audio_duration_s(tmp_path / "ten.mp4") == pytest.approx(audio_duration_s(src), abs=0.03)
 
-    fake_stylizer.calls = 0
+    fake_engine.calls = 0
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "ntsc.mp4", "--fps", "29.97", *FAST)
     assert code == 0, err
-    assert fake_stylizer.calls == 12  # repeated frames are stylized once
+    assert fake_engine.calls == 12  # repeated frames are stylized once
     assert probe(tmp_path / "ntsc.mp4").fps == Fraction(30000, 1001)
     times = [f.pts * f.time_base for f in read_frames(tmp_path / "ntsc.mp4")]
     assert times == [Fraction(1001 * n, 30000) for n in range(14)]
@@ -131,7 +131,7 @@ def test_fps_resamples_the_video_and_leaves_the_audio_alone(tmp_path, capsys, fa
     ("out.mp4", (100, 76)), ("out.webm", (100, 76)), ("out.mkv", (100, 76)), ("out.mov", (100, 76)),
     ("out.gif", (101, 77)), ("seq/%05d.png", (101, 77)),
 ])
-def test_keep_size_brings_every_format_back_to_the_source_size(tmp_path, capsys, fake_stylizer, name, expected):
+def test_keep_size_brings_every_format_back_to_the_source_size(tmp_path, capsys, fake_engine, name, expected):
     """101x77: odd on both sides; chroma-subsampled formats round down to even."""
     src = make_clip(tmp_path / "odd.mkv", width=101, height=77, pix_fmt="yuv444p", num_frames=3, audio=False)
     dst = tmp_path / name
@@ -147,7 +147,7 @@ def test_keep_size_brings_every_format_back_to_the_source_size(tmp_path, capsys,
         assert b"NETSCAPE2.0\x03\x01\x00\x00" in dst.read_bytes()  # loops forever
 
 
-def test_max_side_and_size_set_the_output_size(tmp_path, capsys, fake_stylizer):
+def test_max_side_and_size_set_the_output_size(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", width=128, height=96, num_frames=2, audio=False)
     for args, expected in ((["--max-side", "32"], (32, 24)), (["--size", "48x32"], (48, 32))):
         dst = tmp_path / f"{expected[0]}.mp4"
@@ -159,7 +159,7 @@ def test_max_side_and_size_set_the_output_size(tmp_path, capsys, fake_stylizer):
 # ------------------------------------------------------------------ PNG sequences
 
 
-def test_png_sequence_is_lossless_numbered_from_one_and_drops_audio_once(tmp_path, capsys, fake_stylizer):
+def test_png_sequence_is_lossless_numbered_from_one_and_drops_audio_once(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=12)  # has audio
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "out" / "%05d.png", "--max-side", "64")
     assert code == 0, err
@@ -172,7 +172,7 @@ def test_png_sequence_is_lossless_numbered_from_one_and_drops_audio_once(tmp_pat
 
 
 def test_png_sequence_refuses_existing_frames_without_y_and_replaces_them_all_with_it(tmp_path, capsys,
-                                                                                      fake_stylizer):
+                                                                                      fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=3, audio=False)
     out = tmp_path / "out"
     out.mkdir()
@@ -189,7 +189,7 @@ def test_png_sequence_refuses_existing_frames_without_y_and_replaces_them_all_wi
 
 
 def test_png_sequence_frames_appear_only_at_the_end_and_partial_frames_are_named_so(tmp_path, capsys,
-                                                                                   fake_stylizer):
+                                                                                   fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)
     out = tmp_path / "out"
     seen = []
@@ -199,7 +199,7 @@ def test_png_sequence_frames_appear_only_at_the_end_and_partial_frames_are_named
         if call == 9:
             raise KeyboardInterrupt
 
-    fake_stylizer.on_call = interrupt_at_nine
+    fake_engine.on_call = interrupt_at_nine
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", out / "%05d.png", *FAST)
     assert code == 130 and "partial output" in err and "%05d.partial.png" in err
     assert all(names == ["%05d.png.vidstyle-work"] for names in seen)  # nothing looked finished during the run
@@ -207,13 +207,13 @@ def test_png_sequence_frames_appear_only_at_the_end_and_partial_frames_are_named
     assert partial == [f"{i:05d}.partial.png" for i in range(1, len(partial) + 1)] and 4 <= len(partial) <= 8
     assert not [p for p in out.iterdir() if re.fullmatch(r"\d{5}\.png", p.name)]
 
-    fake_stylizer.on_call = None
+    fake_engine.on_call = None
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", out / "%05d.png", *FAST)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [f"{i:05d}.png" for i in range(1, 13)]  # partials superseded
 
 
-def test_an_unnumbered_png_output_for_a_video_says_how_to_name_a_sequence(tmp_path, capsys, fake_stylizer):
+def test_an_unnumbered_png_output_for_a_video_says_how_to_name_a_sequence(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=2, audio=False)
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "out.png", *FAST)
     assert code == 2 and "out/%05d.png" in err and err.count("\n") == 1
@@ -224,7 +224,7 @@ def test_an_unnumbered_png_output_for_a_video_says_how_to_name_a_sequence(tmp_pa
 # ------------------------------------------------------------------ --compare
 
 
-def test_compare_puts_the_input_left_and_the_stylized_frame_right(tmp_path, capsys, fake_stylizer):
+def test_compare_puts_the_input_left_and_the_stylized_frame_right(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", width=96, height=64, num_frames=4, audio=False)
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "cmp" / "%05d.png", "--compare",
                            "--max-side", "48", "-q")
@@ -250,7 +250,7 @@ def test_compare_puts_the_input_left_and_the_stylized_frame_right(tmp_path, caps
 @pytest.mark.parametrize("ext", [".mp4", ".webm"])
 @pytest.mark.parametrize("trim", [["-ss", "0.4", "-t", "0.8"], ["-ss", "0.4", "-to", "1.2"],
                                   ["-ss", "0.4", "-t", "0.8", "--fps", "10"]], ids=["ss-t", "ss-to", "ss-t-fps"])
-def test_trimmed_export_cuts_the_audio_to_the_video(tmp_path, capsys, fake_stylizer, ext, trim):
+def test_trimmed_export_cuts_the_audio_to_the_video(tmp_path, capsys, fake_engine, ext, trim):
     src = make_clip(tmp_path / "in.mp4", num_frames=50)  # 2 s at 25 fps with audio
     dst = tmp_path / f"out{ext}"
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *trim, *FAST)
@@ -262,7 +262,7 @@ def test_trimmed_export_cuts_the_audio_to_the_video(tmp_path, capsys, fake_styli
     assert audio_duration_s(dst) == pytest.approx(video_s, abs=0.1)
 
 
-def test_multi_pass_replays_through_fps_and_compare(tmp_path, capsys, fake_stylizer):
+def test_multi_pass_replays_through_fps_and_compare(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "out.mp4", "--passes", "2",
                              "--fps", "10", "--compare", "--json", *FAST)
@@ -272,7 +272,7 @@ def test_multi_pass_replays_through_fps_and_compare(tmp_path, capsys, fake_styli
     assert [f.pts * f.time_base for f in frames] == [Fraction(n, 10) for n in range(5)]
 
 
-def test_the_progress_bar_total_follows_trims_and_fps(tmp_path, fake_stylizer):
+def test_the_progress_bar_total_follows_trims_and_fps(tmp_path, fake_engine):
     from vidstyle.pipeline.video import stylize_video
 
     src = make_clip(tmp_path / "in.mp4", num_frames=50, audio=False)  # 2 s at 25 fps

@@ -16,8 +16,8 @@ from vidstyle.motion.flow import (
     long_term_weights,
     photometric_mask,
     warp,
-    with_motion,
 )
+from vidstyle.motion.estimate import with_motion
 from vidstyle.frames import Frame
 from vidstyle.synthetic import occlusion_clip, rotating_zooming_clip, scene_cut_clip, translating_clip
 from vidstyle.threads import prefetch

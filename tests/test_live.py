@@ -24,7 +24,7 @@ from vidstyle.media.io import probe, read_frames
 from vidstyle.live.loop import (IterationBudget, LatestFrame, LiveOptions, MotionTracker, RecordingSink, StreamSink,
                            run_live)
 from vidstyle.media.streams import open_source, parse_source
-from vidstyle.engines.optimize import FrameResult
+from vidstyle.engines.base import FrameResult
 
 SOURCE_FPS = 30
 LAVFI = f"lavfi:testsrc2=size=160x120:rate={SOURCE_FPS}"

@@ -12,7 +12,15 @@ import torch
 
 from vidstyle.config import StyleConfig
 from vidstyle.errors import VidstyleError
-from vidstyle.engines.memory import GIB, available_bytes, choose_processing_size, estimate_bytes, required_bytes
+from vidstyle.engines.optimize_memory import estimate_bytes, required_bytes
+from vidstyle.sizing import GIB, available_bytes, fit_in_memory
+
+
+def choose_processing_size(size, device, *, config=None, available=None):
+    """The size policy's memory step with the optimizer's memory model."""
+    config = config or StyleConfig()
+    return fit_in_memory(size, lambda s: required_bytes(s, config=config, device=device), device=device,
+                         available=available)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,13 +68,13 @@ MEASURE = textwrap.dedent("""
     torch.set_num_threads(1)
     from vidstyle.config import StyleConfig
     from vidstyle.media.images import load_image
-    from vidstyle.engines.optimize import Stylizer
+    from vidstyle.engines.optimize import OptimizerEngine
 
     def status(key):
         with open("/proc/self/status") as f:
             return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
 
-    stylizer = Stylizer([load_image(sys.argv[2])], config=StyleConfig(tolerance=0.0, coarse_to_fine=False,
+    stylizer = OptimizerEngine([load_image(sys.argv[2])], config=StyleConfig(tolerance=0.0, coarse_to_fine=False,
                                                                      device="cpu"))
     stylizer.stylize(np.zeros((32, 32, 3), np.uint8), max_iters=2)  # one-time imports and caches
     frame = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, STYLE_PATH, make_clip
-from fakes import fake_stylizer  # noqa: F401 - fixture
+from fakes import fake_engine  # noqa: F401 - fixture
 from vidstyle.cli.main import main
 from vidstyle.media.images import load_image
 from vidstyle.media.io import probe, read_frames
@@ -125,7 +125,7 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
         assert a.pts == b.pts and psnr(a.image_u8, b.image_u8) > 30
 
 
-def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_stylizer):
+def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "clip.mp4", num_frames=8, audio=False)
     dst = tmp_path / "out.mp4"
 
@@ -133,10 +133,10 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_stylize
         if call == 5:
             raise KeyboardInterrupt
 
-    fake_stylizer.on_call = interrupt_at_five
+    fake_engine.on_call = interrupt_at_five
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
     assert code == 130 and (tmp_path / "out.mp4.vidstyle-work").is_dir()
-    fake_stylizer.on_call = None
+    fake_engine.on_call = None
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--max-side", "64", "--json",
                              "--style-weight", "50")
     assert code == 0, err
@@ -144,9 +144,9 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_stylize
     summary = json.loads(out)
     assert summary["resumed_frames"] == 0 and summary["computed_frames"] == 8
 
-    fake_stylizer.on_call, fake_stylizer.calls = interrupt_at_five, 0
+    fake_engine.on_call, fake_engine.calls = interrupt_at_five, 0
     run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "-y", *FAST)
-    fake_stylizer.on_call = None
+    fake_engine.on_call = None
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "-y", "--max-side", "64", "--json")
     assert code == 0 and "resuming: 4 finished frames" in err and json.loads(out)["resumed_frames"] == 4
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "fresh.mp4", "--no-resume",
@@ -157,7 +157,7 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_stylize
 # ------------------------------------------------------------------ full disk, encoder failure
 
 
-def test_full_disk_while_encoding_keeps_the_resume_state_and_says_so(tmp_path, capsys, fake_stylizer, monkeypatch):
+def test_full_disk_while_encoding_keeps_the_resume_state_and_says_so(tmp_path, capsys, fake_engine, monkeypatch):
     from vidstyle.media import io
 
     src = make_clip(tmp_path / "clip.mp4", num_frames=10)
@@ -182,7 +182,7 @@ def test_full_disk_while_encoding_keeps_the_resume_state_and_says_so(tmp_path, c
     assert json.loads(out)["resumed_frames"] == 6 and len(list(read_frames(dst))) == 10
 
 
-def test_full_disk_in_the_work_directory_is_one_clear_line(tmp_path, capsys, fake_stylizer, monkeypatch):
+def test_full_disk_in_the_work_directory_is_one_clear_line(tmp_path, capsys, fake_engine, monkeypatch):
     from vidstyle.pipeline.workdir import FrameStore
 
     src = make_clip(tmp_path / "clip.mp4", num_frames=6, audio=False)
@@ -252,7 +252,7 @@ def bad_inputs(tmp_path) -> dict:
     }
 
 
-def test_each_bad_input_gets_one_clear_line_and_leaves_nothing(tmp_path, capsys, fake_stylizer):
+def test_each_bad_input_gets_one_clear_line_and_leaves_nothing(tmp_path, capsys, fake_engine):
     for name, (args, expected_code, message) in bad_inputs(tmp_path).items():
         before = sorted(p.name for p in tmp_path.iterdir())
         code, _, err = run_cli(capsys, *args, "--style", STYLE_PATH, *FAST)
@@ -273,7 +273,7 @@ def tricky_clip(tmp_path, kind: str):
 
 
 @pytest.mark.parametrize("kind", ["one frame", "rotated", "vfr", "yuv420p10le", "yuv444p"])
-def test_unusual_but_valid_videos_give_a_correct_output(tmp_path, capsys, fake_stylizer, kind):
+def test_unusual_but_valid_videos_give_a_correct_output(tmp_path, capsys, fake_engine, kind):
     src = tricky_clip(tmp_path, kind)
     dst = tmp_path / "out.mp4"
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
@@ -285,7 +285,7 @@ def test_unusual_but_valid_videos_give_a_correct_output(tmp_path, capsys, fake_s
     assert np.abs(out[0].image_u8.astype(int) - (255 - source[0].image_u8)).mean() < 6
 
 
-def test_a_still_image_input_is_stylized_into_an_image(tmp_path, capsys, fake_stylizer):
+def test_a_still_image_input_is_stylized_into_an_image(tmp_path, capsys, fake_engine):
     cv2.imwrite(str(tmp_path / "photo.jpg"), np.full((40, 60, 3), 200, np.uint8))
     code, out, err = run_cli(capsys, tmp_path / "photo.jpg", "--style", STYLE_PATH, "--json", "--max-side", "32")
     assert code == 0, err

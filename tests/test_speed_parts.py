@@ -10,7 +10,7 @@ from vidstyle.errors import InputError
 from vidstyle.features import VGG19Features
 from vidstyle.media.images import load_image
 from vidstyle.losses import content_loss, gram_matrix, style_loss
-from vidstyle.engines.optimize import Stylizer
+from vidstyle.engines.optimize import OptimizerEngine
 
 from conftest import STYLE_PATH
 
@@ -34,11 +34,11 @@ def test_untruncated_network_runs_to_pool5_and_gives_the_same_features():
 
 def test_stylizers_can_share_one_network(style):
     network = VGG19Features(LAYERS)
-    first = Stylizer([style], config=StyleConfig(), features=network)
-    second = Stylizer([style], config=StyleConfig(tolerance=0.0), features=network)
+    first = OptimizerEngine([style], config=StyleConfig(), features=network)
+    second = OptimizerEngine([style], config=StyleConfig(tolerance=0.0), features=network)
     assert first.vgg is second.vgg
     with pytest.raises(InputError, match="relu5_1"):
-        Stylizer([style], config=StyleConfig(), features=VGG19Features(("relu4_2",)))
+        OptimizerEngine([style], config=StyleConfig(), features=VGG19Features(("relu4_2",)))
 
 
 def test_losses_are_float32_when_features_are_bfloat16():
@@ -56,7 +56,7 @@ def test_failing_compile_falls_back_to_the_eager_network_with_one_warning(style,
         return run
 
     monkeypatch.setattr(torch, "compile", broken_compile)
-    stylizer = Stylizer([style], config=StyleConfig(compile=True, coarse_to_fine=False, tolerance=0.0))
+    stylizer = OptimizerEngine([style], config=StyleConfig(compile=True, coarse_to_fine=False, tolerance=0.0))
     content = np.full((32, 48, 3), 128, np.uint8)
     with pytest.warns(RuntimeWarning, match="torch.compile failed .*no compiler here"):
         result = stylizer.stylize(content, max_iters=2)
@@ -64,4 +64,4 @@ def test_failing_compile_falls_back_to_the_eager_network_with_one_warning(style,
 
 
 def test_compile_off_by_default(style):
-    assert Stylizer([style], config=StyleConfig())._compiled is None
+    assert OptimizerEngine([style], config=StyleConfig())._compiled is None

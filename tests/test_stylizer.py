@@ -9,7 +9,8 @@ import pytest
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.media.images import load_image
-from vidstyle.engines.optimize import Stylizer
+from vidstyle.engines.optimize import OptimizerEngine
+from vidstyle.frames import WarmStart
 
 STYLE = Path(__file__).resolve().parent.parent / "samples" / "starry_night.jpg"
 
@@ -31,7 +32,7 @@ def style():
 
 
 def test_style_loss_falls_during_optimization(style):
-    stylizer = Stylizer([style], config=StyleConfig(tolerance=0.0, coarse_to_fine=False))
+    stylizer = OptimizerEngine([style], config=StyleConfig(tolerance=0.0, coarse_to_fine=False))
     content = scene()
     losses = []
     result = stylizer.stylize(content, max_iters=25, on_iteration=lambda e: losses.append(e.loss))
@@ -44,7 +45,7 @@ def test_style_loss_falls_during_optimization(style):
 
 
 def test_iteration_cap_covers_the_coarse_level(style):
-    stylizer = Stylizer([style], config=StyleConfig(tolerance=0.0, coarse_to_fine=True))
+    stylizer = OptimizerEngine([style], config=StyleConfig(tolerance=0.0, coarse_to_fine=True))
     calls = []
     result = stylizer.stylize(scene(width=128, height=96), max_iters=20, on_iteration=lambda e: calls.append(e))
     assert result.num_iters == 20 and len(calls) == 20
@@ -52,19 +53,19 @@ def test_iteration_cap_covers_the_coarse_level(style):
 
 def test_warm_start_converges_in_fewer_iterations_than_cold_start(style):
     config = StyleConfig(tolerance=1e-2, tolerance_window=5)
-    stylizer = Stylizer([style], config=config)
+    stylizer = OptimizerEngine([style], config=config)
     first = stylizer.stylize(scene(), max_iters=200)
     second_content = scene(shift=1)
     warm_init = np.roll(first.image_u8, 1, axis=1)  # the previous output moved with the scene
     cold = stylizer.stylize(second_content, max_iters=200)
-    warm = stylizer.stylize(second_content, init=warm_init, max_iters=200)
+    warm = stylizer.stylize(second_content, WarmStart(init=warm_init.astype(np.float32) / 255), max_iters=200)
     assert cold.converged and warm.converged
     assert warm.num_iters < 0.5 * cold.num_iters
     assert warm.losses["total"] <= 1.2 * cold.losses["total"]
 
 
 def test_adam_also_lowers_the_loss(style):
-    stylizer = Stylizer([style], config=StyleConfig(optimizer="adam", learning_rate=5.0, tolerance=0.0))
+    stylizer = OptimizerEngine([style], config=StyleConfig(optimizer="adam", learning_rate=5.0, tolerance=0.0))
     losses = []
     stylizer.stylize(scene(), max_iters=30, on_iteration=lambda e: losses.append(e.loss))
     assert losses[-1] < 0.7 * losses[0]
@@ -72,21 +73,21 @@ def test_adam_also_lowers_the_loss(style):
 
 def test_noise_init_is_seeded(style):
     config = StyleConfig(init="noise", seed=3, tolerance=0.0)
-    a = Stylizer([style], config=config).stylize(scene(), max_iters=2).image_u8
-    b = Stylizer([style], config=config).stylize(scene(), max_iters=2).image_u8
+    a = OptimizerEngine([style], config=config).stylize(scene(), max_iters=2).image_u8
+    b = OptimizerEngine([style], config=config).stylize(scene(), max_iters=2).image_u8
     assert np.array_equal(a, b)
 
 
 def test_two_styles_blend_between_their_grams(style):
     gray = cv2.cvtColor(cv2.cvtColor(style, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     size = (96, 64)
-    only_a = Stylizer([style], config=StyleConfig()).style_grams(size)
-    only_b = Stylizer([gray], config=StyleConfig()).style_grams(size)
-    half = Stylizer([style, gray], config=StyleConfig(style_weights=(0.5, 0.5))).style_grams(size)
+    only_a = OptimizerEngine([style], config=StyleConfig()).style_grams(size)
+    only_b = OptimizerEngine([gray], config=StyleConfig()).style_grams(size)
+    half = OptimizerEngine([style, gray], config=StyleConfig(style_weights=(0.5, 0.5))).style_grams(size)
     for layer in only_a:
         assert np.allclose(half[layer].numpy(), 0.5 * (only_a[layer] + only_b[layer]).numpy(), rtol=1e-4, atol=1e-6)
     with pytest.raises(InputError, match="2 style images but 1 style weights"):
-        Stylizer([style, gray], config=StyleConfig(style_weights=(1.0,)))
+        OptimizerEngine([style, gray], config=StyleConfig(style_weights=(1.0,)))
 
 
 def test_bad_config_values_are_input_errors():

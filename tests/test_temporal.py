@@ -9,18 +9,19 @@ from vidstyle.config import StyleConfig
 from vidstyle.evaluate import evaluate_flicker, evaluate_flicker_with_flows, evaluate_videos
 from vidstyle.frames import Frame
 from vidstyle.media.images import load_image
-from vidstyle.pipeline.video import stylize_pairs
-from vidstyle.engines.optimize import Stylizer
-from vidstyle.pipeline.stages import FrameDone
+from vidstyle.pipeline.stages import stylize_pairs
+from vidstyle.engines.optimize import OptimizerEngine
+from vidstyle.pipeline.events import FrameDone
 
 VELOCITY = (1.5, 0.5)  # px per frame; frame_t(x) = frame_{t-1}(x + v)
 
 
 def stylize(frames, **options):
-    stylizer = Stylizer([load_image(STYLE_PATH)], config=StyleConfig(**options))
+    config = StyleConfig(**options)
+    engine = OptimizerEngine([load_image(STYLE_PATH)], config=config)
     events = []
     stream = [Frame(image_u8=f, pts=i, time_base=None, index=i) for i, f in enumerate(frames)]
-    outputs = [s.image_u8 for _, s in stylize_pairs(stream, stylizer, on_event=events.append)]
+    outputs = [s.image_u8 for _, s in stylize_pairs(stream, engine, config=config, on_event=events.append)]
     return outputs, [e for e in events if isinstance(e, FrameDone)]
 
 

@@ -67,3 +67,33 @@ def fit_size(width: int, height: int, *, max_side: int | None, even: bool = True
     if even:
         w, h = max(2, w - w % 2), max(2, h - h % 2)
     return w, h
+
+
+@dataclasses.dataclass(frozen=True)
+class TemporalTarget:
+    """What the temporal loss pulls a frame towards (Ruder et al. 2016, eq. 7).
+
+    Attributes:
+        warped: float32 ``(K, H, W, 3)`` previous stylized frames warped into
+            the current frame, RGB in [0, 1].
+        weights: float32 ``(K, H, W)`` per-pixel weights in [0, 1] (the
+            long-term weights ``c_long``; for one frame the consistency mask).
+    """
+
+    warped: np.ndarray
+    weights: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStart:
+    """How a frame starts from the frames before it, made by
+    ``motion.WarmStarter`` and consumed by an engine.
+
+    Attributes:
+        init: float32 ``(H, W, 3)`` RGB in [0, 1]: the starting image (the
+            previous output warped by the backward flow, or as it is).
+        temporal: what the temporal loss holds the frame to; None without one.
+    """
+
+    init: np.ndarray
+    temporal: TemporalTarget | None = None

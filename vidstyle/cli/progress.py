@@ -6,8 +6,8 @@ import sys
 
 from tqdm import tqdm
 
-from vidstyle.engines.optimize import IterationDone
-from vidstyle.pipeline.stages import FrameDone, FrameStarted
+from vidstyle.engines.base import IterationDone
+from vidstyle.pipeline.events import FrameDone, FrameStarted
 
 
 class ProgressReporter:

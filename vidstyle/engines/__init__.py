@@ -1,1 +1,85 @@
-"""PLACEHOLDER"""
+"""Stylization engines behind one seam (``base.Engine``) and one constructor.
+
+    engine = make_engine(config, styles_u8)      # config.engine picks the engine
+    result = engine.stylize(content_u8, warm)    # warm: frames.WarmStart | None
+
+The registry maps a name to ``"module:factory"``; modules are imported on
+first use, so ``vidstyle --help`` does not load torch. A factory is called as
+``factory(styles_u8, config=config, device=device)``. Other code (a plugin,
+a test) adds engines with ``register_engine``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from vidstyle.config import StyleConfig
+from vidstyle.engines.base import Engine, FrameResult, IterationDone
+from vidstyle.errors import InputError
+
+EngineFactory = Callable[..., Engine]
+
+# name -> "module:attribute" (imported lazily) or a factory registered at run time.
+ENGINES: dict[str, str | EngineFactory] = {
+    "optimize": "vidstyle.engines.optimize:OptimizerEngine",
+}
+
+__all__ = ["Engine", "FrameResult", "IterationDone", "make_engine", "memory_estimate", "register_engine",
+           "unregister_engine", "engine_names", "ENGINES"]
+
+
+def engine_names() -> list[str]:
+    """The names ``make_engine`` accepts."""
+    return sorted(ENGINES)
+
+
+def register_engine(name: str, factory: EngineFactory | str) -> None:
+    """Make ``factory`` available as ``config.engine == name`` (replaces an
+    engine of that name)."""
+    if not name or not isinstance(name, str):
+        raise ValueError(f"an engine needs a non-empty name, got {name!r}")
+    ENGINES[name] = factory
+
+
+def unregister_engine(name: str) -> None:
+    """Remove an engine added with ``register_engine``."""
+    ENGINES.pop(name, None)
+
+
+def make_engine(config: StyleConfig, styles_u8: Sequence[np.ndarray], *, device=None, **parts) -> Engine:
+    """The engine ``config.engine`` names, built for ``styles_u8`` (uint8
+    ``(H, W, 3)`` RGB style images).
+
+    Args:
+        device: a ``torch.device`` or name; None: ``config.device``.
+        parts: engine-specific ready parts (e.g. ``features=`` a shared VGG19
+            trunk for the optimizer).
+    """
+    return _factory(config)(styles_u8, config=config, device=device, **parts)
+
+
+def memory_estimate(config: StyleConfig, device) -> Callable[[tuple[int, int]], int] | None:
+    """The peak bytes a frame of a given (width, height) needs with the engine
+    ``config.engine`` on ``device``, known before the engine is built (its
+    network loaded); None when the engine has no memory model.
+
+    An engine class offers one as a static method
+    ``estimate_required_bytes(size, *, config, device) -> int``."""
+    estimate = getattr(_factory(config), "estimate_required_bytes", None)
+    if estimate is None:
+        return None
+    return lambda size: estimate(size, config=config, device=device)
+
+
+def _factory(config: StyleConfig) -> EngineFactory:
+    name = getattr(config, "engine", "optimize")
+    entry = ENGINES.get(name)
+    if entry is None:
+        raise InputError(f"unknown engine {name!r}; choose one of {', '.join(engine_names())}")
+    if isinstance(entry, str):
+        module_name, _, attribute = entry.partition(":")
+        entry = getattr(importlib.import_module(module_name), attribute)
+    return entry

@@ -1,14 +1,16 @@
-"""The per-frame optimizer: Gatys et al. losses, optional temporal loss, warm start.
+"""The optimizing engine: Gatys et al. losses, Ruder et al.'s temporal loss
+and warm start, minimized per frame with L-BFGS (or Adam).
 
-A ``Stylizer`` holds the frozen VGG19 and the style targets (computed once per
-processing size) and turns one content frame into one stylized frame. It knows
-nothing about videos: the temporal stage (``temporal.py``) hands it a warm start
-and the warped previous outputs with their weights.
+``OptimizerEngine`` holds the frozen VGG19 and the style targets (computed once
+per processing size) and turns one content frame into one stylized frame. It
+owns its iteration policy: cold starts (``warm=None``) get ``iters_first``
+iterations, solved coarse-to-fine; warm-started frames get ``iters_later``
+with at least ``min_iters_later`` before the convergence test may stop them.
+Its memory model is ``engines/optimize_memory.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -17,70 +19,39 @@ import numpy as np
 import torch
 
 from vidstyle.config import StyleConfig
+from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
 from vidstyle.errors import InputError
 from vidstyle.features import VGG19Features, select_device
-from vidstyle.media.images import resize, resize_longer_side
+from vidstyle.frames import TemporalTarget, WarmStart
 from vidstyle.losses import PIXEL_SCALE, content_loss, gram_matrix, style_loss, temporal_loss, total_variation
+from vidstyle.media.images import resize, resize_longer_side
 
 COARSE_MIN_SIDE = 32  # no coarse level below this many pixels
-LBFGS_HISTORY_SIZE = 50  # curvature pairs L-BFGS keeps (memory: 2 x this many images, see memory.py)
+LBFGS_HISTORY_SIZE = 50  # curvature pairs L-BFGS keeps (memory: 2 x this many images, see optimize_memory.py)
+# The fewest iterations that change a frame. L-BFGS (no line search) takes a
+# tiny first step: measured at 96 px, 12 frames of 1 or 2 L-BFGS iterations
+# each left the image exactly as it started (the change rounds away in
+# uint8); 3 began to paint. One Adam step already paints.
+MIN_USEFUL_ITERS = {"adam": 1, "lbfgs": 3}
 
 
-@dataclasses.dataclass(frozen=True)
-class TemporalTarget:
-    """What the temporal loss pulls the frame towards (Ruder et al. 2016).
-
-    Attributes:
-        warped: float32 ``(K, H, W, 3)`` previous stylized frames warped into
-            the current frame, RGB in [0, 1].
-        weights: float32 ``(K, H, W)`` per-pixel weights in [0, 1].
-    """
-
-    warped: np.ndarray
-    weights: np.ndarray
-
-
-@dataclasses.dataclass(frozen=True)
-class IterationDone:
-    """Reported after every optimizer iteration."""
-
-    iteration: int
-    loss: float
-
-
-@dataclasses.dataclass(frozen=True)
-class FrameResult:
-    """One optimized frame.
-
-    Attributes:
-        image_u8: ``(H, W, 3)`` uint8 RGB stylized frame.
-        num_iters: iterations (loss evaluations) spent.
-        converged: stopped by the tolerance rather than the iteration cap.
-        losses: weighted loss terms at the final iterate: ``content``, ``style``,
-            ``tv``, ``temporal`` and their sum ``total``.
-        seconds: wall time of the optimization.
-    """
-
-    image_u8: np.ndarray
-    num_iters: int
-    converged: bool
-    losses: dict[str, float]
-    seconds: float
-
-
-class Stylizer:
+class OptimizerEngine:
     """Optimizes frames towards the content of each frame and the style of the
-    given images.
+    given images (the ``Engine`` protocol of ``engines/base.py``).
 
     Args:
         styles_u8: one or more ``(H, W, 3)`` uint8 RGB style images.
         config: the run's options (weights, layers, optimizer, device...).
+        device: a ``torch.device`` or name; None: ``config.device``.
         features: a ready VGG19 trunk to use instead of loading one (it must
-            return every content and style layer); lets several stylizers
+            return every content and style layer); lets several engines
             share one network, and the speed benchmark pass an untruncated one.
     """
 
-    def __init__(self, styles_u8: Sequence[np.ndarray], *, config: StyleConfig,
+    name = "optimize"
+    wants_warm_start = True
+
+    def __init__(self, styles_u8: Sequence[np.ndarray], *, config: StyleConfig, device=None,
                  features: VGG19Features | None = None):
         if not styles_u8:
             raise InputError("at least one style image is required")
@@ -90,7 +61,8 @@ class Stylizer:
         if sum(blend) <= 0 or min(blend) < 0:
             raise InputError(f"style weights must be >= 0 with a positive sum, got {blend}")
         self.config = config
-        self.device = select_device(config.device)
+        self.device = select_device(config.device) if device is None else torch.device(device)
+        self.min_iters = MIN_USEFUL_ITERS.get(config.optimizer, 1)
         # None keeps torch's default, one thread per core. Measured on 2 cores
         # (256x144): 2 threads 0.30 s per iteration, 1 thread 0.55; but beside
         # another busy thread 2 threads take 2.44 s and 1 thread 0.57. The
@@ -185,12 +157,38 @@ class Stylizer:
 
     # -- optimization -------------------------------------------------------
 
-    def stylize(
+    def max_iters(self, *, cold: bool) -> int:
+        """``iters_first`` for a cold start, ``iters_later`` for a warm one."""
+        return self.config.iters_first if cold else self.config.iters_later
+
+    def required_bytes(self, size: tuple[int, int]) -> int:
+        """Peak memory of one frame at ``size`` (see ``optimize_memory``)."""
+        return self.estimate_required_bytes(size, config=self.config, device=self.device)
+
+    @staticmethod
+    def estimate_required_bytes(size: tuple[int, int], *, config: StyleConfig, device) -> int:
+        """``required_bytes`` before an engine is built (``engines.memory_estimate``)."""
+        from vidstyle.engines.optimize_memory import required_bytes
+
+        return required_bytes(size, config=config, device=select_device(config.device) if device is None else device)
+
+    def stylize(self, content_u8: np.ndarray, warm: WarmStart | None = None, *, max_iters: int | None = None,
+                on_iteration: OnIteration | None = None) -> FrameResult:
+        """Optimize one frame (see ``Engine.stylize``): a cold start from the
+        content (or noise), coarse-to-fine, or a warm start from ``warm.init``
+        held by the temporal loss towards ``warm.temporal``."""
+        cold = warm is None
+        cap = self.max_iters(cold=cold) if max_iters is None else max_iters
+        return self._optimize(content_u8, init=None if cold else warm.init,
+                              temporal=None if cold else warm.temporal, max_iters=cap,
+                              min_iters=0 if cold else self.config.min_iters_later, on_iteration=on_iteration)
+
+    def _optimize(
         self,
         content_u8: np.ndarray,
         *,
-        init: np.ndarray | None = None,
-        temporal: TemporalTarget | None = None,
+        init: np.ndarray | None,
+        temporal: TemporalTarget | None,
         max_iters: int,
         min_iters: int = 0,
         on_iteration: Callable[[IterationDone], None] | None = None,
@@ -214,7 +212,8 @@ class Stylizer:
             # quarter of the cost per iteration), upsample, refine with the
             # rest. max_iters caps both levels together.
             half = (size[0] // 2, size[1] // 2)
-            coarse = self.stylize(resize(content_u8, half), max_iters=max_iters // 2, on_iteration=on_iteration)
+            coarse = self._optimize(resize(content_u8, half), init=None, temporal=None, max_iters=max_iters // 2,
+                                    on_iteration=on_iteration)
             init = resize(coarse.image_u8, size)
             coarse_iters = coarse.num_iters
             max_iters = max(1, max_iters - coarse_iters)

@@ -44,7 +44,8 @@ from vidstyle.errors import InputError, OutputError, VidstyleError
 from vidstyle.motion.flow import (HISTOGRAM_CUT_CORRELATION, FlowEstimator, consistency_mask, histogram_correlation,
                    long_term_weights, warp)
 from vidstyle.frames import Frame, u8_to_float
-from vidstyle.engines.optimize import IterationDone, TemporalTarget
+from vidstyle.engines.base import IterationDone
+from vidstyle.frames import TemporalTarget
 
 T = TypeVar("T")
 
@@ -773,7 +774,7 @@ def main(argv: list[str]) -> int:
     from vidstyle.cli.main import style_options
     from vidstyle.pipeline.video import load_styles
     from vidstyle.media.streams import open_source
-    from vidstyle.engines.optimize import Stylizer
+    from vidstyle.engines.optimize import OptimizerEngine as Stylizer
 
     args = build_parser().parse_args(argv)
     if args.side_by_side and not args.preview:

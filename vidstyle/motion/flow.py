@@ -1,6 +1,6 @@
 """Optical flow between input frames, warping, and Ruder et al.'s reliability mask.
 
-Conventions (used by every function here and by the temporal stage):
+Conventions (used by every function here and by the rest of the motion package):
 
 - ``flow`` is float32 ``(H, W, 2)`` in pixels, ``flow[y, x] = (dx, dy)``.
 - ``FlowEstimator.estimate(src, dst)`` returns the flow *from src to dst*: for
@@ -19,18 +19,12 @@ optimizer, and OpenCV releases the GIL in its heavy calls.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import threading
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
 from vidstyle.config import FLOW_METHODS
-from vidstyle.frames import Frame
 
 DIS_PRESETS = {
     "dis-ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -148,7 +142,7 @@ def warp(image: np.ndarray, flow: np.ndarray, *, interpolation: str = "cubic", b
         flow: float32 ``(H, W, 2)`` in pixels.
         interpolation: ``cubic`` (default), ``linear`` or ``nearest``. Bicubic
             because a bilinear warp blurs the stylized frame a little at every
-            frame and the temporal loss then pins that blur (DESIGN.md).
+            frame and the temporal loss then pins that blur (measured in the temporal benchmark, README).
             Bicubic can overshoot: clip the result if the range matters.
         border: samples outside the frame: ``replicate`` (default; the mask
             marks those pixels unreliable anyway), ``reflect`` or ``constant`` (0).
@@ -272,131 +266,6 @@ def is_scene_cut(
     if float(mask.mean()) < threshold:
         return True
     return histogram_correlation(previous_u8, current_u8) < min_histogram_correlation
-
-
-@dataclasses.dataclass(frozen=True)
-class Motion:
-    """What the temporal stage needs for frame t.
-
-    Attributes:
-        warps: ``(k, backward_flow, weight)`` for each previous frame t-k in the
-            current shot, closest first (k = 1 first). ``backward_flow`` is
-            float32 ``(H, W, 2)`` from t to t-k; ``weight`` float32 ``(H, W)``
-            is the long-term weight ``c_long`` (for k = 1 simply the
-            consistency mask). Empty at a scene cut.
-        is_scene_cut: frame t starts a new shot: cold-start it.
-        reliable_fraction: share of frame t's pixels whose flow to t-1 is
-            reliable (mean of the k = 1 mask), in [0, 1].
-    """
-
-    warps: list[tuple[int, np.ndarray, np.ndarray]]
-    is_scene_cut: bool
-    reliable_fraction: float
-
-
-def with_motion(
-    frames: Iterable[Frame],
-    *,
-    method: str = "dis-medium",
-    offsets: tuple[int, ...] = (1,),
-    scene_cut_threshold: float = 0.5,
-    photometric_threshold: float | None = None,
-    workers: int = 1,
-) -> Iterator[tuple[Frame, Motion | None]]:
-    """Pair each input frame with its motion relative to earlier frames (a stage).
-
-    For frame t and each offset k (1 is always included: the warm start and
-    the scene-cut test need it) it measures the backward and forward flow
-    between input frames t and t-k, their consistency mask and the long-term
-    weights. The flows for k = 1 are computed first; at a scene cut the other
-    offsets are skipped, the Motion has no warps and the history restarts, so
-    frames before the cut are never used as references.
-
-    Holds only the last ``max(offsets)`` frames. Run it under
-    ``threads.prefetch`` so the flow overlaps with stylization.
-
-    Args:
-        frames: input frames, all the same size.
-        method: flow method, see ``FlowEstimator``.
-        offsets: previous frames t-k to relate frame t to (Ruder et al. use 1, 2, 4).
-        scene_cut_threshold: minimum reliable fraction of the t-1 mask, see ``is_scene_cut``.
-        photometric_threshold: when set, also mark unreliable the pixels where
-            the warped input does not match (``photometric_mask``; a departure
-            from Ruder et al., off by default). The scene-cut test and
-            ``reliable_fraction`` use the flow mask alone.
-        workers: threads computing the flows of one frame in parallel
-            (forward and backward, several offsets); 1 computes them inline.
-
-    Yields:
-        ``(frame, motion)``; motion is None for the first frame.
-    """
-    if any(int(k) != k or k < 1 for k in offsets):
-        raise ValueError(f"offsets must be positive frame counts, got {offsets}")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
-    offsets = tuple(sorted({1, *(int(k) for k in offsets)}))
-    FlowEstimator(method)  # fail on a bad method before the first frame
-    history: deque[Frame] = deque(maxlen=offsets[-1])  # history[-k] is frame t-k
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vidstyle-flow") if workers > 1 else None
-    flows = _FlowPairs(method, pool)
-    try:
-        for frame in frames:
-            motion = _motion(frame, history, offsets, flows, scene_cut_threshold, photometric_threshold) \
-                if history else None
-            if motion is not None and motion.is_scene_cut:
-                history.clear()
-            history.append(frame)
-            yield frame, motion
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _motion(frame: Frame, history: deque, offsets, flows: "_FlowPairs", scene_cut_threshold: float,
-            photometric_threshold: float | None) -> Motion:
-    """Motion of ``frame`` relative to the frames in ``history`` (closest last)."""
-    current = frame.image_u8
-    previous = history[-1].image_u8
-    (backward, forward), = flows.compute(current, [previous])
-    mask = consistency_mask(backward, forward)
-    reliable = float(mask.mean())
-    if is_scene_cut(previous, current, mask, threshold=scene_cut_threshold):
-        return Motion(warps=[], is_scene_cut=True, reliable_fraction=reliable)
-    farther = [k for k in offsets[1:] if k <= len(history)]
-    pairs = flows.compute(current, [history[-k].image_u8 for k in farther])
-    backwards = [backward] + [b for b, _ in pairs]
-    masks = [mask] + [consistency_mask(b, f) for b, f in pairs]
-    if photometric_threshold is not None:
-        earlier = [previous] + [history[-k].image_u8 for k in farther]
-        masks = [m * photometric_mask(current, e, b, threshold=photometric_threshold)
-                 for m, e, b in zip(masks, earlier, backwards)]
-    weights = long_term_weights(masks)
-    return Motion(warps=list(zip([1, *farther], backwards, weights)), is_scene_cut=False, reliable_fraction=reliable)
-
-
-class _FlowPairs:
-    """Backward and forward flows between a frame and earlier frames, inline or
-    on a thread pool (one FlowEstimator per thread: DIS objects keep state)."""
-
-    def __init__(self, method: str, pool: Executor | None):
-        self._method = method
-        self._pool = pool
-        self._local = threading.local()
-
-    def _estimate(self, src_u8: np.ndarray, dst_u8: np.ndarray) -> np.ndarray:
-        estimator = getattr(self._local, "estimator", None)
-        if estimator is None:
-            estimator = self._local.estimator = FlowEstimator(self._method)
-        return estimator.estimate(src_u8, dst_u8)
-
-    def compute(self, current_u8: np.ndarray, earlier_u8: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``[(backward, forward)]``: flows current -> earlier and earlier -> current."""
-        jobs = [(src, dst) for earlier in earlier_u8 for src, dst in ((current_u8, earlier), (earlier, current_u8))]
-        if self._pool is None:
-            results = [self._estimate(src, dst) for src, dst in jobs]
-        else:
-            results = [f.result() for f in [self._pool.submit(self._estimate, src, dst) for src, dst in jobs]]
-        return list(zip(results[0::2], results[1::2]))
 
 
 def _check_flow(flow: np.ndarray) -> None:

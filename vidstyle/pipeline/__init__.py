@@ -1,5 +1,10 @@
-"""Files: decode -> motion -> engine -> encode, with resume and multi-pass."""
+"""Files and still images: decode -> motion -> engine -> encode, with resume
+(``workdir``), multi-pass refinement and a constant-memory run summary."""
 
-from vidstyle.pipeline.video import stylize_image, stylize_video
+from vidstyle.pipeline.events import Event, FrameDone, FrameStarted, Notice, WorkResumed
+from vidstyle.pipeline.still import stylize_image
+from vidstyle.pipeline.summary import RunSummary
+from vidstyle.pipeline.video import InterruptedRun, default_output_path, load_styles, stylize_video
 
-__all__ = ["stylize_video", "stylize_image"]
+__all__ = ["stylize_video", "stylize_image", "RunSummary", "InterruptedRun", "default_output_path", "load_styles",
+           "Event", "FrameDone", "FrameStarted", "Notice", "WorkResumed"]

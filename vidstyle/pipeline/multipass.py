@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
-from vidstyle.motion.flow import FlowEstimator, consistency_mask, warp
+from vidstyle.config import StyleConfig
+from vidstyle.engines.base import Engine
 from vidstyle.frames import u8_to_float
-from vidstyle.engines.optimize import Stylizer, TemporalTarget
-from vidstyle.pipeline.stages import FrameDone, FrameStarted
+from vidstyle.motion.estimate import CutPolicy, MotionEstimator
+from vidstyle.motion.warmstart import WarmStartPolicy, warm_start
+from vidstyle.pipeline.events import FrameDone, FrameStarted
 from vidstyle.pipeline.workdir import FrameStore
 
 NEIGHBOUR_BLEND = 0.5  # delta in Ruder et al.: weight of the warped neighbour in the init
@@ -27,8 +27,9 @@ NEIGHBOUR_BLEND = 0.5  # delta in Ruder et al.: weight of the warped neighbour i
 def refine_passes(
     outputs: FrameStore,
     inputs: FrameStore,
-    stylizer: Stylizer,
+    engine: Engine,
     *,
+    config: StyleConfig,
     passes: int,
     on_event: Callable | None = None,
 ) -> None:
@@ -37,43 +38,25 @@ def refine_passes(
     Args:
         outputs: pass-1 stylized frames, uint8 ``(H, W, 3)`` each.
         inputs: the matching input frames at the processing size.
-        stylizer: the optimizer; its config gives flow method, iteration caps
-            and the scene-cut threshold.
+        engine: stylizes each refined frame from its warm start.
+        config: flow method and the scene-cut threshold; the warm-start policy.
     """
-    cfg = stylizer.config
     emit = on_event or (lambda event: None)
-    estimator = FlowEstimator(cfg.flow)
+    estimator = MotionEstimator(method=config.flow, cut=CutPolicy(min_reliable_fraction=config.scene_cut_threshold))
+    policy = WarmStartPolicy.from_config(config)
     count = outputs.count
     for pass_number in range(2, passes + 1):
         order = range(count - 1, -1, -1) if pass_number % 2 == 0 else range(count)
         neighbour = None  # the frame refined just before in this sweep
         for index in order:
             if neighbour is not None:
-                emit(FrameStarted(index=index))
-                result = _refine_frame(index, neighbour, outputs, inputs, stylizer, estimator, emit)
-                if result is not None:
+                content = inputs.read(index)
+                motion = estimator.between(content, inputs.read(neighbour))
+                warm = warm_start(content, motion, {1: outputs.read(neighbour)}, policy,
+                                  own=u8_to_float(outputs.read(index)), own_weight=NEIGHBOUR_BLEND)
+                if warm is not None:  # None at a scene cut: nothing to carry across it
+                    emit(FrameStarted(index=index))
+                    result = engine.stylize(content, warm, on_iteration=emit)
                     outputs.replace(index, result.image_u8)
                     emit(FrameDone(index=index, result=result, cold_start=False, scene_cut=False))
             neighbour = index
-
-
-def _refine_frame(index, neighbour, outputs, inputs, stylizer, estimator, emit):
-    """One frame of a sweep; None at a scene cut (nothing to carry across it)."""
-    cfg = stylizer.config
-    content, neighbour_content = inputs.read(index), inputs.read(neighbour)
-    to_neighbour = estimator.estimate(content, neighbour_content)
-    from_neighbour = estimator.estimate(neighbour_content, content)
-    mask = consistency_mask(to_neighbour, from_neighbour)
-    if mask.mean() < cfg.scene_cut_threshold:
-        return None
-    own = u8_to_float(outputs.read(index))
-    warped = warp(u8_to_float(outputs.read(neighbour)), to_neighbour)
-    weight = NEIGHBOUR_BLEND * mask[..., None]
-    init = np.clip((1.0 - weight) * own + weight * warped, 0.0, 1.0)
-    target = None
-    if cfg.temporal_weight > 0:
-        target = TemporalTarget(warped=warped[None].astype(np.float32), weights=mask[None].astype(np.float32))
-    return stylizer.stylize(
-        content, init=init, temporal=target, max_iters=cfg.iters_later, min_iters=cfg.min_iters_later,
-        on_iteration=emit,
-    )

@@ -1,68 +1,47 @@
-"""The temporal stage: turns (frame, motion) pairs into stylized frames, one
-after another, each warm-started from its predecessor (Ruder et al. 2016).
+"""The stages between decoding and encoding, for files.
 
-It keeps only the few previous outputs the long-term loss needs (flat memory),
-warps them into the current frame with the flow measured on the input, and
-hands the ``Stylizer`` a warm start and a ``TemporalTarget``.
+    frames -> [with_motion on a thread] -> stylize_frames (engine + warm starts)
+           -> finish_frames (colour preservation, output size, --compare)
+
+``stylize_frames`` keeps only the few previous outputs the warm starter needs
+(flat memory) and saves each finished frame in the work directory's store.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from vidstyle.motion.flow import Motion, warp
-from vidstyle.frames import Frame, u8_to_float
+from vidstyle.config import StyleConfig
+from vidstyle.engines.base import Engine, FrameResult
+from vidstyle.frames import Frame
+from vidstyle.media.images import preserve_colors, resize
+from vidstyle.motion.estimate import Motion, with_motion
+from vidstyle.motion.warmstart import WarmStarter, WarmStartPolicy
+from vidstyle.pipeline.events import Event, FrameDone, FrameStarted
 from vidstyle.pipeline.workdir import FrameStore
-from vidstyle.engines.optimize import FrameResult, IterationDone, Stylizer, TemporalTarget
+from vidstyle.threads import prefetch
 
-
-@dataclasses.dataclass(frozen=True)
-class FrameDone:
-    """Reported after each stylized frame.
-
-    Attributes:
-        index: the frame's index in the decoded sequence.
-        result: the optimizer's result (iterations, losses, seconds).
-        cold_start: the frame started from scratch (first frame, scene cut,
-            or per-frame mode) rather than from its predecessor.
-        scene_cut: a scene cut was detected before this frame.
-        resumed: the frame was finished by an earlier run and replayed.
-    """
-
-    index: int
-    result: FrameResult
-    cold_start: bool
-    scene_cut: bool
-    resumed: bool = False  # taken from the work directory, not recomputed
-
-
-@dataclasses.dataclass(frozen=True)
-class FrameStarted:
-    """Reported before a frame is optimized; ``iteration`` events follow."""
-
-    index: int
-
-
-Event = FrameStarted | FrameDone | IterationDone
+FLOW_PREFETCH_DEPTH = 2  # frames whose motion is computed ahead of the engine
 
 
 def stylize_frames(
     pairs: Iterable[tuple[Frame, Motion | None]],
-    stylizer: Stylizer,
+    engine: Engine,
     *,
+    policy: WarmStartPolicy,
     on_event: Callable[[Event], None] | None = None,
     store: FrameStore | None = None,
 ) -> Iterator[tuple[Frame, FrameResult]]:
-    """Stylize a sequence of frames in order.
+    """Stylize a sequence of frames in order, each warm-started from its
+    predecessors (Ruder et al. 2016).
 
     Args:
-        pairs: ``(frame, motion)``; ``motion`` (from ``flow.with_motion``) is None
+        pairs: ``(frame, motion)``; ``motion`` (from ``with_motion``) is None
             for the first frame or when flow is off.
-        stylizer: the per-frame optimizer (its config decides warm start,
-            temporal loss, iteration budgets).
+        engine: stylizes one frame (see ``engines.base.Engine``).
+        policy: how frames start from their predecessors.
         on_event: receives FrameStarted, IterationDone and FrameDone events.
         store: finished frames of an interrupted run (replayed, not
             recomputed) and where each new frame is saved as it finishes.
@@ -70,34 +49,22 @@ def stylize_frames(
     Yields ``(frame, result)`` where ``frame`` carries the stylized pixels at the
     processing size and the source timestamp.
     """
-    cfg = stylizer.config
     emit = on_event or (lambda event: None)
-    previous: dict[int, np.ndarray] = {}
-    keep = max(cfg.long_term) if cfg.temporal else 1
+    starter = WarmStarter(policy)
     for frame, motion in pairs:
         scene_cut = bool(motion is not None and motion.is_scene_cut)
-        if scene_cut:
-            previous.clear()
         emit(FrameStarted(index=frame.index))
-        if store is not None and frame.index < store.count:
-            result, cold = _replayed(store.read(frame.index)), False
+        warm = starter.start(frame.image_u8, motion)
+        resumed = store is not None and frame.index < store.count
+        if resumed:
+            result = _replayed(store.read(frame.index))
         else:
-            init, target = _warm_start(frame, motion, previous, cfg)
-            cold = init is None
-            result = stylizer.stylize(
-                frame.image_u8,
-                init=init,
-                temporal=target,
-                max_iters=cfg.iters_first if cold else cfg.iters_later,
-                min_iters=0 if cold else cfg.min_iters_later,
-                on_iteration=emit,
-            )
+            result = engine.stylize(frame.image_u8, warm, on_iteration=emit)
             if store is not None:
                 store.append(result.image_u8)
-        previous = {offset + 1: image for offset, image in previous.items() if offset + 1 <= keep}
-        previous[1] = result.image_u8
-        emit(FrameDone(index=frame.index, result=result, cold_start=cold, scene_cut=scene_cut,
-                       resumed=result.num_iters == 0))
+        starter.remember(result.image_u8)
+        emit(FrameDone(index=frame.index, result=result, cold_start=warm is None and not resumed,
+                       scene_cut=scene_cut, resumed=resumed))
         yield frame.with_image(result.image_u8), result
 
 
@@ -106,33 +73,46 @@ def _replayed(image_u8: np.ndarray) -> FrameResult:
     return FrameResult(image_u8=image_u8, num_iters=0, converged=True, losses={}, seconds=0.0)
 
 
-def _warm_start(frame, motion, previous, cfg) -> tuple[np.ndarray | None, TemporalTarget | None]:
-    """The initial image and temporal target for ``frame``; (None, None) means a
-    cold start.
+def stylize_pairs(
+    frames: Iterable[Frame], engine: Engine, *, config: StyleConfig, on_event=None, store: FrameStore | None = None
+) -> Iterator[tuple[Frame, Frame]]:
+    """Input frames -> ``(input frame, stylized frame)`` at the processing size,
+    computing optical flow on a background thread when the temporal method is on."""
+    if config.temporal and engine.wants_warm_start:
+        pairs = prefetch(
+            with_motion(frames, method=config.flow, offsets=config.long_term,
+                        scene_cut_threshold=config.scene_cut_threshold),
+            depth=FLOW_PREFETCH_DEPTH,
+        )
+    else:
+        pairs = ((frame, None) for frame in frames)
+    originals: dict[int, Frame] = {}
 
-    Disoccluded pixels (where the mask says the flow is unreliable) keep what
-    the bicubic warp samples there: stylized texture from the flow's nearest
-    guess, which the style and content losses then repaint freely because the
-    temporal loss ignores those pixels. Filling them with the raw content frame
-    instead leaves photo-like patches after a few iterations.
-    """
-    if 1 not in previous:
-        return None, None
-    if not cfg.temporal:
-        return (previous[1], None) if cfg.warm_start else (None, None)
-    if motion is None:
-        return None, None
-    warped, weights, init = [], [], None
-    for offset, backward_flow, weight in motion.warps:
-        if offset not in previous:
-            continue
-        image = warp(u8_to_float(previous[offset]), backward_flow)
-        if offset == 1:
-            init = np.clip(image, 0.0, 1.0)
-        warped.append(image)
-        weights.append(weight)
-    if init is None:
-        return None, None
-    if cfg.temporal_weight <= 0:
-        return init, None
-    return init, TemporalTarget(warped=np.stack(warped).astype(np.float32), weights=np.stack(weights).astype(np.float32))
+    def remember(stream):
+        for frame, motion in stream:
+            originals[frame.index] = frame
+            yield frame, motion
+
+    policy = WarmStartPolicy.from_config(config)
+    for stylized, _ in stylize_frames(remember(pairs), engine, policy=policy, on_event=on_event, store=store):
+        yield originals.pop(stylized.index), stylized
+
+
+def finish_frames(
+    pairs: Iterable[tuple[Frame, Frame]], *, size: tuple[int, int], config: StyleConfig,
+    compare: Iterator[Frame] | None = None,
+) -> Iterator[Frame]:
+    """Apply what happens after stylization: colour preservation, the resize
+    to the output ``size`` = (width, height), and with ``compare`` (input
+    frames at ``size``, same indices) the input put on the left: the frames
+    become ``(height, 2 * width, 3)``."""
+    for original, stylized in pairs:
+        image = stylized.image_u8
+        if config.preserve_colors:
+            image = preserve_colors(image, original.image_u8)
+        image = resize(image, size)
+        if compare is not None:
+            source = next(compare)
+            assert source.index == stylized.index, (source.index, stylized.index)
+            image = np.concatenate([source.image_u8, image], axis=1)
+        yield stylized.with_image(image)

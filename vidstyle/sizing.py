@@ -1,0 +1,176 @@
+"""The one size policy: at what (width, height) frames are stylized.
+
+Used alike by files, still images and live sources:
+
+1. the requested size: ``config.size``, else the source scaled so its longer
+   side is at most ``config.max_side`` (never enlarged; even sides for video,
+   whose 4:2:0 encoders need them);
+2. refused when a side is below ``MIN_PROCESSING_SIDE`` or the frame has more
+   than ``MAX_PROCESSING_PIXELS``;
+3. shrunk, with a note saying so, when the engine's memory estimate for it
+   does not fit in ``MEMORY_FRACTION`` of what the device has free.
+
+Every size limit of the project lives here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable
+
+from vidstyle.config import StyleConfig
+from vidstyle.errors import InputError, VidstyleError
+from vidstyle.frames import fit_size
+
+MIN_PROCESSING_SIDE = 16  # VGG19 pools four times before relu5_1
+MIN_SHRUNK_SIDE = 32  # a memory fallback never shrinks the shorter side below this
+MIN_STYLE_SIDE = 64  # smaller style images are enlarged to this before their Grams are taken
+MAX_PROCESSING_PIXELS = 4096 * 4096  # the optimizer's memory grows with the pixel count
+MEMORY_FRACTION = 0.8  # use at most this share of the memory available
+GIB = 2**30
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeChoice:
+    """The processing size and, when it differs from what was asked, why.
+
+    Attributes:
+        size: ``(width, height)`` in pixels.
+        requested: what the options asked for, before the memory check.
+        note: one line for the user when ``size != requested``, else None.
+    """
+
+    size: tuple[int, int]
+    requested: tuple[int, int]
+    note: str | None
+
+
+def requested_size(source: tuple[int, int], config: StyleConfig, *, even: bool = True) -> tuple[int, int]:
+    """``config.size``, else ``source`` = (width, height) fitted to
+    ``config.max_side``; InputError outside the limits (see module docstring)."""
+    size = tuple(config.size) if config.size is not None else fit_size(*source, max_side=config.max_side, even=even)
+    check_size(size, source=source)
+    return size  # type: ignore[return-value]
+
+
+def check_size(size: tuple[int, int], *, source: tuple[int, int]) -> None:
+    """InputError, naming the sizes involved, for a processing size VGG19 cannot
+    take (too small) or that would not fit in memory (absurdly large)."""
+    w, h = size
+    if min(w, h) < MIN_PROCESSING_SIDE:
+        raise InputError(f"processing size {w}x{h} is too small (the source is {source[0]}x{source[1]}); "
+                         f"VGG19 needs at least {MIN_PROCESSING_SIDE} px on each side: pass --size WxH to enlarge it")
+    if w * h > MAX_PROCESSING_PIXELS:
+        raise InputError(f"processing size {w}x{h} ({w * h / 1e6:.0f} Mpx) is too large: at most "
+                         f"{MAX_PROCESSING_PIXELS / 1e6:.1f} Mpx (e.g. 4096x4096), the optimizer's memory grows "
+                         f"with the pixel count; use a smaller --size or --max-side (--keep-size scales the result up)")
+
+
+def choose_size(
+    source: tuple[int, int],
+    config: StyleConfig,
+    *,
+    required_bytes: Callable[[tuple[int, int]], int] | None,
+    device,
+    even: bool = True,
+    available: int | None = None,
+) -> SizeChoice:
+    """The processing size for frames of ``source`` = (width, height).
+
+    Args:
+        required_bytes: the engine's memory estimate for a size
+            (``Engine.required_bytes``); None skips the memory check.
+        device: where the engine runs (for the free-memory reading).
+        even: round to even sides (video); stills may keep odd ones.
+        available: free bytes; default measured with ``available_bytes``.
+    """
+    requested = requested_size(source, config, even=even)
+    if required_bytes is None:
+        return SizeChoice(requested, requested, None)
+    size, note = fit_in_memory(requested, required_bytes, device=device, available=available)
+    return SizeChoice(size, requested, note)
+
+
+def fit_in_memory(
+    size: tuple[int, int],
+    required_bytes: Callable[[tuple[int, int]], int],
+    *,
+    device,
+    available: int | None = None,
+    fraction: float = MEMORY_FRACTION,
+) -> tuple[tuple[int, int], str | None]:
+    """``size`` if a frame of that size fits in ``fraction`` of the free memory,
+    else the largest size of the same aspect ratio (even sides) that does.
+
+    Returns ``(size, message)``: ``message`` is None when ``size`` fits, else
+    one line saying what was asked, what is available and what is used instead.
+
+    Raises:
+        VidstyleError: not even a frame with a ``MIN_SHRUNK_SIDE`` shorter side fits.
+    """
+    available = available_bytes(device) if available is None else available
+    if available is None:
+        return tuple(size), None  # type: ignore[return-value]
+    budget = fraction * available
+    width, height = size
+    need = required_bytes((width, height))
+    if need <= budget:
+        return (width, height), None
+    # The estimate is close to linear in the pixel count: solve for the
+    # scale, then step down until it fits (the layer walk rounds down).
+    fixed = required_bytes((2, 2))
+    scale = math.sqrt(max(budget - fixed, 0.0) / max(need - fixed, 1.0))
+    while True:
+        new_width, new_height = _even(width * scale), _even(height * scale)
+        if min(new_width, new_height) < MIN_SHRUNK_SIDE:
+            smallest = required_bytes((max(new_width, MIN_SHRUNK_SIDE), max(new_height, MIN_SHRUNK_SIDE)))
+            raise VidstyleError(f"not enough memory on {device}: {_gib(available)} available, and even "
+                                f"{_gib(smallest)} would be needed for the smallest processing size")
+        if required_bytes((new_width, new_height)) <= budget:
+            break
+        scale *= 0.95
+    message = (f"processing at {new_width}x{new_height} instead of {width}x{height}: "
+               f"{width}x{height} needs about {_gib(need)} but {device} has {_gib(available)} available "
+               f"(set --max-side or --size to choose the size)")
+    return (new_width, new_height), message
+
+
+def available_bytes(device) -> int | None:
+    """Memory free for this process on ``device`` in bytes; None when unknown.
+
+    CUDA: ``torch.cuda.mem_get_info`` (free device memory). CPU: MemAvailable
+    from /proc/meminfo, else available physical pages (sysconf).
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    if device.type == "mps":
+        recommended = getattr(getattr(torch, "mps", None), "recommended_max_memory", None)
+        allocated = getattr(getattr(torch, "mps", None), "current_allocated_memory", None)
+        if recommended is None or allocated is None:
+            return None
+        return int(recommended() - allocated())
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _even(value: float) -> int:
+    return max(2, int(value) // 2 * 2)
+
+
+def _gib(num_bytes: float) -> str:
+    return f"{num_bytes / GIB:.1f} GiB"
