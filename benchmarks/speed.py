@@ -1,12 +1,12 @@
-"""Speed benchmark (issue 6): one command, prints markdown tables.
+"""Speed benchmark: one command, prints markdown tables.
 
     .venv/bin/python benchmarks/speed.py                   # 256x144 and 640x360, ablations, cold-start baselines
     .venv/bin/python benchmarks/speed.py --quick           # smoke run: 128x72, 4 frames, lower caps
     .venv/bin/python benchmarks/speed.py --presets fast,balanced,quality --rows none
 
 Each row runs the file pipeline's chain on the sample clip (decode with
-io.read_frames -> flow.with_motion -> temporal.stylize_frames ->
-io.VideoWriter, with pipeline.stylize_pairs's prefetch threads and depths) and
+media.read_frames -> motion.with_motion -> pipeline.stages.stylize_frames ->
+media.VideoWriter, with pipeline.stages.stylize_pairs's prefetch threads and depths) and
 times every stage where it runs:
 
   decode, flow, stylize, encode   busy seconds of each stage (time inside the
@@ -21,7 +21,7 @@ times every stage where it runs:
                                   Gram matrices);
   s/f med, p90, it/f              wall seconds between consecutive output frames
                                   and optimizer iterations, over frames 2..n;
-  style, content                  mean unweighted losses (Stylizer.measure, same
+  style, content                  mean unweighted losses (OptimizerEngine.measure, same
                                   network and scale for every row);
   style/def                       the row's mean style loss / the default row's on
                                   the same frames (<= 1: no worse than default);
@@ -88,10 +88,12 @@ from vidstyle.evaluate import evaluate_flicker  # noqa: E402
 from vidstyle.features import VGG19Features, select_device  # noqa: E402
 from vidstyle.motion.estimate import with_motion  # noqa: E402
 from vidstyle.media.images import load_image  # noqa: E402
-from vidstyle.media.io import VideoWriter, probe, read_frames  # noqa: E402
+from vidstyle.media import VideoWriter, probe, read_frames  # noqa: E402
 from vidstyle.pipeline.multipass import refine_passes  # noqa: E402
-from vidstyle.engines.optimize import Stylizer  # noqa: E402
-from vidstyle.pipeline.stages import FrameDone, FrameStarted, stylize_frames  # noqa: E402
+from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
+from vidstyle.motion.warmstart import WarmStartPolicy  # noqa: E402
+from vidstyle.pipeline.events import FrameDone, FrameStarted  # noqa: E402
+from vidstyle.pipeline.stages import stylize_frames  # noqa: E402
 from vidstyle.threads import prefetch  # noqa: E402
 from vidstyle.pipeline.workdir import FrameStore  # noqa: E402
 
@@ -146,7 +148,7 @@ def run_row(row: Row, size, style_u8, base: StyleConfig, networks: dict, out_dir
     if key not in networks:
         networks[key] = VGG19Features(layers, weights=config.weights, truncate=not row.full_vgg)
     threads_before = torch.get_num_threads()
-    stylizer = Stylizer([style_u8], config=config, features=networks[key])
+    stylizer = OptimizerEngine([style_u8], config=config, features=networks[key])
     threads = torch.get_num_threads()
     info = probe(SAMPLE)
     end_s = (row.frames - 0.5) / float(info.fps)
@@ -183,7 +185,8 @@ def run_row(row: Row, size, style_u8, base: StyleConfig, networks: dict, out_dir
             inputs[frame.index] = frame.image_u8
             yield frame, m
 
-    stylized = stylize_frames(remember(clock.timed(motion, "stylize.wait")), stylizer, on_event=on_event)
+    stylized = stylize_frames(remember(clock.timed(motion, "stylize.wait")), stylizer,
+                              policy=WarmStartPolicy.from_config(config), on_event=on_event)
     for frame, _ in clock.timed(stylized, "stylize"):
         arrivals.append(time.perf_counter())
         outputs[frame.index] = frame.image_u8
@@ -205,7 +208,7 @@ def run_row(row: Row, size, style_u8, base: StyleConfig, networks: dict, out_dir
     return result
 
 
-def refine(outputs: dict, inputs: dict, stylizer: Stylizer, config: StyleConfig, out_dir: str) -> float:
+def refine(outputs: dict, inputs: dict, stylizer: OptimizerEngine, config: StyleConfig, out_dir: str) -> float:
     """Multi-pass refinement (config.passes > 1) through temporary frame stores;
     the refined frames replace ``outputs``. Returns its seconds."""
     started = time.perf_counter()
@@ -216,7 +219,7 @@ def refine(outputs: dict, inputs: dict, stylizer: Stylizer, config: StyleConfig,
         for index in sorted(outputs):
             store.append(outputs[index])
             originals.append(inputs[index])
-        refine_passes(store, originals, stylizer, passes=config.passes)
+        refine_passes(store, originals, stylizer, config=config, passes=config.passes)
         for index in sorted(outputs):
             outputs[index] = store.read(index)
     return time.perf_counter() - started
@@ -260,7 +263,7 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q, method="higher"))
 
 
-def measure_quality(result: dict, measurer: Stylizer, default: dict | None) -> None:
+def measure_quality(result: dict, measurer: OptimizerEngine, default: dict | None) -> None:
     """Add unweighted losses, the ratio to the default row on the same frames,
     and the flicker ratio to ``result`` (in place)."""
     inputs, outputs = result.pop("_inputs"), result.pop("_outputs")
@@ -421,14 +424,14 @@ def main() -> None:
             large = size[0] * size[1] > 100_000
             frames = min(args.frames, args.frames_large) if large else args.frames
             base_at = base.replace(size=size)
-            measurer = Stylizer([style], config=base_at, features=networks.setdefault(
+            measurer = OptimizerEngine([style], config=base_at, features=networks.setdefault(
                 (tuple(dict.fromkeys(base.content_layers + base.style_layers)), False),
                 VGG19Features(tuple(dict.fromkeys(base.content_layers + base.style_layers)), weights=base.weights)))
             rows = build_rows(args, base, device, frames, large)
             if args.presets:
                 rows += [Row(f"preset-{name}", preset_options(name), frames) for name in args.presets.split(",")]
             # One-time costs (first torch calls, allocator) before any row is timed.
-            Stylizer([style], config=base_at.replace(coarse_to_fine=False), features=measurer.vgg).stylize(
+            OptimizerEngine([style], config=base_at.replace(coarse_to_fine=False), features=measurer.vgg).stylize(
                 np.zeros((32, 32, 3), np.uint8), max_iters=2)
             default = None
             for row in rows:

@@ -1,4 +1,4 @@
-"""Temporal-consistency benchmark (issue 3): one command, prints a table.
+"""Temporal-consistency benchmark: one command, prints a table.
 
     .venv/bin/python benchmarks/temporal.py [--max-side 128] [--frames 72] [--quick]
 
@@ -32,10 +32,10 @@ from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker, evaluate_flicker_with_flows  # noqa: E402
 from vidstyle.frames import Frame, fit_size  # noqa: E402
 from vidstyle.media.images import load_image  # noqa: E402
-from vidstyle.media.io import probe, read_frames  # noqa: E402
+from vidstyle.media import probe, read_frames  # noqa: E402
 from vidstyle.pipeline.multipass import refine_passes  # noqa: E402
-from vidstyle.pipeline.video import stylize_pairs  # noqa: E402
-from vidstyle.engines.optimize import Stylizer  # noqa: E402
+from vidstyle.pipeline.stages import stylize_pairs  # noqa: E402
+from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.synthetic import all_clips  # noqa: E402
 from vidstyle.pipeline.workdir import FrameStore  # noqa: E402
 
@@ -52,12 +52,12 @@ METHODS = {
 }
 
 
-def stylize_sequence(frames_u8: list[np.ndarray], style_u8, options: dict) -> tuple[list[np.ndarray], Stylizer]:
+def stylize_sequence(frames_u8: list[np.ndarray], style_u8, options: dict) -> tuple[list[np.ndarray], OptimizerEngine]:
     """Run the library's stages on in-memory frames (multi-pass through a temporary work dir)."""
     config = StyleConfig(**options)
-    stylizer = Stylizer([style_u8], config=config)
+    stylizer = OptimizerEngine([style_u8], config=config)
     frames = [Frame(image_u8=f, pts=i, time_base=None, index=i) for i, f in enumerate(frames_u8)]
-    outputs = [s.image_u8 for _, s in stylize_pairs(frames, stylizer)]
+    outputs = [s.image_u8 for _, s in stylize_pairs(frames, stylizer, config=config)]
     if config.passes > 1:
         with tempfile.TemporaryDirectory() as work:
             shape = frames_u8[0].shape
@@ -66,7 +66,7 @@ def stylize_sequence(frames_u8: list[np.ndarray], style_u8, options: dict) -> tu
             for out, frame in zip(outputs, frames_u8):
                 store.append(out)
                 inputs.append(frame)
-            refine_passes(store, inputs, stylizer, passes=config.passes)
+            refine_passes(store, inputs, stylizer, config=config, passes=config.passes)
             outputs = [store.read(i) for i in range(store.count)]
     return outputs, stylizer
 

@@ -41,7 +41,7 @@ class Frame:
         """``(width, height)`` in pixels."""
         return self.image_u8.shape[1], self.image_u8.shape[0]
 
-    def with_image(self, image_u8: np.ndarray) -> "Frame":
+    def with_image(self, image_u8: np.ndarray) -> Frame:
         """The same frame (timestamp, index) carrying other pixels."""
         return dataclasses.replace(self, image_u8=np.ascontiguousarray(image_u8))
 

@@ -50,9 +50,10 @@ class SizeChoice:
 def requested_size(source: tuple[int, int], config: StyleConfig, *, even: bool = True) -> tuple[int, int]:
     """``config.size``, else ``source`` = (width, height) fitted to
     ``config.max_side``; InputError outside the limits (see module docstring)."""
-    size = tuple(config.size) if config.size is not None else fit_size(*source, max_side=config.max_side, even=even)
+    size = (config.size[0], config.size[1]) if config.size is not None else fit_size(
+        *source, max_side=config.max_side, even=even)
     check_size(size, source=source)
-    return size  # type: ignore[return-value]
+    return size
 
 
 def check_size(size: tuple[int, int], *, source: tuple[int, int]) -> None:
@@ -112,7 +113,7 @@ def fit_in_memory(
     """
     available = available_bytes(device) if available is None else available
     if available is None:
-        return tuple(size), None  # type: ignore[return-value]
+        return size, None
     budget = fraction * available
     width, height = size
     need = required_bytes((width, height))

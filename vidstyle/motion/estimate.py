@@ -19,8 +19,14 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 import numpy as np
 
 from vidstyle.frames import Frame
-from vidstyle.motion.flow import (HISTOGRAM_CUT_CORRELATION, FlowEstimator, consistency_mask, histogram_correlation,
-                                  long_term_weights, photometric_mask)
+from vidstyle.motion.flow import (
+    HISTOGRAM_CUT_CORRELATION,
+    FlowEstimator,
+    consistency_mask,
+    histogram_correlation,
+    long_term_weights,
+    photometric_mask,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +97,8 @@ class MotionEstimator:
         self.cut = cut
         self.photometric_threshold = photometric_threshold
         FlowEstimator(method)  # fail on a bad method before the first frame
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vidstyle-flow") if workers > 1 else None
+        self._pool = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vidstyle-flow")
+                      if workers > 1 else None)
         self._flows = _FlowPairs(method, self._pool)
         self._history: deque[np.ndarray] = deque(maxlen=self.offsets[-1])  # _history[-k] is frame t-k
 
@@ -165,7 +172,8 @@ def with_motion(
     Yields:
         ``(frame, motion)``; motion is None for the first frame.
     """
-    estimator = MotionEstimator(method=method, offsets=offsets, cut=CutPolicy(min_reliable_fraction=scene_cut_threshold),
+    estimator = MotionEstimator(method=method, offsets=offsets,
+                                cut=CutPolicy(min_reliable_fraction=scene_cut_threshold),
                                 photometric_threshold=photometric_threshold, workers=workers)
     try:
         for frame in frames:

@@ -52,7 +52,7 @@ class WarmStartPolicy:
     keep: int = 1
 
     @classmethod
-    def from_config(cls, config: StyleConfig, *, content_fill_below: float | None = None) -> "WarmStartPolicy":
+    def from_config(cls, config: StyleConfig, *, content_fill_below: float | None = None) -> WarmStartPolicy:
         """The policy a run's options ask for."""
         return cls(
             follow_motion=config.temporal,

@@ -55,10 +55,10 @@ def stylize_frames(
         scene_cut = bool(motion is not None and motion.is_scene_cut)
         emit(FrameStarted(index=frame.index))
         warm = starter.start(frame.image_u8, motion)
-        resumed = store is not None and frame.index < store.count
-        if resumed:
-            result = _replayed(store.read(frame.index))
+        if store is not None and frame.index < store.count:
+            resumed, result = True, _replayed(store.read(frame.index))
         else:
+            resumed = False
             result = engine.stylize(frame.image_u8, warm, on_iteration=emit)
             if store is not None:
                 store.append(result.image_u8)

@@ -22,9 +22,9 @@ from vidstyle.config import ExportConfig, StyleConfig, make_configs
 from vidstyle.engines import make_engine, memory_estimate
 from vidstyle.errors import CorruptInputError, InputError, OutputError
 from vidstyle.features import select_device
+from vidstyle.media import VideoInfo, VideoWriter, probe, read_frames
 from vidstyle.media.framerate import FrameRateConverter, rate_time_base
 from vidstyle.media.images import load_image
-from vidstyle.media.io import VideoInfo, VideoWriter, probe, read_frames
 from vidstyle.media.sequence import ImageSequenceWriter, is_sequence_pattern
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.multipass import refine_passes
@@ -160,12 +160,13 @@ def stylize_video(
     writer = open_writer(
         dst, width=out_size[0] * (2 if export.compare else 1), height=out_size[1], info=info,
         time_base=rate_time_base(rate) if rate else info.time_base, fps=rate or info.fps, export=export,
-        input_paths=[src, *map(os.fspath, style_paths)],
+        input_paths=[src, *(os.fspath(path) for path in style_paths)],
     )
     try:  # the destination is checked before the network loads
         engine = make_engine(config, styles, device=device)
-        store = FrameStore(work_dir_for(dst), fingerprint=run_fingerprint(src, style, config, export, size, device=device),
-                           shape=(size[1], size[0], 3), resume=export.resume)
+        fingerprint = run_fingerprint(src, style, config, export, size, device=device)
+        store = FrameStore(work_dir_for(dst), fingerprint=fingerprint, shape=(size[1], size[0], 3),
+                           resume=export.resume)
     except BaseException:
         writer.abort()
         raise
@@ -181,7 +182,7 @@ def stylize_video(
         stylized = stylize_pairs(prefetch(frames, depth=DECODE_PREFETCH_DEPTH), engine, config=config,
                                  on_event=record, store=store)
         if config.passes > 1:
-            inputs = FrameStore(store.path, fingerprint=store.meta["fingerprint"], shape=store.shape, name="inputs")
+            inputs = FrameStore(store.path, fingerprint=store.fingerprint, shape=store.shape, name="inputs")
             for original, _ in stylized:
                 if original.index >= inputs.count:
                     inputs.append(original.image_u8)

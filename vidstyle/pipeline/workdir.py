@@ -62,7 +62,8 @@ class FrameStore:
                  name: str = "frames"):
         self.path = os.fspath(path)
         self.name = name
-        self.shape = tuple(shape)
+        self.shape: tuple[int, int, int] = (shape[0], shape[1], shape[2])
+        self.fingerprint = fingerprint
         self.frame_bytes = int(np.prod(self.shape))
         self.meta = {"format": FORMAT_VERSION, "shape": list(self.shape), "fingerprint": fingerprint}
         self.restart_reason: str | None = None
