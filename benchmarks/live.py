@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.media.images import load_image  # noqa: E402
 from vidstyle.live.loop import LIVE_STYLE_DEFAULTS, LiveOptions, default_num_threads, run_live  # noqa: E402
-from vidstyle.media.streams import open_source  # noqa: E402
+from vidstyle.media import open_source  # noqa: E402
 from vidstyle.engines.optimize import Stylizer  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, STYLE_PATH, make_clip
 from vidstyle.cli.main import main
-from vidstyle.media.io import probe, read_frames
+from vidstyle.media import probe, read_frames
 
 FAST = ["--max-side", "64", "--iters", "4,2", "-q"]
 

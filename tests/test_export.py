@@ -17,7 +17,7 @@ from vidstyle.cli.main import main
 from vidstyle.errors import InputError
 from vidstyle.media.framerate import FrameRateConverter, parse_rate
 from vidstyle.frames import Frame
-from vidstyle.media.io import probe, read_frames
+from vidstyle.media import probe, read_frames
 
 FAST = ["--max-side", "64", "-q"]
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import make_audio_file, make_clip, make_faststart_copy, moving_frames
 from vidstyle.errors import CorruptInputError, InputError, OutputError
 from vidstyle.frames import Frame
-from vidstyle.media.io import VideoWriter, probe, read_frames
+from vidstyle.media import VideoWriter, probe, read_frames
 
 
 def audio_duration_s(path) -> float:

@@ -20,10 +20,10 @@ from conftest import ROOT, STYLE_PATH
 from vidstyle.cli.main import main
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
-from vidstyle.media.io import probe, read_frames
+from vidstyle.media import probe, read_frames
 from vidstyle.live.loop import (IterationBudget, LatestFrame, LiveOptions, MotionTracker, RecordingSink, StreamSink,
                            run_live)
-from vidstyle.media.streams import open_source, parse_source
+from vidstyle.media import open_source, parse_source
 from vidstyle.engines.base import FrameResult
 
 SOURCE_FPS = 30

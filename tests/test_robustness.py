@@ -19,7 +19,7 @@ from conftest import ROOT, STYLE_PATH, make_clip
 from fakes import fake_engine  # noqa: F401 - fixture
 from vidstyle.cli.main import main
 from vidstyle.media.images import load_image
-from vidstyle.media.io import probe, read_frames
+from vidstyle.media import probe, read_frames
 
 FAST = ["--max-side", "64", "-q"]
 
@@ -158,7 +158,7 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_engine)
 
 
 def test_full_disk_while_encoding_keeps_the_resume_state_and_says_so(tmp_path, capsys, fake_engine, monkeypatch):
-    from vidstyle.media import io
+    from vidstyle.media import video_writer as io
 
     src = make_clip(tmp_path / "clip.mp4", num_frames=10)
     dst = tmp_path / "out.mp4"

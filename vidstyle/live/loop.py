@@ -349,7 +349,7 @@ class RecordingSink:
 
     def __init__(self, path, *, width: int, height: int, fps: float, overwrite: bool = False,
                  input_paths: Sequence[str] = ()):
-        from vidstyle.media.io import VideoWriter
+        from vidstyle.media import VideoWriter
 
         self.path: str | None = os.fspath(path)
         self._writer = VideoWriter(self.path, width=width, height=height, time_base=OUTPUT_TIME_BASE,
@@ -371,7 +371,7 @@ class StreamSink:
     """Sends frames to a network URL or a V4L2 loopback device (``streams.StreamWriter``)."""
 
     def __init__(self, target: str, *, width: int, height: int, fps: float, format: str | None = None):
-        from vidstyle.media.streams import StreamWriter
+        from vidstyle.media import StreamWriter
 
         self._writer = StreamWriter(target, width=width, height=height, fps=fps, format=format)
 
@@ -773,7 +773,7 @@ def main(argv: list[str]) -> int:
     """``vidstyle live ...``: returns the exit code (0 also after Ctrl-C/SIGTERM)."""
     from vidstyle.cli.main import style_options
     from vidstyle.pipeline.video import load_styles
-    from vidstyle.media.streams import open_source
+    from vidstyle.media import open_source
     from vidstyle.engines.optimize import OptimizerEngine as Stylizer
 
     args = build_parser().parse_args(argv)

@@ -10,8 +10,8 @@ import os
 import cv2
 import numpy as np
 
-from vidstyle.media.destination import check_destination
 from vidstyle.errors import InputError, OutputError
+from vidstyle.media.destination import check_destination, discard, make_temp_file, publish
 
 MIN_STYLE_SIDE = 64  # VGG19 pools 4 times before relu5_1; smaller styles are upscaled
 
@@ -96,21 +96,25 @@ def check_image_destination(path, *, overwrite: bool, input_paths=()) -> None:
 
 
 def save_image(path, image_u8: np.ndarray) -> None:
-    """Write an RGB uint8 image; the format follows the extension. Written to a
-    temporary name and renamed, so a crash never leaves half a file."""
+    """Write a uint8 ``(H, W, 3)`` RGB image; the format follows the extension
+    (none: PNG). Written to a temporary name beside ``path`` and renamed, so a
+    crash never leaves half a file; the file gets the permissions a plain
+    write would give it (``destination.publish``).
+
+    Raises OutputError: exit code 2 when the image cannot be encoded in that
+    format, 1 when writing fails (folder missing or not writable, disk full)."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower() or ".png"
     ok, encoded = cv2.imencode(ext, cv2.cvtColor(image_u8, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OutputError(f"cannot encode an image as {ext}: {path}")
-    tmp = f"{path}.partial{ext}"
+    tmp = make_temp_file(path, suffix=f".partial{ext}", exit_code=1)  # the work is done: a failure, not a usage error
     try:
         encoded.tofile(tmp)
-        os.replace(tmp, path)
     except OSError as err:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise OutputError(f"cannot write {path}: {err.strerror}", exit_code=1) from err
+        discard(tmp)
+        raise OutputError(f"cannot write {path}: {err.strerror or err}", exit_code=1) from err
+    publish(tmp, path)
 
 
 def preserve_colors(stylized_u8: np.ndarray, content_u8: np.ndarray) -> np.ndarray:

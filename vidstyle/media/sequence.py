@@ -2,12 +2,13 @@
 one file per frame, numbered from 1, the number formatted by the printf
 field of the name (``%d`` or ``%0Nd``). PNG and TIFF are lossless.
 
-Safety matches ``io.VideoWriter``: frames go into a hidden temporary folder
+Safety matches ``VideoWriter``: frames go into a hidden temporary folder
 inside the target folder and are moved into place by ``close()`` (renames in
 one quick sweep, no copying), so an interrupted run never leaves frames that
 look finished; ``close_partial()`` names them ``00001.partial.png`` instead,
 and a later successful ``close()`` removes those partial frames and the
-temporary folders of killed runs.
+temporary folders of killed runs. Frames and a folder the writer creates get
+the permissions a plain write would give them (``destination.publish``).
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from vidstyle.media.destination import AtomicWriter
 from vidstyle.errors import OutputError
 from vidstyle.frames import Frame
+from vidstyle.media.destination import (AtomicWriter, OutputFolderRemoved, check_folder_still_there,
+                                        make_output_folder, make_temp_folder, publish)
+from vidstyle.media.formats import SEQUENCE_EXTENSIONS
 
-SEQUENCE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 FIRST_NUMBER = 1  # FFmpeg's image2 start_number
 JPEG_QUALITY = 95
 _FIELD = re.compile(r"%(0[1-9]\d*)?d")
@@ -90,11 +91,12 @@ class SequencePattern:
 
 
 class ImageSequenceWriter(AtomicWriter):
-    """Writes frames as numbered images; same interface as ``io.VideoWriter``.
+    """Writes frames as numbered images; a ``FrameWriter`` (see ``media.writers``)
+    like ``VideoWriter``.
 
     Args:
-        dst: pattern such as ``out/%05d.png``; ``out`` is created if its
-            parent exists.
+        dst: pattern such as ``out/%05d.png``; ``out`` is created (mode 0777
+            minus the umask) if its parent exists.
         width, height: size of the frames given to ``write`` in pixels.
         overwrite: replace frames an earlier run left under the same pattern
             (without it their presence is an error).
@@ -103,7 +105,8 @@ class ImageSequenceWriter(AtomicWriter):
     Raises:
         OutputError: exit code 2 for a bad pattern, a missing parent folder,
             existing frames without ``overwrite`` or an input among them;
-            exit code 1 when writing fails (disk full).
+            exit code 1 when writing fails (disk full); ``OutputFolderRemoved``
+            (exit code 1) when the folder is deleted mid-run.
     """
 
     takes_audio = False
@@ -115,12 +118,8 @@ class ImageSequenceWriter(AtomicWriter):
         self.frames_written = 0
         self._closed = False
         self._check_destination(overwrite=overwrite, input_paths=input_paths)
-        self._created_folder = not os.path.isdir(self.pattern.folder)
-        try:
-            os.makedirs(self.pattern.folder, exist_ok=True)
-            self.tmp_dir = tempfile.mkdtemp(prefix=f".{self.pattern.name}.", suffix=".partial", dir=self.pattern.folder)
-        except OSError as err:
-            raise OutputError(f"cannot write in {self.pattern.folder}: {err.strerror or err}") from err
+        self._created_folder = make_output_folder(self.pattern.folder)
+        self.tmp_dir = make_temp_folder(self.pattern.path, suffix=".partial")
 
     def _check_destination(self, *, overwrite: bool, input_paths: Sequence[str]) -> None:
         folder = self.pattern.folder
@@ -150,6 +149,7 @@ class ImageSequenceWriter(AtomicWriter):
         if image.shape != (height, width, 3) or image.dtype != np.uint8:
             raise ValueError(f"expected a uint8 ({height}, {width}, 3) image for {self.dst}, "
                              f"got {image.dtype} {image.shape}")
+        self._check_folder()
         number = FIRST_NUMBER + self.frames_written
         params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if self.pattern.ext in (".jpg", ".jpeg") else []
         ok, encoded = cv2.imencode(self.pattern.ext, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
@@ -164,9 +164,18 @@ class ImageSequenceWriter(AtomicWriter):
                               exit_code=1) from err
         self.frames_written += 1
 
+    def _check_folder(self) -> None:
+        """Abort and raise OutputFolderRemoved when the output folder is gone."""
+        try:
+            check_folder_still_there(self.pattern.folder, dst=self.dst, frames_written=self.frames_written)
+        except OutputFolderRemoved:
+            self.abort()
+            raise
+
     def close(self) -> str:
         """Move the frames into place, remove stale frames of an earlier longer
-        run and partial frames; returns the pattern."""
+        run and partial frames; returns the pattern. A second call, or a call
+        after ``abort()``, does nothing."""
         if self._closed:
             return self.dst
         if self.frames_written == 0:
@@ -181,8 +190,12 @@ class ImageSequenceWriter(AtomicWriter):
                 shutil.rmtree(os.path.join(self.pattern.folder, entry), ignore_errors=True)
         return self.dst
 
-    def close_partial(self) -> str:
-        """Move what was written to ``00001.partial.png``...; returns that pattern."""
+    def close_partial(self) -> str | None:
+        """Move what was written to ``00001.partial.png``...; returns that
+        pattern, or None (and nothing is left) when no frame was written."""
+        if self._closed or self.frames_written == 0:
+            self.abort()
+            return None
         self._move_frames(partial=True)
         self._remove_beyond(self.frames_written, partial=True)
         stem, ext = os.path.splitext(self.dst)
@@ -199,11 +212,14 @@ class ImageSequenceWriter(AtomicWriter):
                 pass
 
     def _move_frames(self, *, partial: bool) -> None:
+        """Publish every written frame under its final (or ``.partial``) name."""
+        self._check_folder()
         self._closed = True
         try:
             for number in range(FIRST_NUMBER, FIRST_NUMBER + self.frames_written):
-                os.replace(os.path.join(self.tmp_dir, self.pattern.file_name(number)),
-                           os.path.join(self.pattern.folder, self.pattern.file_name(number, partial=partial)))
+                publish(os.path.join(self.tmp_dir, self.pattern.file_name(number)),
+                        os.path.join(self.pattern.folder, self.pattern.file_name(number, partial=partial)),
+                        dst=self.dst, frames_written=self.frames_written)
             os.rmdir(self.tmp_dir)
         except OSError as err:
             raise OutputError(f"cannot move the frames into {self.pattern.folder}: {err.strerror or err}",

@@ -1,9 +1,9 @@
-"""Live video in and out with PyAV: cameras, network streams, lavfi test
-sources, and the network / virtual-camera outputs of ``vidstyle live``.
+"""Live video in with PyAV: cameras, network streams, lavfi test sources,
+and files replayed as if they were cameras (the inputs of ``vidstyle live``).
 
-Besides ``io`` this is the only module that imports ``av``. Frames come out
-exactly as from ``io.read_frames``: upright uint8 ``(H, W, 3)`` RGB
-``Frame``s carrying the source's ``pts`` and ``time_base``.
+Frames come out exactly as from ``reading.read_frames`` (one decoding path:
+colour matrix, rotation): upright uint8 ``(H, W, 3)`` RGB ``Frame``s carrying
+the source's ``pts`` and ``time_base``.
 
 Sources (``open_source``):
 
@@ -31,9 +31,9 @@ from urllib.parse import urlparse
 
 import av
 
-from vidstyle.errors import CorruptInputError, InputError, OutputError
+from vidstyle.errors import CorruptInputError, InputError
 from vidstyle.frames import Frame, fit_size
-from vidstyle.media.io import error_reason, frame_to_rgb  # one decoding path (colour matrix, rotation) for files and live sources
+from vidstyle.media.reading import display_size, error_reason, frame_to_rgb
 
 LAVFI_PREFIX = "lavfi:"
 DEVICE_PREFIX = "/dev/video"
@@ -43,15 +43,7 @@ READ_TIMEOUT_S = 10.0  # ...or that stops sending frames for this long
 LOW_DELAY_OPTIONS = {"fflags": "nobuffer", "flags": "low_delay"}  # network sources: no input buffering
 RTSP_OPTIONS = {"rtsp_transport": "tcp"}  # no lost packets, no smeared frames
 MAX_PACING_SLEEP_S = 1.0  # a paced source never waits longer than this for one frame
-
-# Outputs: H.264 tuned for latency; the wall clock gives the timestamps in ms.
-STREAM_TIME_BASE = Fraction(1, 1000)
-STREAM_FORMATS = {"rtmp": "flv", "rtmps": "flv", "udp": "mpegts", "tcp": "mpegts", "srt": "mpegts"}
-STREAM_CODEC = "libx264"
-STREAM_CODEC_OPTIONS = {"preset": "ultrafast", "tune": "zerolatency", "crf": "23"}
-STREAM_KEYFRAME_INTERVAL_S = 2  # a viewer joining late waits at most this long for a picture
 V4L2_FORMAT = "video4linux2"  # FFmpeg's name of the V4L2 device (de)muxer
-V4L2_OUT_CODEC, V4L2_OUT_PIX_FMT = "rawvideo", "yuv420p"  # what v4l2loopback consumers expect
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,7 +190,7 @@ class LiveSource:
                         f"live source {self.name} failed after {index} frames: {error_reason(err)}", frame_index=index
                     ) from err
                 if size is None:
-                    size = fit_size(*_display_size(frame), max_side=max_side)
+                    size = fit_size(*display_size(frame), max_side=max_side)
                 if clock is not None and frame.pts is not None and time_base:
                     clock.wait_until(float(frame.pts * time_base))
                 yield Frame(image_u8=frame_to_rgb(frame, size), pts=frame.pts, time_base=time_base, index=index)
@@ -216,12 +208,6 @@ def _describe(spec: SourceSpec) -> str:
     return f"lavfi:{spec.target}" if spec.kind == "lavfi" else spec.target
 
 
-def _display_size(frame) -> tuple[int, int]:
-    """``(width, height)`` of ``frame`` once turned upright."""
-    quarter_turns = int(round(-float(frame.rotation) / 90.0)) % 2
-    return (frame.height, frame.width) if quarter_turns else (frame.width, frame.height)
-
-
 class _PacingClock:
     """Holds frames back to real time: the first frame is due at once, later
     ones ``(t - t_first)`` seconds after it; a late frame is not delayed."""
@@ -237,110 +223,3 @@ class _PacingClock:
         due = self._origin[0] + media_s - self._origin[1]
         if due > now:
             time.sleep(min(due - now, MAX_PACING_SLEEP_S))
-
-
-# --------------------------------------------------------------------------- outputs
-
-
-class StreamWriter:
-    """Encodes frames to a network URL or a V4L2 output device as they come.
-
-    Unlike ``io.VideoWriter`` nothing is renamed at the end: a stream has no
-    file to finish. Timestamps: ``frame.pts`` in ``frame.time_base`` (the live
-    loop's wall clock), rescaled to milliseconds and kept strictly increasing.
-
-    Args:
-        target: ``rtmp://``, ``udp://``, ``tcp://``, ``srt://`` URL, a
-            ``/dev/videoN`` loopback device, or a file path (with ``format``).
-        width, height: size of the frames given to ``write`` (even for H.264).
-        fps: nominal frame rate (rate-control hint and keyframe interval).
-        format: FFmpeg muxer; None picks it from the target (flv for RTMP,
-            mpegts for udp/tcp/srt, the V4L2 device for /dev/video*).
-
-    Raises:
-        OutputError: exit code 2 when the target cannot be opened (unknown
-            scheme, refused connection, missing device), 1 when a write fails.
-    """
-
-    def __init__(self, target: str, *, width: int, height: int, fps: float, format: str | None = None):
-        self.target = target
-        self.is_device = target.startswith(DEVICE_PREFIX)
-        self.format = format or _output_format(target, is_device=self.is_device)
-        self.frame_size = (int(width), int(height))
-        self._last_pts: int | None = None
-        self._closed = False
-        try:
-            self.container = av.open(target, mode="w", format=self.format)
-        except (av.error.FFmpegError, OSError) as err:
-            raise OutputError(f"cannot open stream output {target}: {error_reason(err)}") from err
-        try:
-            self.video = self._add_stream(fps)
-        except (av.error.FFmpegError, OSError, ValueError) as err:
-            self.container.close()
-            raise OutputError(f"cannot set up the encoder for {target}: {error_reason(err)}") from err
-
-    def _add_stream(self, fps: float):
-        rate = Fraction(fps).limit_denominator(1001)
-        if self.is_device:
-            stream = self.container.add_stream(V4L2_OUT_CODEC, rate=rate)
-            stream.pix_fmt = V4L2_OUT_PIX_FMT
-        else:
-            stream = self.container.add_stream(STREAM_CODEC, rate=rate)
-            stream.pix_fmt = "yuv420p"
-            stream.options = dict(STREAM_CODEC_OPTIONS)
-            stream.codec_context.gop_size = max(1, round(fps * STREAM_KEYFRAME_INTERVAL_S))
-        stream.width, stream.height = self.frame_size
-        stream.time_base = STREAM_TIME_BASE
-        stream.codec_context.time_base = STREAM_TIME_BASE
-        return stream
-
-    def write(self, frame: Frame) -> None:
-        """Encode and send one frame (uint8 ``(height, width, 3)`` RGB)."""
-        if self._closed:
-            raise ValueError(f"{self.target}: write() after close()")
-        width, height = self.frame_size
-        if frame.image_u8.shape != (height, width, 3):
-            raise ValueError(f"expected a ({height}, {width}, 3) image for {self.target}, got {frame.image_u8.shape}")
-        video_frame = av.VideoFrame.from_ndarray(frame.image_u8, format="rgb24").reformat(format=self.video.pix_fmt)
-        video_frame.pts, video_frame.time_base = self._pts_for(frame), STREAM_TIME_BASE
-        try:
-            self.container.mux(self.video.encode(video_frame))
-        except (av.error.FFmpegError, OSError) as err:
-            self.close()
-            raise OutputError(f"sending to {self.target} failed: {error_reason(err)}", exit_code=1) from err
-
-    def _pts_for(self, frame: Frame) -> int:
-        if frame.pts is not None and frame.time_base is not None:
-            pts = round(frame.pts * Fraction(frame.time_base) / STREAM_TIME_BASE)
-        else:
-            pts = 0 if self._last_pts is None else self._last_pts + 1
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1
-        self._last_pts = pts
-        return pts
-
-    def close(self) -> None:
-        """Flush the encoder and close the connection; errors are ignored
-        (the peer may be gone already). A second call does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self.container.mux(self.video.encode(None))
-        except (av.error.FFmpegError, OSError):
-            pass
-        finally:
-            try:
-                self.container.close()
-            except (av.error.FFmpegError, OSError):
-                pass
-
-
-def _output_format(target: str, *, is_device: bool) -> str:
-    if is_device:
-        return V4L2_FORMAT
-    scheme = urlparse(target).scheme.lower()
-    if scheme not in STREAM_FORMATS:
-        raise OutputError(f"unsupported stream output {target!r}: use one of "
-                          f"{', '.join(s + '://' for s in STREAM_FORMATS)} or a /dev/videoN loopback device")
-    return STREAM_FORMATS[scheme]

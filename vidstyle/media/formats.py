@@ -1,0 +1,133 @@
+"""What each output file type is: the extension -> container/codec table, the
+encoder settings vidstyle chooses (and why), and the destination check of a
+video file. Data and small pure functions; PyAV is not imported here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from fractions import Fraction
+
+from vidstyle.errors import OutputError
+from vidstyle.media.destination import check_destination
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputFormat:
+    """How one file extension is written.
+
+    Attributes:
+        video_codec, pix_fmt: encoder and its pixel format.
+        audio_codec: re-encode audio with this when it cannot be copied; None: no audio.
+        copyable_audio: audio codecs the container takes as they are (None: any).
+        options: encoder options (FFmpeg ``-opt value`` pairs).
+    """
+
+    video_codec: str
+    pix_fmt: str
+    audio_codec: str | None
+    copyable_audio: frozenset[str] | None
+    options: dict
+
+
+MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3"})
+X264_OPTIONS = {"preset": "medium"}
+OUTPUT_FORMATS: dict[str, OutputFormat] = {
+    ".mp4": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
+    ".m4v": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
+    ".mkv": OutputFormat("libx264", "yuv420p", "aac", None, X264_OPTIONS),
+    ".mov": OutputFormat("prores_ks", "yuv422p10le", "aac", MP4_AUDIO | {"pcm_s16le", "pcm_s24le"},
+                         {"profile": "2"}),  # ProRes 422 (standard)
+    ".webm": OutputFormat("libvpx-vp9", "yuv420p", "libopus", frozenset({"opus", "vorbis"}),
+                          {"row-mt": "1", "deadline": "good", "cpu-used": "4"}),
+    ".gif": OutputFormat("gif", "pal8", None, frozenset(), {}),
+}
+# x264 at crf 14, not the usual 18: stylized frames are dense high-frequency
+# texture and the encoder's noise counts as flicker (measured on the sample
+# clip's stylized frames, flicker ratio: 0.42 raw, 0.85 crf 10, 0.92 crf 14,
+# 1.08 crf 18; the file grows from 150 to 234 kB).
+DEFAULT_CRF = {"libx264": 14, "libx265": 22, "libvpx-vp9": 31, "libsvtav1": 35}
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # the sample rates libopus takes
+GIF_TIME_BASE = Fraction(1, 100)  # GIF stores frame delays in hundredths of a second
+# Numbered image files an image sequence (out/%05d.png) can be written as.
+SEQUENCE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+# Encoding converts to BT.709 limited range and tags the stream so, so that players agree.
+YUV_TARGET = {"dst_colorspace": "ITU709", "dst_color_range": "MPEG"}
+BT709, LIMITED_RANGE = 1, 1  # FFmpeg's AVCOL_* numbers for the stream's colour tags
+_SUBSAMPLED_PREFIXES = ("yuv420", "yuv422", "yuv411", "yuva420", "yuva422", "nv12", "nv21", "p010")
+
+
+def is_video_path(path) -> bool:
+    """True when the extension of ``path`` names a video container vidstyle writes."""
+    return os.path.splitext(os.fspath(path))[1].lower() in OUTPUT_FORMATS
+
+
+def check_video_destination(dst: str, *, overwrite: bool, input_paths: Sequence[str]) -> str:
+    """Validate a video output path; returns its lower-case extension.
+
+    OutputError (exit code 2) for: an unknown extension (naming the ones that
+    work, and the image-sequence form for image extensions), a missing folder,
+    a destination that is one of ``input_paths`` (even with ``overwrite``), a
+    directory, or an existing file without ``overwrite``.
+    """
+    ext = os.path.splitext(dst)[1].lower()
+    if ext not in OUTPUT_FORMATS:
+        raise unknown_extension_error(dst)
+    check_destination(dst, overwrite=overwrite, input_paths=input_paths)
+    return ext
+
+
+def unknown_extension_error(dst: str) -> OutputError:
+    """The OutputError (exit code 2) for an output name vidstyle cannot
+    write: it names the video extensions that work, and the image-sequence
+    form when the extension is an image's."""
+    ext = os.path.splitext(dst)[1].lower()
+    hint = f" or an image sequence like out/%05d{ext}" if ext in SEQUENCE_EXTENSIONS else ""
+    return OutputError(f"unknown output extension {ext or '(none)'!r} for {dst}; "
+                       f"use one of {', '.join(OUTPUT_FORMATS)}{hint}")
+
+
+def needs_even_size(pix_fmt: str) -> bool:
+    """Chroma subsampled horizontally or vertically (4:2:0, 4:2:2, 4:1:1):
+    such an encoder needs even width and height."""
+    return pix_fmt.startswith(_SUBSAMPLED_PREFIXES)
+
+
+def is_rgb_pix_fmt(pix_fmt: str) -> bool:
+    """RGB or palette pixels (no YUV matrix, no colour tags)."""
+    return pix_fmt.startswith(("rgb", "bgr", "gbr", "pal"))
+
+
+def pick_pix_fmt(fmt: OutputFormat, supported: Sequence[str], *, codec_overridden: bool) -> str:
+    """The extension's pixel format, or, for an encoder chosen with ``codec``
+    that does not take it, yuv420p when it can, else its first format.
+    ``supported``: the encoder's pixel formats (empty: unknown, take any)."""
+    wanted = fmt.pix_fmt
+    if not codec_overridden or not supported or wanted in supported:
+        return wanted
+    return "yuv420p" if "yuv420p" in supported else supported[0]
+
+
+def encoder_options(fmt: OutputFormat, encoder: str, *, codec_overridden: bool, crf: int | None,
+                    bitrate: int | None) -> tuple[dict[str, str], int | None]:
+    """The FFmpeg options of ``encoder`` and its bit rate (bits/s; 0: constant
+    quality; None: the encoder's default).
+
+    A ``bitrate`` wins over ``crf``; without either, encoders in DEFAULT_CRF
+    get their default quality. The extension's options apply only to its own
+    encoder, not to one chosen with ``codec``."""
+    options = {} if codec_overridden else dict(fmt.options)
+    bit_rate = None
+    if bitrate:
+        bit_rate = int(bitrate)
+    elif crf is not None or encoder in DEFAULT_CRF:
+        options["crf"] = str(crf if crf is not None else DEFAULT_CRF[encoder])
+        if encoder == "libvpx-vp9":
+            bit_rate = 0  # constant quality mode
+    if codec_overridden and encoder == "libx264":
+        options.setdefault("preset", "medium")
+    if encoder == "libx265":
+        options.setdefault("x265-params", "log-level=error")  # x265 prints a page of info to stderr
+    return options, bit_rate

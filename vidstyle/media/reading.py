@@ -1,0 +1,381 @@
+"""Reading video files with PyAV: probing, and decoding to upright RGB frames.
+
+Timestamps are carried, never recomputed: each Frame keeps the source's
+``pts`` and ``time_base`` (a frame without one gets its position / fps).
+
+Colour: decoding converts with the matrix and range the source is tagged with
+(untagged: BT.709 above 576 lines, BT.601 below, as players assume).
+
+Damage: a file that cannot be opened is an InputError (exit code 2) with one
+clear line; a file that stops decoding part-way, ends well before the
+duration it announces, or is truncated or rewritten while it is being read is
+a CorruptInputError after the last good frame, never a raw PyAV exception.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from vidstyle.errors import CorruptInputError, InputError
+from vidstyle.frames import Frame
+
+STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "jpeg2000", "ppm", "pgm", "qoi", "jpegls"}
+STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe",
+                       "pgm_pipe", "qoi_pipe", "j2k_pipe", "jpegls_pipe"}
+ISO_MEDIA_EXTENSIONS = {".mp4", ".m4v", ".mov", ".3gp"}
+TRUNCATION_SLACK_FRAMES = 3  # a video may end this many frames before its announced duration...
+TRUNCATION_SLACK_S = 0.25  # ...or this many seconds, whichever is more
+HD_MIN_HEIGHT = 577  # untagged video taller than PAL SD is taken as BT.709, like players do
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What ``probe`` learned about a video file.
+
+    Attributes:
+        path: the file probed.
+        width, height: display size in pixels, after rotation.
+        rotation: degrees clockwise (0/90/180/270) the stored picture is turned
+            to display upright; ``read_frames`` applies it.
+        fps: average frame rate (None when the container does not say).
+        time_base: seconds per pts tick of the video stream.
+        num_frames: frame count from the container, or an estimate from
+            duration x fps, or None.
+        duration_s: duration in seconds, or None.
+        has_audio: the file has at least one audio stream.
+        codec, pix_fmt: FFmpeg names of the video codec and its pixel format.
+    """
+
+    path: str
+    width: int
+    height: int
+    rotation: int
+    fps: Fraction | None
+    time_base: Fraction
+    num_frames: int | None
+    duration_s: float | None
+    has_audio: bool
+    codec: str
+    pix_fmt: str
+
+
+def _open_input(path) -> av.container.InputContainer:
+    """Open ``path`` for reading; InputError with one clear line when it cannot be."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"input not found: {path}")
+    if os.path.isdir(path):
+        raise InputError(f"expected a video file, got a directory: {path}")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"input is empty (0 bytes): {path}")
+    try:
+        return av.open(path)
+    except av.error.FFmpegError as err:
+        raise InputError(f"not a video FFmpeg can read: {path} ({error_reason(err)}){_damage_hint(path)}") from err
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {error_reason(err)}") from err
+
+
+def _damage_hint(path: str) -> str:
+    """A hint for the one common unreadable case: an MP4/MOV cut short before
+    its index (``moov``), e.g. a recording that was interrupted."""
+    if os.path.splitext(path)[1].lower() not in ISO_MEDIA_EXTENSIONS:
+        return ""
+    with open(path, "rb") as file:
+        head = file.read(12)
+    if head[4:8] == b"ftyp":
+        return "; it looks like an MP4/MOV cut short before its index was written (truncated or damaged)"
+    return ""
+
+
+def error_reason(err: BaseException) -> str:
+    """The human part of an FFmpeg/OS error (its strerror when it has one)."""
+    return getattr(err, "strerror", None) or str(err)
+
+
+def _video_stream(container, path) -> av.video.stream.VideoStream:
+    """The first real video stream (cover art is not video); InputError when none."""
+    streams = [s for s in container.streams.video
+               if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        if container.streams.video:
+            kinds.append("cover art")
+        raise InputError(f"no video stream in {os.fspath(path)} (found: {', '.join(kinds)})")
+    return streams[0]
+
+
+def _is_still_image(container, stream) -> bool:
+    return container.format.name in STILL_IMAGE_FORMATS or (
+        stream.frames == 1 and stream.codec_context.name in STILL_IMAGE_CODECS)
+
+
+def is_still_image(path) -> bool:
+    """True when ``path`` opens as a single picture (PNG, JPEG, ...) rather
+    than a video; False for videos and for files that do not open at all."""
+    try:
+        with _open_input(path) as container:
+            return _is_still_image(container, _video_stream(container, path))
+    except InputError:
+        return False
+
+
+def probe(path) -> VideoInfo:
+    """Inspect ``path`` without decoding more than its first frame.
+
+    Raises InputError (exit code 2) with one clear line for a missing file, a
+    directory, an empty file, a file FFmpeg cannot read, a file without a
+    video stream (audio only) and a still image given as a video.
+    """
+    with _open_input(path) as container:
+        stream = _video_stream(container, path)
+        ctx = stream.codec_context
+        if _is_still_image(container, stream):
+            raise InputError(f"{os.fspath(path)} is a still image, not a video "
+                             f"(stylize it with an image output such as -o out.png, or vidstyle.stylize_image)")
+        rotation = _stream_rotation(container, stream)
+        width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
+        if width <= 0 or height <= 0:
+            raise InputError(f"{os.fspath(path)}: the video stream has no usable picture size "
+                             f"(corrupt header, or larger than FFmpeg decodes)")
+        fps = stream.average_rate or stream.guessed_rate
+        duration_s = _announced_video_duration_s(stream)
+        if duration_s is None and container.duration:
+            duration_s = container.duration / av.time_base
+        num_frames = stream.frames or (round(duration_s * fps) if duration_s and fps else None)
+        return VideoInfo(
+            path=os.fspath(path), width=width, height=height, rotation=rotation,
+            fps=Fraction(fps) if fps else None,
+            time_base=Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000),
+            num_frames=num_frames, duration_s=duration_s, has_audio=bool(container.streams.audio),
+            codec=ctx.name, pix_fmt=ctx.pix_fmt or "unknown",
+        )
+
+
+def _stream_rotation(container, stream) -> int:
+    """Clockwise display rotation (0/90/180/270) from the first decoded frame's
+    display matrix (PyAV 18 exposes it per frame, not per stream)."""
+    try:
+        for frame in container.decode(stream):
+            return _clockwise(frame.rotation)
+    except av.error.FFmpegError:
+        return 0
+    return 0
+
+
+def _clockwise(counterclockwise: int | float) -> int:
+    """FFmpeg's display rotation (degrees counterclockwise, -180..180) as
+    quarter turns clockwise, in degrees: 0, 90, 180 or 270."""
+    return int(round(-float(counterclockwise) / 90.0)) % 4 * 90
+
+
+def read_frames(
+    src, *, size: tuple[int, int] | None = None, start_s: float | None = None, end_s: float | None = None
+) -> Iterator[Frame]:
+    """Decode the first video stream of ``src`` as upright RGB frames.
+
+    A generator that owns its container: it is closed when the generator is
+    exhausted, closed or garbage collected.
+
+    Args:
+        src: path of a video file.
+        size: ``(width, height)`` in pixels of the yielded images, in display
+            (upright) orientation; None keeps the display size. Shrinking uses
+            an area filter, enlarging bicubic.
+        start_s, end_s: keep frames with ``start_s <= time < end_s`` (seconds
+            on the source's timeline); seeks to ``start_s`` first.
+
+    Yields:
+        Frames with ``image_u8`` uint8 ``(H, W, 3)`` RGB, the source's ``pts``
+        and ``time_base`` (a missing pts is synthesized from the frame's
+        position and the frame rate) and ``index`` counting the yielded frames
+        from 0.
+
+    Raises:
+        InputError: the file cannot be opened or has no video stream.
+        CorruptInputError: after the last good frame, when decoding fails
+            part-way (garbage in the stream), when the frames stop well
+            before the duration the file announces (FFmpeg reads a truncated
+            file quietly up to the cut), or when the file is truncated or
+            rewritten while it is being read (the message says so). A
+            truncated file whose header does not announce a duration just
+            ends early: the caller sees fewer frames. A file replaced by a
+            rename or deleted while it is read is read to its end as it was.
+    """
+    with _open_input(src) as container:
+        opened = _OpenedFile(src)
+        stream = _video_stream(container, src)
+        stream.thread_type = "AUTO"
+        time_base = Fraction(stream.time_base) if stream.time_base else None
+        fps = stream.average_rate or stream.guessed_rate
+        if start_s:
+            _seek(container, start_s)
+        index = 0
+        decoded_count = 0
+        last_end_s = 0.0
+        decoded = container.decode(stream)
+        while True:
+            try:
+                frame = next(decoded)
+            except StopIteration:
+                _check_complete(src, stream, index, last_end_s, fps, opened)
+                return
+            except (av.error.FFmpegError, OSError) as err:
+                raise _unreadable(src, index, error_reason(err), opened) from err
+            pts = frame.pts if frame.pts is not None else _synthesized_pts(decoded_count, fps, time_base)
+            decoded_count += 1
+            seconds = float(pts * time_base) if pts is not None and time_base else None
+            if start_s is not None and seconds is not None and seconds < start_s - 1e-6:
+                continue
+            if end_s is not None and seconds is not None and seconds >= end_s - 1e-6:
+                return
+            try:
+                image_u8 = frame_to_rgb(frame, size)
+            except av.error.FFmpegError as err:  # a damaged frame that decoded to nonsense
+                raise _unreadable(src, index, error_reason(err), opened) from err
+            yield Frame(image_u8=image_u8, pts=pts, time_base=time_base, index=index)
+            index += 1
+            if seconds is not None:
+                last_end_s = seconds + _frame_duration_s(frame, fps)
+
+
+class _OpenedFile:
+    """What an input file was when it was opened, to tell a damaged file from
+    one truncated or rewritten while it is being read (another program
+    writing to it, a copy over it). A file replaced by a rename or deleted is
+    not a change to what is read: the open file is read as it was."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        try:
+            self.stat: os.stat_result | None = os.stat(self.path)
+        except OSError:
+            self.stat = None
+
+    def change(self, *, count_growth: bool = True) -> str | None:
+        """How the file was changed in place since it was opened ("truncated
+        from 377,997 to 0 bytes", "rewritten"), or None. ``count_growth``:
+        False ignores a file that only grew (a recording still being written)."""
+        if self.stat is None:
+            return None
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return None
+        if (now.st_dev, now.st_ino) != (self.stat.st_dev, self.stat.st_ino):
+            return None
+        if now.st_size < self.stat.st_size:
+            return f"truncated from {self.stat.st_size:,} to {now.st_size:,} bytes"
+        if now.st_mtime_ns != self.stat.st_mtime_ns and (count_growth or now.st_size == self.stat.st_size):
+            return "rewritten"
+        return None
+
+
+def _unreadable(src, index: int, detail: str, opened: _OpenedFile) -> CorruptInputError:
+    """The CorruptInputError for an input that fails at frame ``index``: it
+    names an in-place change of the file when there was one, else ``detail``."""
+    change = opened.change()
+    if change is not None:
+        return CorruptInputError(f"{src}: input is unreadable from frame {index}: the file was {change} "
+                                 f"while it was being read", frame_index=index)
+    return CorruptInputError(f"{src}: input is corrupt at frame {index} ({detail})", frame_index=index)
+
+
+def _seek(container, start_s: float) -> None:
+    """Seek to the keyframe at or before ``start_s``; unseekable inputs are
+    decoded from the start (the caller skips the early frames)."""
+    try:
+        container.seek(int(start_s * av.time_base), backward=True, any_frame=False)
+    except av.error.FFmpegError:
+        pass
+
+
+def _synthesized_pts(position: int, fps, time_base: Fraction | None) -> int | None:
+    """pts of the ``position``-th decoded frame of a stream without timestamps."""
+    if not fps or not time_base:
+        return None
+    return round(position / Fraction(fps) / time_base)
+
+
+def _frame_duration_s(frame, fps) -> float:
+    """How long ``frame`` is shown: its own duration, else 1/fps, else 0."""
+    if frame.duration and frame.time_base:
+        return float(frame.duration * frame.time_base)
+    return float(1 / Fraction(fps)) if fps else 0.0
+
+
+def _announced_video_duration_s(stream) -> float | None:
+    """The video stream's own duration: the stream header, or Matroska's DURATION tag."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if tag:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return None
+    return None
+
+
+def _check_complete(src, stream, frames: int, last_end_s: float, fps, opened: _OpenedFile) -> None:
+    """FFmpeg stops quietly at the end of a truncated file: refuse to call the
+    input complete when it was truncated or rewritten while being read, or
+    when the frames ended well before the duration the header announced."""
+    if frames == 0:
+        return
+    change = opened.change(count_growth=False)
+    if change is not None:
+        raise CorruptInputError(f"{src}: input is unreadable from frame {frames}: the file was {change} "
+                                f"while it was being read", frame_index=frames)
+    announced = _announced_video_duration_s(stream)
+    if announced is None:
+        return
+    slack = max(TRUNCATION_SLACK_FRAMES / float(fps) if fps else 0.0, TRUNCATION_SLACK_S)
+    if last_end_s < announced - slack:
+        raise _unreadable(src, frames, f"the video stops at {last_end_s:.2f}s but the file announces "
+                                       f"{announced:.2f}s: truncated?", opened)
+
+
+def display_size(frame) -> tuple[int, int]:
+    """``(width, height)`` in pixels of a decoded ``frame`` once turned upright."""
+    quarter_turns = _clockwise(frame.rotation) // 90
+    return (frame.height, frame.width) if quarter_turns % 2 else (frame.width, frame.height)
+
+
+def frame_to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
+    """Upright uint8 ``(H, W, 3)`` RGB, at ``size`` = (width, height) if given.
+
+    Scaling happens in the stored orientation (the target size swapped for
+    quarter turns), in the same swscale call as the colour conversion.
+    """
+    quarter_turns = _clockwise(frame.rotation) // 90
+    width, height = frame.width, frame.height
+    if size is not None:
+        width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
+    shrinking = width <= frame.width and height <= frame.height
+    rgb = frame.reformat(
+        width=width, height=height, format="rgb24",
+        interpolation="AREA" if shrinking else "BICUBIC",
+        src_colorspace=_source_colorspace(frame),
+        src_color_range=frame.color_range or None,
+    )
+    image = rgb.to_ndarray()
+    if quarter_turns:
+        image = np.rot90(image, k=-quarter_turns)  # np.rot90 turns counterclockwise
+    return np.ascontiguousarray(image)
+
+
+def _source_colorspace(frame) -> int | None:
+    """The YUV matrix to decode ``frame`` with: its tag, else the players'
+    convention (BT.709 for HD, BT.601 for SD)."""
+    if frame.colorspace not in (0, 2):  # 0: RGB/identity, 2: unspecified
+        return None  # the frame's own tag
+    return av.video.reformatter.Colorspace.ITU709 if frame.height >= HD_MIN_HEIGHT else \
+        av.video.reformatter.Colorspace.ITU601

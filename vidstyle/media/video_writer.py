@@ -1,0 +1,342 @@
+"""Writing video files with PyAV: encode, mux with the source's audio, and
+make the file appear only when it is complete.
+
+Timestamps are carried, never recomputed (``timestamps.OutputClock``):
+variable frame rates and 30000/1001 come out as they went in (containers with
+a fixed timescale, Matroska/WebM 1/1000 and GIF 1/100, round them to their
+tick). Colour: frames are converted to BT.709 limited range and the stream is
+tagged so, so players agree.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from vidstyle.errors import CorruptInputError, OutputError
+from vidstyle.frames import Frame
+from vidstyle.media.audio import AudioPassthrough, AudioSourceError
+from vidstyle.media.destination import (AtomicWriter, OutputFolderRemoved, check_folder_still_there, discard,
+                                        make_temp_file, publish)
+from vidstyle.media.formats import (BT709, GIF_TIME_BASE, LIMITED_RANGE, OUTPUT_FORMATS, YUV_TARGET,
+                                    check_video_destination, encoder_options, is_rgb_pix_fmt, needs_even_size,
+                                    pick_pix_fmt)
+from vidstyle.media.palette import Palettizer
+from vidstyle.media.reading import error_reason
+from vidstyle.media.timestamps import OutputClock
+
+AUDIO_LOOKAHEAD_S = 0.5  # mux audio up to this far ahead of the last video frame
+DEFAULT_FPS = Fraction(25)  # rate-control hint when the source does not say its rate
+
+
+def partial_path(dst) -> str:
+    """Where an interrupted run leaves what it wrote: ``out.mp4`` -> ``out.partial.mp4``."""
+    stem, ext = os.path.splitext(os.fspath(dst))
+    return f"{stem}.partial{ext}"
+
+
+class VideoWriter(AtomicWriter):
+    """Encode frames into ``dst`` with the source's audio; atomic on success.
+    A ``FrameWriter`` (see ``media.writers``).
+
+    The file is written under a temporary name beside ``dst`` (same
+    extension, so the same muxer) and renamed onto ``dst`` when ``close()``
+    finishes, so ``dst`` never holds a truncated video; ``close()`` then
+    removes what interrupted runs to the same ``dst`` left: ``NAME.partial.EXT``
+    and the temporary files of killed runs. ``abort()`` (or an exception
+    inside ``with``) removes the temporary file and leaves ``dst`` as it was.
+    The finished file gets the permissions a plain write would give it
+    (``destination.publish``).
+
+    Container and codecs follow the extension (see ``formats.OUTPUT_FORMATS``):
+    .mp4 and .m4v H.264 yuv420p crf 14 + AAC, .mkv H.264 + audio copied as is,
+    .mov ProRes 422 10-bit + audio copied (AAC/PCM) or AAC, .webm VP9 + Opus,
+    .gif palette per frame with dithering, no audio.
+
+    Frame times: ``pts`` are written in ``time_base`` unchanged (only
+    shifted by the trim origin, see ``audio_start_s``), so VFR and NTSC rates
+    read back exactly from MP4/MOV; Matroska/WebM round to 1 ms, GIF to 10 ms.
+    Frames with ``pts`` None get ``frames_written / fps``.
+
+    Args:
+        dst: output path; its extension picks container and codecs.
+        width, height: size of the frames given to ``write`` in pixels. For
+            pixel formats with subsampled chroma (yuv420p, yuv422p) an odd
+            side is resized down to the even size below it.
+        time_base: seconds per tick of the frames' pts (the source's).
+        fps: nominal frame rate (rate-control hint; timing of frames without
+            pts); None: 25.
+        audio_from: copy the first audio stream of this file: packets as they
+            are when the container takes the codec, else re-encoded.
+        audio_start_s, audio_end_s: the source range written (seconds): the
+            audio is cut to it (to whole packets when copied, exactly when
+            re-encoded) and ``audio_start_s`` becomes time 0 of the output for
+            audio and video alike, so a trimmed clip stays in sync.
+        shift_to_zero: without ``audio_start_s``, start the output at the
+            first frame's time (sources whose timestamps start late).
+        codec, crf, bitrate: override the extension's encoder and quality
+            (crf default 14 for x264, see ``formats.DEFAULT_CRF``; bitrate in
+            bits/s wins over crf).
+        overwrite: replace an existing ``dst``.
+        input_paths: files that must never be overwritten, even with ``overwrite``.
+
+    Raises:
+        OutputError: exit code 2 for a bad destination (see
+            ``formats.check_video_destination``), exit code 1 when the encoder
+            cannot be set up or writing fails (encoder error, disk full);
+            ``OutputFolderRemoved`` (exit code 1) when the output's folder is
+            deleted mid-run.
+        CorruptInputError: from ``write``/``close`` when ``audio_from``
+            becomes unreadable part-way; the frames written so far can still
+            be kept with ``close_partial()``.
+    """
+
+    def __init__(
+        self,
+        dst,
+        *,
+        width: int,
+        height: int,
+        time_base: Fraction,
+        fps: Fraction | None,
+        audio_from: str | None = None,
+        audio_start_s: float | None = None,
+        audio_end_s: float | None = None,
+        shift_to_zero: bool = False,
+        codec: str | None = None,
+        crf: int | None = None,
+        bitrate: int | None = None,
+        overwrite: bool = False,
+        input_paths: Sequence[str] = (),
+    ):
+        self.dst = os.fspath(dst)
+        self.ext = check_video_destination(self.dst, overwrite=overwrite, input_paths=input_paths)
+        self.folder = os.path.dirname(os.path.abspath(self.dst))
+        self.format = OUTPUT_FORMATS[self.ext]
+        self.frame_size = (int(width), int(height))
+        self.time_base = GIF_TIME_BASE if self.ext == ".gif" else Fraction(time_base)
+        self.fps = Fraction(fps) if fps else DEFAULT_FPS
+        self.origin_s = audio_start_s  # source time that becomes 0; None: decided by the first frame
+        self.shift_to_zero = shift_to_zero
+        self.audio_from = os.fspath(audio_from) if audio_from is not None else None
+        self.frames_written = 0
+        self.clock = OutputClock(self.time_base, fps=self.fps)
+        self._state = "open"  # "open": takes frames; "finished": the temporary file is complete; "done": moved or aborted
+        self.tmp_path = make_temp_file(self.dst, suffix=f".partial{self.ext}")
+        self.container = None
+        self.audio: AudioPassthrough | None = None
+        try:
+            self.container = av.open(self.tmp_path, mode="w")
+            self.video = self._add_video_stream(codec, crf, bitrate)
+            self.palette = Palettizer(*self.frame_size, self.time_base) if self.ext == ".gif" else None
+            if self.audio_from is not None and self.format.audio_codec is not None:
+                self.audio = AudioPassthrough.open(self.audio_from, self.container, self.format, end_s=audio_end_s)
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            self.abort()
+            if isinstance(err, av.codec.codec.UnknownCodecError):
+                raise OutputError(f"unknown video codec {codec!r}: this FFmpeg build has no such encoder "
+                                  f"(leave out --codec to use the one {self.ext} files get)") from err
+            raise OutputError(f"cannot set up the encoder for {self.dst}: {error_reason(err)}", exit_code=1) from err
+
+    def _add_video_stream(self, codec: str | None, crf: int | None, bitrate: int | None):
+        stream = self.container.add_stream(codec or self.format.video_codec, rate=self.fps)
+        supported = [f.name for f in (stream.codec_context.codec.video_formats or [])]
+        stream.pix_fmt = pick_pix_fmt(self.format, supported, codec_overridden=codec is not None)
+        width, height = self.frame_size
+        if needs_even_size(stream.pix_fmt):
+            width, height = max(2, width - width % 2), max(2, height - height % 2)
+        stream.width, stream.height = width, height
+        stream.time_base = self.time_base  # the muxer may still impose its own (Matroska: 1/1000)
+        stream.codec_context.time_base = self.time_base  # so pts reach the muxer unrounded
+        if not is_rgb_pix_fmt(stream.pix_fmt):
+            ctx = stream.codec_context
+            ctx.colorspace, ctx.color_range = BT709, LIMITED_RANGE  # what _encodable_frames converts to
+            ctx.color_primaries, ctx.color_trc = BT709, BT709
+        options, bit_rate = encoder_options(self.format, stream.codec_context.name, codec_overridden=codec is not None,
+                                            crf=crf, bitrate=bitrate)
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
+        stream.options = options
+        return stream
+
+    @property
+    def takes_audio(self) -> bool:
+        """The output format can carry the source's audio (GIF cannot)."""
+        return self.format.audio_codec is not None
+
+    def write(self, frame: Frame) -> None:
+        """Encode one frame; ``frame.image_u8`` is uint8 ``(height, width, 3)`` RGB.
+
+        Raises ValueError for another shape, OutputError (exit code 1, the
+        temporary file removed) when encoding or writing fails or the output
+        folder has been deleted, CorruptInputError when the source's audio
+        fails (the frame is written; ``close_partial()`` keeps the frames).
+        """
+        if self._state != "open":
+            raise ValueError(f"{self.dst}: write() after close() or abort()")
+        image = frame.image_u8
+        width, height = self.frame_size
+        if image.shape != (height, width, 3) or image.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 ({height}, {width}, 3) image for {self.dst}, "
+                             f"got {image.dtype} {image.shape}")
+        self._check_folder()
+        pts = self._pts_for(frame)
+        number = self.frames_written
+        try:
+            for encodable in self._encodable_frames(image, pts):
+                self.container.mux(self.video.encode(encodable))
+            self.frames_written += 1
+            if self.audio is not None:
+                self.audio.mux_until(float(pts * self.time_base) + AUDIO_LOOKAHEAD_S)
+        except AudioSourceError as err:
+            raise self._corrupt_audio(err) from err
+        except (av.error.FFmpegError, OSError) as err:
+            self.abort()
+            raise OutputError(f"writing {self.dst} failed at frame {number}: {error_reason(err)}",
+                              exit_code=1) from err
+
+    def _check_folder(self) -> None:
+        """Abort and raise OutputFolderRemoved when the output's folder is gone
+        (writes into a deleted folder's open file would succeed silently)."""
+        try:
+            check_folder_still_there(self.folder, dst=self.dst, frames_written=self.frames_written)
+        except OutputFolderRemoved:
+            self.abort()
+            raise
+
+    def _corrupt_audio(self, err: AudioSourceError) -> CorruptInputError:
+        return CorruptInputError(f"{self.audio_from}: input is corrupt at frame {self.frames_written}: {err}",
+                                 frame_index=self.frames_written)
+
+    def _encodable_frames(self, image: np.ndarray, pts: int) -> list:
+        """``image`` as the encoder's frames: palettized for GIF, else converted
+        to the stream's pixel format (BT.709, limited range) and size."""
+        rgb = av.VideoFrame.from_ndarray(image, format="rgb24")
+        rgb.pts, rgb.time_base = pts, self.time_base
+        if self.palette is not None:
+            return self.palette.convert(rgb)
+        stream_size = (self.video.width, self.video.height)
+        converted = rgb.reformat(
+            width=stream_size[0], height=stream_size[1], format=self.video.pix_fmt,
+            interpolation="AREA" if stream_size != self.frame_size else None,
+            **({} if is_rgb_pix_fmt(self.video.pix_fmt) else YUV_TARGET),
+        )
+        converted.pts, converted.time_base = pts, self.time_base
+        return [converted]
+
+    def _pts_for(self, frame: Frame) -> int:
+        """The frame's pts in the stream's time base (see ``OutputClock``); the
+        first frame fixes the output origin."""
+        ticks = self.clock.source_ticks(frame)
+        if self.clock.origin is None:
+            self._start_timeline(ticks)
+        return self.clock.next_pts(ticks)
+
+    def _start_timeline(self, first_ticks: int) -> None:
+        """Fix the output origin at the first frame: ``audio_start_s`` if
+        given, else the first frame's time with ``shift_to_zero``, else 0."""
+        if self.origin_s is None:
+            self.origin_s = float(first_ticks * self.time_base) if self.shift_to_zero else 0.0
+            self.clock.set_origin(first_ticks if self.shift_to_zero else 0)
+        else:
+            self.clock.set_origin(round(Fraction(self.origin_s) / self.time_base))
+        if self.audio is not None:
+            self.audio.start(self.origin_s)
+
+    def _finish(self) -> None:
+        """Flush encoders and audio, write the trailer: the temporary file is
+        then a complete video. OutputError on failure (temporary file
+        removed); CorruptInputError, after finishing, when the source's audio
+        failed on its last stretch (the audio ends there)."""
+        if self._state != "open":
+            return
+        audio_failure = None
+        try:
+            if self.palette is not None:
+                for encodable in self.palette.convert(None):
+                    self.container.mux(self.video.encode(encodable))
+            self.container.mux(self.video.encode(None))
+            if self.audio is not None:
+                try:
+                    self.audio.mux_until(math.inf)
+                except AudioSourceError as err:
+                    audio_failure = err
+                    self.audio.mux_until(math.inf)  # drains what was read and releases the source
+                self.audio.close()
+            self.container.close()
+        except (av.error.FFmpegError, OSError) as err:
+            self.abort()
+            raise OutputError(f"finishing {self.dst} failed: {error_reason(err)}", exit_code=1) from err
+        self._state = "finished"
+        if audio_failure is not None:
+            raise self._corrupt_audio(audio_failure) from audio_failure
+
+    def close(self) -> str:
+        """Flush the encoders and move the finished file onto ``dst``; returns
+        ``dst``. The partial output of an earlier interrupted run is removed:
+        the complete one supersedes it. A second call, or a call after
+        ``abort()``, does nothing.
+
+        Raises OutputError when no frame was written or finishing fails,
+        OutputFolderRemoved when the output's folder is gone."""
+        if self._state == "done":  # already moved into place, or aborted
+            return self.dst
+        if self.frames_written == 0:
+            self.abort()
+            raise OutputError(f"no frames were written; {self.dst} not created", exit_code=1)
+        self._check_folder()
+        self._finish()
+        self._publish(self.dst)
+        for leftover in [partial_path(self.dst), *self._stale_tmp_files()]:
+            discard(leftover)
+        return self.dst
+
+    def close_partial(self) -> str | None:
+        """Flush what was written into ``NAME.partial.EXT`` beside ``dst``
+        (interrupted runs); returns that path, or None (and nothing is left)
+        when no frame was written. A failing audio source does not stop it:
+        the audio ends where the source failed.
+
+        Raises OutputError when finishing fails, OutputFolderRemoved when the
+        output's folder is gone."""
+        if self._state == "done" or self.frames_written == 0:
+            self.abort()
+            return None
+        self._check_folder()
+        try:
+            self._finish()
+        except CorruptInputError:
+            pass  # finished, with the audio cut where its source failed
+        partial = partial_path(self.dst)
+        self._publish(partial)
+        return partial
+
+    def _publish(self, path: str) -> None:
+        """Move the finished temporary file onto ``path`` (see ``destination.publish``)."""
+        self._state = "done"  # moved, or removed by publish when the move fails
+        publish(self.tmp_path, path, dst=self.dst, frames_written=self.frames_written)
+
+    def _stale_tmp_files(self) -> list[str]:
+        """Temporary files of earlier runs to the same ``dst`` that were killed
+        before they could clean up (SIGKILL, power loss)."""
+        name = os.path.basename(self.dst)
+        prefix, suffix = f".{name}.", f".partial{self.ext}"
+        return [os.path.join(self.folder, entry) for entry in os.listdir(self.folder)
+                if entry.startswith(prefix) and entry.endswith(suffix)]
+
+    def abort(self) -> None:
+        """Drop the temporary file; ``dst`` is left as it was. Safe to call twice."""
+        self._state = "done"
+        if self.audio is not None:
+            self.audio.close()
+        if self.container is not None:
+            try:
+                self.container.close()
+            except Exception:  # noqa: BLE001 - the file is being discarded anyway
+                pass
+        discard(self.tmp_path)
