@@ -6,8 +6,8 @@ import sys
 
 import av
 import pytest
-
 from conftest import ROOT, STYLE_PATH, make_clip
+
 from vidstyle.cli.main import main
 from vidstyle.media import probe, read_frames
 

@@ -1,0 +1,98 @@
+"""``vidstyle IN --style ART``: a video file (or a still image) in, a stylized one out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from vidstyle.cli.options import PROG, Parser, add_export_options, add_style_options, export_options, style_options
+from vidstyle.config import make_configs
+from vidstyle.errors import InputError
+
+# Options that mean something only for a video source, with the flag a user typed.
+VIDEO_ONLY = (("start_s", "-ss"), ("end_s", "-t/-to"), ("fps", "--fps"), ("compare", "--compare"))
+# Export options a still image has no use for (the encoder, the work directory).
+NOT_FOR_STILLS = ("start_s", "end_s", "fps", "compare", "codec", "crf", "bitrate", "resume", "keep_work")
+
+
+def build_file_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=PROG,
+        description="Turn a video into a painting that moves without flickering.",
+        epilog="Other commands: 'vidstyle eval IN STYLIZED' (flicker meter), 'vidstyle live SOURCE' (webcam/streams).",
+    )
+    parser.add_argument("input", help="input video (a still image is stylized into an image)")
+    parser.add_argument("-o", "--output", help="output file: .mp4 .m4v .mkv .mov .webm .gif, or an image sequence "
+                        "such as out/%%05d.png (default: INPUT.stylized.mp4)")
+    add_style_options(parser)
+    g = add_export_options(parser)
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    return parser
+
+
+def run_file(argv: list[str]) -> int:
+    """The file command; returns the exit code (errors are raised)."""
+    args = build_file_parser().parse_args(argv)
+    options = {**style_options(args), **export_options(args)}
+    make_configs(**options)  # every range and cross-field check, before the heavy imports
+
+    from vidstyle.cli.progress import ProgressReporter
+    from vidstyle.media import is_still_image
+    from vidstyle.pipeline import stylize_video
+
+    reporter = ProgressReporter(enabled=not args.quiet)
+    if is_still_image(args.input):
+        return run_still(args, options, reporter)
+    try:
+        summary = stylize_video(args.input, args.output, style=args.style, on_event=notices_to(reporter),
+                                on_start=reporter.on_start, **options)
+    finally:
+        reporter.close()
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    elif not args.quiet:
+        resumed = f", {summary.resumed_frames} resumed" if summary.resumed_frames else ""
+        steady_s = summary.steady_seconds_per_frame
+        steady = f", steady state {steady_s:.2f} s/frame" if steady_s is not None else ""
+        print(f"wrote {summary.output}: {summary.frames_written} frames in {summary.seconds:.1f} s{resumed} "
+              f"({summary.seconds_per_frame:.2f} s/frame{steady})", file=sys.stderr)
+    return 0
+
+
+def notices_to(reporter):
+    """An ``on_event`` callback: Notices as ``note: ...`` lines, every event to the progress bar."""
+    from vidstyle.pipeline import Notice
+
+    def on_event(event) -> None:
+        if isinstance(event, Notice):
+            reporter.write(f"note: {event.message}")
+        reporter.on_event(event)
+
+    return on_event
+
+
+def run_still(args: argparse.Namespace, options: dict, reporter) -> int:
+    """A still image given as the input: stylized as a picture into an image
+    file; a video output for it is refused with the command that works."""
+    from vidstyle.media import IMAGE_EXTENSIONS
+    from vidstyle.pipeline import default_output_path, stylize_image
+
+    src = args.input
+    suggestion = default_output_path(src, ext=".png")
+    dst = args.output or suggestion
+    if "%" in os.path.basename(dst) or os.path.splitext(dst)[1].lower() not in IMAGE_EXTENSIONS:
+        raise InputError(f"{src} is a still image, not a video; stylize it into an image, e.g. -o {suggestion}")
+    video_only = [flag for name, flag in VIDEO_ONLY if options.get(name)]
+    if video_only:
+        raise InputError(f"{', '.join(video_only)} apply to videos; {src} is a still image")
+    for name in NOT_FOR_STILLS:
+        options.pop(name, None)
+    image = stylize_image(src, dst, style=args.style, on_event=notices_to(reporter), **options)
+    if args.json:
+        print(json.dumps({"output": dst, "frames": 1, "size": [image.shape[1], image.shape[0]]}))
+    elif not args.quiet:
+        print(f"wrote {dst} ({image.shape[1]}x{image.shape[0]})", file=sys.stderr)
+    return 0
