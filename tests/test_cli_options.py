@@ -200,3 +200,10 @@ def test_still_image_refuses_video_only_options(tmp_path, capsys):
     code = main([str(photo), "--style", str(STYLE_PATH), "-o", str(tmp_path / "p.png"), "-ss", "1", "--fps", "10"])
     err = capsys.readouterr().err
     assert code == 2 and "-ss, --fps apply to videos" in err
+
+
+def test_live_command_gets_the_same_checks(capsys):
+    """``vidstyle live`` shares the generated style flags, so their checks too."""
+    code = main(["live", "lavfi:testsrc2", "--style", str(STYLE_PATH), "--tv-weight", "nan"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "tv-weight must be a finite number" in err, err
