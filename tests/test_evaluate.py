@@ -2,13 +2,19 @@
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
 
+from vidstyle.errors import OutputError
 from vidstyle.evaluate import (
+    COLD_START_PAIRS,
     FlickerReport,
+    cold_start_spans,
     draw_plot,
     evaluate_flicker,
     evaluate_flicker_with_flows,
@@ -116,11 +122,80 @@ def test_plot_is_an_800x400_png_with_both_curves(clip, tmp_path):
     report = evaluate_flicker(clip.frames, with_noise(clip.frames))
     path = tmp_path / "flicker.png"
     save_plot(report, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = cv2.imread(str(path))
     assert image.shape == (400, 800, 3)
     red = (image[..., 2] > 180) & (image[..., 1] < 100) & (image[..., 0] < 100)
     blue = (image[..., 0] > 140) & (image[..., 2] < 80)
     assert red.sum() > 200 and blue.sum() > 200  # the stylized and input curves
-    with_cut = FlickerReport([0.1, math.nan, 0.2], [0.1, math.nan, 0.1], [1])
-    for odd in (FlickerReport([], []), FlickerReport([0.1], [0.05]), with_cut):
-        assert draw_plot(odd).shape == (400, 800, 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["flicker.png"]  # written atomically, no leftovers
+
+
+def test_plot_has_labelled_axes_a_legend_the_ratio_and_marks_cuts_and_cold_starts():
+    n, cuts = 60, [20, 41]
+    stylized = [math.nan if i in cuts else 0.002 + 0.001 * (i % 3) for i in range(n)]
+    source = [math.nan if i in cuts else 0.001 for i in range(n)]
+    report = FlickerReport(stylized, source, cuts)
+    fig = draw_plot(report)
+    ax, = fig.axes
+    assert fig.get_size_inches() * fig.dpi == pytest.approx((800, 400))
+    assert "frame pair" in ax.get_xlabel() and "E_warp" in ax.get_ylabel() and "[0, 1]" in ax.get_ylabel()
+    assert f"{report.flicker_ratio:.3f}" in ax.get_title()
+    legend, = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert [t.split(" (")[0] for t in texts] == ["stylized", "input", "scene cut", "cold start"]
+    assert f"{report.e_warp_stylized:.2e}" in texts[0] and f"{report.e_warp_input:.2e}" in texts[1]
+    cut_lines = [line for line in ax.lines if line.get_gid() == "scene-cut"]
+    assert sorted(line.get_xdata()[0] for line in cut_lines) == cuts  # one vertical line per cut
+    assert all(line.get_xdata()[0] == line.get_xdata()[1] for line in cut_lines)
+    shaded = sorted((p.get_x(), p.get_x() + p.get_width()) for p in ax.patches if p.get_gid() == "cold-start")
+    assert shaded == [(-0.5, 14.5), (20.5, 35.5), (41.5, 56.5)]  # from the start and after each cut
+    curves = {line.get_gid(): line for line in ax.lines}
+    np.testing.assert_array_equal(curves["stylized"].get_ydata(), stylized)  # NaN at the cuts: gaps
+    np.testing.assert_array_equal(curves["input"].get_ydata(), source)
+
+
+def test_cold_start_spans_stop_at_the_next_cut_and_the_end():
+    assert COLD_START_PAIRS == 15
+    assert cold_start_spans(FlickerReport([0.1] * 40, [0.1] * 40)) == [(0, 14)]
+    assert cold_start_spans(FlickerReport([0.1] * 8, [0.1] * 8)) == [(0, 7)]
+    assert cold_start_spans(FlickerReport([0.1] * 40, [0.1] * 40, [5, 6, 30])) == [(0, 4), (7, 21), (31, 39)]
+    assert cold_start_spans(FlickerReport([0.1] * 5, [0.1] * 5, [0, 4])) == [(1, 3)]
+    assert cold_start_spans(FlickerReport([], [])) == []
+
+
+@pytest.mark.parametrize("report", [
+    FlickerReport([], []),
+    FlickerReport([0.1], [0.05]),
+    FlickerReport([0.1, math.nan, 0.2], [0.1, math.nan, 0.1], [1]),
+    FlickerReport([math.nan], [math.nan], [0]),  # nothing measured
+    FlickerReport([0.1, 0.2], [0.0, 0.0]),  # infinite ratio
+], ids=["empty", "one-pair", "cut", "only-a-cut", "inf-ratio"])
+def test_plot_of_edge_cases_is_still_an_800x400_png(report, tmp_path):
+    path = tmp_path / "edge.png"
+    save_plot(report, path)
+    assert cv2.imread(str(path)).shape == (400, 800, 3)
+
+
+def test_plot_failing_to_write_is_an_output_error(tmp_path):
+    with pytest.raises(OutputError):
+        save_plot(FlickerReport([0.1], [0.05]), tmp_path / "missing" / "flicker.png")
+
+
+def test_matplotlib_is_imported_only_to_plot_and_never_pyplot(tmp_path):
+    code = ("import sys; import vidstyle.evaluate as e; assert 'matplotlib' not in sys.modules; "
+            f"e.save_plot(e.FlickerReport([0.1], [0.05]), {str(tmp_path / 'p.png')!r}); "
+            "assert 'matplotlib.pyplot' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   env={**os.environ, "MPLBACKEND": "TkAgg"})  # a GUI backend configured: still headless Agg
+
+
+def test_plots_drawn_in_threads_at_once_are_identical(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    report = FlickerReport([0.002, math.nan, 0.003, 0.0025], [0.001, math.nan, 0.001, 0.0012], [1])
+    paths = [tmp_path / f"p{k}.png" for k in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda path: save_plot(report, path), paths))
+    images = [cv2.imread(str(path)) for path in paths]
+    assert all(np.array_equal(images[0], image) for image in images[1:])

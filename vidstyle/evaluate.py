@@ -15,7 +15,8 @@ own E_warp (noise, lighting, compression, flow errors); their ratio, the
 Pairs across a scene cut (as ``flow.is_scene_cut`` sees it, the same test
 that makes the stylizer cold-start) measure no flicker and are skipped.
 
-Pure numpy/OpenCV; the plot is drawn with OpenCV too.
+Pure numpy/OpenCV; the plot (``save_plot``) uses matplotlib, imported only
+when a plot is drawn.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from vidstyle.motion.flow import FlowEstimator, consistency_mask, is_scene_cut, warp
 from vidstyle.frames import u8_to_float
+from vidstyle.motion.flow import FlowEstimator, consistency_mask, is_scene_cut, warp
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Lai et al. warp with bilinear sampling; the meter follows them so numbers compare.
 METER_INTERPOLATION = "linear"
@@ -206,7 +211,9 @@ def evaluate_flicker_with_flows(stylized_frames: Iterable[np.ndarray], flows: It
     """
     frames = iter(stylized_frames)
     previous = next(frames, None)
-    errors = []
+    errors: list[float] = []
+    if previous is None:
+        return errors
     for current, flow, mask in zip(frames, flows, masks):
         errors.append(warping_error(previous, current, flow, mask))
         previous = current
@@ -220,7 +227,7 @@ def evaluate_videos(input_path, stylized_path, *, method: str = "dis-medium",
     Raises InputError when the frame counts differ."""
     from vidstyle.errors import InputError
     from vidstyle.frames import fit_size
-    from vidstyle.media.io import probe, read_frames
+    from vidstyle.media import probe, read_frames
 
     stylized_info = probe(stylized_path)
     probe(input_path)
@@ -238,79 +245,109 @@ def evaluate_videos(input_path, stylized_path, *, method: str = "dis-medium",
 # -- the plot ------------------------------------------------------------------
 
 PLOT_SIZE = (800, 400)  # width, height in pixels
-PLOT_MARGINS = (70, 50, 20, 50)  # left, top, right, bottom
-PLOT_Y_TICKS = 5
-PLOT_X_TICKS = 10
-FONT = cv2.FONT_HERSHEY_SIMPLEX
-TEXT_BGR = (30, 30, 30)
-GRID_BGR = (225, 225, 225)
-SERIES_BGR = {"stylized": (40, 40, 220), "input": (170, 110, 30)}  # red, blue
-SMALL_TEXT, LARGE_TEXT = 0.4, 0.5  # font scales
+PLOT_DPI = 100
+COLD_START_PAIRS = 15  # pairs shaded after the start and after each cut: is the beginning of a shot steady?
+PLOT_COLORS = {"stylized": "#d62728", "input": "#1f77b4", "cut": "#555555", "cold": "#ff9f1c"}
+
+
+def cold_start_spans(report: FlickerReport, length: int = COLD_START_PAIRS) -> list[tuple[int, int]]:
+    """The pairs just after a cold start, as ``(first, last)`` pair indices
+    (inclusive): up to ``length`` pairs from the first one and from the one
+    after each scene cut, ending before the next cut and at the last pair."""
+    cuts = sorted(set(report.scene_cut_pairs))
+    spans = []
+    for first in [0] + [c + 1 for c in cuts]:
+        following = [c for c in cuts if c >= first]
+        last = min(first + length, following[0] if following else report.num_pairs) - 1
+        if last >= first:
+            spans.append((first, last))
+    return spans
 
 
 def save_plot(report: FlickerReport, path) -> None:
-    """Write a PNG line plot (800x400) of E_warp per frame pair: the stylized
-    video and the input, with a legend and the flicker ratio in the title."""
+    """Write the plot of ``draw_plot`` as an 800x400 PNG (the format follows
+    the extension, see ``save_image``; written atomically).
+
+    Raises OutputError when the file cannot be written."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     from vidstyle.media.images import save_image
 
-    canvas = draw_plot(report)
-    save_image(path, cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
+    canvas = FigureCanvasAgg(draw_plot(report))
+    canvas.draw()
+    save_image(path, np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3]))
 
 
-def draw_plot(report: FlickerReport) -> np.ndarray:
-    """The plot of ``save_plot`` as a BGR uint8 ``(400, 800, 3)`` image."""
-    width, height = PLOT_SIZE
-    left, top, right, bottom = PLOT_MARGINS
-    x0, x1, y0, y1 = left, width - right, height - bottom, top  # plot area; y0 is the bottom
-    canvas = np.full((height, width, 3), 255, np.uint8)
-    finite = [v for v in report.per_pair_stylized + report.per_pair_input if math.isfinite(v)]
-    y_max = max(finite) * 1.1 if finite and max(finite) > 0 else 1.0
-    last = max(report.num_pairs - 1, 1)
+def draw_plot(report: FlickerReport) -> Figure:
+    """E_warp per frame pair of the stylized video and of the input as a
+    matplotlib ``Figure`` (800x400 pixels at ``PLOT_DPI``; no pyplot, so no
+    global state: headless and safe in threads). The flicker ratio is in the
+    title; scene cuts (skipped pairs, gaps in the curves) are dashed vertical
+    lines (gid ``scene-cut``); the first ``COLD_START_PAIRS`` pairs of each
+    shot are shaded (gid ``cold-start``)."""
+    from matplotlib.artist import Artist
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    def to_px(i: int, value: float) -> tuple[int, int]:
-        return round(x0 + i * (x1 - x0) / last), round(y0 - value / y_max * (y0 - y1))
+    fig = Figure(figsize=(PLOT_SIZE[0] / PLOT_DPI, PLOT_SIZE[1] / PLOT_DPI), dpi=PLOT_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    n = report.num_pairs
+    ax.set_xlabel("frame pair i (frame i \u2192 i+1)")
+    ax.set_ylabel("E_warp (MSE of RGB in [0, 1])")
+    ax.set_title(_plot_title(report), fontsize="medium")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3), useMathText=True)
+    ax.grid(True, color="#e6e6e6", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
-    for k in range(PLOT_Y_TICKS + 1):  # horizontal grid and y labels
-        value = y_max * k / PLOT_Y_TICKS
-        y = to_px(0, value)[1]
-        cv2.line(canvas, (x0, y), (x1, y), GRID_BGR, 1)
-        _text(canvas, f"{value:.2e}", (4, y + 4), SMALL_TEXT)
-    for i in sorted({round(last * k / PLOT_X_TICKS) for k in range(PLOT_X_TICKS + 1)}):  # x labels
-        x = to_px(i, 0)[0]
-        cv2.line(canvas, (x, y0), (x, y0 + 4), TEXT_BGR, 1)
-        _text(canvas, str(i), (x - 6, y0 + 18), SMALL_TEXT)
-    cv2.rectangle(canvas, (x0, y1), (x1, y0), TEXT_BGR, 1)
-    for i in report.scene_cut_pairs:  # skipped pairs: a wide grey bar
-        x = to_px(i, 0)[0]
-        cv2.line(canvas, (x, y1), (x, y0), GRID_BGR, 3)
-    for name, series in (("input", report.per_pair_input), ("stylized", report.per_pair_stylized)):
-        _polyline(canvas, [to_px(i, v) if math.isfinite(v) else None for i, v in enumerate(series)], SERIES_BGR[name])
-    _text(canvas, f"E_warp per frame pair - flicker ratio {report.flicker_ratio:.3f} "
-                  f"(stylized {report.e_warp_stylized:.2e} / input {report.e_warp_input:.2e})", (x0, 30), LARGE_TEXT)
-    _text(canvas, "frame pair (t-1, t)", ((x0 + x1) // 2 - 60, height - 12), SMALL_TEXT)
-    for row, name in enumerate(("stylized", "input")):  # legend, top right inside the plot
-        y = y1 + 18 + 20 * row
-        cv2.line(canvas, (x1 - 120, y - 4), (x1 - 95, y - 4), SERIES_BGR[name], 2, cv2.LINE_AA)
-        _text(canvas, name, (x1 - 88, y), SMALL_TEXT)
-    return canvas
+    if n == 0:
+        ax.set_xlim(-0.5, 0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no frame pairs", transform=ax.transAxes, ha="center", va="center", color="#777777")
+        return fig
+
+    legend: dict[str, Artist] = {}  # label -> handle, in the legend's order
+    pairs = np.arange(n)
+    for name, series, mean in (("stylized", report.per_pair_stylized, report.e_warp_stylized),
+                               ("input", report.per_pair_input, report.e_warp_input)):
+        values = np.asarray(series, dtype=np.float64)
+        label = f"{name} (mean {mean:.2e})" if np.isfinite(values).any() else name
+        legend[label], = ax.plot(pairs, values, color=PLOT_COLORS[name], linewidth=1.6 if n <= 200 else 1.0,
+                                 marker="o", markersize=3.5,
+                                 markevery=_markers(values), label=label, gid=name,
+                                 zorder=3 if name == "stylized" else 2.8,  # above the axis line: 0 stays visible
+                                 clip_on=False)
+    for cut in sorted(set(report.scene_cut_pairs)):
+        legend["scene cut (skipped)"] = ax.axvline(cut, color=PLOT_COLORS["cut"], linestyle="--", linewidth=1.2,
+                                                   gid="scene-cut")
+    for first, last in cold_start_spans(report):
+        legend[f"cold start (first {COLD_START_PAIRS} pairs)"] = ax.axvspan(
+            first - 0.5, last + 0.5, color=PLOT_COLORS["cold"], alpha=0.15, linewidth=0, gid="cold-start")
+
+    ax.set_xlim(-0.5, n - 0.5)
+    top = max((v for v in report.per_pair_stylized + report.per_pair_input if math.isfinite(v)), default=0.0)
+    ax.set_ylim(0.0, top * 1.08 if top > 0 else 1.0)
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=len(legend),
+               fontsize="small", frameon=False)
+    return fig
 
 
-def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float) -> None:
-    cv2.putText(canvas, text, origin, FONT, scale, TEXT_BGR, 1, cv2.LINE_AA)
+def _plot_title(report: FlickerReport) -> str:
+    if not any(math.isfinite(v) for v in report.per_pair_stylized + report.per_pair_input):
+        return "Flicker ratio: no frame pair measured"
+    ratio = report.flicker_ratio
+    ratio_text = f"{ratio:.3f}" if math.isfinite(ratio) else "\u221e"
+    return f"Flicker ratio {ratio_text}  (E_warp stylized / input; 1.0 = as steady as the source)"
 
 
-def _polyline(canvas: np.ndarray, points: list[tuple[int, int] | None], color: tuple[int, int, int]) -> None:
-    """Connect consecutive points; None breaks the line; isolated points get a dot."""
-    runs, run = [], []
-    for point in points + [None]:
-        if point is None:
-            if run:
-                runs.append(run)
-            run = []
-        else:
-            run.append(point)
-    for run in runs:
-        if len(run) == 1:
-            cv2.circle(canvas, run[0], 3, color, -1, cv2.LINE_AA)
-        else:
-            cv2.polylines(canvas, [np.array(run, np.int32)], False, color, 2, cv2.LINE_AA)
+def _markers(values: np.ndarray) -> np.ndarray:
+    """Where to draw a dot: every point of a short clip, and any point with no
+    finite neighbour (a line alone would not show it)."""
+    finite = np.isfinite(values)
+    if len(values) <= 40:
+        return finite
+    padded = np.concatenate([[False], finite, [False]])
+    return finite & ~padded[:-2] & ~padded[2:]
