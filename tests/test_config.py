@@ -8,14 +8,12 @@ from fractions import Fraction
 import pytest
 
 import vidstyle
+from vidstyle.checks import CRF_RANGES, NO_CRF, check_crf
 from vidstyle.config import (
-    CRF_RANGES,
-    NO_CRF,
     PRESET_OPTIONS,
     PRESETS,
     ExportConfig,
     StyleConfig,
-    check_crf,
     describe_preset,
     make_configs,
     preset_options,
@@ -59,7 +57,7 @@ def test_every_field_has_its_default_accepted_by_its_own_check():
 
 
 def test_bare_dataclass_field_without_cli_facts_is_refused():
-    from vidstyle.config import Check, setting
+    from vidstyle.checks import Check, setting
 
     with pytest.raises(TypeError, match="exactly one of"):
         setting(1, Check("int"))

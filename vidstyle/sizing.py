@@ -20,11 +20,11 @@ import math
 import os
 from collections.abc import Callable
 
-from vidstyle.config import StyleConfig
+from vidstyle.config import MIN_SIDE, StyleConfig
 from vidstyle.errors import InputError, VidstyleError
 from vidstyle.frames import fit_size
 
-MIN_PROCESSING_SIDE = 16  # VGG19 pools four times before relu5_1
+MIN_PROCESSING_SIDE = MIN_SIDE  # VGG19 pools four times before relu5_1 (the options' own lower bound)
 MIN_SHRUNK_SIDE = 32  # a memory fallback never shrinks the shorter side below this
 MIN_STYLE_SIDE = 64  # smaller style images are enlarged to this before their Grams are taken
 MAX_PROCESSING_PIXELS = 4096 * 4096  # the optimizer's memory grows with the pixel count

@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from vidstyle import config as cfg
-from vidstyle.config import CONFIG_CLASSES, PRESET_OPTIONS, ExportConfig, Flag, StyleConfig, check_value
+from vidstyle import parsing
+from vidstyle.checks import Flag, check_value
+from vidstyle.config import CONFIG_CLASSES, PRESET_OPTIONS, ExportConfig, StyleConfig
 from vidstyle.errors import InputError
 
 PROG = "vidstyle"
@@ -135,7 +137,7 @@ def field_type(owner: type, name: str) -> Callable[[str], Any]:
     return argparse_type(flag.parse, lambda value: check_value(field, value))
 
 
-parse_time = argparse_type(cfg.parse_time)  # -t for live; times are >= 0 and finite
+parse_time = argparse_type(parsing.parse_time)  # -t for live; times are >= 0 and finite
 parse_size = field_type(StyleConfig, "size")  # WxH, each side at least config.MIN_SIDE
 
 
