@@ -10,14 +10,14 @@ import av
 import cv2
 import numpy as np
 import pytest
-
 from conftest import STYLE_PATH, make_clip
 from fakes import fake_engine  # noqa: F401 - fixture
+
 from vidstyle.cli.main import main
 from vidstyle.errors import InputError
-from vidstyle.media.framerate import FrameRateConverter, parse_rate
 from vidstyle.frames import Frame
 from vidstyle.media import probe, read_frames
+from vidstyle.media.framerate import FrameRateConverter, parse_rate
 
 FAST = ["--max-side", "64", "-q"]
 

@@ -7,8 +7,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
 from conftest import make_audio_file, make_clip, make_faststart_copy, moving_frames
+
 from vidstyle.errors import CorruptInputError, InputError, OutputError
 from vidstyle.frames import Frame
 from vidstyle.media import VideoWriter, probe, read_frames

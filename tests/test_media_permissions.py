@@ -10,11 +10,10 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from conftest import moving_frames
+
 from vidstyle.frames import Frame
-from vidstyle.media import ImageSequenceWriter, VideoWriter, open_writer, save_image
-from vidstyle.media import destination
+from vidstyle.media import ImageSequenceWriter, VideoWriter, destination, open_writer, save_image
 from vidstyle.media.destination import current_umask
 
 TIME_BASE = Fraction(1, 25)

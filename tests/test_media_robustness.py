@@ -11,8 +11,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
 from conftest import make_clip, make_faststart_copy
+
 from vidstyle.errors import CorruptInputError, OutputError
 from vidstyle.frames import Frame
 from vidstyle.media import OutputFolderRemoved, VideoWriter, open_writer, probe, read_frames

@@ -10,8 +10,16 @@ import pytest
 
 from vidstyle.errors import OutputError
 from vidstyle.frames import Frame
-from vidstyle.media import (WRITERS, FrameWriter, ImageSequenceWriter, OutputClock, StreamWriter, VideoWriter,
-                            open_writer, read_frames)
+from vidstyle.media import (
+    WRITERS,
+    FrameWriter,
+    ImageSequenceWriter,
+    OutputClock,
+    StreamWriter,
+    VideoWriter,
+    open_writer,
+    read_frames,
+)
 
 TB = Fraction(1, 25)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from fractions import Fraction
 
 import av
@@ -46,7 +47,7 @@ class AudioPassthrough:
     """
 
     @classmethod
-    def open(cls, src, container, fmt: OutputFormat, *, end_s: float | None) -> "AudioPassthrough | None":
+    def open(cls, src, container, fmt: OutputFormat, *, end_s: float | None) -> AudioPassthrough | None:
         """The passthrough of ``src``'s audio into ``container``, or None when
         ``src`` has no audio stream."""
         source = av.open(os.fspath(src))
@@ -71,8 +72,8 @@ class AudioPassthrough:
                 rate = DEFAULT_SAMPLE_RATE
             self.out_stream = container.add_stream(fmt.audio_codec, rate=rate)
             self.out_stream.layout = in_ctx.layout.name if in_ctx.layout and in_ctx.layout.nb_channels else "stereo"
-        self.packets = None
-        self.pending = None
+        self.packets: Iterator[av.Packet] | None = None
+        self.pending: av.Packet | None = None
         self.last_read_s = 0.0
         self.done = False
         self.flushed = False
@@ -111,6 +112,7 @@ class AudioPassthrough:
     def _next_packet(self):
         """The next source packet, None at its end; AudioSourceError when the
         source fails (the audio stops there)."""
+        assert self.packets is not None, "start() first"
         try:
             packet = next(self.packets, None)
         except (av.error.FFmpegError, OSError) as err:

@@ -54,7 +54,6 @@ GIF_TIME_BASE = Fraction(1, 100)  # GIF stores frame delays in hundredths of a s
 # Numbered image files an image sequence (out/%05d.png) can be written as.
 SEQUENCE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 # Encoding converts to BT.709 limited range and tags the stream so, so that players agree.
-YUV_TARGET = {"dst_colorspace": "ITU709", "dst_color_range": "MPEG"}
 BT709, LIMITED_RANGE = 1, 1  # FFmpeg's AVCOL_* numbers for the stream's colour tags
 _SUBSAMPLED_PREFIXES = ("yuv420", "yuv422", "yuv411", "yuva420", "yuva422", "nv12", "nv21", "p010")
 

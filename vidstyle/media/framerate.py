@@ -96,7 +96,7 @@ class FrameRateConverter:
                 next_slot = end
                 previous_t = pending_t
             pending, pending_t = frame, t
-        if pending is None:
+        if pending is None or pending_t is None:
             return
         end = self._slot(pending_t + self._last_duration(pending_t, previous_t))
         end = max(end, next_slot + 1) if kept == 0 else end
@@ -108,6 +108,7 @@ class FrameRateConverter:
         over its slots, ``pts`` in ``time_base``, indices counting output frames."""
         ticks_per_frame = int(1 / (self.rate * self.time_base))
         for frame in frames:
+            assert self.t0 is not None, "select() runs ahead of expand()"
             origin = round(self.t0 / self.time_base)
             for n in self._slots.pop(frame.index):
                 yield Frame(image_u8=frame.image_u8, pts=origin + n * ticks_per_frame, time_base=self.time_base,
@@ -115,6 +116,7 @@ class FrameRateConverter:
 
     def _slot(self, t: Fraction) -> int:
         """The output frame nearest to source time ``t`` (halves round up)."""
+        assert self.t0 is not None, "set by the first frame"
         return math.floor((t - self.t0) * self.rate + Fraction(1, 2))
 
     def _keep(self, frame: Frame, index: int, slots: range) -> Frame:

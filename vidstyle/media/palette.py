@@ -22,7 +22,7 @@ class Palettizer:
 
     def __init__(self, width: int, height: int, time_base: Fraction):
         graph = av.filter.Graph()
-        source = graph.add_buffer(width=width, height=height, format="rgb24", time_base=time_base)
+        source = graph.add_buffer(width=width, height=height, format=av.VideoFormat("rgb24"), time_base=time_base)
         split = graph.add("split")
         generate = graph.add("palettegen", PALETTEGEN)
         apply = graph.add("paletteuse", PALETTEUSE)
@@ -35,7 +35,7 @@ class Palettizer:
         graph.configure()
         self.graph = graph
 
-    def convert(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+    def convert(self, frame: av.VideoFrame | None) -> list:
         """Push an rgb24 frame (None at the end) and return the pal8 frames
         that are ready, with their pts."""
         self.graph.push(frame)

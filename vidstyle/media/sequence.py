@@ -23,8 +23,14 @@ import numpy as np
 
 from vidstyle.errors import OutputError
 from vidstyle.frames import Frame
-from vidstyle.media.destination import (AtomicWriter, OutputFolderRemoved, check_folder_still_there,
-                                        make_output_folder, make_temp_folder, publish)
+from vidstyle.media.destination import (
+    AtomicWriter,
+    OutputFolderRemoved,
+    check_folder_still_there,
+    make_output_folder,
+    make_temp_folder,
+    publish,
+)
 from vidstyle.media.formats import SEQUENCE_EXTENSIONS
 
 FIRST_NUMBER = 1  # FFmpeg's image2 start_number
@@ -85,6 +91,7 @@ class SequencePattern:
         if partial:
             stem = f"{stem}.partial"
         field = _FIELD.search(stem)
+        assert field is not None, "checked in __init__"
         before, after = stem[:field.start()], stem[field.end():] + ext
         digits = rf"(\d{{{int(field.group(1))},}})" if field.group(1) else r"(\d+)"
         return re.compile(re.escape(before.replace(_LITERAL, "%")) + digits + re.escape(after.replace(_LITERAL, "%")))

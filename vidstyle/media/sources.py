@@ -87,7 +87,8 @@ def parse_source(
     if text.startswith(DEVICE_PREFIX):
         if not os.path.exists(text):
             raise InputError(f"no such video device: {text}")
-        return SourceSpec("device", text, V4L2_FORMAT, _device_options(input_size, input_fps, input_format), paced=False)
+        options = _device_options(input_size, input_fps, input_format)
+        return SourceSpec("device", text, V4L2_FORMAT, options, paced=False)
     scheme = urlparse(text).scheme.lower()
     if scheme in URL_SCHEMES:
         options = {**LOW_DELAY_OPTIONS, **(RTSP_OPTIONS if scheme.startswith("rtsp") else {})}
@@ -144,7 +145,7 @@ class LiveSource:
     def name(self) -> str:
         return _describe(self.spec)
 
-    def __enter__(self) -> "LiveSource":
+    def __enter__(self) -> LiveSource:
         return self
 
     def __exit__(self, *exc) -> None:

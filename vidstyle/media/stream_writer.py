@@ -4,9 +4,11 @@ loopback devices (a virtual camera), encoded as frames come."""
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import cast
 from urllib.parse import urlparse
 
 import av
+from av.video.stream import VideoStream
 
 from vidstyle.errors import OutputError
 from vidstyle.frames import Frame
@@ -63,12 +65,12 @@ class StreamWriter:
             self.container.close()
             raise OutputError(f"cannot set up the encoder for {target}: {error_reason(err)}") from err
 
-    def _add_stream(self, rate: Fraction, fps: float):
+    def _add_stream(self, rate: Fraction, fps: float) -> VideoStream:
         if self.is_device:
-            stream = self.container.add_stream(V4L2_OUT_CODEC, rate=rate)
+            stream = cast(VideoStream, self.container.add_stream(V4L2_OUT_CODEC, rate=rate))
             stream.pix_fmt = V4L2_OUT_PIX_FMT
         else:
-            stream = self.container.add_stream(STREAM_CODEC, rate=rate)
+            stream = cast(VideoStream, self.container.add_stream(STREAM_CODEC, rate=rate))
             stream.pix_fmt = "yuv420p"
             stream.options = dict(STREAM_CODEC_OPTIONS)
             stream.codec_context.gop_size = max(1, round(fps * STREAM_KEYFRAME_INTERVAL_S))

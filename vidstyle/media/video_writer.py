@@ -14,18 +14,35 @@ import math
 import os
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import cast
 
 import av
 import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+from av.video.stream import VideoStream
 
 from vidstyle.errors import CorruptInputError, OutputError
 from vidstyle.frames import Frame
 from vidstyle.media.audio import AudioPassthrough, AudioSourceError
-from vidstyle.media.destination import (AtomicWriter, OutputFolderRemoved, check_folder_still_there, discard,
-                                        make_temp_file, publish)
-from vidstyle.media.formats import (BT709, GIF_TIME_BASE, LIMITED_RANGE, OUTPUT_FORMATS, YUV_TARGET,
-                                    check_video_destination, encoder_options, is_rgb_pix_fmt, needs_even_size,
-                                    pick_pix_fmt)
+from vidstyle.media.destination import (
+    AtomicWriter,
+    OutputFolderRemoved,
+    check_folder_still_there,
+    discard,
+    make_temp_file,
+    publish,
+)
+from vidstyle.media.formats import (
+    BT709,
+    GIF_TIME_BASE,
+    LIMITED_RANGE,
+    OUTPUT_FORMATS,
+    check_video_destination,
+    encoder_options,
+    is_rgb_pix_fmt,
+    needs_even_size,
+    pick_pix_fmt,
+)
 from vidstyle.media.palette import Palettizer
 from vidstyle.media.reading import error_reason
 from vidstyle.media.timestamps import OutputClock
@@ -126,12 +143,16 @@ class VideoWriter(AtomicWriter):
         self.audio_from = os.fspath(audio_from) if audio_from is not None else None
         self.frames_written = 0
         self.clock = OutputClock(self.time_base, fps=self.fps)
-        self._state = "open"  # "open": takes frames; "finished": the temporary file is complete; "done": moved or aborted
+        # "open": takes frames; "finished": the temporary file is complete; "done": moved into place or aborted
+        self._state = "open"
         self.tmp_path = make_temp_file(self.dst, suffix=f".partial{self.ext}")
-        self.container = None
         self.audio: AudioPassthrough | None = None
         try:
             self.container = av.open(self.tmp_path, mode="w")
+        except (av.error.FFmpegError, OSError) as err:
+            discard(self.tmp_path)
+            raise OutputError(f"cannot write {self.tmp_path}: {error_reason(err)}", exit_code=1) from err
+        try:
             self.video = self._add_video_stream(codec, crf, bitrate)
             self.palette = Palettizer(*self.frame_size, self.time_base) if self.ext == ".gif" else None
             if self.audio_from is not None and self.format.audio_codec is not None:
@@ -143,8 +164,8 @@ class VideoWriter(AtomicWriter):
                                   f"(leave out --codec to use the one {self.ext} files get)") from err
             raise OutputError(f"cannot set up the encoder for {self.dst}: {error_reason(err)}", exit_code=1) from err
 
-    def _add_video_stream(self, codec: str | None, crf: int | None, bitrate: int | None):
-        stream = self.container.add_stream(codec or self.format.video_codec, rate=self.fps)
+    def _add_video_stream(self, codec: str | None, crf: int | None, bitrate: int | None) -> VideoStream:
+        stream = cast(VideoStream, self.container.add_stream(codec or self.format.video_codec, rate=self.fps))
         supported = [f.name for f in (stream.codec_context.codec.video_formats or [])]
         stream.pix_fmt = pick_pix_fmt(self.format, supported, codec_overridden=codec is not None)
         width, height = self.frame_size
@@ -161,7 +182,7 @@ class VideoWriter(AtomicWriter):
                                             crf=crf, bitrate=bitrate)
         if bit_rate is not None:
             stream.bit_rate = bit_rate
-        stream.options = options
+        stream.options = {**options}
         return stream
 
     @property
@@ -221,10 +242,12 @@ class VideoWriter(AtomicWriter):
         if self.palette is not None:
             return self.palette.convert(rgb)
         stream_size = (self.video.width, self.video.height)
+        yuv = not is_rgb_pix_fmt(str(self.video.pix_fmt))
         converted = rgb.reformat(
             width=stream_size[0], height=stream_size[1], format=self.video.pix_fmt,
             interpolation="AREA" if stream_size != self.frame_size else None,
-            **({} if is_rgb_pix_fmt(self.video.pix_fmt) else YUV_TARGET),
+            dst_colorspace=Colorspace.ITU709 if yuv else None,  # BT.709, limited range, as the stream is tagged
+            dst_color_range=ColorRange.MPEG if yuv else None,
         )
         converted.pts, converted.time_base = pts, self.time_base
         return [converted]
@@ -334,9 +357,8 @@ class VideoWriter(AtomicWriter):
         self._state = "done"
         if self.audio is not None:
             self.audio.close()
-        if self.container is not None:
-            try:
-                self.container.close()
-            except Exception:  # noqa: BLE001 - the file is being discarded anyway
-                pass
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001 - the file is being discarded anyway
+            pass
         discard(self.tmp_path)
