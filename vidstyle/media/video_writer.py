@@ -21,6 +21,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 from av.video.stream import VideoStream
 
+from vidstyle.checks import check_crf
 from vidstyle.errors import CorruptInputError, OutputError
 from vidstyle.frames import Frame
 from vidstyle.media.audio import AudioPassthrough, AudioSourceError
@@ -135,6 +136,8 @@ class VideoWriter(AtomicWriter):
         self.ext = check_video_destination(self.dst, overwrite=overwrite, input_paths=input_paths)
         self.folder = os.path.dirname(os.path.abspath(self.dst))
         self.format = OUTPUT_FORMATS[self.ext]
+        if not bitrate:
+            check_crf(codec or self.format.video_codec, crf)  # the codec is known now: its own crf range
         self.frame_size = (int(width), int(height))
         self.time_base = GIF_TIME_BASE if self.ext == ".gif" else Fraction(time_base)
         self.fps = Fraction(fps) if fps else DEFAULT_FPS

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,10 +22,16 @@ from vidstyle.config import ExportConfig, StyleConfig, make_configs
 from vidstyle.engines import make_engine, memory_estimate
 from vidstyle.errors import CorruptInputError, InputError, OutputError
 from vidstyle.features import select_device
-from vidstyle.media import VideoInfo, VideoWriter, probe, read_frames
-from vidstyle.media.framerate import FrameRateConverter, rate_time_base
-from vidstyle.media.images import load_image
-from vidstyle.media.sequence import ImageSequenceWriter, is_sequence_pattern
+from vidstyle.media import (
+    FrameRateConverter,
+    VideoInfo,
+    is_sequence_pattern,
+    load_image,
+    open_writer,
+    probe,
+    rate_time_base,
+    read_frames,
+)
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.multipass import refine_passes
 from vidstyle.pipeline.stages import finish_frames, stylize_pairs
@@ -74,24 +80,6 @@ def load_styles(style) -> list[np.ndarray]:
     if not paths:
         raise InputError("at least one style image is required (--style)")
     return [load_image(path) for path in paths]
-
-
-def open_writer(dst: str, *, width: int, height: int, info: VideoInfo, time_base, fps, export: ExportConfig,
-                input_paths: Sequence[str]) -> VideoWriter | ImageSequenceWriter:
-    """The writer the output name asks for: an image sequence for a numbered
-    pattern (``out/%05d.png``), else a video file whose extension picks the
-    container; the source's audio goes along where the format takes it."""
-    if is_sequence_pattern(dst):
-        if export.codec or export.crf is not None or export.bitrate:
-            raise OutputError("--codec, --crf and --bitrate apply to video files, not to image sequences")
-        return ImageSequenceWriter(dst, width=width, height=height, overwrite=export.overwrite,
-                                   input_paths=input_paths)
-    return VideoWriter(
-        dst, width=width, height=height, time_base=time_base, fps=fps,
-        audio_from=info.path if info.has_audio else None, audio_start_s=export.start_s, audio_end_s=export.end_s,
-        codec=export.codec, crf=export.crf, bitrate=export.bitrate, overwrite=export.overwrite,
-        input_paths=input_paths,
-    )
 
 
 def stylize_video(
@@ -158,8 +146,10 @@ def stylize_video(
         return converter.select(frames), converter.expand
 
     writer = open_writer(
-        dst, width=out_size[0] * (2 if export.compare else 1), height=out_size[1], info=info,
-        time_base=rate_time_base(rate) if rate else info.time_base, fps=rate or info.fps, export=export,
+        dst, width=out_size[0] * (2 if export.compare else 1), height=out_size[1],
+        time_base=rate_time_base(rate) if rate else info.time_base, fps=rate or info.fps,
+        audio_from=info.path if info.has_audio else None, audio_start_s=export.start_s, audio_end_s=export.end_s,
+        codec=export.codec, crf=export.crf, bitrate=export.bitrate, overwrite=export.overwrite,
         input_paths=[src, *(os.fspath(path) for path in style_paths)],
     )
     try:  # the destination is checked before the network loads
@@ -175,7 +165,7 @@ def stylize_video(
     started = time.perf_counter()
     record(WorkResumed(frames=store.resumed, path=store.path, restart_reason=store.restart_reason))
     if info.has_audio and not writer.takes_audio:
-        kind = "an image sequence" if isinstance(writer, ImageSequenceWriter) else f"a {os.path.splitext(dst)[1]} file"
+        kind = "an image sequence" if is_sequence_pattern(dst) else f"a {os.path.splitext(dst)[1]} file"
         record(Notice(f"{kind} has no sound: the audio of {src} is left out"))
     try:
         frames, retime = decode(size)
@@ -198,7 +188,7 @@ def stylize_video(
     except (KeyboardInterrupt, CorruptInputError) as err:
         # Keep what is finished: a playable, clearly named partial output, and
         # the work directory so that the same command resumes.
-        partial = writer.close_partial() if writer.frames_written else None
+        partial = writer.close_partial()
         if isinstance(err, CorruptInputError):
             where = f"; the {err.frame_index} frames before it are in {partial}" if partial else ""
             raise CorruptInputError(f"{err}{where}", frame_index=err.frame_index) from err
