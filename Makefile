@@ -6,14 +6,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT := out/demo.stylized.mp4
 
-.PHONY: demo test bench bench-speed bench-live install clean
+.PHONY: demo test lint format bench bench-speed bench-live bench-memory gpu-smoke install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: the plain name would pull a multi-GB download.
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,lint]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,6 +28,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# ruff (lint + format check) and mypy, configured in pyproject.toml; CI runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check vidstyle tests benchmarks
+	$(BIN)/ruff format --check vidstyle tests benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix vidstyle tests benchmarks
+	$(BIN)/ruff format vidstyle tests benchmarks
+
 # Benchmarks print markdown tables (README); each is one command.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/temporal.py
@@ -37,6 +47,12 @@ bench-speed: $(STAMP)
 
 bench-live: $(STAMP)
 	$(BIN)/python benchmarks/live.py
+
+bench-memory: $(STAMP)
+	$(BIN)/python benchmarks/memory.py
+
+gpu-smoke: $(STAMP)
+	$(BIN)/python benchmarks/gpu_smoke.py
 
 clean:
 	rm -rf out .pytest_cache
