@@ -1,8 +1,11 @@
 """Live mode on a real lavfi source: frames are dropped, never queued; the
-recording plays with wall-clock timestamps; Ctrl-C/SIGTERM end cleanly."""
+recording plays with wall-clock timestamps; Ctrl-C/SIGTERM end cleanly; the
+loop talks to any ``Engine`` (the inverting fake runs it end to end) and warm
+starts through the shared motion package."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -12,43 +15,97 @@ import sys
 import threading
 import time
 import tracemalloc
+from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, STYLE_PATH
+from fakes import InvertingEngine, fake_engine  # noqa: F401 - fixture
+
+from vidstyle import engines
 from vidstyle.cli.main import main
 from vidstyle.config import StyleConfig
+from vidstyle.engines.base import Engine, FrameResult, IterationDone
 from vidstyle.errors import InputError
-from vidstyle.media import probe, read_frames
-from vidstyle.live.loop import (IterationBudget, LatestFrame, LiveOptions, MotionTracker, RecordingSink, StreamSink,
-                           run_live)
-from vidstyle.media import open_source, parse_source
-from vidstyle.engines.base import FrameResult
+from vidstyle.frames import Frame, u8_to_float
+from vidstyle.live import IterationBudget, LatestFrame, LiveOptions, RecordingSink, StreamSink, run_live
+from vidstyle.media import LiveSource, load_image, open_source, parse_source, probe, read_frames
+from vidstyle.sizing import available_bytes
 
 SOURCE_FPS = 30
 LAVFI = f"lavfi:testsrc2=size=160x120:rate={SOURCE_FPS}"
 TINY = StyleConfig(max_side=64, optimizer="adam", iters_first=4, iters_later=3, num_threads=1)
 
 
-class SlowStylizer:
-    """Stands in for the optimizer: takes ``seconds`` per frame, returns the
-    content inverted, and records the largest mailbox it ever saw."""
+class SlowEngine:
+    """An ``Engine`` standing in for the optimizer: each frame takes
+    ``seconds`` (spread over the iterations it is given, reported to
+    ``on_iteration``) and comes out inverted. Records what it was given."""
 
-    def __init__(self, seconds: float, config: StyleConfig = TINY):
+    name = "slow"
+    device = "cpu"
+    wants_warm_start = True
+    min_iters = 1
+
+    def __init__(
+        self,
+        seconds: float = 0.0,
+        *,
+        max_iters: int = 4,
+        max_iters_cold: int = 8,
+        min_iters: int = 1,
+        wants_warm_start: bool = True,
+    ):
         self.seconds = seconds
-        self.config = config
+        self._caps = {False: max_iters, True: max_iters_cold}
+        self.min_iters = min_iters
+        self.wants_warm_start = wants_warm_start
         self.calls = 0
+        self.warm_starts = []  # the WarmStart (or None) of each call
+        self.iters_given = []  # max_iters of each call
 
-    def stylize(self, content_u8, *, init=None, temporal=None, max_iters, min_iters=0, on_iteration=None):
+    def max_iters(self, *, cold: bool) -> int:
+        return self._caps[cold]
+
+    def required_bytes(self, size) -> int:
+        return 3 * size[0] * size[1]
+
+    def stylize(self, content_u8, warm=None, *, max_iters=None, on_iteration=None):
         self.calls += 1
-        time.sleep(self.seconds)
-        return FrameResult(image_u8=255 - content_u8, num_iters=max_iters, converged=False, losses={},
-                           seconds=self.seconds)
+        self.warm_starts.append(warm)
+        num_iters = max_iters if max_iters is not None else self.max_iters(cold=warm is None)
+        self.iters_given.append(num_iters)
+        for i in range(num_iters):
+            time.sleep(self.seconds / num_iters)
+            if on_iteration is not None:
+                on_iteration(IterationDone(iteration=i + 1, loss=0.0))
+        return FrameResult(
+            image_u8=255 - content_u8, num_iters=num_iters, converged=False, losses={}, seconds=self.seconds
+        )
 
 
 def lavfi_frames(max_side: int | None = 64):
     return open_source(LAVFI).frames(max_side=max_side)
+
+
+def handed_over(images, engine: SlowEngine):
+    """Frames of ``images``, each given only after the engine took the one
+    before it: the loop processes every one (nothing is dropped)."""
+    for index, image in enumerate(images):
+        while engine.calls < index:
+            time.sleep(0.002)
+        yield Frame(image_u8=image, pts=index, time_base=Fraction(1, SOURCE_FPS), index=index)
+
+
+def unpaced_lavfi(graph: str, count: int) -> list[np.ndarray]:
+    """The first ``count`` frames of a lavfi source, as fast as they decode."""
+    source = LiveSource(dataclasses.replace(parse_source(graph), paced=False))
+    frames = source.frames()
+    try:
+        return [frame.image_u8 for _, frame in zip(range(count), frames)]
+    finally:
+        frames.close()
+        source.close()
 
 
 # ------------------------------------------------------------------ policy and parts
@@ -75,29 +132,69 @@ def test_budget_turns_seconds_into_iterations():
     assert 0.01 < budget.iter_s < 0.02
 
 
-def test_motion_tracker_warm_starts_between_processed_frames():
-    frames = [f.image_u8 for _, f in zip(range(4), lavfi_frames())]
-    tracker = MotionTracker(TINY)
-    assert tracker.prepare(frames[0]) == (None, None, False)  # nothing before: cold
-    tracker.remember(frames[0], 255 - frames[0])
-    init, target, cut = tracker.prepare(frames[3])  # frames 1 and 2 were "dropped"
-    assert not cut and init.shape == (48, 64, 3) and init.dtype == np.float32
-    assert target.warped.shape == (1, 48, 64, 3) and target.weights.shape == (1, 48, 64)
-    tracker.remember(frames[3], frames[3])
+@pytest.mark.parametrize(
+    "target_fps, expected",
+    [(0.1, [4, 4, 6, 6, 6]), (1000, [4, 4, 2, 2, 2])],
+    ids=["ample budget: the engine's cap", "spent budget: the engine's floor"],
+)
+def test_the_budget_is_bounded_by_the_engine(target_fps, expected):
+    engine = SlowEngine(0.005, max_iters=6, max_iters_cold=9, min_iters=2)
+    images = [np.full((48, 64, 3), 128, np.uint8)] * 5  # no motion, no cut: one cold start
+    summary = run_live(handed_over(images, engine), engine, config=TINY, options=LiveOptions(target_fps=target_fps))
+    # cold first frame and the first warm one: calibration (4); then what the measured speed allows
+    assert engine.iters_given == expected
+    assert summary.frames_stylized == 5 and summary.cold_starts == 1
+
+
+def test_warm_starts_between_processed_frames_through_the_motion_package():
+    frames = unpaced_lavfi("lavfi:testsrc2=size=64x48:rate=30", 13)
     black = np.zeros_like(frames[0])
-    assert tracker.prepare(black)[2]  # another shot: cold start, history forgotten
-    assert not tracker.history
+    images = [frames[0], frames[3], frames[12], black, black]  # 1, 2, 4..11 were "dropped"
+    engine = SlowEngine()
+    summary = run_live(
+        handed_over(images, engine), engine, config=TINY.replace(long_term=(1, 2)), options=LiveOptions(target_fps=30)
+    )
+    first, second, third, cut, after_cut = engine.warm_starts
+    assert first is None  # nothing before: cold
+    assert second.init.shape == (48, 64, 3) and second.init.dtype == np.float32
+    assert second.temporal.warped.shape == (1, 48, 64, 3) and second.temporal.weights.shape == (1, 48, 64)
+    # 9 frames apart most of the flow is unreliable: live mode still warm-starts
+    # (colour-only cuts) with the long-term target of frames t-1 and t-2
+    assert third is not None and third.temporal.warped.shape == (2, 48, 64, 3)
+    assert cut is None  # another shot (colours unrelated): cold start, history forgotten
+    assert after_cut is not None and after_cut.temporal.warped.shape[0] == 1
+    assert summary.cold_starts == 2 and summary.frames_stylized == 5
 
 
-def test_slow_stylizer_drops_frames_instead_of_queueing():
+def test_no_flow_without_temporal_or_for_an_engine_that_takes_no_warm_start(monkeypatch):
+    def no_flow(*args, **kwargs):
+        raise AssertionError("optical flow was set up")
+
+    monkeypatch.setattr("vidstyle.live.loop.MotionEstimator", no_flow)
+    images = [np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8) for i in range(3)]
+    engine = SlowEngine()
+    run_live(handed_over(images, engine), engine, config=TINY.replace(temporal=False))
+    first, second, third = engine.warm_starts
+    assert first is None and second.temporal is None and third.temporal is None
+    assert np.array_equal(second.init, u8_to_float(255 - images[0]))  # the previous output as it is
+
+    no_warm = SlowEngine(wants_warm_start=False)
+    summary = run_live(handed_over(images, no_warm), no_warm, config=TINY)
+    assert no_warm.warm_starts == [None] * 3 and summary.cold_starts == 0
+
+
+def test_slow_engine_drops_frames_instead_of_queueing():
     duration_s = 2.5
-    stylizer = SlowStylizer(0.25, TINY.replace(temporal=False, warm_start=False))  # no flow arrays in the peak
+    engine = SlowEngine(0.25)
+    assert isinstance(engine, Engine)
+    config = TINY.replace(temporal=False, warm_start=False)  # no flow arrays in the peak
     list(zip(range(3), lavfi_frames(max_side=None)))  # warm up lazy imports before measuring memory
     tracemalloc.start()
     try:
         baseline, _ = tracemalloc.get_traced_memory()
-        summary = run_live(lavfi_frames(max_side=None), stylizer,
-                           options=LiveOptions(target_fps=4, duration_s=duration_s))
+        summary = run_live(
+            lavfi_frames(max_side=None), engine, config=config, options=LiveOptions(target_fps=4, duration_s=duration_s)
+        )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -112,23 +209,31 @@ def test_slow_stylizer_drops_frames_instead_of_queueing():
 
 
 def test_records_a_playable_file_with_wall_clock_timestamps_and_streams_udp(tmp_path):
-    from vidstyle.pipeline.video import load_styles
-    from vidstyle.engines.optimize import Stylizer
-
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(5)
     port = receiver.getsockname()[1]
-    stylizer = Stylizer(load_styles(STYLE_PATH), config=TINY)
+    engine = engines.make_engine(TINY, [load_image(STYLE_PATH)])  # the real optimizer
     dst = tmp_path / "live.mp4"
     size = (64, 48)
-    sinks = [RecordingSink(dst, width=size[0], height=size[1], fps=8),
-             StreamSink(f"udp://127.0.0.1:{port}", width=size[0], height=size[1], fps=8)]
+    engine.stylize(np.zeros((size[1], size[0], 3), np.uint8))  # one-off costs (style Grams at this size) before timing
+    sinks = [
+        RecordingSink(dst, width=size[0], height=size[1], fps=8),
+        StreamSink(f"udp://127.0.0.1:{port}", width=size[0], height=size[1], fps=8),
+    ]
     duration_s = 3.0
     started = time.monotonic()
-    summary = run_live(lavfi_frames(), stylizer, options=LiveOptions(target_fps=8, duration_s=duration_s), sinks=sinks)
+    summary = run_live(
+        lavfi_frames(max_side=None),
+        engine,
+        config=TINY,
+        size=size,
+        options=LiveOptions(target_fps=8, duration_s=duration_s),
+        sinks=sinks,
+    )
     wall_s = time.monotonic() - started
     assert summary.recording == str(dst) and summary.frames_stylized >= 3
+    assert summary.processing_size == size  # the 160x120 source, resized as frames are taken
     assert summary.latency_median_s is not None and summary.latency_p90_s >= summary.latency_median_s
     times = [f.time_s for f in read_frames(dst)]
     assert len(times) == summary.frames_stylized
@@ -144,11 +249,26 @@ def test_records_a_playable_file_with_wall_clock_timestamps_and_streams_udp(tmp_
 
 def _live_process(tmp_path, *extra):
     dst = tmp_path / "out.mp4"
-    command = [sys.executable, "-m", "vidstyle", "live", LAVFI, "--style", str(STYLE_PATH), "-o", str(dst),
-               "--max-side", "64", "--threads", "1", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "vidstyle",
+        "live",
+        LAVFI,
+        "--style",
+        str(STYLE_PATH),
+        "-o",
+        str(dst),
+        "--max-side",
+        "64",
+        "--threads",
+        "1",
+        *extra,
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     return process, dst
 
 
@@ -185,8 +305,75 @@ def test_signal_ends_cleanly_with_a_playable_recording(tmp_path, signum):
     assert not [p for p in os.listdir(tmp_path) if "partial" in p]
 
 
-@pytest.mark.parametrize("source", ["lavfi:nosuchfilter=size=64x48", "/dev/video99", "nonsense-source",
-                                    "rtsp://127.0.0.1:1/stream"])
+def test_a_registered_engine_runs_live_end_to_end(tmp_path, capsys, fake_engine):
+    graph = "lavfi:testsrc2=size=96x64:rate=30"
+    dst = tmp_path / "live.mp4"
+    code = main(
+        ["live", graph, "--style", str(STYLE_PATH), "--engine", "invert", "-o", str(dst), "-t", "2", "--json", "-q"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["frames_in"] == summary["frames_stylized"] + summary["frames_dropped"]
+    assert summary["frames_stylized"] == fake_engine.calls >= 5 and summary["recording"] == str(dst)
+    assert summary["processing_size"] == [96, 64] and summary["cold_starts"] >= 1
+    assert fake_engine.warm_starts[0] is False and any(fake_engine.warm_starts[1:])
+    recorded = [f.image_u8.astype(int) for f in read_frames(dst)]
+    assert len(recorded) == summary["frames_stylized"]
+    sources = [image.astype(int) for image in unpaced_lavfi(graph, summary["frames_in"] + SOURCE_FPS)]
+    matched = []
+    for output in recorded:  # each recorded frame is the negative of some source frame, through x264
+        errors = [np.abs((255 - source) - output).mean() for source in sources]
+        best = int(np.argmin(errors))
+        assert errors[best] < 8, (errors[best], best)
+        assert np.abs(sources[best] - output).mean() > 40  # not the source itself
+        matched.append(best)
+    assert len(set(matched)) > len(matched) // 2  # distinct frames: the run moved along the source
+
+
+class HungryEngine(InvertingEngine):
+    """The inverting fake with a memory model (``engines.memory_estimate``)
+    in which a 96x64 frame needs twice the memory available."""
+
+    @staticmethod
+    def estimate_required_bytes(size, *, config, device) -> int:
+        return size[0] * size[1] * 2 * available_bytes(device) // (96 * 64)
+
+
+def test_the_live_command_shrinks_what_does_not_fit_in_memory_and_says_so(tmp_path, capsys, fake_engine):
+    engines.register_engine("hungry", HungryEngine)
+    try:
+        code = main(
+            [
+                "live",
+                "lavfi:testsrc2=size=96x64:rate=30",
+                "--style",
+                str(STYLE_PATH),
+                "--engine",
+                "hungry",
+                "--device",
+                "cpu",
+                "-o",
+                str(tmp_path / "live.mp4"),
+                "-t",
+                "1",
+                "--json",
+            ]
+        )
+    finally:
+        engines.unregister_engine("hungry")
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    width, height = summary["processing_size"]
+    assert width < 96 and height < 64 and summary["frames_stylized"] >= 1
+    assert f"note: processing at {width}x{height} instead of 96x64" in captured.err
+    assert (probe(tmp_path / "live.mp4").width, probe(tmp_path / "live.mp4").height) == (width, height)
+
+
+@pytest.mark.parametrize(
+    "source", ["lavfi:nosuchfilter=size=64x48", "/dev/video99", "nonsense-source", "rtsp://127.0.0.1:1/stream"]
+)
 def test_bad_source_is_one_line_and_exit_code_2(capsys, source):
     code = main(["live", source, "--style", str(STYLE_PATH), "--duration", "1"])
     err = capsys.readouterr().err
@@ -195,12 +382,25 @@ def test_bad_source_is_one_line_and_exit_code_2(capsys, source):
     assert "live source" in err or "video device" in err, err
 
 
+def test_too_small_a_source_is_refused_by_the_size_policy(capsys):
+    code = main(["live", "lavfi:testsrc2=size=64x8:rate=30", "--style", str(STYLE_PATH), "--duration", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "too small" in err and "64x8" in err, err
+
+
 def test_bad_live_options_are_usage_errors(capsys):
     assert main(["live", LAVFI, "--style", str(STYLE_PATH), "--target-fps", "0"]) == 2
     assert main(["live", LAVFI, "--style", str(STYLE_PATH), "--target-fps", "5", "--max-latency", "1"]) == 2
     assert main(["live", LAVFI, "--style", str(STYLE_PATH), "--side-by-side"]) == 2
     assert main(["live", LAVFI, "--style", str(STYLE_PATH), "--stream-out", "ftp://x/y"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 4
+
+
+def test_live_help_shows_the_live_preset(capsys):
+    with pytest.raises(SystemExit):
+        main(["live", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default live: max-side 128, optimizer adam" in text
 
 
 def test_parse_source_kinds(tmp_path):

@@ -1,0 +1,135 @@
+"""Where live frames go: a recording, a network stream or loopback camera, a
+preview window. Each is a ``Sink``; the live loop hands every stylized frame
+to every sink and closes them all at the end, whatever ended the run.
+
+Output timestamps are the wall clock: ``pts`` in ``OUTPUT_TIME_BASE`` (ms)
+since the loop started, so a recording plays at the pace it was made,
+dropped frames and all.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Protocol
+
+import numpy as np
+
+from vidstyle.errors import InputError
+from vidstyle.frames import Frame
+
+OUTPUT_TIME_BASE = Fraction(1, 1000)  # output timestamps: milliseconds of wall clock since the start
+PREVIEW_DISPLAY_SIDE = 512  # the preview window shows frames enlarged to this longer side
+PREVIEW_TITLE = "vidstyle live"
+KEY_WAIT_MS = 1  # cv2.waitKey: poll the keyboard without blocking
+ESC_KEY = 27
+
+
+class Sink(Protocol):
+    """Where stylized frames go. ``output`` carries the stylized uint8 RGB
+    pixels and the wall-clock pts in ``OUTPUT_TIME_BASE``; ``source`` is the
+    input frame it was made from (same size)."""
+
+    def write(self, output: Frame, source: Frame) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RecordingSink:
+    """Records into a video file through ``media.VideoWriter`` (atomic: the
+    file appears when ``close()`` finalizes it). Timestamps are the wall
+    clock, starting at 0 with the first frame recorded. Stopped before any
+    frame, nothing is written and ``path`` is None.
+
+    Args:
+        fps: the fastest rate frames can come at: the source's frame rate when
+            known. It is the encoder's rate hint and the duration the muxer
+            gives the last frame; a slower hint (the target rate) makes the
+            last frame of a fast run outlast the others, and readers take the
+            file for truncated.
+
+    Raises OutputError (from the writer) for a bad destination.
+    """
+
+    def __init__(
+        self, path, *, width: int, height: int, fps: float, overwrite: bool = False, input_paths: Sequence[str] = ()
+    ):
+        from vidstyle.media import VideoWriter
+
+        self.path: str | None = os.fspath(path)
+        self._writer = VideoWriter(
+            self.path,
+            width=width,
+            height=height,
+            time_base=OUTPUT_TIME_BASE,
+            fps=Fraction(fps).limit_denominator(1001),
+            shift_to_zero=True,
+            overwrite=overwrite,
+            input_paths=input_paths,
+        )
+
+    def write(self, output: Frame, source: Frame) -> None:
+        self._writer.write(output)
+
+    def close(self) -> None:
+        if self._writer.frames_written:
+            self._writer.close()
+        else:
+            self._writer.abort()
+            self.path = None
+
+
+class StreamSink:
+    """Sends frames to a network URL or a V4L2 loopback device (``media.StreamWriter``)."""
+
+    def __init__(self, target: str, *, width: int, height: int, fps: float, format: str | None = None):
+        from vidstyle.media import StreamWriter
+
+        self._writer = StreamWriter(target, width=width, height=height, fps=fps, format=format)
+
+    def write(self, output: Frame, source: Frame) -> None:
+        self._writer.write(output)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class PreviewWindow:
+    """An OpenCV window showing the output (or input | output side by side),
+    enlarged to ``PREVIEW_DISPLAY_SIDE``. ``poll()`` reads the keyboard:
+    q or Esc quits, space pauses, s saves a still.
+
+    Raises InputError when there is no display to open a window on.
+    """
+
+    KEYS = {ord("q"): "quit", ESC_KEY: "quit", ord(" "): "pause", ord("s"): "save"}
+
+    def __init__(self, *, side_by_side: bool = False, title: str = PREVIEW_TITLE):
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise InputError("--preview needs a display (DISPLAY is not set); record with -o instead")
+        import cv2
+
+        self._cv2 = cv2
+        self.side_by_side = side_by_side
+        self.title = title
+        self._cv2.namedWindow(self.title, self._cv2.WINDOW_AUTOSIZE)
+
+    def write(self, output: Frame, source: Frame) -> None:
+        image = np.hstack([source.image_u8, output.image_u8]) if self.side_by_side else output.image_u8
+        scale = max(1.0, PREVIEW_DISPLAY_SIDE / max(output.size))
+        size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+        shown = self._cv2.resize(image, size, interpolation=self._cv2.INTER_CUBIC)
+        self._cv2.imshow(self.title, self._cv2.cvtColor(shown, self._cv2.COLOR_RGB2BGR))
+
+    def poll(self) -> str | None:
+        """``quit``, ``pause``, ``save`` or None; also lets the window redraw.
+        Closing the window quits."""
+        key = self._cv2.waitKey(KEY_WAIT_MS)
+        if self._cv2.getWindowProperty(self.title, self._cv2.WND_PROP_VISIBLE) < 1:
+            return "quit"
+        return self.KEYS.get(key & 0xFF) if key >= 0 else None
+
+    def close(self) -> None:
+        self._cv2.destroyWindow(self.title)
