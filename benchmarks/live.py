@@ -21,6 +21,7 @@ Timings are wall-clock on a shared machine: compare rows of the same run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -28,11 +29,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from vidstyle.config import StyleConfig  # noqa: E402
-from vidstyle.media.images import load_image  # noqa: E402
-from vidstyle.live.loop import LIVE_STYLE_DEFAULTS, LiveOptions, default_num_threads, run_live  # noqa: E402
-from vidstyle.media import open_source  # noqa: E402
-from vidstyle.engines.optimize import Stylizer  # noqa: E402
+from vidstyle.config import StyleConfig, preset_options  # noqa: E402
+from vidstyle.engines import make_engine  # noqa: E402
+from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
+from vidstyle.live import LiveOptions, default_num_threads, run_live  # noqa: E402
+from vidstyle.media import load_image, open_source  # noqa: E402
+from vidstyle.sizing import choose_size  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
@@ -67,20 +69,30 @@ class KeepPairs:
         pass
 
 
-def reference_style_loss(stylizer: Stylizer, source: str, max_side: int) -> tuple[float, float]:
-    """Style loss of a REFERENCE_ITERS L-BFGS optimization of the source's
-    first frame, and that of the raw frame relative to it."""
+def reference_style_loss(engine: OptimizerEngine, source: str, max_side: int) -> tuple[float, float]:
+    """Style loss of a REFERENCE_ITERS L-BFGS optimization (cold start) of the
+    source's first frame, and that of the raw frame relative to it."""
     first = next(open_source(source).frames(max_side=max_side)).image_u8
-    full = stylizer.config.replace(optimizer="lbfgs")
-    reference = Stylizer(stylizer.styles_u8, config=full).stylize(first, max_iters=REFERENCE_ITERS)
-    loss = stylizer.measure(reference.image_u8, first)["style"]
-    return loss, stylizer.measure(first, first)["style"] / loss
+    full = engine.config.replace(optimizer="lbfgs")
+    reference = make_engine(full, engine.styles_u8).stylize(first, max_iters=REFERENCE_ITERS)
+    loss = engine.measure(reference.image_u8, first)["style"]
+    return loss, engine.measure(first, first)["style"] / loss
 
 
-def style_ratio(stylizer: Stylizer, pairs, reference: float) -> float:
+def style_ratio(engine: OptimizerEngine, pairs, reference: float) -> float:
     step = max(1, len(pairs) // STYLE_SAMPLES)
-    sample = pairs[step // 2::step][:STYLE_SAMPLES]
-    return statistics.median(stylizer.measure(out, src)["style"] for src, out in sample) / reference
+    sample = pairs[step // 2 :: step][:STYLE_SAMPLES]
+    return statistics.median(engine.measure(out, src)["style"] for src, out in sample) / reference
+
+
+def run_setting(source_text: str, engine: OptimizerEngine, config: StyleConfig, options: LiveOptions, sinks):
+    """One live run as ``vidstyle live`` does it: the source at its own size,
+    the processing size chosen on its first frame, frames resized as taken."""
+    source = open_source(source_text)
+    frames = source.frames()
+    first = next(frames)
+    size = choose_size(first.size, config, required_bytes=engine.required_bytes, device=engine.device).size
+    return run_live(itertools.chain([first], frames), engine, config=config, size=size, options=options, sinks=sinks)
 
 
 def main() -> None:
@@ -91,29 +103,35 @@ def main() -> None:
     args = parser.parse_args()
     style = load_image(STYLE)
     threads = default_num_threads()
-    print(f"source {args.source}, {args.seconds:g} s per setting, torch threads {threads}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    header = f"{'setting':<26} {'size':>7} {'out fps':>7} {'lat p50':>8} {'lat p90':>8} {'dropped':>7} {'it/frame':>8} {'style':>6}"
+    print(
+        f"source {args.source}, {args.seconds:g} s per setting, torch threads {threads}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    header = (
+        f"{'setting':<26} {'size':>7} {'out fps':>7} {'lat p50':>8} {'lat p90':>8} {'dropped':>7} "
+        f"{'it/frame':>8} {'style':>6}"
+    )
     print(header)
     print("-" * len(header))
     references: dict[int, float] = {}
     for label, max_side, live_fields, overrides in SETTINGS:
         if args.only and args.only not in label:
             continue
-        config = StyleConfig(**{**LIVE_STYLE_DEFAULTS, "max_side": max_side, "num_threads": threads, **overrides})
-        stylizer = Stylizer([style], config=config)
+        config = StyleConfig(**{**preset_options("live"), "max_side": max_side, "num_threads": threads, **overrides})
+        engine = make_engine(config, [style])
         if max_side not in references:
-            references[max_side], raw = reference_style_loss(stylizer, args.source, max_side)
+            references[max_side], raw = reference_style_loss(engine, args.source, max_side)
             print(f"{'':<26} ({max_side} px: the unstylized frame scores style {raw:.0f})")
         keep = KeepPairs()
-        source = open_source(args.source)
-        summary = run_live(source.frames(max_side=max_side), stylizer,
-                           options=LiveOptions(**live_fields, duration_s=args.seconds), sinks=[keep])
-        ratio = style_ratio(stylizer, keep.pairs, references[max_side]) if keep.pairs else float("nan")
+        summary = run_setting(args.source, engine, config, LiveOptions(**live_fields, duration_s=args.seconds), [keep])
+        ratio = style_ratio(engine, keep.pairs, references[max_side]) if keep.pairs else float("nan")
         w, h = summary.processing_size
-        print(f"{label:<26} {f'{w}x{h}':>7} {summary.output_fps:>7.2f} {summary.latency_median_s * 1000:>6.0f}ms "
-              f"{summary.latency_p90_s * 1000:>6.0f}ms {summary.dropped_fraction:>7.0%} {summary.mean_iters:>8.1f} "
-              f"{ratio:>6.2f}", flush=True)
+        print(
+            f"{label:<26} {f'{w}x{h}':>7} {summary.output_fps:>7.2f} {summary.latency_median_s * 1000:>6.0f}ms "
+            f"{summary.latency_p90_s * 1000:>6.0f}ms {summary.dropped_fraction:>7.0%} {summary.mean_iters:>8.1f} "
+            f"{ratio:>6.2f}",
+            flush=True,
+        )
         time.sleep(0.5)  # let the capture thread of the previous run finish closing
 
 
