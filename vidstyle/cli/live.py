@@ -134,11 +134,6 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-# Transitional: cli/main.py's COMMANDS still names "vidstyle.cli.live:run_live";
-# remove once it names "vidstyle.cli.live:run".
-run_live = run
-
-
 def _target_fps(args) -> float | None:
     """--target-fps as given; the default only when no budget was given at all."""
     if args.target_fps is not None or args.max_latency is not None:

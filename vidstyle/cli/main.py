@@ -23,22 +23,14 @@ from vidstyle.errors import VidstyleError
 # that one command does not pay for another's imports.
 COMMANDS = {
     "eval": "vidstyle.cli.eval:run_eval",
-    "live": "vidstyle.cli.live:run_live",
+    "live": "vidstyle.cli.live:run",
 }
 FILE_COMMAND = "vidstyle.cli.file:run_file"
-# Until vidstyle/cli/live.py exists the live command is still vidstyle.live.loop.main.
-LIVE_FALLBACK = "vidstyle.live.loop:main"
 
 
 def _command(target: str):
     module_name, _, function = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if module_name != "vidstyle.cli.live" or err.name != module_name:
-            raise
-        return _command(LIVE_FALLBACK)
-    return getattr(module, function)
+    return getattr(importlib.import_module(module_name), function)
 
 
 def _raise_interrupt(signum, frame):
@@ -68,11 +60,6 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
 
-
-# Transitional: vidstyle/live/loop.py imports these from here; they live in
-# vidstyle.cli.options now (remove once the live command imports from there).
-from vidstyle.cli.options import Parser as _Parser  # noqa: E402,F401
-from vidstyle.cli.options import add_style_options, parse_size, parse_time, style_options  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(main())

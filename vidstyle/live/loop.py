@@ -20,6 +20,10 @@ a mostly unreliable frame is warm-started with the content frame where the
 flow is unreliable (``content_fill_below=scene_cut_threshold``: the few live
 iterations could not repaint stale texture there) while the temporal loss,
 masked, holds the rest.
+
+Why this module is long: the run's options, its three events and the loop
+that produces them are one unit (the summary's invariants follow the loop's
+counters); split apart they would have to share the loop's private state.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class CutPolicy:
         min_reliable_fraction: a cut when less than this share of the frame is
             reliably explained by the flow from the previous frame; None never
             cuts on reliability (live mode: its frames are far apart, see
-            ``live_cut_policy``).
+            ``vidstyle.live.LIVE_CUT_POLICY``).
         min_histogram_correlation: a cut when the hue-saturation histograms of
             the two frames correlate less than this (robust where the flow
             finds spurious matches in smooth areas).
