@@ -151,12 +151,15 @@ def _choices(option: Option) -> Sequence[str] | None:
     return option.field.metadata["check"].choices or None
 
 
-def _help(option: Option) -> str:
+def _help(option: Option, preset: dict | None = None) -> str:
+    """The flag's help with its default (the command's default preset wins
+    over the field's own default) and its valid range."""
     flag, check = option.flag, option.field.metadata["check"]
+    preset = preset or {}
     notes = []
     if flag.switch is None and not flag.after:
         fields = _fields(option.owner)
-        defaults = [fields[name].default for name in option.targets]
+        defaults = [preset.get(name, fields[name].default) for name in option.targets]
         if all(d is not None for d in defaults):
             notes.append("default " + ",".join(_show(d) for d in defaults))
         if check.kind in ("real", "int") and check.describe():
@@ -171,7 +174,8 @@ def _show(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _add_options(parser: argparse.ArgumentParser, container, options: Iterable[Option]) -> None:
+def _add_options(parser: argparse.ArgumentParser, container, options: Iterable[Option],
+                 preset: dict | None = None) -> None:
     exclusive: dict[str, Any] = {}
     for option in options:
         flag = option.flag
@@ -180,7 +184,7 @@ def _add_options(parser: argparse.ArgumentParser, container, options: Iterable[O
             if flag.exclusive not in exclusive:
                 exclusive[flag.exclusive] = where.add_mutually_exclusive_group()
             where = exclusive[flag.exclusive]
-        kwargs: dict[str, Any] = {"dest": option.dest, "default": None, "help": _help(option)}
+        kwargs: dict[str, Any] = {"dest": option.dest, "default": None, "help": _help(option, preset)}
         if flag.switch is not None:
             kwargs.update(action="store_const", const=flag.switch)
         else:
@@ -202,7 +206,7 @@ def add_style_options(parser: argparse.ArgumentParser, *, default_preset: str = 
                    help="style image (repeat to blend several)")
     g.add_argument("--preset", choices=tuple(PRESET_OPTIONS), default=default_preset,
                    help=preset_help(default_preset).replace("%", "%%"))
-    _add_options(parser, g, config_options(StyleConfig, groups=["style"]))
+    _add_options(parser, g, config_options(StyleConfig, groups=["style"]), PRESET_OPTIONS[default_preset])
 
 
 def add_export_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
