@@ -54,6 +54,10 @@ EXAMPLES = {
     "--keep-work": (["--keep-work"], {"keep_work": True}),
     "--fps": (["--fps", "29.97"], {"fps": Fraction(30000, 1001)}),
     "--compare": (["--compare"], {"compare": True}),
+    "--ray": (["--ray", "auto"], {"ray": "auto"}),
+    "--workers": (["--workers", "2"], {"workers": 2}),
+    "--segment-frames": (["--segment-frames", "24"], {"segment_frames": 24}),
+    "--seam-frames": (["--seam-frames", "4"], {"seam_frames": 4}),
 }
 
 

@@ -184,6 +184,20 @@ class ExportConfig:
     compare: bool = setting(False, bool_check(), flags=Flag(
         ("--compare",), "write the input and the stylized video side by side (input on the left)", group="video",
         switch=True))
+    # -- a Ray cluster (vidstyle.distributed; pip install 'vidstyle[ray]') --
+    ray: str | None = setting(None, text_check(optional=True), flags=Flag(
+        ("--ray",), "run on a Ray cluster: auto (RAY_ADDRESS, else a local runtime) or its ADDRESS "
+        "(ray://head:10001)", group="video", metavar="ADDRESS", parse=str))
+    workers: int | None = setting(None, int_check(1, optional=True), flags=Flag(
+        ("--workers",), "with --ray: at most N segments at once (default: one per GPU, else per CPU)",
+        group="video", metavar="N", parse=parse_int))
+    segment_frames: int = setting(48, int_check(2), flags=Flag(
+        ("--segment-frames",), "with --ray: shots longer than this are split into segments of about N frames",
+        group="video", metavar="N", parse=parse_int))
+    # measured on the sample clip: benchmarks/scale.py
+    seam_frames: int = setting(8, int_check(0), flags=Flag(
+        ("--seam-frames",), "with --ray: a segment that starts inside a shot starts N frames early and drops "
+        "them, so its first kept frame is warm-started", group="video", metavar="N", parse=parse_int))
 
     def __post_init__(self) -> None:
         validate(self)
