@@ -14,6 +14,15 @@ STYLE_PATH = ROOT / "samples" / "starry_night.jpg"
 SAMPLE_CLIP = ROOT / "samples" / "bbb_tail_480x270.mp4"
 
 
+@pytest.fixture(autouse=True)
+def work_root(tmp_path_factory, monkeypatch):
+    """Every test keeps its work directories in a folder of its own (not the
+    user's cache), which subprocesses inherit through the environment."""
+    root = tmp_path_factory.mktemp("work")
+    monkeypatch.setenv("VIDSTYLE_WORK_DIR", str(root))
+    return root
+
+
 def texture(width: int, height: int, *, seed: int = 0) -> np.ndarray:
     """A smooth random colour texture, uint8 ``(height, width, 3)``, that tiles
     nothing in particular (so optical flow is well defined)."""

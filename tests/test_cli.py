@@ -1,6 +1,7 @@
 """The command line as a user meets it: outputs, summaries, and one clear line per bad input."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ from conftest import ROOT, STYLE_PATH, make_clip
 
 from vidstyle.cli.main import main
 from vidstyle.media import probe, read_frames
+from vidstyle.pipeline.workdir import work_dir_for
 
 FAST = ["--max-side", "64", "--iters", "4,2", "-q"]
 
@@ -34,7 +36,8 @@ def test_stylizes_a_clip_keeping_frames_timestamps_and_audio(tmp_path, capsys):
     source_times = [f.pts * f.time_base for f in read_frames(src)]
     assert [f.pts * f.time_base for f in read_frames(dst)] == source_times
     assert src.read_bytes() == before
-    assert not (tmp_path / "in.stylized.mp4.vidstyle-work").exists()
+    assert not os.path.exists(work_dir_for(dst)) and sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.mp4", "in.stylized.mp4"]  # the work directory is gone after success
 
 
 def test_per_frame_json_summary_is_strict_json(tmp_path, capsys):

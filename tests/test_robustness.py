@@ -5,21 +5,25 @@ bad input ends in a correct output or one clear line and a non-zero exit."""
 
 import errno
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT, STYLE_PATH, make_clip
 from fakes import fake_engine  # noqa: F401 - fixture
+
 from vidstyle.cli.main import main
-from vidstyle.media.images import load_image
 from vidstyle.media import probe, read_frames
+from vidstyle.media.images import load_image
+from vidstyle.pipeline.workdir import work_dir_for
 
 FAST = ["--max-side", "64", "-q"]
 
@@ -77,7 +81,8 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
     The real optimizer on one thread, so the result is reproducible."""
     frames = 24  # room for both interruptions to land mid-run even when the machine is slow to signal
     src = make_clip(tmp_path / "clip.mp4", width=64, height=48, num_frames=frames)
-    out, work = tmp_path / "a.mp4", tmp_path / "a.mp4.vidstyle-work"
+    out = tmp_path / "a.mp4"
+    work = Path(work_dir_for(out))
 
     def command(dst):
         return [src, "--style", STYLE_PATH, "-o", dst, "--iters", "3,2", "--max-side", "64", "--threads", "1",
@@ -110,14 +115,14 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
     assert summary["computed_frames"] == frames - second  # the finished frames were not recomputed...
     assert (work / "frames.u8").read_bytes()[: first * FRAME_BYTES] == before_rerun  # ...nor rewritten
     assert not (tmp_path / "a.partial.mp4").exists()  # superseded by the complete output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "a.mp4.vidstyle-work", "clip.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "clip.mp4"]
 
     reference = subprocess.run([sys.executable, "-m", "vidstyle", *map(str, command(tmp_path / "b.mp4"))],
                                cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert reference.returncode == 0, reference.stderr
     assert json.loads(reference.stdout)["resumed_frames"] == 0
     # the lossless work-directory frames are identical...
-    assert (work / "frames.u8").read_bytes() == (tmp_path / "b.mp4.vidstyle-work" / "frames.u8").read_bytes()
+    assert (work / "frames.u8").read_bytes() == (Path(work_dir_for(tmp_path / "b.mp4")) / "frames.u8").read_bytes()
     # ...and the two videos encoded from them agree, at the same timestamps.
     # (Not byte for byte: libx264 here gave different bytes for the same
     # frames in 2 of 3 runs, resumed or not; those encodes agree at > 33 dB.)
@@ -135,7 +140,7 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_engine)
 
     fake_engine.on_call = interrupt_at_five
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
-    assert code == 130 and (tmp_path / "out.mp4.vidstyle-work").is_dir()
+    assert code == 130 and os.path.isdir(work_dir_for(dst))
     fake_engine.on_call = None
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--max-side", "64", "--json",
                              "--style-weight", "50")
@@ -173,8 +178,8 @@ def test_full_disk_while_encoding_keeps_the_resume_state_and_says_so(tmp_path, c
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
     line = one_error_line(err)
     assert code == 1 and "No space left on device" in line and "rerun the same command" in line
-    assert "out.mp4.vidstyle-work" in line
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mp4.vidstyle-work"]  # no half file
+    assert work_dir_for(dst) in line and os.path.isdir(work_dir_for(dst))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no half file
 
     monkeypatch.setattr(io.VideoWriter, "_encodable_frames", encode)  # space freed
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--json", *FAST)
@@ -354,3 +359,32 @@ def test_odd_style_images_drive_the_real_optimizer(tmp_path, capsys):
     (tmp_path / "broken.png").write_bytes((tmp_path / "rgba.png").read_bytes()[:60])
     code, _, err = run_cli(capsys, tmp_path / "photo.png", "-o", tmp_path / "x.png", "--style", tmp_path / "broken.png")
     assert code == 2 and "cannot decode image" in one_error_line(err)
+
+
+def test_output_folder_deleted_mid_run_loses_no_finished_frame(tmp_path, capsys, fake_engine):
+    """The work directory lives outside the output folder: deleting that folder
+    mid-run ends with one line, and the same command resumes once it is back."""
+    src = make_clip(tmp_path / "clip.mp4", num_frames=10)
+    renders = tmp_path / "renders"
+    renders.mkdir()
+    dst = renders / "out.mp4"
+
+    def delete_folder_at_six(call):
+        if call == 6:
+            shutil.rmtree(renders)
+
+    fake_engine.on_call = delete_folder_at_six
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
+    line = one_error_line(err)
+    assert code == 1 and "removed" in line and work_dir_for(dst) in line and "rerun the same command" in line
+    assert not renders.exists()
+    kept = finished_frames(Path(work_dir_for(dst)))  # the work directory survived with the finished frames
+    assert kept >= 5
+
+    fake_engine.on_call = None
+    renders.mkdir()
+    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--json", *FAST)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["resumed_frames"] == kept and summary["frames"] == 10
+    assert len(list(read_frames(dst))) == 10

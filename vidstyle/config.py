@@ -109,6 +109,20 @@ class StyleConfig:
                                                           parse=parse_int))
     engine: str = setting("optimize", text_check(), flags=Flag(
         ("--engine",), "stylization engine", parse=str, choices_from="vidstyle.engines:engine_names"))
+    # -- the network engine (engines/network.py, vidstyle.training) --
+    model: str | None = setting(None, text_check(optional=True), flags=Flag(
+        ("--model",), "a trained look (vidstyle train -o LOOK.pt): stylize with its network (sets --engine net)",
+        metavar="LOOK", parse=str, also=(("engine", "net"),)))
+    # out = net * (1 - b*mask) + warped previous output * b*mask; 0: raw network frames, no optical flow
+    net_blend: float = setting(0.5, real_check(0, 1), flags=Flag(
+        ("--net-blend",), "network engine: weight of the flow-warped previous output over reliable pixels",
+        metavar="B", parse=parse_float))
+    train_minutes: float = setting(5.0, real_check(0, above=True, unit=" minutes"), flags=Flag(
+        ("--train-minutes",), "network engine without --model: training budget in minutes", metavar="M",
+        parse=parse_float))
+    train_steps: int | None = setting(None, int_check(1, optional=True), flags=Flag(
+        ("--train-steps",), "network engine without --model: training steps (default: as many as the minutes allow)",
+        metavar="N", parse=parse_int))
 
     # -- size --
     max_side: int | None = setting(256, int_check(MIN_SIDE, optional=True, unit=" pixels"), flags=Flag(
@@ -177,6 +191,10 @@ class ExportConfig:
         ("--no-resume",), "start over even if a work directory exists", group="video", switch=False))
     keep_work: bool = setting(False, bool_check(), flags=Flag(
         ("--keep-work",), "keep the work directory after success", group="video", switch=True))
+    work_dir: str | None = setting(None, text_check(optional=True), flags=Flag(
+        ("--work-dir",), "where finished frames wait until the run succeeds (default: $VIDSTYLE_WORK_DIR, "
+        "else ~/.cache/vidstyle/work); outside the output folder, so they survive its loss", group="video",
+        metavar="DIR", parse=str))
     # resample to this rate (30, 29.97, "30000/1001"); None: the source's timing
     fps: Fraction | None = setting(None, Check("rate", optional=True), flags=Flag(
         ("--fps",), "resample to R frames per second (30, 29.97, 30000/1001), dropping or repeating frames",

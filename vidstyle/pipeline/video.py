@@ -108,8 +108,8 @@ def stylize_video(
 
     Returns a RunSummary. Raises VidstyleError subclasses on bad input or
     failures; the output appears only when complete. The work directory
-    ``dst + ".vidstyle-work"`` keeps every finished frame until the run
-    succeeds: an interrupted run (InterruptedRun, with a ``NAME.partial.EXT``
+    (``pipeline.workdir.work_dir_for(dst)``, outside the output folder) keeps
+    every finished frame until the run succeeds: an interrupted run (InterruptedRun, with a ``NAME.partial.EXT``
     output), a full disk or an encoder failure can be resumed by calling
     again with the same arguments.
     """
@@ -155,8 +155,8 @@ def stylize_video(
     try:  # the destination is checked before the network loads
         engine = make_engine(config, styles, device=device)
         fingerprint = run_fingerprint(src, style, config, export, size, device=device)
-        store = FrameStore(work_dir_for(dst), fingerprint=fingerprint, shape=(size[1], size[0], 3),
-                           resume=export.resume)
+        store = FrameStore(work_dir_for(dst, root=export.work_dir), fingerprint=fingerprint,
+                           shape=(size[1], size[0], 3), resume=export.resume)
     except BaseException:
         writer.abort()
         raise
@@ -188,7 +188,11 @@ def stylize_video(
     except (KeyboardInterrupt, CorruptInputError) as err:
         # Keep what is finished: a playable, clearly named partial output, and
         # the work directory so that the same command resumes.
-        partial = writer.close_partial()
+        try:
+            partial = writer.close_partial()
+        except OutputError:  # the output folder went away too: the work directory still has every frame
+            writer.abort()
+            partial = None
         if isinstance(err, CorruptInputError):
             where = f"; the {err.frame_index} frames before it are in {partial}" if partial else ""
             raise CorruptInputError(f"{err}{where}", frame_index=err.frame_index) from err

@@ -1,6 +1,13 @@
 """The work directory that makes long runs resumable.
 
-Layout of ``OUTPUT.vidstyle-work/``:
+Where: ``work_dir_for(output)``, a folder named after the output (its name
+and a hash of its absolute path) under the work root: ``--work-dir``, else
+``$VIDSTYLE_WORK_DIR``, else ``$XDG_CACHE_HOME/vidstyle/work`` (by default
+``~/.cache/vidstyle/work``). Not beside the output: finished frames survive
+an output folder that is deleted or unmounted mid-run, and the output folder
+holds nothing but outputs. The same command finds the same folder again.
+
+Layout of the work directory:
 
 - ``frames.json``: the run's fingerprint (config, processing size, input and
   style identities) and frame shape;
@@ -29,9 +36,23 @@ from vidstyle.errors import OutputError
 FORMAT_VERSION = 1
 
 
-def work_dir_for(output_path) -> str:
-    """``out/clip.mp4`` -> ``out/clip.mp4.vidstyle-work``."""
-    return os.fspath(output_path) + ".vidstyle-work"
+WORK_DIR_ENV = "VIDSTYLE_WORK_DIR"
+
+
+def work_root() -> str:
+    """Where work directories go: ``$VIDSTYLE_WORK_DIR``, else the user's cache."""
+    if os.environ.get(WORK_DIR_ENV):
+        return os.path.abspath(os.environ[WORK_DIR_ENV])
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "vidstyle", "work")
+
+
+def work_dir_for(output_path, *, root: str | None = None) -> str:
+    """``out/clip.mp4`` -> ``ROOT/clip.mp4-<12 hex digits of the absolute path's hash>``
+    (``root`` None: ``work_root()``)."""
+    absolute = os.path.abspath(os.fspath(output_path))
+    digest = hashlib.sha256(absolute.encode()).hexdigest()[:12]
+    return os.path.join(root or work_root(), f"{os.path.basename(absolute)}-{digest}")
 
 
 def file_identity(path) -> dict:
@@ -158,7 +179,7 @@ class FrameStore:
 
     def _reset(self) -> None:
         try:
-            os.makedirs(self.path, exist_ok=True)
+            os.makedirs(self.path, mode=0o700, exist_ok=True)  # frames of the user's video: private
             for suffix in (".u8", ".idx"):
                 open(self._file(self.name + suffix), "wb").close()
             tmp = self._file(self.name + ".json.tmp")
