@@ -20,6 +20,7 @@ optimizer, and OpenCV releases the GIL in its heavy calls.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import cv2
 import numpy as np
@@ -33,7 +34,7 @@ DIS_PRESETS = {
 }
 # Farneback parameters, passed by name: OpenCV's documented example values
 # with a deeper pyramid (5 levels) so motions of tens of pixels are caught.
-FARNEBACK_OPTIONS = dict(
+FARNEBACK_OPTIONS: dict[str, Any] = dict(
     pyr_scale=0.5,  # each pyramid level is half the previous one
     levels=5,
     winsize=15,  # averaging window, pixels
@@ -80,7 +81,7 @@ class FlowEstimator:
         if method not in FLOW_METHODS:
             raise ValueError(f"unknown flow method {method!r}; choose one of {', '.join(FLOW_METHODS)}")
         self.method = method
-        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[method]) if method in DIS_PRESETS else None
+        self._dis = cv2.DISOpticalFlow.create(DIS_PRESETS[method]) if method in DIS_PRESETS else None
 
     def estimate(self, src_u8: np.ndarray, dst_u8: np.ndarray) -> np.ndarray:
         """Flow from ``src`` to ``dst``: ``src(x) ≈ dst(x + flow(x))``.
