@@ -24,6 +24,7 @@ from vidstyle.errors import VidstyleError
 COMMANDS = {
     "eval": "vidstyle.cli.eval:run_eval",
     "live": "vidstyle.cli.live:run",
+    "train": "vidstyle.cli.train:run",
 }
 FILE_COMMAND = "vidstyle.cli.file:run_file"
 

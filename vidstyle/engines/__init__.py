@@ -25,6 +25,7 @@ EngineFactory = Callable[..., Engine]
 # name -> "module:attribute" (imported lazily) or a factory registered at run time.
 ENGINES: dict[str, str | EngineFactory] = {
     "optimize": "vidstyle.engines.optimize:OptimizerEngine",
+    "net": "vidstyle.training:network_engine",
 }
 
 __all__ = ["Engine", "FrameResult", "IterationDone", "make_engine", "memory_estimate", "register_engine",

@@ -1,0 +1,145 @@
+"""The feed-forward engine (issue 12): training a few steps lowers the loss; a
+saved look reloads and paints the same pixels; a look file with pickled code
+is refused in one line; ``--model`` runs a file and a live lavfi source
+through the normal pipeline; the warm-start blend holds reliable pixels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import STYLE_PATH, make_clip
+
+from vidstyle.cli.main import main
+from vidstyle.config import StyleConfig
+from vidstyle.engines import make_engine
+from vidstyle.engines.network import NetworkEngine, StyleNet, blend_with_warm_start
+from vidstyle.errors import InputError
+from vidstyle.frames import TemporalTarget, WarmStart
+from vidstyle.media import load_image, probe, read_frames, resize_longer_side
+from vidstyle.training import TrainingOptions, load_look, save_look, train_look
+
+TINY = StyleConfig(max_side=64, num_threads=1, device="cpu")
+STEPS = 40
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", width=64, height=48, num_frames=8, audio=False)
+
+
+@pytest.fixture(scope="module")
+def style():
+    return resize_longer_side(load_image(STYLE_PATH), 64)
+
+
+@pytest.fixture(scope="module")
+def trained(clip, style):
+    return train_look([style], config=TINY, clips=[clip],
+                      options=TrainingOptions(steps=STEPS, minutes=None, crop=48, batch_pairs=1))
+
+
+@pytest.fixture(scope="module")
+def look_path(trained, style, tmp_path_factory):
+    path = tmp_path_factory.mktemp("look") / "look.pt"
+    save_look(path, trained.net, styles_u8=[style], style_names=["starry_night.jpg"], config=TINY,
+              training=trained.payload["training"])
+    return path
+
+
+def test_network_is_small_and_keeps_the_frame_size():
+    net = StyleNet()
+    assert 0.25e6 < sum(p.numel() for p in net.parameters()) < 0.3e6
+    out = net(torch.rand(2, 3, 30, 42))  # not a multiple of 4
+    assert out.shape == (2, 3, 30, 42) and 0 <= float(out.min().detach()) and float(out.max().detach()) <= 1
+
+
+def test_training_a_few_steps_lowers_the_loss(trained):
+    history = trained.payload["training"]["history"]
+    before, after = history[0], history[-1]  # the same fixed batch, before and after
+    assert trained.payload["training"]["steps"] == STEPS
+    assert after["total"] < 0.7 * before["total"], (before, after)
+    assert after["style"] < before["style"]
+
+
+def test_saved_look_reloads_and_gives_the_same_output(trained, look_path, clip, style):
+    look = load_look(look_path)
+    assert look.style_names == ["starry_night.jpg"]
+    assert np.array_equal(look.styles_u8[0], style)
+    assert look.options["style_weight"] == TINY.style_weight and look.training["steps"] == STEPS
+    frame = next(read_frames(str(clip))).image_u8
+    config = TINY.replace(model=str(look_path), engine="net")
+    engine = make_engine(config, [style])
+    assert isinstance(engine, NetworkEngine) and engine.name == "net"
+    direct = NetworkEngine(trained.net, config=config).stylize(frame).image_u8
+    reloaded = engine.stylize(frame).image_u8
+    assert np.array_equal(direct, reloaded)
+    assert reloaded.shape == frame.shape
+    assert not np.array_equal(reloaded, frame)
+
+
+class Foreign:
+    def __reduce__(self):  # what a malicious pickle does: call something on load
+        return (print, ("owned",))
+
+
+def test_look_with_pickled_code_is_refused_in_one_line(tmp_path, clip, capsys):
+    bad = tmp_path / "evil.pt"
+    torch.save({"format": "vidstyle-look", "version": 1, "payload": Foreign()}, bad)
+    with pytest.raises(InputError, match="pickled Python objects"):
+        load_look(bad)
+    code = main([str(clip), "--style", str(STYLE_PATH), "--model", str(bad), "-o", str(tmp_path / "o.mp4"), "-q",
+                 "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "owned" not in out
+    assert len(err.strip().splitlines()) == 1 and "pickled Python objects" in err
+
+
+def test_not_a_look_file_is_refused(tmp_path):
+    other = tmp_path / "weights.pt"
+    torch.save({"conv.weight": torch.zeros(3)}, other)
+    with pytest.raises(InputError, match="not a vidstyle look file"):
+        load_look(other)
+    with pytest.raises(InputError, match="no such look file"):
+        load_look(tmp_path / "missing.pt")
+
+
+def test_model_stylizes_a_file_through_the_pipeline(look_path, clip, tmp_path, capsys):
+    dst = tmp_path / "out.mp4"
+    code = main([str(clip), "--style", str(STYLE_PATH), "--model", str(look_path), "-o", str(dst), "--json",
+                 "--threads", "1", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["engine"] == "net"
+    assert probe(str(dst)).num_frames == probe(str(clip)).num_frames
+
+
+def test_model_runs_live_on_a_lavfi_source(look_path, tmp_path, capsys):
+    dst = tmp_path / "live.mp4"
+    code = main(["live", "lavfi:testsrc2=size=96x64:rate=30", "--style", str(STYLE_PATH), "--model", str(look_path),
+                 "-o", str(dst), "--duration", "1", "--json", "-q", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert probe(str(dst)).num_frames >= 5  # network speed: most of the 30 frames, not a handful
+
+
+def test_blend_holds_reliable_pixels_only():
+    image = torch.zeros(1, 3, 4, 6)
+    init = np.ones((4, 6, 3), np.float32)
+    mask = np.zeros((1, 4, 6), np.float32)
+    mask[0, :, :3] = 1
+    warm = WarmStart(init=init, temporal=TemporalTarget(warped=init[None], weights=mask))
+    out = blend_with_warm_start(image, warm, 0.6)
+    assert torch.allclose(out[..., :3], torch.full_like(out[..., :3], 0.6))
+    assert torch.equal(out[..., 3:], image[..., 3:])
+    assert blend_with_warm_start(image, None, 0.6) is image
+    assert blend_with_warm_start(image, warm, 0.0) is image
+
+
+def test_zero_blend_needs_no_optical_flow(trained):
+    assert not NetworkEngine(trained.net, config=TINY.replace(net_blend=0.0)).wants_warm_start
+    assert NetworkEngine(trained.net, config=TINY).wants_warm_start

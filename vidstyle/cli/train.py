@@ -1,0 +1,133 @@
+"""``vidstyle train --style ART [--on CLIP ...] -o LOOK.pt``: train a feed-forward look.
+
+Then ``vidstyle IN --style ART --model LOOK.pt`` (files) or ``vidstyle live
+SOURCE --style ART --model LOOK.pt`` stylize at network speed. The style and
+loss flags are the file command's; the budget is ``--minutes`` and/or
+``--steps``. An interrupted run keeps ``LOOK.pt.ckpt``; the same command
+resumes from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from vidstyle.cli.options import PROG, Parser, add_style_options, argparse_type, field_type, style_options
+from vidstyle.config import StyleConfig
+from vidstyle.errors import InputError
+from vidstyle.parsing import parse_int
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog=f"{PROG} train", description="Train a feed-forward network on a style (a look file).",
+                    epilog="Example: 'vidstyle train --style art.jpg --on clip.mp4 -o art.pt --minutes 5', "
+                    "then 'vidstyle clip.mp4 --style art.jpg --model art.pt'.")
+    parser.add_argument("-o", "--output", required=True, metavar="LOOK.pt", help="the look file to write")
+    parser.add_argument("--on", action="append", metavar="CLIP", dest="clips",
+                        help="a clip to train on (repeat for several; default: the bundled sample clip)")
+    add_style_options(parser)
+    g = parser.add_argument_group("training")
+    g.add_argument("--minutes", dest="train_minutes", type=field_type(StyleConfig, "train_minutes"), metavar="M",
+                   help="training budget in wall-clock minutes (default 5; with --steps: whichever comes first)")
+    g.add_argument("--steps", dest="train_steps", type=field_type(StyleConfig, "train_steps"), metavar="N",
+                   help="training steps")
+    g.add_argument("--batch", type=argparse_type(_positive_int), default=2, metavar="PAIRS",
+                   help="frame pairs per step (default 2)")
+    g.add_argument("--crop", type=argparse_type(_positive_int), default=128, metavar="PX",
+                   help="side of the random crops in pixels (default 128)")
+    g.add_argument("-y", action="store_true", dest="overwrite", help="overwrite an existing look file")
+    g.add_argument("--no-resume", action="store_false", dest="resume", help="ignore an existing checkpoint")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--json", action="store_true", help="print the training summary as JSON on stdout")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = parse_int(text)
+    if value < 1:
+        raise InputError(f"must be positive, got {value}")
+    return value
+
+
+def run(argv: list[str]) -> int:
+    """``vidstyle train ...``: returns the exit code (errors are raised)."""
+    args = build_parser().parse_args(argv)
+    options = style_options(args)
+    config = StyleConfig(**options)
+    if os.path.exists(args.output) and not args.overwrite:
+        raise InputError(f"{args.output} exists; add -y to overwrite it")
+    for clip in args.clips or []:
+        if not os.path.isfile(clip):
+            raise InputError(f"no such clip: {clip}")
+
+    from vidstyle.media import load_image
+    from vidstyle.training import TrainingOptions, checkpoint_path, remove_checkpoint, train_look
+    from vidstyle.training.look import atomic_save
+
+    styles = [load_image(path) for path in args.style]
+    training = TrainingOptions(steps=config.train_steps, minutes=None if config.train_steps and
+                               "train_minutes" not in options else config.train_minutes,
+                               batch_pairs=args.batch, crop=args.crop, seed=config.seed)
+    checkpoint = checkpoint_path(args.output)
+    bar = TrainingBar(enabled=not args.quiet)
+    try:
+        trained = train_look(styles, config=config, clips=args.clips, options=training,
+                             style_names=[os.path.basename(p) for p in args.style], checkpoint=checkpoint,
+                             resume=args.resume, on_event=bar.on_event)
+    except KeyboardInterrupt as err:
+        raise KeyboardInterrupt(f"checkpoint kept in {checkpoint}; rerun the same command to resume") from err
+    finally:
+        bar.close()
+    atomic_save(trained.payload, args.output)
+    remove_checkpoint(checkpoint)
+    summary = trained.payload["training"]
+    if args.json:
+        print(json.dumps({k: v for k, v in summary.items() if k != "fingerprint"}))
+    elif not args.quiet:
+        print(f"wrote {args.output}: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min "
+              f"({summary['cpu_seconds'] / 60:.1f} CPU-min), loss {summary['initial_loss']:.4g} -> "
+              f"{summary['final_loss']:.4g}", file=sys.stderr)
+    return 0
+
+
+class TrainingBar:
+    """Training events -> a tqdm bar over steps (or over the time budget), with loss and ETA."""
+
+    def __init__(self, *, enabled: bool = True, file=None):
+        self.enabled = enabled
+        self.file = file or sys.stderr
+        self.bar = None
+        self.by_time = False
+
+    def on_event(self, event) -> None:
+        from vidstyle.training import CheckpointSaved, StepDone, TrainingStarted
+
+        if not self.enabled:
+            return
+        if isinstance(event, TrainingStarted):
+            from tqdm import tqdm
+
+            if event.restart_reason:
+                print(f"starting over: {event.restart_reason}", file=self.file)
+            elif event.step:
+                print(f"resuming from step {event.step} ({event.elapsed_s / 60:.1f} min done)", file=self.file)
+            self.by_time = event.steps is None
+            total = round(event.budget_s) if self.by_time else event.steps
+            self.bar = tqdm(total=total, initial=round(event.elapsed_s) if self.by_time else event.step,
+                            unit="s" if self.by_time else "step", file=self.file, dynamic_ncols=True,
+                            desc=f"training {event.size[0]}x{event.size[1]} on {event.pairs} pairs")
+        elif isinstance(event, StepDone) and self.bar is not None:
+            eta = f" eta {event.eta_s / 60:.1f} min" if event.eta_s is not None else ""
+            self.bar.set_postfix_str(f"step {event.step} loss {event.loss:.4g}{eta}", refresh=False)
+            if self.by_time:
+                self.bar.update(max(0, min(self.bar.total, round(event.elapsed_s)) - self.bar.n))
+            else:
+                self.bar.update(1)
+        elif isinstance(event, CheckpointSaved) and self.bar is not None:
+            self.bar.set_description_str(f"training (checkpoint at step {event.step})", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,205 @@
+"""The feed-forward engine: one pass of a small trained network per frame.
+
+The network is Johnson et al.'s image transformation network ("Perceptual
+losses for real-time style transfer", ECCV 2016), slimmed down (16/32/64
+channels, 3 residual blocks, ~0.28 M parameters) and with Odena et al.'s
+upsample + convolution decoder instead of transposed convolutions (no
+checkerboard). Instance normalization as in Ulyanov et al. (2016). A network
+learns one look: ``vidstyle train`` (``vidstyle.training``) trains it with the
+optimizer's own losses and saves it in a look file; the ``net`` engine of the
+registry (``vidstyle.training.network_engine``) loads or trains one and
+builds a ``NetworkEngine`` from it.
+
+Temporal steadiness at inference (departs from Johnson: their network has no
+notion of time): with a warm start, the network's frame is blended with the
+flow-warped previous output over the pixels where the flow is reliable,
+``out = net * (1 - b*m) + warped * b*m`` with ``m = warm.temporal.weights[0]``
+and ``b = config.net_blend``. ``net_blend = 0`` turns it off, and then the
+engine asks for no warm start (the pipeline skips optical flow).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidstyle.config import StyleConfig
+from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
+from vidstyle.features import select_device
+from vidstyle.frames import WarmStart
+
+CHANNELS = (16, 32, 64)  # encoder widths; the decoder mirrors them
+RESIDUAL_BLOCKS = 3
+RUNTIME_BYTES = 64 * 2**20  # torch's own working memory besides the tensors, a rough allowance
+# Peak live activations per pixel during a forward pass without gradients:
+# the widest full-resolution maps (16 channels, a few at once) and their
+# reflection-padded copies, float32. Measured peak on CPU at 256x144 ~ 25 MB.
+ACTIVATION_FLOATS_PER_PIXEL = 6 * CHANNELS[0] + 3
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection padding + convolution (keeps the size at stride 1)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
+        super().__init__(nn.ReflectionPad2d(kernel_size // 2),
+                         nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with instance norm and a skip (He et al. 2016)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvLayer(channels, channels, 3), nn.InstanceNorm2d(channels, affine=True), nn.ReLU(inplace=True),
+            ConvLayer(channels, channels, 3), nn.InstanceNorm2d(channels, affine=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class UpsampleConv(nn.Sequential):
+    """Nearest upsampling by 2 then a convolution (Odena et al. 2016)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(in_channels, out_channels, kernel_size))
+
+
+class StyleNet(nn.Module):
+    """The image transformation network: ``(B, 3, H, W)`` RGB in [0, 1] ->
+    the stylized ``(B, 3, H, W)`` in [0, 1], any H and W (it pads odd sizes
+    to a multiple of 4 and crops back).
+
+    Args:
+        channels: the three encoder widths.
+        residual_blocks: how many residual blocks at the lowest resolution.
+    """
+
+    def __init__(self, *, channels: Sequence[int] = CHANNELS, residual_blocks: int = RESIDUAL_BLOCKS):
+        super().__init__()
+        c1, c2, c3 = channels
+        self.channels = tuple(int(c) for c in channels)
+        self.residual_blocks = int(residual_blocks)
+
+        def norm_relu(c: int) -> list[nn.Module]:
+            return [nn.InstanceNorm2d(c, affine=True), nn.ReLU(inplace=True)]
+
+        self.body = nn.Sequential(
+            ConvLayer(3, c1, 9), *norm_relu(c1),
+            ConvLayer(c1, c2, 3, stride=2), *norm_relu(c2),
+            ConvLayer(c2, c3, 3, stride=2), *norm_relu(c3),
+            *(ResidualBlock(c3) for _ in range(residual_blocks)),
+            UpsampleConv(c3, c2), *norm_relu(c2),
+            UpsampleConv(c2, c1), *norm_relu(c1),
+            ConvLayer(c1, 3, 9),
+        )
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        height, width = image.shape[-2:]
+        pad_h, pad_w = -height % 4, -width % 4
+        x = image
+        if pad_h or pad_w:
+            x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        # Johnson et al. end in a scaled tanh; (tanh + 1) / 2 maps to [0, 1].
+        out = (torch.tanh(self.body(x)) + 1.0) * 0.5
+        return out[..., :height, :width]
+
+    def architecture(self) -> dict:
+        """What rebuilds this network (saved in look files)."""
+        return {"channels": list(self.channels), "residual_blocks": self.residual_blocks}
+
+
+def blend_with_warm_start(image: torch.Tensor, warm: WarmStart | None, weight: float) -> torch.Tensor:
+    """``image`` ``(1, 3, H, W)`` blended with ``warm.init`` over reliable pixels
+    (``warm.temporal.weights[0]``) by ``weight`` in [0, 1] (module docstring).
+    Unchanged without a warm start, a temporal target or a weight."""
+    if warm is None or warm.temporal is None or weight <= 0:
+        return image
+    init = torch.from_numpy(np.ascontiguousarray(warm.init)).to(image.device, image.dtype).permute(2, 0, 1)
+    mask = torch.from_numpy(np.ascontiguousarray(warm.temporal.weights[0])).to(image.device, image.dtype)
+    if init.shape[-2:] != image.shape[-2:]:
+        return image  # a warm start of another size (should not happen): ignore it rather than guess
+    alpha = (weight * mask.clamp(0, 1))[None, None]
+    return image * (1 - alpha) + init.clamp(0, 1)[None] * alpha
+
+
+class NetworkEngine:
+    """Stylizes a frame with one pass of a trained ``StyleNet`` (the
+    ``Engine`` protocol of ``engines/base.py``).
+
+    Args:
+        net: the trained network (moved to ``device`` and frozen here).
+        config: the run's options (``net_blend``, ``device``, ``num_threads``).
+        device: a ``torch.device`` or name; None: ``config.device``.
+        look: what the look file records (style, options, training summary),
+            kept for run summaries; optional.
+
+    Attributes (besides the protocol's):
+        blend: ``config.net_blend``.
+        half: on CUDA the network runs in float16 (the output is float32).
+    """
+
+    name = "net"
+    min_iters = 1
+
+    def __init__(self, net: StyleNet, *, config: StyleConfig, device=None, look: dict | None = None):
+        self.config = config
+        self.device = select_device(config.device) if device is None else torch.device(device)
+        if config.num_threads and self.device.type == "cpu":
+            torch.set_num_threads(config.num_threads)
+        self.blend = float(config.net_blend)
+        self.wants_warm_start = self.blend > 0
+        self.look = look or {}
+        # fp16 on CUDA: instance norm and tanh are stable in half precision,
+        # and the network is small enough that its weights cost nothing to cast.
+        self.half = self.device.type == "cuda" and config.half is not False
+        self.dtype = torch.float16 if self.half else torch.float32
+        self.net = net.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
+
+    def max_iters(self, *, cold: bool) -> int:
+        return 1
+
+    def required_bytes(self, size: tuple[int, int]) -> int:
+        return self.estimate_required_bytes(size, config=self.config, device=self.device)
+
+    @staticmethod
+    def estimate_required_bytes(size: tuple[int, int], *, config: StyleConfig, device) -> int:
+        """Peak bytes of one frame: activations of one forward pass, the
+        network and the runtime's allowance (before the network is loaded)."""
+        width, height = size
+        padded = (width + 8) * (height + 8)  # reflection padding of the 9x9 layers
+        return RUNTIME_BYTES + padded * ACTIVATION_FLOATS_PER_PIXEL * 4 + 4 * 300_000
+
+    def stylize_batch(self, contents_u8: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The raw network outputs (no blending) of several frames of one size,
+        one batch: uint8 ``(H, W, 3)`` each."""
+        batch = np.stack([np.ascontiguousarray(c) for c in contents_u8])
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 255.0
+            out = self.net(x).float()
+            return list(_to_u8(out))
+
+    def stylize(self, content_u8: np.ndarray, warm: WarmStart | None = None, *, max_iters: int | None = None,
+                on_iteration: OnIteration | None = None) -> FrameResult:
+        """One pass of the network, blended with the warm start (module docstring)."""
+        started = time.perf_counter()
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(content_u8)).to(self.device)
+            x = x.permute(2, 0, 1).unsqueeze(0).to(self.dtype) / 255.0
+            out = blend_with_warm_start(self.net(x).float(), warm, self.blend)
+            image_u8 = _to_u8(out)[0]
+        if on_iteration is not None:
+            on_iteration(IterationDone(iteration=1, loss=float("nan")))
+        # No losses are computed; "total" is NaN because cli/progress.py reads it.
+        return FrameResult(image_u8=image_u8, num_iters=1, converged=True, losses={"total": float("nan")},
+                           seconds=time.perf_counter() - started)
+
+
+def _to_u8(images: torch.Tensor) -> np.ndarray:
+    """``(B, 3, H, W)`` float in [0, 1] -> uint8 ``(B, H, W, 3)`` on the host."""
+    return np.ascontiguousarray(images.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())

@@ -1,0 +1,140 @@
+"""Look files: a trained network with its style, options and training summary.
+
+A look file is a ``torch.save`` dict of tensors and plain values only:
+
+    format "vidstyle-look", version, architecture (StyleNet's arguments),
+    state_dict, styles (uint8 (H, W, 3) tensors), style_names, options
+    (the StyleConfig fields that shaped the training), training (summary)
+
+It is read with ``torch.load(weights_only=True)``: a file that holds pickled
+Python objects (code) is refused with one line and never executed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import tempfile
+
+import numpy as np
+import torch
+
+from vidstyle.config import StyleConfig
+from vidstyle.engines.network import StyleNet
+from vidstyle.errors import InputError, OutputError
+
+LOOK_FORMAT = "vidstyle-look"
+LOOK_VERSION = 1
+# The StyleConfig fields a look records: what the network learned with.
+RECORDED_OPTIONS = ("content_weight", "style_weight", "tv_weight", "temporal_weight", "style_weights", "style_scale",
+                    "preserve_colors", "content_layers", "style_layers", "max_side", "size", "weights", "flow")
+
+
+@dataclasses.dataclass
+class Look:
+    """A loaded look file.
+
+    Attributes:
+        net: the network, on the host, in evaluation mode.
+        styles_u8: the style images it learned, uint8 ``(H, W, 3)``.
+        style_names: their file names.
+        options: the recorded StyleConfig fields (``RECORDED_OPTIONS``).
+        training: the training summary (steps, seconds, losses, clips...).
+    """
+
+    net: StyleNet
+    styles_u8: list[np.ndarray]
+    style_names: list[str]
+    options: dict
+    training: dict
+
+    def describe(self) -> dict:
+        """JSON-able facts for run summaries (no pixels)."""
+        return {"style_names": self.style_names, "options": self.options, "training": self.training}
+
+
+def recorded_options(config: StyleConfig) -> dict:
+    """The fields of ``config`` a look records (tuples as lists)."""
+    return {name: list(v) if isinstance(v := getattr(config, name), tuple) else v for name in RECORDED_OPTIONS}
+
+
+def look_payload(net: StyleNet, *, styles_u8, style_names, config: StyleConfig, training: dict) -> dict:
+    """What ``save_look`` writes (also the body of a training checkpoint)."""
+    return {
+        "format": LOOK_FORMAT,
+        "version": LOOK_VERSION,
+        "architecture": net.architecture(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+        "styles": [torch.from_numpy(np.ascontiguousarray(s)) for s in styles_u8],
+        "style_names": list(style_names),
+        "options": recorded_options(config),
+        "training": dict(training),
+    }
+
+
+def atomic_save(payload: dict, path) -> None:
+    """``torch.save`` to a temporary name beside ``path``, then rename."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".look-", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(temporary, path)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+
+
+def save_look(path, net: StyleNet, *, styles_u8, style_names, config: StyleConfig, training: dict) -> None:
+    """Write a look file (atomically)."""
+    atomic_save(look_payload(net, styles_u8=styles_u8, style_names=style_names, config=config, training=training),
+                path)
+
+
+def read_payload(path) -> dict:
+    """The dict in a look (or checkpoint) file, read with ``weights_only=True``.
+
+    Raises:
+        InputError: missing, unreadable, pickled code, or not a look file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(f"no such look file: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise InputError(f"{path} is refused: it holds pickled Python objects (code) besides weights, which vidstyle "
+                         "never loads; use a look written by 'vidstyle train'") from err
+    except Exception as err:  # a truncated or foreign file: zip and storage errors of every kind
+        raise InputError(f"{path} is not a readable look file ({type(err).__name__}: {str(err).splitlines()[0]})"
+                         ) from err
+    if not isinstance(payload, dict) or payload.get("format") != LOOK_FORMAT:
+        raise InputError(f"{path} is not a vidstyle look file (no '{LOOK_FORMAT}' header)")
+    if payload.get("version") != LOOK_VERSION:
+        raise InputError(f"{path} is a look file of version {payload.get('version')}; this vidstyle reads "
+                         f"version {LOOK_VERSION}")
+    return payload
+
+
+def network_from_payload(payload: dict, *, path="look") -> StyleNet:
+    """The StyleNet a payload describes, with its weights."""
+    arch = payload.get("architecture") or {}
+    try:
+        net = StyleNet(channels=arch["channels"], residual_blocks=arch["residual_blocks"])
+        net.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise InputError(f"{path}: the network in this look file does not load ({str(err).splitlines()[0]})") from err
+    return net.eval()
+
+
+def load_look(path) -> Look:
+    """Read a look file (see the module docstring)."""
+    payload = read_payload(path)
+    return Look(
+        net=network_from_payload(payload, path=path),
+        styles_u8=[s.numpy() for s in payload.get("styles", [])],
+        style_names=list(payload.get("style_names", [])),
+        options=dict(payload.get("options", {})),
+        training=dict(payload.get("training", {})),
+    )

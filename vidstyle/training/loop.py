@@ -1,0 +1,319 @@
+"""Training a look: the optimizer's own losses, learned by a network.
+
+Departs from Johnson et al. (2016) in two ways measured on this project's
+prototypes (README, DESIGN.md): the training images are crops of the clips
+to be stylized (at their processing size), not COCO; and a temporal term
+(Ruder et al.'s masked MSE, on consecutive frame pairs warped by the flow
+``vidstyle.motion`` computes) is added, as in Huang et al. (2017) and Gao et
+al. (ReCoNet, 2018). The losses are the optimizer's, composed the same way
+(``losses.py``, ``OptimizerEngine``'s VGG19 and style Grams): the network
+learns the style through the perceptual loss itself, never by regressing to
+optimizer keyframes (pixel L1 averages the texture away).
+
+Budget: ``steps`` and/or ``minutes`` (wall time, resumed time included);
+training stops at whichever comes first. A checkpoint (``OUTPUT.ckpt``) is
+written every ``checkpoint_every_s`` seconds and on interruption; a later
+call with the same style, options and clips resumes from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidstyle.config import StyleConfig
+from vidstyle.engines.network import StyleNet
+from vidstyle.engines.optimize import OptimizerEngine
+from vidstyle.errors import InputError
+from vidstyle.losses import content_loss, style_loss, temporal_loss, total_variation
+from vidstyle.training.data import (
+    clip_identity,
+    crop_side,
+    default_clips,
+    images_digest,
+    load_pairs,
+    processing_size,
+    sample_batch,
+)
+from vidstyle.training.look import atomic_save, look_payload, network_from_payload, read_payload, recorded_options
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingOptions:
+    """How long and how a look trains (the style and loss options are the
+    ``StyleConfig``'s).
+
+    Attributes:
+        steps: stop after this many steps (None: the time budget decides).
+        minutes: stop after this much wall time (None: the steps decide).
+        batch_pairs: frame pairs per step (each pair is two images).
+        crop: side of the square random crops, pixels (limited by the frames).
+        learning_rate: Adam's.
+        checkpoint_every_s: seconds between checkpoints.
+        seed: network initialization and crop sampling.
+    """
+
+    steps: int | None = None
+    minutes: float | None = 5.0
+    batch_pairs: int = 2
+    crop: int = 128
+    learning_rate: float = 5e-3
+    checkpoint_every_s: float = 30.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.minutes is None:
+            raise InputError("training needs a budget: steps or minutes")
+        if self.steps is not None and self.steps < 1:
+            raise InputError(f"steps must be positive, got {self.steps}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise InputError(f"minutes must be positive, got {self.minutes}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingStarted:
+    """Training begins (``step`` > 0: resumed from a checkpoint)."""
+
+    step: int
+    steps: int | None
+    budget_s: float | None
+    elapsed_s: float
+    pairs: int
+    size: tuple[int, int]
+    restart_reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StepDone:
+    """One optimization step of the network."""
+
+    step: int
+    loss: float
+    losses: dict[str, float]
+    elapsed_s: float
+    eta_s: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointSaved:
+    path: str
+    step: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingDone:
+    """Training finished; ``summary`` is what the look file records."""
+
+    summary: dict
+
+
+@dataclasses.dataclass
+class Trained:
+    """What ``train_look`` returns: the network and the payload to save."""
+
+    net: StyleNet
+    payload: dict
+
+
+def checkpoint_path(output) -> str:
+    return f"{os.fspath(output)}.ckpt"
+
+
+def train_look(
+    styles_u8: Sequence[np.ndarray],
+    *,
+    config: StyleConfig,
+    clips: Sequence | None = None,
+    options: TrainingOptions = TrainingOptions(),
+    style_names: Sequence[str] | None = None,
+    checkpoint=None,
+    resume: bool = True,
+    device=None,
+    on_event: Callable[[object], None] | None = None,
+) -> Trained:
+    """Train a network to paint ``styles_u8`` (uint8 RGB) on frames of ``clips``
+    (default: the bundled sample clip).
+
+    Args:
+        config: style, loss and size options (as for the optimizer).
+        checkpoint: path of the checkpoint to write (and resume from when
+            ``resume``); None: none.
+        on_event: receives TrainingStarted, StepDone, CheckpointSaved, TrainingDone.
+
+    The checkpoint is kept when training is interrupted (KeyboardInterrupt
+    after saving it) and removed when it finishes.
+    """
+    emit = on_event or (lambda event: None)
+    clips = [os.fspath(c) for c in (clips or default_clips())]
+    style_names = list(style_names or [f"style{i}" for i in range(len(styles_u8))])
+    judge = OptimizerEngine(styles_u8, config=config, device=device)  # VGG19, style Grams, precision
+    device = judge.device
+    pairs = load_pairs(clips, config=config)
+    frame_size = (pairs[0].current_u8.shape[1], pairs[0].current_u8.shape[0])
+    crop = crop_side(pairs, options.crop)
+    fingerprint = {"styles": images_digest(styles_u8), "options": recorded_options(config),
+                   "clips": [clip_identity(c) for c in clips], "batch_pairs": options.batch_pairs,
+                   "crop": list(crop), "learning_rate": options.learning_rate, "seed": options.seed}
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options.seed)
+        net = StyleNet()
+    net = net.to(device).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=options.learning_rate)
+    step, elapsed_s, cpu_s, history = 0, 0.0, 0.0, []
+    restart_reason = None
+    if checkpoint is not None and resume and os.path.exists(checkpoint):
+        restart_reason = _resume(checkpoint, fingerprint, net, optimizer, device)
+        if restart_reason is None:
+            state = read_payload(checkpoint)["training"]
+            step, elapsed_s, cpu_s, history = state["steps"], state["seconds"], state["cpu_seconds"], state["history"]
+    budget_s = options.minutes * 60.0 if options.minutes is not None else None
+    emit(TrainingStarted(step=step, steps=options.steps, budget_s=budget_s, elapsed_s=elapsed_s, pairs=len(pairs),
+                         size=frame_size, restart_reason=restart_reason))
+
+    grams = judge.style_grams(frame_size)  # style scale relative to the whole frame, as when stylizing
+    probe = _to_device(sample_batch(pairs, batch=options.batch_pairs, crop=crop,
+                                    rng=np.random.default_rng([options.seed, 2**31])), device)
+    if not history:
+        history.append(_measure(net, probe, judge, grams, config))
+
+    def summary() -> dict:
+        return {"steps": step, "seconds": elapsed_s, "cpu_seconds": cpu_s, "history": history,
+                "initial_loss": history[0]["total"], "clips": clips, "size": list(frame_size), "crop": list(crop),
+                "batch_pairs": options.batch_pairs, "learning_rate": options.learning_rate, "device": str(device),
+                "fingerprint": fingerprint}
+
+    def save_checkpoint() -> None:
+        if checkpoint is None:
+            return
+        payload = look_payload(net, styles_u8=styles_u8, style_names=style_names, config=config, training=summary())
+        payload["optimizer"] = optimizer.state_dict()
+        atomic_save(payload, checkpoint)
+        emit(CheckpointSaved(path=os.fspath(checkpoint), step=step))
+
+    last_save = time.perf_counter()
+    try:
+        while not _spent(step, elapsed_s, options):
+            wall, cpu = time.perf_counter(), time.process_time()
+            batch = _to_device(sample_batch(pairs, batch=options.batch_pairs, crop=crop,
+                                            rng=np.random.default_rng([options.seed, step])), device)
+            optimizer.zero_grad(set_to_none=True)
+            terms = _losses(net, batch, judge, grams, config)
+            total = sum(terms.values())
+            total.backward()
+            optimizer.step()
+            step += 1
+            elapsed_s += time.perf_counter() - wall
+            cpu_s += time.process_time() - cpu
+            emit(StepDone(step=step, loss=float(total.detach()), losses={k: float(v.detach()) for k, v in terms.items()},
+                          elapsed_s=elapsed_s, eta_s=_eta(step, elapsed_s, options)))
+            if time.perf_counter() - last_save >= options.checkpoint_every_s:
+                save_checkpoint()
+                last_save = time.perf_counter()
+    except KeyboardInterrupt:
+        save_checkpoint()
+        raise
+    history.append(_measure(net, probe, judge, grams, config))
+    done = summary()
+    done["final_loss"] = history[-1]["total"]
+    emit(TrainingDone(summary=done))
+    payload = look_payload(net, styles_u8=styles_u8, style_names=style_names, config=config, training=done)
+    return Trained(net=net.eval(), payload=payload)
+
+
+def remove_checkpoint(checkpoint) -> None:
+    if checkpoint is not None and os.path.exists(checkpoint):
+        os.remove(checkpoint)
+
+
+def _resume(checkpoint, fingerprint: dict, net: StyleNet, optimizer, device) -> str | None:
+    """Load the checkpoint into ``net`` and ``optimizer``; the reason it was
+    not used (another style, options or clips), or None."""
+    payload = read_payload(checkpoint)
+    if payload.get("training", {}).get("fingerprint") != fingerprint:
+        return "the style, options or clips changed since the checkpoint"
+    net.load_state_dict(network_from_payload(payload, path=checkpoint).state_dict())
+    if "optimizer" in payload:
+        optimizer.load_state_dict(payload["optimizer"])
+        for state in optimizer.state.values():
+            for key, value in state.items():
+                if torch.is_tensor(value) and key != "step":
+                    state[key] = value.to(device)
+    return None
+
+
+def _spent(step: int, elapsed_s: float, options: TrainingOptions) -> bool:
+    if options.steps is not None and step >= options.steps:
+        return True
+    return options.minutes is not None and elapsed_s >= options.minutes * 60.0
+
+
+def _eta(step: int, elapsed_s: float, options: TrainingOptions) -> float | None:
+    estimates = []
+    if options.steps is not None:
+        estimates.append((options.steps - step) * elapsed_s / max(step, 1))
+    if options.minutes is not None:
+        estimates.append(max(0.0, options.minutes * 60.0 - elapsed_s))
+    return min(estimates) if estimates else None
+
+
+def _to_device(batch: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
+    """Crops as tensors: images float ``(B, 3, h, w)`` in [0, 1], flow ``(B, h, w, 2)``, mask ``(B, 1, h, w)``."""
+    def image(a):
+        return torch.from_numpy(a).to(device).permute(0, 3, 1, 2).float() / 255.0
+
+    return {"previous": image(batch["previous"]), "current": image(batch["current"]),
+            "backward": torch.from_numpy(batch["backward"]).to(device),
+            "mask": torch.from_numpy(batch["mask"]).to(device).unsqueeze(1)}
+
+
+def warp_images(images: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
+    """``images`` ``(B, C, H, W)`` resampled along ``backward`` ``(B, H, W, 2)``
+    pixels: ``out[x] = images[x + backward(x)]`` (``motion.flow.warp`` in
+    torch, bilinear, differentiable)."""
+    _, _, height, width = images.shape
+    ys, xs = torch.meshgrid(torch.arange(height, device=images.device, dtype=images.dtype),
+                            torch.arange(width, device=images.device, dtype=images.dtype), indexing="ij")
+    grid_x = (xs + backward[..., 0]) * (2.0 / max(width - 1, 1)) - 1.0
+    grid_y = (ys + backward[..., 1]) * (2.0 / max(height - 1, 1)) - 1.0
+    grid = torch.stack((grid_x, grid_y), dim=-1)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def _losses(net: StyleNet, batch: dict, judge: OptimizerEngine, grams: dict, config: StyleConfig) -> dict:
+    """The optimizer's weighted terms (``OptimizerEngine``'s composition),
+    averaged per image, plus the temporal term on the pairs."""
+    contents = torch.cat((batch["previous"], batch["current"]))
+    outputs = net(contents)
+    with torch.no_grad():
+        targets = {k: v for k, v in judge.features(contents).items() if k in config.content_layers}
+    feats = judge.features(outputs)
+    terms = {
+        "content": config.content_weight * content_loss(feats, targets),
+        "style": config.style_weight * style_loss(feats, grams),
+        "tv": config.tv_weight * total_variation(outputs) / outputs.shape[0],
+    }
+    if config.temporal and config.temporal_weight > 0:
+        previous_out, current_out = outputs.chunk(2)
+        warped = warp_images(previous_out, batch["backward"])
+        # temporal_loss sums over its K targets; here K is the batch: average it
+        terms["temporal"] = (config.temporal_weight * temporal_loss(current_out, warped, batch["mask"])
+                             / current_out.shape[0])
+    return terms
+
+
+def _measure(net: StyleNet, batch: dict, judge: OptimizerEngine, grams: dict, config: StyleConfig) -> dict:
+    """The loss terms on a fixed batch (before and after training)."""
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        terms = {k: float(v) for k, v in _losses(net, batch, judge, grams, config).items()}
+    net.train(was_training)
+    terms["total"] = sum(terms.values())
+    return terms
