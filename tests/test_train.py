@@ -1,0 +1,105 @@
+"""``vidstyle train``: a look file from the command line, interrupted training
+resumes from its checkpoint (and ends where an uninterrupted run ends), a
+changed style starts over, and ``--engine net`` without a look trains within
+its step budget before stylizing."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+from conftest import STYLE_PATH, make_clip
+
+from vidstyle.cli.main import main
+from vidstyle.config import StyleConfig
+from vidstyle.engines import make_engine
+from vidstyle.media import load_image, probe, resize_longer_side
+from vidstyle.training import StepDone, TrainingStarted, load_look, train_look
+from vidstyle.training.loop import TrainingOptions
+
+TINY = StyleConfig(max_side=48, num_threads=1, device="cpu")
+OPTIONS = TrainingOptions(steps=4, minutes=None, crop=32, batch_pairs=1, checkpoint_every_s=0.0)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", width=48, height=32, num_frames=6, audio=False)
+
+
+@pytest.fixture(scope="module")
+def style():
+    return resize_longer_side(load_image(STYLE_PATH), 48)
+
+
+def test_train_command_writes_a_look(clip, tmp_path, capsys):
+    look = tmp_path / "look.pt"
+    code = main(["train", "--style", str(STYLE_PATH), "--on", str(clip), "-o", str(look), "--steps", "3",
+                 "--max-side", "48", "--crop", "32", "--batch", "1", "--threads", "1", "--device", "cpu", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["steps"] == 3 and summary["size"] == [48, 32]
+    loaded = load_look(look)
+    assert loaded.style_names == ["starry_night.jpg"] and loaded.training["steps"] == 3
+    assert not os.path.exists(f"{look}.ckpt")  # removed once the look is written
+    code = main(["train", "--style", str(STYLE_PATH), "--on", str(clip), "-o", str(look), "--steps", "1"])
+    assert code == 2 and "exists" in capsys.readouterr().err  # never overwritten without -y
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(clip, style, tmp_path):
+    checkpoint = tmp_path / "look.pt.ckpt"
+
+    def interrupt_at_step_2(event):
+        if isinstance(event, StepDone) and event.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_look([style], config=TINY, clips=[clip], options=OPTIONS, checkpoint=checkpoint,
+                   on_event=interrupt_at_step_2)
+    assert checkpoint.exists()
+    events = []
+    resumed = train_look([style], config=TINY, clips=[clip], options=OPTIONS, checkpoint=checkpoint,
+                         on_event=events.append)
+    started = next(e for e in events if isinstance(e, TrainingStarted))
+    assert started.step == 2 and started.restart_reason is None
+    assert [e.step for e in events if isinstance(e, StepDone)] == [3, 4]
+    assert resumed.payload["training"]["steps"] == 4
+    straight = train_look([style], config=TINY, clips=[clip], options=OPTIONS)
+    for name, value in straight.net.state_dict().items():
+        assert torch.allclose(value, resumed.net.state_dict()[name], atol=1e-5), name
+
+
+def test_changed_style_starts_over(clip, style, tmp_path):
+    checkpoint = tmp_path / "look.pt.ckpt"
+    train_look([style], config=TINY, clips=[clip], options=OPTIONS, checkpoint=checkpoint)
+    events = []
+    train_look([style], config=TINY.replace(style_weight=50.0), clips=[clip], options=OPTIONS,
+               checkpoint=checkpoint, on_event=events.append)
+    started = next(e for e in events if isinstance(e, TrainingStarted))
+    assert started.step == 0 and "changed" in started.restart_reason
+
+
+def test_net_engine_without_a_look_trains_within_its_budget(clip, style):
+    engine = make_engine(TINY.replace(engine="net", train_steps=2), [style], clips=[clip])
+    assert engine.look["training"]["steps"] == 2
+    frame = load_image(STYLE_PATH)[:32, :48]
+    assert engine.stylize(frame).image_u8.shape == (32, 48, 3)
+
+
+def test_train_refuses_a_missing_clip(tmp_path, capsys):
+    code = main(["train", "--style", str(STYLE_PATH), "--on", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "l.pt")])
+    assert code == 2 and "no such clip" in capsys.readouterr().err
+
+
+def test_a_trained_look_keeps_frame_count_and_size(clip, tmp_path, capsys):
+    look = tmp_path / "look.pt"
+    assert main(["train", "--style", str(STYLE_PATH), "--on", str(clip), "-o", str(look), "--steps", "1",
+                 "--max-side", "48", "--crop", "32", "--batch", "1", "-q", "--device", "cpu"]) == 0
+    dst = tmp_path / "out.mkv"
+    assert main([str(clip), "--style", str(STYLE_PATH), "--model", str(look), "--net-blend", "0", "-o", str(dst),
+                 "-q", "--max-side", "48", "--device", "cpu"]) == 0
+    info = probe(str(dst))
+    assert (info.width, info.height, info.num_frames) == (48, 32, 6)
+    capsys.readouterr()
