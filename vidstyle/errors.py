@@ -38,3 +38,23 @@ class OutputError(VidstyleError):
     def __init__(self, message: str, *, exit_code: int = 2):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class OutOfMemoryError(VidstyleError):
+    """The device ran out of memory while stylizing (or loading the network).
+    Exit code 1. The message names the size that failed and what to change.
+
+    Attributes:
+        device: where it happened (``cuda:0``, ``cpu``...).
+        size: the frame size ``(width, height)`` being stylized, or None
+            when no frame was involved (loading the network).
+        stage: what was running (``optimizing``, ``computing the style targets``...).
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, device: str, size: tuple[int, int] | None, stage: str):
+        super().__init__(message)
+        self.device = device
+        self.size = size
+        self.stage = stage
