@@ -17,6 +17,7 @@ chosen weights happens inside ``forward``.
 
 from __future__ import annotations
 
+import copy
 import importlib.resources
 import os
 from pathlib import Path
@@ -60,7 +61,13 @@ class VGG19Features(nn.Module):
 
     ``forward(image)`` takes float ``(B, 3, H, W)`` RGB in [0, 1] and returns a
     dict ``{layer: (B, C, H', W')}``. Parameters are frozen.
+
+    ``compute_dtype``: None (the network as built) runs in the image's dtype;
+    a ``cast_copy`` sets it to bfloat16/float16 and casts the preprocessed
+    image to it, so callers pass float32 images either way.
     """
+
+    compute_dtype: torch.dtype | None = None
 
     def __init__(self, layers, *, weights: str = "caffe", pooling: str = "max", truncate: bool = True):
         super().__init__()
@@ -105,8 +112,28 @@ class VGG19Features(nn.Module):
         x = image * self.scale.to(image.dtype) + self.shift.to(image.dtype)
         return x[:, self.channel_order]
 
+    def cast_copy(self, dtype: torch.dtype, *, device=None) -> "VGG19Features":
+        """A frozen copy whose convolutions run in ``dtype`` on ``device``.
+
+        Replaces autocast for reduced precision: autocast casts every weight
+        again on every forward; this casts them once. The preprocessing
+        constants stay float32 (the Caffe mean pixel 103.939 is 104.0 in
+        bfloat16) and the image is cast after preprocessing; the returned
+        activations are in ``dtype`` (the losses cast them to float32).
+        """
+        twin = copy.deepcopy(self)
+        twin.body.to(device=device, dtype=dtype)
+        if device is not None:
+            twin.scale = twin.scale.to(device)
+            twin.shift = twin.shift.to(device)
+        twin.compute_dtype = dtype
+        twin.requires_grad_(False)
+        return twin.eval()
+
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.preprocess(image)
+        if self.compute_dtype is not None and x.dtype != self.compute_dtype:
+            x = x.to(self.compute_dtype)
         wanted = set(self.layers)
         out = {}
         for name, module in self.body.named_children():
