@@ -7,20 +7,46 @@ owns its iteration policy: cold starts (``warm=None``) get ``iters_first``
 iterations, solved coarse-to-fine; warm-started frames get ``iters_later``
 with at least ``min_iters_later`` before the convergence test may stop them.
 Its memory model is ``engines/optimize_memory.py``.
+
+On a GPU (issue 14, "the CUDA path as a GPU user will meet it"):
+
+- precision is decided once per device (``engines/precision.py``); reduced
+  precision runs a frozen bf16/fp16 copy of VGG19, never autocast; Gram
+  matrices, losses, the image and the L-BFGS history stay float32.
+- running out of memory anywhere (network upload, style targets, content
+  pass, optimization, compilation) raises ``errors.OutOfMemoryError``, which
+  names the size and what to change; nothing swallows it.
+- ``--compile`` compiles only the graph that repeats, the full-size forward
+  and backward of the optimization loop (one graph per processing size), and
+  tries it once on a copy of the first input of each new shape, where a
+  failure can still fall back to the eager network, for good, with one
+  warning. Style targets, content passes, final losses and the coarse level
+  of cold starts run eagerly: they run a few times per frame or only on cold
+  starts, and compiling them would put several more compiles on the first
+  frame. ``compile_stats`` counts compiles and their cost.
+- L-BFGS keeps its scalars on the device (``engines/lbfgs.py``): the only
+  host read per iteration is the loss, for the stopping rule.
+- uploads go through pinned memory, asynchronously; uint8 frames are
+  converted to float on the device (a quarter of the bytes to move).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import re
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from vidstyle.config import StyleConfig
 from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
-from vidstyle.errors import InputError
+from vidstyle.engines.lbfgs import DeviceLBFGS
+from vidstyle.engines.precision import LossScaler, choose_precision, device_label, precision_name, requested_precision
+from vidstyle.errors import InputError, OutOfMemoryError, VidstyleError
 from vidstyle.features import VGG19Features, select_device
 from vidstyle.frames import TemporalTarget, WarmStart
 from vidstyle.losses import PIXEL_SCALE, content_loss, gram_matrix, style_loss, temporal_loss, total_variation
@@ -33,6 +59,74 @@ LBFGS_HISTORY_SIZE = 50  # curvature pairs L-BFGS keeps (memory: 2 x this many i
 # each left the image exactly as it started (the change rounds away in
 # uint8); 3 began to paint. One Adam step already paints.
 MIN_USEFUL_ITERS = {"adam": 1, "lbfgs": 3}
+# DeviceLBFGS (engines/lbfgs.py) instead of torch.optim.LBFGS: the same
+# iterates (bitwise equal on CPU over 12 iterations, tests/test_gpu_lbfgs.py)
+# without torch's per-step host reads, which on a GPU stall the queue up to
+# 100 times per iteration. On CPU, where a host read costs nothing, it is no
+# slower: 128x96, 1 thread, 5 alternating runs of 20 iterations, medians
+# 4.21 vs 4.01 iterations/s (ratio 1.05, within the noise), same final loss.
+LBFGS_ON_DEVICE = True
+# L-BFGS's first step under reduced precision: move the pixel with the largest
+# gradient by this much (0..255 scale) instead of torch's t = min(1, 1/|g|_1),
+# which moves the whole image by 1 in L1 (~3e-5 per value at 128x96). bf16's
+# 8-bit mantissa cannot see a step that small (the input alone is quantized
+# to 0.5..1 grey levels): the first curvature pair is noise or zero, the second
+# step becomes -g and the loss jumps. Measured on CPU (bf16 convolutions like
+# cuDNN's: float32 accumulation, bf16 outputs), sample frame at 128x96, five
+# warm-started frames of 10 iterations after a 60-iteration fp32 first frame:
+# torch's rule spiked the loss to 4e9..5e12 inside every frame (from ~7e6) and
+# ended 2-5% above fp32; a first step of 1 grey level never rose above the
+# starting loss and ended 1-2% below fp32 (5.68e6 vs 5.79e6 at the fifth
+# frame). float32 keeps torch's rule: it is smooth there, and the iterates
+# then match torch.optim.LBFGS.
+FIRST_STEP_MAX = {"bf16": 1.0, "fp16": 1.0}
+OUT_OF_MEMORY_SHRINK = 0.7  # suggested --max-side after running out of memory: ~half the pixels
+_OUT_OF_MEMORY_TEXT = re.compile(r"out of memory|can't allocate memory|ALLOC_FAILED", re.IGNORECASE)
+_ALLOCATION_TEXT = re.compile(r"tried to allocate ([0-9.]+ ?[KMGT]?i?B)", re.IGNORECASE)
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` (or what it wraps: torch.compile wraps compiler errors)
+    is a failed allocation: ``torch.OutOfMemoryError`` (CUDA), a CPU or MPS
+    allocator's RuntimeError, cuBLAS/cuDNN allocation failures, MemoryError."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, VidstyleError):
+            return False  # already reported in vidstyle's words
+        if isinstance(current, (torch.OutOfMemoryError, MemoryError)):
+            return True
+        if isinstance(current, RuntimeError) and _OUT_OF_MEMORY_TEXT.search(str(current)):
+            return True
+        current = current.__cause__ or getattr(current, "inner_exception", None)
+    return False
+
+
+@dataclasses.dataclass
+class CompileStats:
+    """What ``--compile`` did, for run summaries (``engine.compile_stats``).
+
+    Attributes:
+        requested: ``config.compile``.
+        active: the compiled network is (still) in use.
+        compiles: graphs compiled (one per new input shape of the optimization loop).
+        compile_seconds: wall time of those first calls (compilation plus one
+            forward and backward pass each).
+        first_frame_seconds: wall time of the engine's first frame (every
+            engine records it; with --compile it carries the compiles).
+        fallback: why the eager network took over, or None.
+    """
+
+    requested: bool = False
+    active: bool = False
+    compiles: int = 0
+    compile_seconds: float = 0.0
+    first_frame_seconds: float | None = None
+    fallback: str | None = None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 class OptimizerEngine:
@@ -41,11 +135,18 @@ class OptimizerEngine:
 
     Args:
         styles_u8: one or more ``(H, W, 3)`` uint8 RGB style images.
-        config: the run's options (weights, layers, optimizer, device...).
+        config: the run's options (weights, layers, optimizer, device,
+            precision...).
         device: a ``torch.device`` or name; None: ``config.device``.
         features: a ready VGG19 trunk to use instead of loading one (it must
             return every content and style layer); lets several engines
             share one network, and the speed benchmark pass an untruncated one.
+
+    Attributes (besides the protocol's):
+        precision: ``fp32``, ``bf16`` or ``fp16``, what the VGG passes run in.
+        vgg: the float32 network (shared when given); under reduced precision
+            it stays where it was and a frozen copy in that dtype runs instead.
+        compile_stats: a ``CompileStats``.
     """
 
     name = "optimize"
@@ -62,6 +163,8 @@ class OptimizerEngine:
             raise InputError(f"style weights must be >= 0 with a positive sum, got {blend}")
         self.config = config
         self.device = select_device(config.device) if device is None else torch.device(device)
+        self.dtype = choose_precision(requested_precision(config), self.device)
+        self.precision = precision_name(self.dtype)
         self.min_iters = MIN_USEFUL_ITERS.get(config.optimizer, 1)
         # None keeps torch's default, one thread per core. Measured on 2 cores
         # (256x144): 2 threads 0.30 s per iteration, 1 thread 0.55; but beside
@@ -71,6 +174,7 @@ class OptimizerEngine:
         # run all the time, asks for one core less (live.default_num_threads).
         if config.num_threads and self.device.type == "cpu":
             torch.set_num_threads(config.num_threads)
+        self._serving: tuple[int, int] | None = None
         self.styles_u8 = list(styles_u8)
         self.style_blend = [w / sum(blend) for w in blend]
         layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
@@ -78,26 +182,56 @@ class OptimizerEngine:
             features = VGG19Features(layers, weights=config.weights)
         elif missing := [name for name in layers if name not in features.layers]:
             raise InputError(f"the given VGG19 network does not return the layer(s) {missing}")
-        self.vgg = features.to(self.device)
-        self.use_amp = self.device.type == "cuda" and config.half is not False
-        if self.device.type == "cuda":
-            self.vgg = self.vgg.to(memory_format=torch.channels_last)
-        # torch.compile compiles lazily, on the first call of each new input
-        # shape (and the backward graph at the first backward), so a failure
-        # shows up there: _run_vgg falls back to the eager module, once.
-        self._compiled: Callable | None = torch.compile(self.vgg) if config.compile else None
-        self._compile_checked = False
+        with self._memory_guard("loading the VGG19 network", None):
+            if self.dtype == torch.float32:
+                self.vgg = features.to(self.device)
+                net = self.vgg
+            else:
+                # The float32 network stays where it is (the host, normally):
+                # only the frozen copy occupies the device.
+                self.vgg = features
+                net = features.cast_copy(self.dtype, device=self.device)
+            if self.device.type == "cuda":
+                net = net.to(memory_format=torch.channels_last)
+                # Fixed shapes (one processing size per run): let cuDNN time its
+                # convolution algorithms once per shape and keep the fastest.
+                torch.backends.cudnn.benchmark = True
+        self._net = net
+        self._scaler = LossScaler() if self.dtype == torch.float16 else None
+        self.compile_stats = CompileStats(requested=bool(config.compile))
+        self._compiled: Callable | None = None
+        self._compiled_keys: set[tuple] = set()
+        if config.compile:
+            try:
+                # dynamic=False: one static graph per processing size; cuDNN
+                # picks its kernels per shape anyway.
+                self._compiled = torch.compile(net, dynamic=False)
+                self.compile_stats.active = True
+            except Exception as err:
+                if is_out_of_memory(err):
+                    raise self._out_of_memory(err, "compiling the network (torch.compile)", None) from err
+                self._give_up_compile(err)
         self._style_grams: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
 
     # -- tensors ------------------------------------------------------------
 
+    def _upload(self, array: np.ndarray) -> torch.Tensor:
+        """A host array on the device, as it is (dtype and layout). On CUDA
+        through pinned memory, asynchronously: the copy overlaps the host's
+        next steps; the caching host allocator keeps the pinned buffer alive
+        until the copy has finished."""
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
     def to_tensor(self, image: np.ndarray) -> torch.Tensor:
         """``(H, W, 3)`` uint8 or float in [0, 1] -> ``(1, 3, H, W)`` float32 on the device."""
-        tensor = torch.from_numpy(np.ascontiguousarray(image))
+        tensor = self._upload(image)  # uint8 travels as uint8: a quarter of the bytes
         tensor = tensor.float() / 255.0 if image.dtype == np.uint8 else tensor.float()
-        # Contiguous NCHW: L-BFGS flattens gradients with view(); channels_last
-        # is applied inside features() instead.
-        return tensor.permute(2, 0, 1).unsqueeze(0).contiguous().to(self.device)
+        # Contiguous NCHW: L-BFGS flattens gradients; channels_last is applied
+        # inside features() instead.
+        return tensor.permute(2, 0, 1).unsqueeze(0).contiguous()
 
     @staticmethod
     def to_u8(image: torch.Tensor) -> np.ndarray:
@@ -105,39 +239,115 @@ class OptimizerEngine:
         array = image.detach()[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
         return np.ascontiguousarray(array)
 
-    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """VGG activations of ``image`` ``(B, 3, H, W)``; mixed precision on CUDA."""
+    def features(self, image: torch.Tensor, *, compiled: bool = False) -> dict[str, torch.Tensor]:
+        """VGG activations of ``image`` float32 ``(B, 3, H, W)``, in the
+        engine's precision (the losses compute in float32 from them).
+        ``compiled``: use the compiled network, if ``--compile`` and it works
+        (the optimization loop asks for it)."""
         if self.device.type == "cuda":
             image = image.contiguous(memory_format=torch.channels_last)
-        # Under autocast the convolutions run in bf16/fp16; the losses cast
-        # the activations to float32 (gram_matrix, content_loss) and are
-        # computed outside this context, so they accumulate in float32.
-        if self.use_amp:
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            with torch.autocast(device_type="cuda", dtype=dtype):
-                return self._run_vgg(image)
-        return self._run_vgg(image)
+        if compiled and self._compiled is not None:
+            return self._run_compiled(image)
+        return self._net(image)
 
-    def _run_vgg(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The compiled network when ``config.compile`` and it works, else the eager one."""
-        if self._compiled is None:
-            return self.vgg(image)
+    def _run_compiled(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The compiled network. torch.compile compiles lazily, at the first
+        call of each new input shape, and the backward graph at the first
+        backward, which would come inside the optimizer's step, beyond any
+        fallback. So each new (shape, strides, dtype, grad) is tried once here,
+        forward and backward on a detached copy, and any failure but running
+        out of memory switches to the eager network for good."""
+        wants_grad = torch.is_grad_enabled() and image.requires_grad
+        key = (tuple(image.shape), image.stride(), image.dtype, wants_grad)
+        size = (image.shape[-1], image.shape[-2])
         try:
-            feats = self._compiled(image)
-            if not self._compile_checked and image.requires_grad:
-                # The backward graph is compiled at the first backward, inside
-                # the optimizer's closure; try it once here, on a copy, where a
-                # failure can still fall back cleanly.
-                probe = image.detach().requires_grad_(True)
-                sum(f.float().sum() for f in self._compiled(probe).values()).backward()
-                self._compile_checked = True
-            return feats
-        except Exception as err:  # any compiler failure: run eagerly, say so once
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            warnings.warn(f"torch.compile failed ({type(err).__name__}: {reason[:200]}); "
-                          "running the VGG network without it", RuntimeWarning, stacklevel=2)
-            self._compiled = None
-            return self.vgg(image)
+            if key not in self._compiled_keys:
+                started = time.perf_counter()
+                with self._memory_guard("compiling the network (torch.compile)", size):
+                    probe = image.detach().requires_grad_(wants_grad)
+                    feats = self._compiled(probe)
+                    if wants_grad:
+                        sum(f.float().sum() for f in feats.values()).backward()
+                    del feats, probe
+                self._compiled_keys.add(key)
+                self.compile_stats.compiles += 1
+                self.compile_stats.compile_seconds += time.perf_counter() - started
+            return self._compiled(image)
+        except VidstyleError:
+            raise  # out of memory, reported by the guard: never a compile problem
+        except Exception as err:
+            if is_out_of_memory(err):
+                raise  # the stage's guard reports it
+            self._give_up_compile(err)
+            return self._net(image)
+
+    def _give_up_compile(self, err: Exception) -> None:
+        """Run eagerly from now on; say why, once."""
+        text = str(err).strip()
+        reason = f"{type(err).__name__}: {text.splitlines()[0][:200]}" if text else type(err).__name__
+        warnings.warn(f"torch.compile failed ({reason}); running the VGG network without it", RuntimeWarning,
+                      stacklevel=3)
+        self._compiled = None
+        self.compile_stats.active = False
+        self.compile_stats.fallback = reason
+
+    # -- running out of memory ----------------------------------------------
+
+    @contextlib.contextmanager
+    def _memory_guard(self, stage: str, size: tuple[int, int] | None,
+                      frame_size: tuple[int, int] | None = None) -> Iterator[None]:
+        """Turn a failed allocation inside the block into ``OutOfMemoryError``."""
+        try:
+            yield
+        except VidstyleError:
+            raise
+        except Exception as err:
+            if not is_out_of_memory(err):
+                raise
+            raise self._out_of_memory(err, stage, size, frame_size) from err
+
+    def _out_of_memory(self, err: BaseException, stage: str, size: tuple[int, int] | None,
+                       frame_size: tuple[int, int] | None = None) -> OutOfMemoryError:
+        """The error a user sees: where, what size, how much, what to change."""
+        frame_size = frame_size or self._serving or size
+        where = device_label(self.device)
+        if size is None:
+            what = f"out of memory on {where} while {stage}"
+        elif frame_size != size:
+            what = (f"out of memory on {where} while {stage} at {size[0]}x{size[1]}, "
+                    f"the coarse level of a {frame_size[0]}x{frame_size[1]} frame")
+        else:
+            what = f"out of memory on {where} while {stage} at {size[0]}x{size[1]}"
+        facts = [f"precision {self.precision}"]
+        if (allocation := _ALLOCATION_TEXT.search(str(err))) is not None:
+            facts.append(f"tried to allocate {allocation.group(1)}")
+        if frame_size is not None:
+            try:
+                facts.append(f"vidstyle estimates {self.required_bytes(frame_size) / 2**30:.1f} GiB for this size")
+            except Exception:  # an estimate must not hide the real error
+                pass
+        if self.device.type == "cuda":
+            try:
+                free, total = torch.cuda.mem_get_info(self.device)
+                facts.append(f"{free / 2**30:.1f} of {total / 2**30:.1f} GiB free now")
+            except Exception:
+                pass
+        advice = []
+        if frame_size is not None:
+            smaller = max(32, int(max(frame_size) * OUT_OF_MEMORY_SHRINK) // 16 * 16)
+            advice.append(f"a smaller --max-side (e.g. --max-side {smaller})")
+        if self.dtype == torch.float32 and self.device.type == "cuda":
+            try:
+                faster = "bf16" if choose_precision("auto", self.device) == torch.bfloat16 else "fp16"
+            except Exception:
+                faster = "fp16"
+            advice.append(f"--precision {faster} (halves the network's activations)")
+        if self.device.type == "cuda":
+            advice.append("closing other programs that use the GPU")
+        if self.config.compile:
+            advice.append("leaving out --compile")
+        message = f"{what} ({'; '.join(facts)}); try {', or '.join(advice) if advice else 'a smaller --max-side'}"
+        return OutOfMemoryError(message, device=str(self.device), size=frame_size, stage=stage)
 
     def style_grams(self, size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """Blended target Gram matrices for frames of ``size`` = (width, height);
@@ -146,12 +356,13 @@ class OptimizerEngine:
         if size not in self._style_grams:
             longer = max(16, round(self.config.style_scale * max(size)))
             grams: dict[str, torch.Tensor] = {}
-            with torch.no_grad():
+            with self._memory_guard("computing the style targets", size), torch.no_grad():
                 for style_u8, weight in zip(self.styles_u8, self.style_blend):
                     feats = self.features(self.to_tensor(resize_longer_side(style_u8, longer)))
                     for layer in self.config.style_layers:
                         g = gram_matrix(feats[layer]) * weight
                         grams[layer] = grams[layer] + g if layer in grams else g
+                    del feats
             self._style_grams[size] = grams
         return self._style_grams[size]
 
@@ -176,12 +387,23 @@ class OptimizerEngine:
                 on_iteration: OnIteration | None = None) -> FrameResult:
         """Optimize one frame (see ``Engine.stylize``): a cold start from the
         content (or noise), coarse-to-fine, or a warm start from ``warm.init``
-        held by the temporal loss towards ``warm.temporal``."""
+        held by the temporal loss towards ``warm.temporal``.
+
+        Raises:
+            OutOfMemoryError: the device ran out of memory (any stage).
+        """
         cold = warm is None
         cap = self.max_iters(cold=cold) if max_iters is None else max_iters
-        return self._optimize(content_u8, init=None if cold else warm.init,
-                              temporal=None if cold else warm.temporal, max_iters=cap,
-                              min_iters=0 if cold else self.config.min_iters_later, on_iteration=on_iteration)
+        self._serving = (content_u8.shape[1], content_u8.shape[0])  # the size error messages name
+        try:
+            result = self._optimize(content_u8, init=None if cold else warm.init,
+                                    temporal=None if cold else warm.temporal, max_iters=cap,
+                                    min_iters=0 if cold else self.config.min_iters_later, on_iteration=on_iteration)
+        finally:
+            self._serving = None
+        if self.compile_stats.first_frame_seconds is None:
+            self.compile_stats.first_frame_seconds = result.seconds
+        return result
 
     def _optimize(
         self,
@@ -192,6 +414,7 @@ class OptimizerEngine:
         max_iters: int,
         min_iters: int = 0,
         on_iteration: Callable[[IterationDone], None] | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> FrameResult:
         """Optimize one frame.
 
@@ -201,10 +424,14 @@ class OptimizerEngine:
                 None starts from the content (or noise with ``init="noise"``).
             temporal: warped previous outputs and weights for the temporal loss.
             max_iters: iteration cap; ``min_iters``: no convergence stop before.
+            frame_size: set on the coarse level: the size of the frame it serves
+                (error messages name it; the coarse level runs eagerly).
         """
         cfg = self.config
         started = time.perf_counter()
         size = (content_u8.shape[1], content_u8.shape[0])
+        coarse_level = frame_size is not None
+        frame_size = frame_size or size
         coarse_iters = 0
         cold = init is None and temporal is None
         if cold and cfg.coarse_to_fine and min(size) >= 2 * COARSE_MIN_SIDE and max_iters >= 4:
@@ -213,28 +440,30 @@ class OptimizerEngine:
             # rest. max_iters caps both levels together.
             half = (size[0] // 2, size[1] // 2)
             coarse = self._optimize(resize(content_u8, half), init=None, temporal=None, max_iters=max_iters // 2,
-                                    on_iteration=on_iteration)
+                                    on_iteration=on_iteration, frame_size=size)
             init = resize(coarse.image_u8, size)
             coarse_iters = coarse.num_iters
             max_iters = max(1, max_iters - coarse_iters)
         style_targets = self.style_grams(size)
-        content = self.to_tensor(content_u8)
-        with torch.no_grad():
-            # Keep only the content layers: the other activations of this pass
-            # (relu1_1 alone is 64 floats per pixel) would stay alive for the
-            # whole optimization.
-            content_targets = {k: v for k, v in self.features(content).items() if k in cfg.content_layers}
-        # The optimized variable lives on the 0..255 scale, as in the references:
-        # on [0, 1] float32 L-BFGS's curvature estimates break down (measured:
-        # the loss diverges at the third iteration).
-        pixels = (self._initial_image(content_u8, init) * PIXEL_SCALE).requires_grad_(True)
-        warped = weights = None
-        if temporal is not None and cfg.temporal_weight > 0:
-            warped = torch.from_numpy(temporal.warped).permute(0, 3, 1, 2).float().to(self.device)
-            weights = torch.from_numpy(temporal.weights).unsqueeze(1).float().to(self.device)
+        with self._memory_guard("computing the content features", size, frame_size):
+            content = self.to_tensor(content_u8)
+            with torch.no_grad():
+                # Keep only the content layers: the other activations of this pass
+                # (relu1_1 alone is 64 floats per pixel) would stay alive for the
+                # whole optimization.
+                content_targets = {k: v for k, v in self.features(content).items() if k in cfg.content_layers}
+            # The optimized variable lives on the 0..255 scale, as in the references:
+            # on [0, 1] float32 L-BFGS's curvature estimates break down (measured:
+            # the loss diverges at the third iteration).
+            pixels = (self._initial_image(content_u8, init) * PIXEL_SCALE).requires_grad_(True)
+            warped = weights = None
+            if temporal is not None and cfg.temporal_weight > 0:
+                warped = self._upload(temporal.warped).permute(0, 3, 1, 2).float()
+                weights = self._upload(temporal.weights).unsqueeze(1).float()
+        use_compiled = not coarse_level  # the graph that repeats (see the module docstring)
 
-        def weighted_losses(x: torch.Tensor) -> dict[str, torch.Tensor]:
-            feats = self.features(x)
+        def weighted_losses(x: torch.Tensor, *, compiled: bool = False) -> dict[str, torch.Tensor]:
+            feats = self.features(x, compiled=compiled)
             terms = {
                 "content": cfg.content_weight * content_loss(feats, content_targets),
                 "style": cfg.style_weight * style_loss(feats, style_targets),
@@ -245,34 +474,49 @@ class OptimizerEngine:
             return terms
 
         optimizer = self._make_optimizer(pixels)
+        scaler = self._scaler
         history: list[float] = []
 
         def closure() -> torch.Tensor:
-            optimizer.zero_grad(set_to_none=True)
-            loss = sum(weighted_losses(pixels / PIXEL_SCALE).values())
-            loss.backward()
-            return loss
+            while True:
+                optimizer.zero_grad(set_to_none=True)
+                loss = sum(weighted_losses(pixels / PIXEL_SCALE, compiled=use_compiled).values())
+                if scaler is None:
+                    loss.backward()
+                    return loss
+                # fp16: scale the loss so small gradients inside the network
+                # survive; a non-finite gradient means the scale overflowed it:
+                # evaluate again at half the scale rather than feed it to L-BFGS.
+                (loss * scaler.scale).backward()
+                if bool(torch.isfinite(pixels.grad).all()):
+                    pixels.grad.div_(scaler.scale)
+                    return loss
+                if not scaler.backoff():
+                    raise VidstyleError(
+                        f"float16 overflowed in the VGG network at {size[0]}x{size[1]} even without loss scaling "
+                        "(activations beyond 65504); use --precision fp32 or bf16")
 
         converged = False
-        for iteration in range(1, max_iters + 1):
-            loss = optimizer.step(closure)
-            # Host copy of the loss for the stopping rule and the events. Free
-            # with L-BFGS: its step() has already synced on this loss and on
-            # its gradient and curvature tests (float(loss), ys > 1e-10, ...),
-            # so this is a 4-byte read of a finished value. With Adam on a GPU
-            # it is the one sync per iteration.
-            history.append(float(loss.detach()))
-            if on_iteration is not None:
-                on_iteration(IterationDone(iteration=iteration, loss=history[-1]))
-            if iteration >= max(min_iters, cfg.tolerance_window + 1) and self._has_converged(history):
-                converged = True
-                break
-        with torch.no_grad():
+        with self._memory_guard("optimizing", size, frame_size):
+            for iteration in range(1, max_iters + 1):
+                loss = optimizer.step(closure)
+                # The one host read per iteration (the stopping rule and the
+                # events need the loss): DeviceLBFGS keeps everything else on
+                # the device, and so does Adam.
+                history.append(float(loss.detach()))
+                if on_iteration is not None:
+                    on_iteration(IterationDone(iteration=iteration, loss=history[-1]))
+                if iteration >= max(min_iters, cfg.tolerance_window + 1) and self._has_converged(history):
+                    converged = True
+                    break
+            del optimizer
+        with self._memory_guard("computing the final losses", size, frame_size), torch.no_grad():
             image = pixels.clamp(0, PIXEL_SCALE) / PIXEL_SCALE
             final = {k: float(v) for k, v in weighted_losses(image).items()}
+            image_u8 = self.to_u8(image)
         final["total"] = sum(final.values())
         return FrameResult(
-            image_u8=self.to_u8(image),
+            image_u8=image_u8,
             num_iters=len(history) + coarse_iters,
             converged=converged,
             losses=final,
@@ -281,14 +525,16 @@ class OptimizerEngine:
 
     def measure(self, image_u8: np.ndarray, content_u8: np.ndarray) -> dict[str, float]:
         """Unweighted style and content losses of a finished frame, for
-        benchmarks and quality checks (same scale for every configuration)."""
+        benchmarks and quality checks (same scale for every configuration;
+        computed in the engine's precision)."""
         size = (content_u8.shape[1], content_u8.shape[0])
-        with torch.no_grad():
+        grams = self.style_grams(size)
+        with self._memory_guard("measuring losses", size), torch.no_grad():
             feats = self.features(self.to_tensor(image_u8))
             content_feats = self.features(self.to_tensor(content_u8))
             targets = {k: content_feats[k] for k in self.config.content_layers}
             return {
-                "style": float(style_loss(feats, self.style_grams(size))),
+                "style": float(style_loss(feats, grams)),
                 "content": float(content_loss(feats, targets)),
             }
 
@@ -304,12 +550,15 @@ class OptimizerEngine:
             return self.to_tensor(noise)
         return self.to_tensor(content_u8).clone()
 
-    def _make_optimizer(self, pixels: torch.Tensor) -> torch.optim.Optimizer:
+    def _make_optimizer(self, pixels: torch.Tensor):
         if self.config.optimizer == "adam":
             return torch.optim.Adam([pixels], lr=self.config.learning_rate)
         # One L-BFGS iteration per step() so the stopping rule sees every loss;
         # the curvature history persists across steps. Step size 1 and no line
         # search, as in neural-style.
+        if LBFGS_ON_DEVICE:
+            return DeviceLBFGS(pixels, lr=1.0, history_size=LBFGS_HISTORY_SIZE,
+                               first_step_max=FIRST_STEP_MAX.get(self.precision))
         return torch.optim.LBFGS(
             [pixels], lr=1.0, max_iter=1, history_size=LBFGS_HISTORY_SIZE, tolerance_grad=0.0, tolerance_change=0.0,
         )

@@ -10,6 +10,14 @@ The estimate is a model, calibrated on this project's CPU run (fp32, MKL-DNN):
 peak resident memory of one frame's optimization measured with
 ``/proc/self/clear_refs`` + ``VmHWM`` (tests/test_memory.py checks it stays
 within a factor of 3 at a small size).
+
+Not yet calibrated on CUDA (no GPU has run it): the same activation count
+with the dtype ``engines/precision.py`` picks for the device, the network
+counted in that dtype (under reduced precision only its frozen bf16/fp16
+copy lives on the GPU), and ``ACTIVATION_OVERHEAD`` from the CPU run, which
+covers cuDNN workspaces only roughly. ``benchmarks/gpu_smoke.py`` prints the
+measured peak (``torch.cuda.max_memory_allocated``) at 1280x720 beside this
+estimate: calibrate from its output.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import torch
 from vidstyle.config import StyleConfig
 from vidstyle.features import _BLOCKS, layer_names
 from vidstyle.engines.optimize import LBFGS_HISTORY_SIZE
+from vidstyle.engines.precision import choose_precision, requested_precision
 
 # Measured peak / what the layer walk below counts as saved for backward:
 # gradients, convolution workspaces and the no-grad passes (content target,
@@ -54,8 +63,8 @@ def activation_bytes(width: int, height: int, *, layers, dtype: torch.dtype = to
     return total
 
 
-def model_bytes(layers) -> int:
-    """Bytes of the float32 VGG19 weights up to the deepest of ``layers``."""
+def model_bytes(layers, *, dtype: torch.dtype = torch.float32) -> int:
+    """Bytes of the VGG19 weights in ``dtype`` up to the deepest of ``layers``."""
     order = layer_names()
     deepest = max(order.index(name) for name in layers)
     params, in_channels = 0, 3
@@ -64,7 +73,7 @@ def model_bytes(layers) -> int:
             out_channels = _BLOCKS[int(name[4]) - 1][2]
             params += out_channels * in_channels * 9 + out_channels
             in_channels = out_channels
-    return params * 4
+    return params * torch.empty((), dtype=dtype).element_size()
 
 
 def estimate_bytes(
@@ -81,8 +90,8 @@ def estimate_bytes(
 
     Args:
         layers: every content and style layer (the network stops at the deepest).
-        dtype: what the VGG passes compute in: float32, or bfloat16/float16
-            under autocast on CUDA.
+        dtype: what the VGG passes compute in (``precision.choose_precision``):
+            float32, bfloat16 or float16.
         history_size: L-BFGS curvature pairs; each pair is two float32 images.
         temporal_frames: warped previous frames of the temporal loss (each a
             float32 image plus a float32 weight map).
@@ -100,8 +109,10 @@ def required_bytes(size: tuple[int, int], *, config: StyleConfig, device: torch.
     """Everything a run at ``size`` = (width, height) needs: one frame's
     optimization (``estimate_bytes``), the network and the runtime."""
     layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
-    half = torch.device(device).type == "cuda" and config.half is not False
+    dtype = choose_precision(requested_precision(config), torch.device(device))
     temporal_frames = len(config.long_term) if config.temporal and config.temporal_weight > 0 else 0
-    frame = estimate_bytes(*size, layers=layers, dtype=torch.bfloat16 if half else torch.float32,
-                           temporal_frames=temporal_frames)
-    return frame + model_bytes(layers) + RUNTIME_BYTES
+    frame = estimate_bytes(*size, layers=layers, dtype=dtype, temporal_frames=temporal_frames)
+    network = model_bytes(layers, dtype=dtype)
+    if dtype != torch.float32 and torch.device(device).type == "cpu":
+        network += model_bytes(layers)  # the float32 original stays in host memory beside its copy
+    return frame + network + RUNTIME_BYTES

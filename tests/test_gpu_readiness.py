@@ -1,0 +1,323 @@
+"""The CUDA path as a GPU user will meet it, checked on CPU by fault injection:
+running out of memory anywhere is one clear error, --compile never crashes a
+run, and the precision policy picks what it should for simulated GPUs."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from vidstyle.config import StyleConfig
+from vidstyle.engines import optimize
+from vidstyle.engines.optimize import OptimizerEngine, is_out_of_memory
+from vidstyle.engines.optimize_memory import required_bytes
+from vidstyle.engines.precision import LossScaler, choose_precision, requested_precision
+from vidstyle.errors import InputError, OutOfMemoryError, VidstyleError
+from vidstyle.features import VGG19Features
+from vidstyle.media.images import load_image
+
+from conftest import STYLE_PATH
+
+LAYERS = StyleConfig.content_layers + StyleConfig.style_layers
+QUICK = dict(device="cpu", coarse_to_fine=False, tolerance=0.0)
+
+
+class WithPrecision:
+    """A StyleConfig plus ``precision``, until StyleConfig has that field."""
+
+    def __init__(self, config, precision):
+        self._config, self.precision = config, precision
+
+    def __getattr__(self, name):
+        return getattr(self._config, name)
+
+
+def config_with(precision=None, **options):
+    config = StyleConfig(**{**QUICK, **options})
+    if precision is None:
+        return config
+    try:
+        return StyleConfig(**{**QUICK, **options}, precision=precision)
+    except TypeError:  # no such field yet
+        return WithPrecision(config, precision)
+
+
+@pytest.fixture(scope="module")
+def style():
+    return load_image(STYLE_PATH)[::8, ::8]
+
+
+@pytest.fixture(scope="module")
+def network():
+    return VGG19Features(LAYERS)
+
+
+def content(width=48, height=32):
+    return np.random.default_rng(1).integers(0, 255, (height, width, 3), dtype=np.uint8)
+
+
+def fail_on_call(engine, number, error):
+    """Make the engine's network raise ``error`` at its ``number``-th call (1-based)."""
+    net, calls = engine._net, []
+
+    def failing(image):
+        calls.append(image.requires_grad)
+        if len(calls) == number:
+            raise error
+        return net(image)
+
+    engine._net = failing
+    return calls
+
+
+# -- out of memory --------------------------------------------------------------
+
+# Calls of the network for a new frame size with one style image, no coarse
+# level: 1 the style targets, 2 the content pass, 3.. one per iteration.
+@pytest.mark.parametrize("call, stage", [(1, "computing the style targets"), (2, "computing the content features"),
+                                         (5, "optimizing")])
+def test_out_of_memory_at_any_stage_is_one_clear_error(style, network, call, stage):
+    engine = OptimizerEngine([style], config=config_with(), features=network)
+    fail_on_call(engine, call, torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 ..."))
+    with pytest.raises(OutOfMemoryError) as caught:
+        engine.stylize(content(), max_iters=6)
+    err = caught.value
+    assert isinstance(err, VidstyleError) and err.exit_code == 1
+    assert isinstance(err.__cause__, torch.OutOfMemoryError)
+    assert err.stage == stage and err.size == (48, 32)
+    message = str(err)
+    assert f"while {stage} at 48x32" in message
+    assert "tried to allocate 2.50 GiB" in message and "precision fp32" in message
+    assert "--max-side 32" in message  # a smaller size than the one that failed
+
+
+def test_cpu_allocator_failures_count_as_out_of_memory(style, network):
+    engine = OptimizerEngine([style], config=config_with(), features=network)
+    fail_on_call(engine, 4, RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"))
+    with pytest.raises(OutOfMemoryError, match="out of memory on cpu while optimizing at 48x32"):
+        engine.stylize(content(), max_iters=6)
+
+
+def test_the_coarse_level_names_the_frame_it_serves(style, network):
+    engine = OptimizerEngine([style], config=config_with(coarse_to_fine=True), features=network)
+    fail_on_call(engine, 4, torch.OutOfMemoryError("out of memory"))
+    with pytest.raises(OutOfMemoryError, match="at 48x32, the coarse level of a 96x64 frame") as caught:
+        engine.stylize(content(96, 64), max_iters=10)
+    assert caught.value.size == (96, 64) and "--max-side 64" in str(caught.value)
+
+
+def test_other_errors_stay_what_they_are(style, network):
+    engine = OptimizerEngine([style], config=config_with(), features=network)
+    fail_on_call(engine, 3, ValueError("a bug"))
+    with pytest.raises(ValueError, match="a bug"):
+        engine.stylize(content(), max_iters=4)
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    wrapped = RuntimeError("backend compiler failed")
+    wrapped.__cause__ = torch.OutOfMemoryError("CUDA out of memory")
+    assert is_out_of_memory(wrapped)
+
+
+def test_out_of_memory_inside_the_compiled_network_is_not_a_compile_failure(style, network, monkeypatch):
+    def compile_that_runs_out_of_memory(module, **kwargs):
+        def run(image):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB.")
+        return run
+
+    monkeypatch.setattr(torch, "compile", compile_that_runs_out_of_memory)
+    engine = OptimizerEngine([style], config=config_with(compile=True), features=network)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "torch.compile failed" warning
+        with pytest.raises(OutOfMemoryError, match="while compiling the network .* at 48x32") as caught:
+            engine.stylize(content(), max_iters=3)
+    assert "leaving out --compile" in str(caught.value)
+    assert engine._compiled is not None and engine.compile_stats.fallback is None
+
+
+def test_out_of_memory_while_compiling_at_construction(style, network, monkeypatch):
+    def compile_out_of_memory(module, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(torch, "compile", compile_out_of_memory)
+    with pytest.raises(OutOfMemoryError, match="while compiling the network"):
+        OptimizerEngine([style], config=config_with(compile=True), features=network)
+
+
+# -- --compile fallback ---------------------------------------------------------
+
+
+def test_compile_failing_at_construction_falls_back_with_one_warning(style, network, monkeypatch):
+    def broken_compile(module, **kwargs):
+        raise RuntimeError("torch.compile is not supported here")
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed") as caught:
+        engine = OptimizerEngine([style], config=config_with(compile=True), features=network)
+        result = engine.stylize(content(), max_iters=3)
+    assert len([w for w in caught if "torch.compile" in str(w.message)]) == 1
+    assert result.num_iters == 3 and result.image_u8.shape == (32, 48, 3)
+    stats = engine.compile_stats
+    assert stats.requested and not stats.active and stats.compiles == 0
+    assert "not supported here" in stats.fallback
+
+
+def test_compile_failing_at_a_new_shape_falls_back_once_and_finishes(style, network, monkeypatch):
+    shapes = []
+
+    def compile_that_fails_on_the_second_shape(module, **kwargs):
+        assert kwargs.get("dynamic") is False
+
+        def run(image):
+            if tuple(image.shape) not in shapes:
+                shapes.append(tuple(image.shape))
+            if len(shapes) > 1:
+                raise RuntimeError("BackendCompilerFailed: inductor crashed\nlong traceback")
+            return module(image)
+        return run
+
+    monkeypatch.setattr(torch, "compile", compile_that_fails_on_the_second_shape)
+    engine = OptimizerEngine([style], config=config_with(compile=True), features=network)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first = engine.stylize(content(48, 32), max_iters=3)
+    assert engine.compile_stats.compiles == 1 and engine.compile_stats.active
+    with pytest.warns(RuntimeWarning, match="torch.compile failed .*inductor crashed") as caught:
+        second = engine.stylize(content(64, 48), max_iters=3)
+        third = engine.stylize(content(80, 48), max_iters=3)
+    assert len([w for w in caught if "torch.compile" in str(w.message)]) == 1
+    assert second.image_u8.shape == (48, 64, 3) and third.image_u8.shape == (48, 80, 3)
+    assert np.isfinite(second.losses["total"]) and second.num_iters == 3
+    assert engine._compiled is None and not engine.compile_stats.active
+    assert first.num_iters == 3
+
+
+def test_only_the_full_size_optimization_graph_is_compiled_once_per_shape(style, network, monkeypatch):
+    calls = []
+
+    def recording_compile(module, **kwargs):
+        def run(image):
+            calls.append((tuple(image.shape[-2:]), image.requires_grad))
+            return module(image)
+        return run
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
+    engine = OptimizerEngine([style], config=config_with(compile=True, coarse_to_fine=True), features=network)
+    engine.stylize(content(96, 64), max_iters=8)  # coarse level 48x32, then 96x64
+    engine.stylize(content(96, 64), max_iters=3)
+    assert {shape for shape, _ in calls} == {(64, 96)}  # no coarse level, no style image sizes
+    assert all(grad for _, grad in calls)  # no no-grad passes
+    stats = engine.compile_stats
+    assert stats.compiles == 1 and stats.active and stats.compile_seconds > 0
+    assert stats.first_frame_seconds is not None and stats.first_frame_seconds >= stats.compile_seconds
+    assert set(stats.as_dict()) == {"requested", "active", "compiles", "compile_seconds", "first_frame_seconds",
+                                    "fallback"}
+
+
+# -- precision ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("requested, device, capability, expected", [
+    ("auto", "cuda:1", (7, 5), torch.float32),  # T4: bf16 only emulated
+    ("auto", "cuda", (7, 0), torch.float32),  # V100
+    ("auto", "cuda:0", (8, 0), torch.bfloat16),  # A100
+    ("auto", "cuda", (9, 0), torch.bfloat16),  # H100
+    ("auto", "cpu", None, torch.float32),
+    ("auto", "mps", None, torch.float32),
+    ("fp32", "cuda", (9, 0), torch.float32),
+    ("fp16", "cuda", (7, 5), torch.float16),
+    ("bf16", "cuda", (8, 6), torch.bfloat16),
+    ("bf16", "cpu", None, torch.bfloat16),
+])
+def test_precision_policy(requested, device, capability, expected):
+    assert choose_precision(requested, device, capability=capability) == expected
+
+
+def test_bf16_on_a_gpu_without_native_bf16_is_a_clear_error():
+    with pytest.raises(InputError, match="capability 8.0 or newer.*cuda:0 has 7.0.*--precision fp32"):
+        choose_precision("bf16", "cuda:0", capability=(7, 0))
+    with pytest.raises(InputError, match="unknown precision 'half'"):
+        choose_precision("half", "cpu")
+
+
+def test_the_capability_of_the_chosen_gpu_is_asked(monkeypatch):
+    asked = []
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index=None: asked.append(index) or (8, 0))
+    assert choose_precision("auto", "cuda:1") == torch.bfloat16
+    assert asked == [1]
+
+
+def test_requested_precision_reads_the_config():
+    assert requested_precision(StyleConfig()) == "auto"
+    assert requested_precision(config_with("fp16")) == "fp16"
+    if not hasattr(StyleConfig(), "precision"):  # the older tri-state field
+        assert requested_precision(StyleConfig(half=False)) == "fp32"
+        assert requested_precision(StyleConfig(half=True)) == "auto"
+
+
+def test_reduced_precision_runs_a_frozen_copy_and_keeps_the_losses_float32(style, network):
+    engine = OptimizerEngine([style], config=config_with("bf16"), features=network)
+    assert engine.precision == "bf16"
+    assert all(p.dtype == torch.bfloat16 and not p.requires_grad for p in engine._net.parameters())
+    assert all(p.dtype == torch.float32 for p in network.parameters())  # the shared network is untouched
+    assert engine.vgg is network
+    feats = engine.features(engine.to_tensor(content()))
+    assert all(f.dtype == torch.bfloat16 for f in feats.values())
+    assert all(g.dtype == torch.float32 for g in engine.style_grams((48, 32)).values())
+    losses = []
+    result = engine.stylize(content(), max_iters=12, on_iteration=lambda e: losses.append(e.loss))
+    assert all(np.isfinite(losses)) and losses[-1] < 0.7 * losses[0]
+    assert max(losses) <= losses[0] * 1.01  # the measurable first step: no jump at the second step
+    assert result.image_u8.dtype == np.uint8
+
+
+def test_the_half_copy_preprocesses_in_float32(network):
+    copy = network.cast_copy(torch.bfloat16)
+    assert copy.scale.dtype == torch.float32 and copy.compute_dtype == torch.bfloat16
+    image = torch.rand(1, 3, 32, 32)
+    reference = network(image)["relu2_1"]
+    got = copy(image)["relu2_1"].float()
+    assert torch.allclose(got, reference, rtol=0.05, atol=0.05 * float(reference.abs().max()))
+
+
+def test_fp16_loss_scaling_backs_off_instead_of_feeding_lbfgs_a_bad_gradient(style, network):
+    engine = OptimizerEngine([style], config=config_with("fp16"), features=network)
+    assert engine._scaler is not None
+    # Gradients per pixel grow as frames shrink: at 16x16 they overflow float16
+    # at any scale above 2**-6 (measured), so this scale must back off.
+    engine._scaler.scale = 2.0**-3
+    losses = []
+    engine.stylize(content(16, 16), max_iters=2, on_iteration=lambda e: losses.append(e.loss))
+    assert engine._scaler.backoffs >= 1 and engine._scaler.scale < 2.0**-3
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_fp16_that_overflows_at_any_scale_is_a_clear_error(style, network):
+    engine = OptimizerEngine([style], config=config_with("fp16"), features=network)
+
+    def overflowing(image):  # every activation beyond float16's range
+        return {k: (image.mean() * 0 + float("inf")).expand(1, 8, 4, 4).half() for k in LAYERS}
+
+    engine._net = overflowing
+    with pytest.raises(VidstyleError, match="float16 overflowed .*--precision fp32 or bf16"):
+        engine.stylize(content(), max_iters=2)
+    assert engine._scaler.scale < LossScaler.MIN_SCALE
+
+
+def test_memory_estimate_follows_the_precision_of_the_chosen_gpu(monkeypatch):
+    from vidstyle.engines import precision
+
+    config = StyleConfig()
+    monkeypatch.setattr(precision, "cuda_capability", lambda device: (7, 5))
+    old_gpu = required_bytes((1280, 720), config=config, device="cuda")
+    monkeypatch.setattr(precision, "cuda_capability", lambda device: (8, 0))
+    new_gpu = required_bytes((1280, 720), config=config, device="cuda")
+    assert old_gpu == required_bytes((1280, 720), config=config, device="cpu")  # fp32 on both
+    assert new_gpu < old_gpu  # bf16 activations and weights (the float32 L-BFGS history stays)
+
+
+def test_uploads_keep_values_and_layout_on_cpu(style, network):
+    engine = OptimizerEngine([style], config=config_with(), features=network)
+    tensor = engine.to_tensor(content())
+    assert tensor.dtype == torch.float32 and tensor.shape == (1, 3, 32, 48) and tensor.is_contiguous()
+    assert torch.allclose(tensor[0, :, 0, 0] * 255, torch.from_numpy(content()[0, 0]).float())
+    assert optimize.LBFGS_ON_DEVICE  # measured at least as fast on CPU (see optimize.py)
