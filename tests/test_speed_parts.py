@@ -61,7 +61,10 @@ def test_failing_compile_falls_back_to_the_eager_network_with_one_warning(style,
     with pytest.warns(RuntimeWarning, match="torch.compile failed .*no compiler here"):
         result = stylizer.stylize(content, max_iters=2)
     assert result.num_iters == 2 and stylizer._compiled is None
+    assert stylizer.compile_stats.fallback.startswith("RuntimeError: no compiler here")
 
 
 def test_compile_off_by_default(style):
-    assert OptimizerEngine([style], config=StyleConfig())._compiled is None
+    engine = OptimizerEngine([style], config=StyleConfig())
+    assert engine._compiled is None
+    assert not engine.compile_stats.requested and not engine.compile_stats.active and engine.compile_stats.compiles == 0
