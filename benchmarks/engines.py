@@ -1,0 +1,156 @@
+"""Optimizer vs feed-forward network on the sample clip: one command, prints a table.
+
+    .venv/bin/python benchmarks/engines.py [--max-side 256] [--minutes 5] [--frames 24] [--look LOOK.pt]
+
+Both engines run through the normal file pipeline (``stylize_video``) into a
+lossless PNG sequence, which is then encoded with the default mp4 settings.
+For each engine it reports:
+  train CPU-min  training cost (the network's; 0 for the optimizer), from the look's summary
+  s/frame        wall seconds per frame of the pipeline run (median of warm frames), this machine
+  flicker        E_warp(stylized) / E_warp(input), measured flow (vidstyle.evaluate):
+                 on the lossless frames and on the encoded mp4
+  style/content  mean unweighted losses over the frames (OptimizerEngine.measure), and
+                 the style loss relative to the optimizer's
+  sharp          mean Laplacian variance of the luma, relative to the optimizer's
+
+The machine is shared: the load average before and after each run is printed.
+``--look`` reuses a trained look (its recorded CPU-minutes are reported);
+otherwise one is trained here for ``--minutes``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import statistics
+import sys
+import tempfile
+import time
+from fractions import Fraction
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from vidstyle.config import StyleConfig  # noqa: E402
+from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
+from vidstyle.evaluate import evaluate_flicker, evaluate_videos  # noqa: E402
+from vidstyle.frames import Frame  # noqa: E402
+from vidstyle.media import load_image, open_writer, probe, read_frames  # noqa: E402
+from vidstyle.pipeline import stylize_video  # noqa: E402
+from vidstyle.training import TrainingOptions, load_look, train_look  # noqa: E402
+from vidstyle.training.look import atomic_save  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
+STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
+
+
+def sharpness(image_u8: np.ndarray) -> float:
+    gray = cv2.cvtColor(image_u8, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def run_engine(name: str, options: dict, *, src: str, work: str, end_s: float | None) -> dict:
+    out_dir = os.path.join(work, name.replace(" ", "_"))
+    os.makedirs(out_dir)
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    summary = stylize_video(src, os.path.join(out_dir, "%05d.png"), style=STYLE, end_s=end_s, **options)
+    wall = time.perf_counter() - started
+    frames = [load_image(p) for p in sorted(glob.glob(os.path.join(out_dir, "*.png")))]
+    info = probe(src)
+    encoded = os.path.join(work, f"{name.replace(' ', '_')}.mp4")
+    _encode(frames, encoded, fps=info.fps)
+    return {"frames": frames, "summary": summary, "wall_s": wall, "encoded": encoded,
+            "load": (load_before, os.getloadavg()[0])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-side", type=int, default=256)
+    parser.add_argument("--minutes", type=float, default=5.0, help="network training budget (wall minutes)")
+    parser.add_argument("--frames", type=int, default=None, help="stylize only the first N frames")
+    parser.add_argument("--look", help="use this trained look instead of training one")
+    parser.add_argument("--blend", type=float, default=0.5, help="net_blend of the blended network row")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+
+    base = dict(max_side=args.max_side, num_threads=args.threads, device="cpu")
+    info = probe(SAMPLE)
+    end_s = args.frames / float(info.fps) if args.frames else None
+    style_u8 = load_image(STYLE)
+    work = tempfile.mkdtemp(prefix="vidstyle-engines-")
+    look = args.look
+    if look is None:
+        look = os.path.join(work, "look.pt")
+        trained = train_look([style_u8], config=StyleConfig(**base), clips=[SAMPLE],
+                             options=TrainingOptions(minutes=args.minutes), style_names=["starry_night.jpg"])
+        atomic_save(trained.payload, look)
+    training = load_look(look).training
+    print(f"look {look}: {training['steps']} steps, {training['seconds'] / 60:.2f} wall-min, "
+          f"{training['cpu_seconds'] / 60:.2f} CPU-min, fixed-batch loss {training['initial_loss']:.4g} -> "
+          f"{training['final_loss']:.4g}, trained at {training['size']}")
+
+    rows = {
+        "optimize (default)": dict(base),
+        "net raw": dict(base, model=look, engine="net", net_blend=0.0),
+        f"net blend {args.blend:g}": dict(base, model=look, engine="net", net_blend=args.blend),
+    }
+    results = {name: run_engine(name, options, src=SAMPLE, work=work, end_s=end_s) for name, options in rows.items()}
+
+    size = results["optimize (default)"]["summary"].processing_size
+    inputs = [f.image_u8 for f in read_frames(SAMPLE, size=tuple(size), end_s=end_s)]
+    judge = OptimizerEngine([style_u8], config=StyleConfig(**base))
+    table = []
+    for name, result in results.items():
+        frames = result["frames"]
+        measured = [judge.measure(out, content) for out, content in zip(frames, inputs)]
+        lossless = evaluate_flicker(inputs, frames, size=tuple(size))
+        encoded = evaluate_videos(SAMPLE if end_s is None else _trimmed(SAMPLE, inputs, work, info), result["encoded"])
+        s = result["summary"]
+        table.append({
+            "engine": name,
+            "train_cpu_min": training["cpu_seconds"] / 60 if name.startswith("net") else 0.0,
+            "s_per_frame": s.steady_seconds_per_frame if s.steady_seconds_per_frame is not None else s.seconds_per_frame,
+            "flicker_lossless": lossless.flicker_ratio,
+            "flicker_mp4": encoded.flicker_ratio,
+            "style": statistics.mean(m["style"] for m in measured),
+            "content": statistics.mean(m["content"] for m in measured),
+            "sharp": statistics.mean(sharpness(f) for f in frames),
+            "load": result["load"],
+            "frames": len(frames),
+        })
+    ref = table[0]
+    print(f"\nsample clip at {size[0]}x{size[1]}, {table[0]['frames']} frames, CPU; style starry_night")
+    print(f"{'engine':20} {'trainCPUmin':>11} {'s/frame':>8} {'flick-png':>9} {'flick-mp4':>9} {'style':>10} "
+          f"{'style/opt':>9} {'content':>10} {'sharp/opt':>9} {'load':>10}")
+    for row in table:
+        print(f"{row['engine']:20} {row['train_cpu_min']:11.2f} {row['s_per_frame']:8.3f} "
+              f"{row['flicker_lossless']:9.3f} {row['flicker_mp4']:9.3f} {row['style']:10.4g} "
+              f"{row['style'] / ref['style']:9.2f} {row['content']:10.4g} {row['sharp'] / ref['sharp']:9.2f} "
+              f"{row['load'][0]:4.1f}->{row['load'][1]:4.1f}")
+
+
+def _trimmed(src: str, inputs: list[np.ndarray], work: str, info) -> str:
+    """The input frames that were stylized, as a lossless-ish mp4 for evaluate_videos."""
+    path = os.path.join(work, "input_trimmed.mkv")
+    if not os.path.exists(path):
+        _encode(inputs, path, fps=info.fps, codec="ffv1")
+    return path
+
+
+def _encode(frames: list[np.ndarray], path: str, *, fps, codec: str | None = None) -> None:
+    """Frames at a constant ``fps`` into a video file (default codec and crf of its extension)."""
+    time_base = Fraction(1) / Fraction(fps)
+    writer = open_writer(path, width=frames[0].shape[1], height=frames[0].shape[0], time_base=time_base, fps=fps,
+                         codec=codec)
+    for index, image in enumerate(frames):
+        writer.write(Frame(image_u8=image, pts=index, time_base=time_base, index=index))
+    writer.close()
+
+
+if __name__ == "__main__":
+    main()
