@@ -17,7 +17,8 @@ from vidstyle.cli.main import main
 from vidstyle.errors import InputError
 from vidstyle.frames import Frame
 from vidstyle.media import probe, read_frames
-from vidstyle.media.framerate import FrameRateConverter, parse_rate
+from vidstyle.media.framerate import FrameRateConverter
+from vidstyle.parsing import parse_rate
 
 FAST = ["--max-side", "64", "-q"]
 

@@ -47,7 +47,7 @@ _EXPORTS = {
     "check_destination": "destination", "OutputFolderRemoved": "destination",
     "OutputClock": "timestamps",
     # frame rate
-    "FrameRateConverter": "framerate", "parse_rate": "framerate", "rate_time_base": "framerate",
+    "FrameRateConverter": "framerate", "rate_time_base": "framerate",
     # still images
     "load_image": "images", "save_image": "images", "check_image_destination": "images",
     "preserve_colors": "images", "resize": "images", "resize_longer_side": "images", "IMAGE_EXTENSIONS": "images",

@@ -18,33 +18,9 @@ import math
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 
-from vidstyle.errors import InputError
 from vidstyle.frames import Frame
 
-NAMED_RATES = {
-    "ntsc": Fraction(30000, 1001), "pal": Fraction(25), "film": Fraction(24), "ntsc-film": Fraction(24000, 1001),
-}
-MAX_RATE = 1000
 FINE_TICKS_PER_S = 90000  # output time bases are at least this fine (MPEG's clock), so trims stay exact
-
-
-def parse_rate(text: str) -> Fraction:
-    """``30``, ``12.5``, ``30000/1001`` or ``ntsc`` -> frames per second.
-
-    Decimal NTSC rates (23.976, 29.97, 59.94, 119.88) mean the exact
-    ``N*1000/1001`` rates that cameras record, not the decimal."""
-    text = text.strip().lower()
-    try:
-        rate = NAMED_RATES[text] if text in NAMED_RATES else Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise InputError(f"not a frame rate: {text!r} (use e.g. 30, 29.97 or 30000/1001)") from None
-    if not 0 < rate <= MAX_RATE:
-        raise InputError(f"frame rate must be between 0 and {MAX_RATE} frames per second, got {text}")
-    if "." in text and rate.denominator != 1:
-        ntsc = Fraction(round(rate * Fraction(1001, 1000)) * 1000, 1001)
-        if abs(ntsc - rate) < Fraction(1, 200):
-            return ntsc
-    return rate
 
 
 def rate_time_base(rate: Fraction) -> Fraction:
