@@ -11,6 +11,7 @@ stays flat however long the clip. Decoding and flow run in background threads
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import time
 from collections.abc import Callable
@@ -82,6 +83,30 @@ def load_styles(style) -> list[np.ndarray]:
     return [load_image(path) for path in paths]
 
 
+def decode_frames(src, info: VideoInfo, export: ExportConfig, size: tuple[int, int]):
+    """The frames to stylize, decoded at ``size``, and the stage that turns
+    them into output frames (frame-rate conversion or nothing)."""
+    frames = read_frames(src, size=size, start_s=export.start_s, end_s=export.end_s)
+    if export.fps is None:
+        return frames, (lambda finished: finished)
+    converter = FrameRateConverter(export.fps, source_fps=info.fps)
+    return converter.select(frames), converter.expand
+
+
+def open_output(src: str, dst: str, *, info: VideoInfo, export: ExportConfig, out_size: tuple[int, int],
+                style_paths):
+    """The writer of a file run: the source's timing (or --fps), its audio
+    over the trimmed range, the encoder options; checks the destination."""
+    rate = export.fps
+    return open_writer(
+        dst, width=out_size[0] * (2 if export.compare else 1), height=out_size[1],
+        time_base=rate_time_base(rate) if rate else info.time_base, fps=rate or info.fps,
+        audio_from=info.path if info.has_audio else None, audio_start_s=export.start_s, audio_end_s=export.end_s,
+        codec=export.codec, crf=export.crf, bitrate=export.bitrate, overwrite=export.overwrite,
+        input_paths=[src, *(os.fspath(path) for path in style_paths)],
+    )
+
+
 def stylize_video(
     src,
     dst=None,
@@ -114,12 +139,17 @@ def stylize_video(
     again with the same arguments.
     """
     config, export = make_configs(**options)
+    if export.ray is not None:
+        # vidstyle.distributed sits above this package (it reuses these stages):
+        # reached by name, and only when asked for, so Ray stays optional.
+        distributed = importlib.import_module("vidstyle.distributed")
+        return distributed.stylize_video_on_ray(src, dst, style=style, config=config, export=export,
+                                                on_event=on_event, on_start=on_start)
     src = os.fspath(src)
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src)
     styles = load_styles(style)
     style_paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
-    rate = export.fps
     stats = RunStats()
 
     def record(event: Event) -> None:
@@ -137,21 +167,9 @@ def stylize_video(
     out_size = (info.width, info.height) if config.keep_size else size
 
     def decode(at_size):
-        """The frames to stylize, decoded at ``at_size``, and the stage that
-        turns them into output frames (frame-rate conversion or nothing)."""
-        frames = read_frames(src, size=at_size, start_s=export.start_s, end_s=export.end_s)
-        if rate is None:
-            return frames, (lambda finished: finished)
-        converter = FrameRateConverter(rate, source_fps=info.fps)
-        return converter.select(frames), converter.expand
+        return decode_frames(src, info, export, at_size)
 
-    writer = open_writer(
-        dst, width=out_size[0] * (2 if export.compare else 1), height=out_size[1],
-        time_base=rate_time_base(rate) if rate else info.time_base, fps=rate or info.fps,
-        audio_from=info.path if info.has_audio else None, audio_start_s=export.start_s, audio_end_s=export.end_s,
-        codec=export.codec, crf=export.crf, bitrate=export.bitrate, overwrite=export.overwrite,
-        input_paths=[src, *(os.fspath(path) for path in style_paths)],
-    )
+    writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
     try:  # the destination is checked before the network loads
         engine = make_engine(config, styles, device=device)
         fingerprint = run_fingerprint(src, style, config, export, size, device=device)

@@ -1,0 +1,204 @@
+"""Ray runs (vidstyle.distributed) on a local runtime of 2 worker processes,
+started once for this module: the same frames, timestamps and audio as a
+single-machine run; a worker killed with SIGKILL is retried by Ray; a rerun
+after an interrupted driver recomputes no finished segment; --ray without Ray
+installed is one clear line. The engine is the instant inverting fake,
+registered in the workers by a Ray worker set-up hook (``register_test_engines``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import ROOT, STYLE_PATH, make_clip, moving_frames
+from fakes import InvertingEngine
+
+from vidstyle import engines
+from vidstyle.distributed.plan import ClipScan, plan_segments
+
+ray = pytest.importorskip("ray")
+
+KILL_DIR_ENV = "VIDSTYLE_TEST_KILL_DIR"  # "armed" there: the next frame kills its worker (once: "killed")
+RAY_OPTIONS = {"engine": "invert", "max_side": 64, "segment_frames": 8, "seam_frames": 2}
+
+
+class KillOnceEngine(InvertingEngine):
+    """The inverting engine that SIGKILLs its own worker process on its first
+    frame after the test armed it, once."""
+
+    name = "invert-kill"
+
+    def stylize(self, content_u8, warm=None, *, max_iters=None, on_iteration=None):
+        folder = Path(os.environ[KILL_DIR_ENV])
+        if (folder / "armed").exists() and not (folder / "killed").exists():
+            (folder / "killed").write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().stylize(content_u8, warm, max_iters=max_iters, on_iteration=on_iteration)
+
+
+def register_test_engines() -> None:
+    """Ray worker set-up hook: the fake engines, by name, in every worker."""
+    engines.register_engine("invert", InvertingEngine)
+    engines.register_engine("invert-kill", KillOnceEngine)
+
+
+@pytest.fixture(scope="module")
+def ray_runtime(tmp_path_factory):
+    """A local Ray runtime with 2 CPUs (2 worker processes), for this module."""
+    kill_dir = tmp_path_factory.mktemp("kill")
+    tests = str(Path(__file__).resolve().parent)
+    path = os.pathsep.join([tests, str(ROOT), os.environ.get("PYTHONPATH", "")])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={
+        "env_vars": {"PYTHONPATH": path, KILL_DIR_ENV: str(kill_dir), "OMP_NUM_THREADS": "1"},
+        "worker_process_setup_hook": register_test_engines,
+    })
+    register_test_engines()  # the driver validates nothing by engine, but a fallback run here may need it
+    yield kill_dir
+    ray.shutdown()
+    engines.unregister_engine("invert")
+    engines.unregister_engine("invert-kill")
+
+
+def two_shot_clip(path) -> Path:
+    """A 32-frame 64x48 clip with audio: a 10-frame shot, a scene cut (other
+    texture, other colours), a 22-frame shot."""
+    first = moving_frames(64, 48, 10, seed=0)
+    second = [np.clip(image.astype(np.int16) // 3 + np.array([0, 40, 160]), 0, 255).astype(np.uint8)
+              for image in moving_frames(64, 48, 22, velocity=(0.0, 1.0), seed=7)]
+    return make_clip(path, frames=first + second)
+
+
+def decoded(path) -> tuple[list[int], np.ndarray]:
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+        return [f.pts for f in frames], np.stack([f.to_ndarray(format="rgb24") for f in frames])
+
+
+def audio_samples(path) -> int:
+    with av.open(str(path)) as container:
+        return sum(frame.samples for frame in container.decode(audio=0))
+
+
+@pytest.fixture(scope="module")
+def reference(ray_runtime, tmp_path_factory):
+    """The clip and its single-machine output (same engine, no Ray)."""
+    from vidstyle.pipeline import stylize_video
+
+    folder = tmp_path_factory.mktemp("reference")
+    src = two_shot_clip(folder / "in.mp4")
+    single = {k: v for k, v in RAY_OPTIONS.items() if k not in ("segment_frames", "seam_frames")}
+    stylize_video(src, folder / "single.mp4", style=STYLE_PATH, work_dir=str(folder / "work"), **single)
+    return src, folder / "single.mp4"
+
+
+# -- planning (no Ray) ---------------------------------------------------------------
+
+
+def test_plan_cuts_at_scene_cuts_then_splits_long_shots_with_warm_seams():
+    times = [i / 25 for i in range(32)]
+    scan = ClipScan(pts=list(range(32)), times_s=times, cuts=[10])
+    segments = plan_segments(scan, segment_frames=8, seam_frames=2)
+    assert [(s.first, s.stop) for s in segments] == [(0, 5), (5, 10), (10, 17), (17, 25), (25, 32)]
+    assert [s.warmup for s in segments] == [0, 2, 0, 2, 2]  # none across the cut, none before the clip
+    assert [s.starts_shot for s in segments] == [True, False, True, False, False]
+    assert segments[1].pts == tuple(range(3, 10))
+    assert segments[1].start_s == pytest.approx((times[2] + times[3]) / 2)  # between frames: no rounding trap
+    assert segments[1].end_s == pytest.approx((times[9] + times[10]) / 2)
+    assert segments[0].start_s is None and segments[-1].end_s is None
+
+
+# -- runs on the local runtime -------------------------------------------------------
+
+
+def test_ray_run_has_the_frames_timestamps_and_audio_of_a_single_machine_run(ray_runtime, reference, tmp_path):
+    from vidstyle.pipeline import Notice, stylize_video
+
+    src, single = reference
+    notes: list[str] = []
+    summary = stylize_video(src, tmp_path / "ray.mp4", style=STYLE_PATH, ray="auto", work_dir=str(tmp_path / "w"),
+                            on_event=lambda e: notes.append(e.message) if isinstance(e, Notice) else None,
+                            **RAY_OPTIONS)
+    assert summary.segments >= 3 and any("1 scene cuts" in note for note in notes), notes
+    assert len(summary.workers) == 2 and sum(w["frames"] for w in summary.workers) == 32
+    assert summary.frames == summary.frames_written == summary.computed_frames == 32
+    pts_in, _ = decoded(src)
+    pts_ray, frames_ray = decoded(tmp_path / "ray.mp4")
+    pts_single, frames_single = decoded(single)
+    assert pts_ray == pts_in == pts_single
+    assert np.array_equal(frames_ray, frames_single)
+    assert audio_samples(tmp_path / "ray.mp4") == audio_samples(single) > 0
+    assert not os.path.exists(tmp_path / "w" / "ray-segments") or not os.listdir(tmp_path / "w")
+
+
+def test_a_worker_killed_mid_segment_is_retried_and_the_job_completes(ray_runtime, reference, tmp_path):
+    from vidstyle.pipeline import stylize_video
+
+    src, single = reference
+    (ray_runtime / "armed").write_text("")
+    options = {**RAY_OPTIONS, "engine": "invert-kill"}
+    summary = stylize_video(src, tmp_path / "ray.mp4", style=STYLE_PATH, ray="auto", work_dir=str(tmp_path / "w"),
+                            **options)
+    assert (ray_runtime / "killed").exists()  # a worker process really died mid-segment
+    assert summary.frames_written == 32
+    a, b = decoded(tmp_path / "ray.mp4")[1].astype(int), decoded(single)[1].astype(int)
+    assert np.array_equal(a, b), [int(np.abs(x - y).max()) for x, y in zip(a, b)]
+
+
+def test_a_rerun_after_an_interrupted_driver_recomputes_no_finished_segment(ray_runtime, reference, tmp_path):
+    from vidstyle.pipeline import FrameDone, InterruptedRun, stylize_video
+
+    src, single = reference
+    dst, work = tmp_path / "ray.mp4", str(tmp_path / "w")
+
+    def interrupt(event):  # Ctrl-C right after the first finished segment was saved
+        if isinstance(event, FrameDone):
+            raise KeyboardInterrupt
+
+    with pytest.raises(InterruptedRun):
+        stylize_video(src, dst, style=STYLE_PATH, ray="auto", work_dir=work, on_event=interrupt, **RAY_OPTIONS)
+    assert not dst.exists()
+    events = []
+    summary = stylize_video(src, dst, style=STYLE_PATH, ray="auto", work_dir=work, on_event=events.append,
+                            **RAY_OPTIONS)
+    resumed = [e.index for e in events if isinstance(e, FrameDone) and e.resumed]
+    computed = [e.index for e in events if isinstance(e, FrameDone) and not e.resumed]
+    assert summary.resumed_segments >= 1 and resumed
+    assert not set(resumed) & set(computed) and sorted(resumed + computed) == list(range(32))
+    assert summary.computed_frames == 32 - len(resumed)
+    assert sum(w["frames"] for w in summary.workers) == len(computed)  # workers did only the rest
+    assert np.array_equal(decoded(dst)[1], decoded(single)[1])
+
+
+def test_ray_run_keeps_a_trim_and_a_frame_rate(ray_runtime, tmp_path):
+    from vidstyle.pipeline import stylize_video
+
+    src = make_clip(tmp_path / "in.mp4", num_frames=40)
+    trim = {"start_s": 0.2, "end_s": 1.2, "fps": 12}
+    single = {k: v for k, v in RAY_OPTIONS.items() if k not in ("segment_frames", "seam_frames")}
+    stylize_video(src, tmp_path / "single.mp4", style=STYLE_PATH, work_dir=str(tmp_path / "w1"), **single, **trim)
+    summary = stylize_video(src, tmp_path / "ray.mp4", style=STYLE_PATH, ray="auto", work_dir=str(tmp_path / "w2"),
+                            **{**RAY_OPTIONS, "segment_frames": 4}, **trim)
+    assert summary.segments >= 3
+    pts_ray, frames_ray = decoded(tmp_path / "ray.mp4")
+    pts_single, frames_single = decoded(tmp_path / "single.mp4")
+    assert pts_ray == pts_single and np.array_equal(frames_ray, frames_single)
+    assert audio_samples(tmp_path / "ray.mp4") == audio_samples(tmp_path / "single.mp4") > 0
+
+
+# -- without Ray --------------------------------------------------------------------------
+
+
+def test_ray_flag_without_ray_installed_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    from vidstyle.cli.main import main
+
+    src = make_clip(tmp_path / "in.mp4", num_frames=3, audio=False)
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    code = main([str(src), "--style", str(STYLE_PATH), "--ray", "auto", "-o", str(tmp_path / "out.mp4")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "pip install 'vidstyle[ray]'" in err and not (tmp_path / "out.mp4").exists()

@@ -1,0 +1,266 @@
+"""The driver of a Ray run: plan, hand segments to workers, assemble in order.
+
+    probe + scan (one cheap decode: timestamps, scene cuts) -> plan_segments
+      -> ActorPool of SegmentWorkers (Ray retries a segment whose worker died)
+      -> each finished segment saved in the work directory (a FrameStore per
+         segment) -> frames in source order, paired with the source frames
+         decoded again here -> finish_frames -> the normal writer
+
+The output is written by the same writer as a single-machine run (every
+source timestamp, audio copied, -ss/-t, --fps, formats, atomic rename) while
+later segments are still being computed. Resume works per segment: a rerun
+with the same settings recomputes only the segments not in the work
+directory. Ctrl-C kills this run's workers and keeps every finished segment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from vidstyle.config import ExportConfig, StyleConfig
+from vidstyle.distributed.plan import Segment, plan_segments, scan_frames
+from vidstyle.distributed.runtime import Connection, connect
+from vidstyle.distributed.worker import InputSource, SegmentResult, SegmentWorker
+from vidstyle.engines.base import FrameResult
+from vidstyle.errors import InputError, VidstyleError
+from vidstyle.frames import Frame
+from vidstyle.media import probe
+from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
+from vidstyle.pipeline.stages import finish_frames
+from vidstyle.pipeline.summary import RunStats, RunSummary
+from vidstyle.pipeline.video import (
+    InterruptedRun,
+    decode_frames,
+    default_output_path,
+    load_styles,
+    open_output,
+    run_fingerprint,
+)
+from vidstyle.pipeline.workdir import FrameStore, work_dir_for
+from vidstyle.sizing import choose_size
+
+MAX_SHIPPED_INPUT_BYTES = 2 << 30  # larger inputs must be on storage every node mounts
+WORKER_RESTARTS = 3  # a worker process that dies (OOM, SIGKILL, lost node) is restarted this often...
+SEGMENT_RETRIES = 3  # ...and its segment retried this often, by Ray
+_NO_PIXELS = np.zeros((1, 1, 3), np.uint8)  # events kept for the summary drop their frames
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedSummary(RunSummary):
+    """A RunSummary plus the cluster's side: segments, and per worker its
+    segments, frames, busy seconds and frames per busy second."""
+
+    segments: int = 0
+    resumed_segments: int = 0
+    workers: tuple[dict, ...] = ()
+
+
+def stylize_video_on_ray(src, dst=None, *, style, config: StyleConfig, export: ExportConfig,
+                         on_event: Callable[[Event], None] | None = None, on_start=None) -> DistributedSummary:
+    """``pipeline.stylize_video`` with ``ray=`` set (it calls this): the same
+    output, computed by segments on a Ray cluster. See the module doc."""
+    if config.passes > 1:
+        raise InputError("--passes sweeps the whole clip back and forth; it does not combine with --ray")
+    connection = connect(export.ray or "auto")
+    try:
+        return _run(connection, src, dst, style=style, config=config, export=export, on_event=on_event,
+                    on_start=on_start)
+    finally:
+        connection.close()
+
+
+def _run(connection: Connection, src, dst, *, style, config, export, on_event, on_start) -> DistributedSummary:
+    ray = connection.ray
+    from ray.util import ActorPool
+
+    src = os.fspath(src)
+    dst = os.fspath(dst) if dst is not None else default_output_path(src)
+    info = probe(src)
+    styles = load_styles(style)
+    style_paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    stats = RunStats()  # fed in frame order as the output is assembled (it counts frames by rising index)
+
+    def record(event: Event) -> None:  # progress: as segments finish, in any order
+        if on_event is not None:
+            on_event(event)
+
+    # Workers may have other devices than this machine: the requested size, no memory fit here.
+    size = choose_size((info.width, info.height), config, required_bytes=None, device=None).size
+    out_size = (info.width, info.height) if config.keep_size else size
+    writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
+    actors: list = []
+    kept_refs: list = []  # constructor arguments of the workers, alive while they may restart
+    try:
+        scan = scan_frames(decode_frames(src, info, export, size)[0])
+        if not scan.pts:
+            raise InputError(f"{src}: no video frames to stylize in the requested range")
+        segments = plan_segments(scan, segment_frames=export.segment_frames, seam_frames=export.seam_frames,
+                                 start_s=export.start_s, end_s=export.end_s)
+        fingerprint = run_fingerprint(src, style, config, export, size, device="ray")
+        work_dir = work_dir_for(dst, root=export.work_dir)
+        stores = [_segment_store(work_dir, segment, fingerprint, size, resume=export.resume) for segment in segments]
+        done = {s.number for s, store in zip(segments, stores) if store.count == s.num_frames}
+        todo = [segment for segment in segments if segment.number not in done]
+        if on_start is not None:
+            on_start(dataclasses.replace(info, num_frames=len(scan.pts)), size)
+        reason = next((store.restart_reason for store in stores if store.restart_reason), None)
+        record(WorkResumed(frames=sum(segments[n].num_frames for n in done), path=work_dir, restart_reason=reason))
+        record(Notice(f"Ray: {len(segments)} segments ({len(scan.cuts)} scene cuts), {len(done)} already done"))
+        started = time.perf_counter()
+        if todo:
+            actors, kept_refs = _start_workers(ray, connection, config, styles, size, src, export=export,
+                                               count=len(todo))
+        pool = ActorPool(actors)
+        results = pool.map_unordered(lambda actor, segment: actor.run.remote(segment), todo)
+        per_worker: dict[str, dict] = {}
+        finished_events: dict[int, list[FrameDone]] = {}  # per segment, without pixels, until assembled
+
+        def finish(result: SegmentResult) -> None:
+            segment = segments[result.number]
+            if result.pts != segment.pts[segment.warmup:]:
+                raise InputError(f"segment {segment.number} came back with other frames than planned")
+            store = stores[result.number]
+            store.reset()  # a partial save of an interrupted driver is redone whole
+            for image in result.frames_u8:
+                store.append(image)
+            done.add(result.number)
+            _count_worker(per_worker, result)
+            events = finished_events[segment.number] = []
+            for offset, (image, frame_stats) in enumerate(zip(result.frames_u8, result.stats)):
+                event = FrameDone(index=segment.first + offset, result=_frame_result(image, frame_stats),
+                                  cold_start=frame_stats.cold_start, scene_cut=frame_stats.scene_cut)
+                record(event)
+                events.append(dataclasses.replace(event, result=_frame_result(_NO_PIXELS, frame_stats)))
+
+        for segment in segments:
+            if segment.number in done:
+                events = finished_events[segment.number] = []
+                for offset in range(segment.num_frames):
+                    event = FrameDone(index=segment.first + offset, result=_replayed(), cold_start=False,
+                                      scene_cut=False, resumed=True)
+                    record(event)
+                    events.append(event)
+
+        frames, retime = decode_frames(src, info, export, size)  # the source frames again, in lockstep
+
+        def stylized_in_order() -> Iterator[tuple[Frame, Frame]]:
+            originals = iter(frames)
+            for segment in segments:
+                while segment.number not in done:
+                    finish(next(results))
+                for event in finished_events.pop(segment.number):
+                    stats.add(event)
+                store = stores[segment.number]
+                for offset in range(segment.num_frames):
+                    original = next(originals)
+                    if original.pts != scan.pts[segment.first + offset]:
+                        raise InputError(f"{src}: frame {original.index} decoded differently on a second read")
+                    yield original, original.with_image(store.read(offset))
+
+        compare = decode_frames(src, info, export, out_size)[0] if export.compare else None
+        for frame in retime(finish_frames(stylized_in_order(), size=out_size, config=config, compare=compare)):
+            writer.write(frame)
+        writer.close()
+    except KeyboardInterrupt as err:
+        _stop_workers(ray, actors)
+        partial = writer.close_partial()
+        raise InterruptedRun(partial_output=partial, work_dir=work_dir_for(dst, root=export.work_dir)) from err
+    except BaseException as err:
+        _stop_workers(ray, actors)
+        writer.abort()
+        cause = getattr(err, "cause", None)  # a worker's own error, wrapped by Ray with the remote traceback
+        if isinstance(err, ray.exceptions.RayTaskError) and isinstance(cause, VidstyleError):
+            raise cause from err  # one line for the CLI, like a single-machine run
+        raise
+    _stop_workers(ray, actors)
+    if not export.keep_work:
+        for store in stores:
+            store.remove()
+        _remove_if_empty(work_dir)
+    summary = stats.summary(output=dst, seconds=time.perf_counter() - started, size=size, device="ray",
+                            engine=config.engine, frames_written=writer.frames_written)
+    return DistributedSummary(**dataclasses.asdict(summary), segments=len(segments),
+                              resumed_segments=len(segments) - len(todo),
+                              workers=tuple(_worker_report(name, row) for name, row in sorted(per_worker.items())))
+
+
+def _segment_store(work_dir: str, segment: Segment, fingerprint: dict, size, *, resume: bool) -> FrameStore:
+    """The finished frames of one segment, in ``WORK/ray-segments/NNNNN``;
+    its fingerprint holds the run's and the segment's frames, so a changed
+    plan (other --segment-frames) recomputes it."""
+    described = {**fingerprint, "segment": {"first": segment.first, "stop": segment.stop, "warmup": segment.warmup,
+                                            "pts": [segment.pts[0], segment.pts[-1], len(segment.pts)]}}
+    path = os.path.join(work_dir, "ray-segments", f"{segment.number:05d}")
+    return FrameStore(path, fingerprint=described, shape=(size[1], size[0], 3), resume=resume)
+
+
+def _start_workers(ray, connection: Connection, config: StyleConfig, styles, size, src: str, *,
+                   export: ExportConfig, count: int) -> tuple[list, list]:
+    """One SegmentWorker per GPU of the cluster (else per ``--threads`` CPUs),
+    at most ``--workers`` and at most one per segment to do."""
+    resources = connection.resources()
+    gpus = int(resources.get("GPU", 0)) if config.device != "cpu" else 0
+    threads = config.num_threads or 1
+    slots = gpus if gpus else max(1, int(resources.get("CPU", 1)) // threads)
+    workers = max(1, min(slots, export.workers or slots, count))
+    source = InputSource(path=os.path.abspath(src), size=os.path.getsize(src))
+    if not connection.is_local and source.size <= MAX_SHIPPED_INPUT_BYTES:
+        with open(src, "rb") as file:  # for workers on nodes that do not see this path
+            source = dataclasses.replace(source, data=[ray.put(file.read())])
+    remote = ray.remote(SegmentWorker).options(
+        num_cpus=threads, num_gpus=1 if gpus else 0, max_restarts=WORKER_RESTARTS,
+        max_task_retries=SEGMENT_RETRIES)
+    worker_config = config if config.num_threads else config.replace(num_threads=1)
+    styles_ref = ray.put(styles)
+    actors = [remote.remote(worker_config, styles_ref, size, source) for _ in range(workers)]
+    return actors, [styles_ref, *source.data]  # the caller holds these: a restarted worker is built from them
+
+
+def _stop_workers(ray, actors: list) -> None:
+    """Kill this run's workers (their running segments are abandoned)."""
+    for actor in actors:
+        try:
+            ray.kill(actor, no_restart=True)
+        except Exception:  # already dead, or the runtime is gone
+            pass
+    actors.clear()
+
+
+def _frame_result(image_u8: np.ndarray, stats) -> FrameResult:
+    return FrameResult(image_u8=image_u8, num_iters=stats.num_iters, converged=stats.converged,
+                       losses=stats.losses, seconds=stats.seconds)
+
+
+def _replayed() -> FrameResult:
+    """A frame of a segment finished by an earlier run: no iterations spent."""
+    return FrameResult(image_u8=_NO_PIXELS, num_iters=0, converged=True, losses={}, seconds=0.0)
+
+
+def _count_worker(per_worker: dict[str, dict], result: SegmentResult) -> None:
+    row = per_worker.setdefault(result.worker, {"segments": 0, "frames": 0, "busy_s": 0.0, "warmup_s": 0.0,
+                                                "setup_s": result.setup_s})
+    row["segments"] += 1
+    row["frames"] += len(result.stats)
+    row["busy_s"] += result.seconds
+    row["warmup_s"] += result.warmup_s
+
+
+def _worker_report(name: str, row: dict) -> dict:
+    busy = row["busy_s"]
+    return {"worker": name, "segments": row["segments"], "frames": row["frames"], "busy_s": round(busy, 3),
+            "warmup_s": round(row["warmup_s"], 3), "setup_s": round(row["setup_s"], 3),
+            "frames_per_s": round(row["frames"] / busy, 3) if busy else None}
+
+
+def _remove_if_empty(path: str) -> None:
+    for folder in (os.path.join(path, "ray-segments"), path):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+

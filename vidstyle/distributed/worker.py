@@ -1,0 +1,170 @@
+"""What a Ray worker runs: one segment, through the single-machine chain.
+
+``SegmentWorker`` keeps the engine (VGG19 and the style targets) resident, as
+Ray's actor pattern suggests (one actor per GPU, or per CPU slot); each
+``run(segment)`` decodes the segment's time range with PyAV, stylizes it in
+order with ``pipeline.stages.stylize_pairs`` (warm starts, temporal loss and
+scene cuts exactly as on one machine), drops the warm-up frames and returns
+the rest losslessly (raw uint8) through the object store.
+
+The input reaches a worker by its path when the worker can read it (a local
+runtime, shared storage); otherwise from the bytes the driver put in the
+object store (``InputSource.data``), written once per worker to a temporary
+file; without those bytes the worker fails with one clear line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tempfile
+import time
+
+import numpy as np
+
+from vidstyle.config import StyleConfig
+from vidstyle.distributed.plan import Segment
+from vidstyle.engines import make_engine
+from vidstyle.errors import InputError
+from vidstyle.features import select_device
+from vidstyle.frames import Frame
+from vidstyle.media import read_frames
+from vidstyle.pipeline.events import FrameDone
+from vidstyle.pipeline.stages import stylize_pairs
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSource:
+    """Where a worker finds the input: ``path`` with its ``size`` in bytes
+    (a file of another size at that path is another file), and ``data``: an
+    empty list, or one object-store reference to the file's bytes (inside a
+    list, so Ray hands the reference over without fetching the bytes)."""
+
+    path: str
+    size: int
+    data: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameStats:
+    """What the driver reports per frame (the pixels travel separately)."""
+
+    num_iters: int
+    seconds: float
+    converged: bool
+    losses: dict
+    cold_start: bool
+    scene_cut: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentResult:
+    """A finished segment: ``frames_u8`` uint8 ``(N, H, W, 3)`` at the
+    processing size, the frames' ``pts`` (checked by the driver), per-frame
+    stats, the worker that did it and how long it took: ``seconds`` the whole
+    call (decoding and warm-up included), ``warmup_s`` the engine's time on
+    the dropped warm-up frames, ``setup_s`` the worker's one-time engine set-up."""
+
+    number: int
+    frames_u8: np.ndarray
+    pts: tuple[int, ...]
+    stats: tuple[FrameStats, ...]
+    worker: str
+    seconds: float
+    setup_s: float
+    warmup_s: float
+
+
+class SegmentWorker:
+    """Stylizes segments of one input with one engine (made once).
+
+    Args:
+        config: the run's StyleConfig.
+        styles_u8: the style images.
+        size: processing size ``(width, height)``.
+        source: where the input is (see ``InputSource``).
+    """
+
+    def __init__(self, config: StyleConfig, styles_u8: list[np.ndarray], size: tuple[int, int], source: InputSource):
+        started = time.perf_counter()
+        self.config = config
+        self.size = (int(size[0]), int(size[1]))
+        self.source = source
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.engine = make_engine(config, styles_u8, device=select_device(config.device))
+        self._local_path: str | None = None
+        self.setup_s = time.perf_counter() - started
+
+    def identity(self) -> str:
+        """``host:pid`` of this worker."""
+        return self.name
+
+    def run(self, segment: Segment) -> SegmentResult:
+        started = time.perf_counter()
+        wanted = set(segment.pts)
+        decoded = (frame for frame in read_frames(self._input_path(), size=self.size, start_s=segment.start_s,
+                                                  end_s=segment.end_s) if frame.pts in wanted)
+        frames = _renumbered(decoded, first=segment.first - segment.warmup)
+        done: dict[int, FrameDone] = {}
+
+        def record(event) -> None:
+            if isinstance(event, FrameDone):
+                done[event.index] = event
+
+        kept: list[np.ndarray] = []
+        pts: list[int] = []
+        stats: list[FrameStats] = []
+        warmup_s = 0.0
+        for original, stylized in stylize_pairs(frames, self.engine, config=self.config, on_event=record):
+            event = done.pop(stylized.index)
+            if stylized.index < segment.first:
+                warmup_s += event.result.seconds
+                continue
+            kept.append(stylized.image_u8)
+            assert original.pts is not None  # the plan holds only frames with a pts
+            pts.append(original.pts)
+            stats.append(FrameStats(num_iters=event.result.num_iters, seconds=event.result.seconds,
+                                    converged=event.result.converged, losses=dict(event.result.losses),
+                                    cold_start=event.cold_start, scene_cut=event.scene_cut))
+        if tuple(pts) != segment.pts[segment.warmup:]:
+            raise InputError(f"segment {segment.number}: worker {self.name} decoded {len(pts)} frames where "
+                             f"{segment.num_frames} were planned (the input changed, or its timestamps are not "
+                             f"unique)")
+        return SegmentResult(number=segment.number, frames_u8=np.stack(kept), pts=tuple(pts), stats=tuple(stats),
+                             worker=self.name, seconds=time.perf_counter() - started, setup_s=self.setup_s,
+                             warmup_s=warmup_s)
+
+    def _input_path(self) -> str:
+        """A path this worker can decode: the input's own path when it is the
+        same file here, else a local copy of the bytes from the object store."""
+        source = self.source
+        if _same_file(source.path, source.size):
+            return source.path
+        if self._local_path is not None:
+            return self._local_path
+        if not source.data:
+            raise InputError(f"worker {self.name} cannot read the input {source.path}: put it on storage every "
+                             f"node mounts at the same path (it is too large to ship through Ray's object store)")
+        import ray
+
+        data = ray.get(source.data[0])
+        suffix = os.path.splitext(source.path)[1]
+        with tempfile.NamedTemporaryFile(prefix="vidstyle-input-", suffix=suffix, delete=False) as file:
+            file.write(data)
+        self._local_path = file.name
+        return file.name
+
+
+def _same_file(path: str, size: int) -> bool:
+    try:
+        return os.path.isfile(path) and os.path.getsize(path) == size
+    except OSError:
+        return False
+
+
+def _renumbered(frames, *, first: int):
+    """Frames numbered from ``first`` (their index in the whole run) so that
+    events, warm starts and the driver agree on which frame is which."""
+    for offset, frame in enumerate(frames):
+        yield Frame(image_u8=frame.image_u8, pts=frame.pts, time_base=frame.time_base, index=first + offset)
