@@ -33,10 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training budget in wall-clock minutes (default 5; with --steps: whichever comes first)")
     g.add_argument("--steps", dest="train_steps", type=field_type(StyleConfig, "train_steps"), metavar="N",
                    help="training steps")
-    g.add_argument("--batch", type=argparse_type(_positive_int), default=2, metavar="PAIRS",
-                   help="frame pairs per step (default 2)")
-    g.add_argument("--crop", type=argparse_type(_positive_int), default=128, metavar="PX",
-                   help="side of the random crops in pixels (default 128)")
+    g.add_argument("--batch", type=argparse_type(_positive_int), dest="batch_pairs", metavar="PAIRS",
+                   help="frame pairs per step (default: vidstyle.training.TrainingOptions's, 1)")
+    g.add_argument("--crop", type=argparse_type(_positive_int), metavar="PX",
+                   help="side of the random crops in pixels (default: TrainingOptions's, 96)")
     g.add_argument("-y", action="store_true", dest="overwrite", help="overwrite an existing look file")
     g.add_argument("--no-resume", action="store_false", dest="resume", help="ignore an existing checkpoint")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -69,7 +69,8 @@ def run(argv: list[str]) -> int:
     styles = [load_image(path) for path in args.style]
     training = TrainingOptions(steps=config.train_steps, minutes=None if config.train_steps and
                                "train_minutes" not in options else config.train_minutes,
-                               batch_pairs=args.batch, crop=args.crop, seed=config.seed)
+                               seed=config.seed, **{name: getattr(args, name) for name in ("batch_pairs", "crop")
+                                                    if getattr(args, name) is not None})
     checkpoint = checkpoint_path(args.output)
     bar = TrainingBar(enabled=not args.quiet)
     try:

@@ -61,8 +61,8 @@ class TrainingOptions:
 
     steps: int | None = None
     minutes: float | None = 5.0
-    batch_pairs: int = 2
-    crop: int = 128
+    batch_pairs: int = 1
+    crop: int = 96
     learning_rate: float = 5e-3
     checkpoint_every_s: float = 30.0
     seed: int = 0
