@@ -190,6 +190,26 @@ def test_ray_run_keeps_a_trim_and_a_frame_rate(ray_runtime, tmp_path):
     assert audio_samples(tmp_path / "ray.mp4") == audio_samples(tmp_path / "single.mp4") > 0
 
 
+def test_a_worker_that_cannot_read_the_input_path_decodes_the_shipped_bytes(ray_runtime, reference):
+    from vidstyle.config import StyleConfig
+    from vidstyle.distributed.worker import InputSource, SegmentWorker
+    from vidstyle.errors import InputError
+    from vidstyle.media import read_frames
+
+    src, _ = reference
+    frames = list(read_frames(src))
+    scan = ClipScan(pts=[f.pts for f in frames], times_s=[f.time_s for f in frames], cuts=[10])
+    segment = plan_segments(scan, segment_frames=8, seam_frames=2)[1]
+    config = StyleConfig(engine="invert", max_side=64)
+    elsewhere = InputSource(path="/nonexistent/in.mp4", size=src.stat().st_size)
+    shipped = InputSource(path=elsewhere.path, size=elsewhere.size, data=[ray.put(src.read_bytes())])
+    result = SegmentWorker(config, [], (64, 48), shipped).run(segment)
+    assert result.pts == segment.pts[segment.warmup :]
+    assert np.array_equal(result.frames_u8, 255 - np.stack([f.image_u8 for f in frames[segment.first : segment.stop]]))
+    with pytest.raises(InputError, match="cannot read the input /nonexistent/in.mp4: put it on storage"):
+        SegmentWorker(config, [], (64, 48), elsewhere).run(segment)
+
+
 # -- without Ray --------------------------------------------------------------------------
 
 

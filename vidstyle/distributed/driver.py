@@ -52,8 +52,12 @@ _NO_PIXELS = np.zeros((1, 1, 3), np.uint8)  # events kept for the summary drop t
 
 @dataclasses.dataclass(frozen=True)
 class DistributedSummary(RunSummary):
-    """A RunSummary plus the cluster's side: segments, and per worker its
-    segments, frames, busy seconds and frames per busy second."""
+    """A RunSummary plus the cluster's side: segments, and per worker
+    (``host:pid``) its segments, frames delivered, ``busy_s`` (inside its
+    segment calls: decoding, engine, warm-up), ``engine_s`` (the engine alone,
+    warm-up frames included), ``warmup_s`` (the engine on dropped warm-up
+    frames), ``setup_s`` (making the engine, once) and ``frames_per_s``
+    (delivered frames per busy second)."""
 
     segments: int = 0
     resumed_segments: int = 0
@@ -242,18 +246,20 @@ def _replayed() -> FrameResult:
 
 
 def _count_worker(per_worker: dict[str, dict], result: SegmentResult) -> None:
-    row = per_worker.setdefault(result.worker, {"segments": 0, "frames": 0, "busy_s": 0.0, "warmup_s": 0.0,
-                                                "setup_s": result.setup_s})
+    row = per_worker.setdefault(result.worker, {"segments": 0, "frames": 0, "busy_s": 0.0, "engine_s": 0.0,
+                                                "warmup_s": 0.0, "setup_s": result.setup_s})
     row["segments"] += 1
     row["frames"] += len(result.stats)
     row["busy_s"] += result.seconds
     row["warmup_s"] += result.warmup_s
+    row["engine_s"] += result.warmup_s + sum(frame.seconds for frame in result.stats)
 
 
 def _worker_report(name: str, row: dict) -> dict:
     busy = row["busy_s"]
     return {"worker": name, "segments": row["segments"], "frames": row["frames"], "busy_s": round(busy, 3),
-            "warmup_s": round(row["warmup_s"], 3), "setup_s": round(row["setup_s"], 3),
+            "engine_s": round(row["engine_s"], 3), "warmup_s": round(row["warmup_s"], 3),
+            "setup_s": round(row["setup_s"], 3),
             "frames_per_s": round(row["frames"] / busy, 3) if busy else None}
 
 

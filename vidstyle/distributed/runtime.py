@@ -56,8 +56,8 @@ def connect(address: str) -> Connection:
         return Connection(ray=ray, started=False, address="existing")
     target = os.environ.get("RAY_ADDRESS") if address == "auto" else address
     try:
-        if target:
-            ray.init(address=target, include_dashboard=False, log_to_driver=False)
+        if target:  # workers' logs stay on their nodes: the driver shows one progress bar
+            ray.init(address=target, log_to_driver=False)
         else:
             ray.init(include_dashboard=False, log_to_driver=False)
     except ConnectionError as err:
