@@ -64,8 +64,13 @@ def run_engine(name: str, options: dict, *, src: str, work: str, end_s: float | 
     info = probe(src)
     encoded = os.path.join(work, f"{name.replace(' ', '_')}.mp4")
     _encode(frames, encoded, fps=info.fps)
-    return {"frames": frames, "summary": summary, "wall_s": wall, "encoded": encoded,
-            "load": (load_before, os.getloadavg()[0])}
+    return {
+        "frames": frames,
+        "summary": summary,
+        "wall_s": wall,
+        "encoded": encoded,
+        "load": (load_before, os.getloadavg()[0]),
+    }
 
 
 def main() -> None:
@@ -86,13 +91,20 @@ def main() -> None:
     look = args.look
     if look is None:
         look = os.path.join(work, "look.pt")
-        trained = train_look([style_u8], config=StyleConfig(**base), clips=[SAMPLE],
-                             options=TrainingOptions(minutes=args.minutes), style_names=["starry_night.jpg"])
+        trained = train_look(
+            [style_u8],
+            config=StyleConfig(**base),
+            clips=[SAMPLE],
+            options=TrainingOptions(minutes=args.minutes),
+            style_names=["starry_night.jpg"],
+        )
         atomic_save(trained.payload, look)
     training = load_look(look).training
-    print(f"look {look}: {training['steps']} steps, {training['seconds'] / 60:.2f} wall-min, "
-          f"{training['cpu_seconds'] / 60:.2f} CPU-min, fixed-batch loss {training['initial_loss']:.4g} -> "
-          f"{training['final_loss']:.4g}, trained at {training['size']}")
+    print(
+        f"look {look}: {training['steps']} steps, {training['seconds'] / 60:.2f} wall-min, "
+        f"{training['cpu_seconds'] / 60:.2f} CPU-min, fixed-batch loss {training['initial_loss']:.4g} -> "
+        f"{training['final_loss']:.4g}, trained at {training['size']}"
+    )
 
     rows = {
         "optimize (default)": dict(base),
@@ -111,27 +123,35 @@ def main() -> None:
         lossless = evaluate_flicker(inputs, frames, size=tuple(size))
         encoded = evaluate_videos(SAMPLE if end_s is None else _trimmed(SAMPLE, inputs, work, info), result["encoded"])
         s = result["summary"]
-        table.append({
-            "engine": name,
-            "train_cpu_min": training["cpu_seconds"] / 60 if name.startswith("net") else 0.0,
-            "s_per_frame": s.steady_seconds_per_frame if s.steady_seconds_per_frame is not None else s.seconds_per_frame,
-            "flicker_lossless": lossless.flicker_ratio,
-            "flicker_mp4": encoded.flicker_ratio,
-            "style": statistics.mean(m["style"] for m in measured),
-            "content": statistics.mean(m["content"] for m in measured),
-            "sharp": statistics.mean(sharpness(f) for f in frames),
-            "load": result["load"],
-            "frames": len(frames),
-        })
+        table.append(
+            {
+                "engine": name,
+                "train_cpu_min": training["cpu_seconds"] / 60 if name.startswith("net") else 0.0,
+                "s_per_frame": s.seconds_per_frame
+                if s.steady_seconds_per_frame is None
+                else s.steady_seconds_per_frame,
+                "flicker_lossless": lossless.flicker_ratio,
+                "flicker_mp4": encoded.flicker_ratio,
+                "style": statistics.mean(m["style"] for m in measured),
+                "content": statistics.mean(m["content"] for m in measured),
+                "sharp": statistics.mean(sharpness(f) for f in frames),
+                "load": result["load"],
+                "frames": len(frames),
+            }
+        )
     ref = table[0]
     print(f"\nsample clip at {size[0]}x{size[1]}, {table[0]['frames']} frames, CPU; style starry_night")
-    print(f"{'engine':20} {'trainCPUmin':>11} {'s/frame':>8} {'flick-png':>9} {'flick-mp4':>9} {'style':>10} "
-          f"{'style/opt':>9} {'content':>10} {'sharp/opt':>9} {'load':>10}")
+    print(
+        f"{'engine':20} {'trainCPUmin':>11} {'s/frame':>8} {'flick-png':>9} {'flick-mp4':>9} {'style':>10} "
+        f"{'style/opt':>9} {'content':>10} {'sharp/opt':>9} {'load':>10}"
+    )
     for row in table:
-        print(f"{row['engine']:20} {row['train_cpu_min']:11.2f} {row['s_per_frame']:8.3f} "
-              f"{row['flicker_lossless']:9.3f} {row['flicker_mp4']:9.3f} {row['style']:10.4g} "
-              f"{row['style'] / ref['style']:9.2f} {row['content']:10.4g} {row['sharp'] / ref['sharp']:9.2f} "
-              f"{row['load'][0]:4.1f}->{row['load'][1]:4.1f}")
+        print(
+            f"{row['engine']:20} {row['train_cpu_min']:11.2f} {row['s_per_frame']:8.3f} "
+            f"{row['flicker_lossless']:9.3f} {row['flicker_mp4']:9.3f} {row['style']:10.4g} "
+            f"{row['style'] / ref['style']:9.2f} {row['content']:10.4g} {row['sharp'] / ref['sharp']:9.2f} "
+            f"{row['load'][0]:4.1f}->{row['load'][1]:4.1f}"
+        )
 
 
 def _trimmed(src: str, inputs: list[np.ndarray], work: str, info) -> str:
@@ -145,8 +165,9 @@ def _trimmed(src: str, inputs: list[np.ndarray], work: str, info) -> str:
 def _encode(frames: list[np.ndarray], path: str, *, fps, codec: str | None = None) -> None:
     """Frames at a constant ``fps`` into a video file (default codec and crf of its extension)."""
     time_base = Fraction(1) / Fraction(fps)
-    writer = open_writer(path, width=frames[0].shape[1], height=frames[0].shape[0], time_base=time_base, fps=fps,
-                         codec=codec)
+    writer = open_writer(
+        path, width=frames[0].shape[1], height=frames[0].shape[0], time_base=time_base, fps=fps, codec=codec
+    )
     for index, image in enumerate(frames):
         writer.write(Frame(image_u8=image, pts=index, time_base=time_base, index=index))
     writer.close()

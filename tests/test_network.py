@@ -37,15 +37,22 @@ def style():
 
 @pytest.fixture(scope="module")
 def trained(clip, style):
-    return train_look([style], config=TINY, clips=[clip],
-                      options=TrainingOptions(steps=STEPS, minutes=None, crop=48, batch_pairs=1))
+    return train_look(
+        [style], config=TINY, clips=[clip], options=TrainingOptions(steps=STEPS, minutes=None, crop=48, batch_pairs=1)
+    )
 
 
 @pytest.fixture(scope="module")
 def look_path(trained, style, tmp_path_factory):
     path = tmp_path_factory.mktemp("look") / "look.pt"
-    save_look(path, trained.net, styles_u8=[style], style_names=["starry_night.jpg"], config=TINY,
-              training=trained.payload["training"])
+    save_look(
+        path,
+        trained.net,
+        styles_u8=[style],
+        style_names=["starry_night.jpg"],
+        config=TINY,
+        training=trained.payload["training"],
+    )
     return path
 
 
@@ -90,8 +97,20 @@ def test_look_with_pickled_code_is_refused_in_one_line(tmp_path, clip, capsys):
     torch.save({"format": "vidstyle-look", "version": 1, "payload": Foreign()}, bad)
     with pytest.raises(InputError, match="pickled Python objects"):
         load_look(bad)
-    code = main([str(clip), "--style", str(STYLE_PATH), "--model", str(bad), "-o", str(tmp_path / "o.mp4"), "-q",
-                 "--device", "cpu"])
+    code = main(
+        [
+            str(clip),
+            "--style",
+            str(STYLE_PATH),
+            "--model",
+            str(bad),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "-q",
+            "--device",
+            "cpu",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 2
     assert "owned" not in out
@@ -109,8 +128,22 @@ def test_not_a_look_file_is_refused(tmp_path):
 
 def test_model_stylizes_a_file_through_the_pipeline(look_path, clip, tmp_path, capsys):
     dst = tmp_path / "out.mp4"
-    code = main([str(clip), "--style", str(STYLE_PATH), "--model", str(look_path), "-o", str(dst), "--json",
-                 "--threads", "1", "--device", "cpu"])
+    code = main(
+        [
+            str(clip),
+            "--style",
+            str(STYLE_PATH),
+            "--model",
+            str(look_path),
+            "-o",
+            str(dst),
+            "--json",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     summary = json.loads(out)
@@ -120,8 +153,24 @@ def test_model_stylizes_a_file_through_the_pipeline(look_path, clip, tmp_path, c
 
 def test_model_runs_live_on_a_lavfi_source(look_path, tmp_path, capsys):
     dst = tmp_path / "live.mp4"
-    code = main(["live", "lavfi:testsrc2=size=96x64:rate=30", "--style", str(STYLE_PATH), "--model", str(look_path),
-                 "-o", str(dst), "--duration", "1", "--json", "-q", "--device", "cpu"])
+    code = main(
+        [
+            "live",
+            "lavfi:testsrc2=size=96x64:rate=30",
+            "--style",
+            str(STYLE_PATH),
+            "--model",
+            str(look_path),
+            "-o",
+            str(dst),
+            "--duration",
+            "1",
+            "--json",
+            "-q",
+            "--device",
+            "cpu",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert probe(str(dst)).num_frames >= 5  # network speed: most of the 30 frames, not a handful

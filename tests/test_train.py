@@ -35,8 +35,30 @@ def style():
 
 def test_train_command_writes_a_look(clip, tmp_path, capsys):
     look = tmp_path / "look.pt"
-    code = main(["train", "--style", str(STYLE_PATH), "--on", str(clip), "-o", str(look), "--steps", "3",
-                 "--max-side", "48", "--crop", "32", "--batch", "1", "--threads", "1", "--device", "cpu", "--json"])
+    code = main(
+        [
+            "train",
+            "--style",
+            str(STYLE_PATH),
+            "--on",
+            str(clip),
+            "-o",
+            str(look),
+            "--steps",
+            "3",
+            "--max-side",
+            "48",
+            "--crop",
+            "32",
+            "--batch",
+            "1",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     summary = json.loads(out)
@@ -56,12 +78,14 @@ def test_interrupted_training_resumes_from_its_checkpoint(clip, style, tmp_path)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_look([style], config=TINY, clips=[clip], options=OPTIONS, checkpoint=checkpoint,
-                   on_event=interrupt_at_step_2)
+        train_look(
+            [style], config=TINY, clips=[clip], options=OPTIONS, checkpoint=checkpoint, on_event=interrupt_at_step_2
+        )
     assert checkpoint.exists()
     events = []
-    resumed = train_look([style], config=TINY, clips=[clip], options=OPTIONS, checkpoint=checkpoint,
-                         on_event=events.append)
+    resumed = train_look(
+        [style], config=TINY, clips=[clip], options=OPTIONS, checkpoint=checkpoint, on_event=events.append
+    )
     started = next(e for e in events if isinstance(e, TrainingStarted))
     assert started.step == 2 and started.restart_reason is None
     assert [e.step for e in events if isinstance(e, StepDone)] == [3, 4]
@@ -75,8 +99,14 @@ def test_changed_style_starts_over(clip, style, tmp_path):
     checkpoint = tmp_path / "look.pt.ckpt"
     train_look([style], config=TINY, clips=[clip], options=OPTIONS, checkpoint=checkpoint)
     events = []
-    train_look([style], config=TINY.replace(style_weight=50.0), clips=[clip], options=OPTIONS,
-               checkpoint=checkpoint, on_event=events.append)
+    train_look(
+        [style],
+        config=TINY.replace(style_weight=50.0),
+        clips=[clip],
+        options=OPTIONS,
+        checkpoint=checkpoint,
+        on_event=events.append,
+    )
     started = next(e for e in events if isinstance(e, TrainingStarted))
     assert started.step == 0 and "changed" in started.restart_reason
 
@@ -95,11 +125,53 @@ def test_train_refuses_a_missing_clip(tmp_path, capsys):
 
 def test_a_trained_look_keeps_frame_count_and_size(clip, tmp_path, capsys):
     look = tmp_path / "look.pt"
-    assert main(["train", "--style", str(STYLE_PATH), "--on", str(clip), "-o", str(look), "--steps", "1",
-                 "--max-side", "48", "--crop", "32", "--batch", "1", "-q", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--style",
+                str(STYLE_PATH),
+                "--on",
+                str(clip),
+                "-o",
+                str(look),
+                "--steps",
+                "1",
+                "--max-side",
+                "48",
+                "--crop",
+                "32",
+                "--batch",
+                "1",
+                "-q",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     dst = tmp_path / "out.mkv"
-    assert main([str(clip), "--style", str(STYLE_PATH), "--model", str(look), "--net-blend", "0", "-o", str(dst),
-                 "-q", "--max-side", "48", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                str(clip),
+                "--style",
+                str(STYLE_PATH),
+                "--model",
+                str(look),
+                "--net-blend",
+                "0",
+                "-o",
+                str(dst),
+                "-q",
+                "--max-side",
+                "48",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     info = probe(str(dst))
     assert (info.width, info.height, info.num_frames) == (48, 32, 6)
     capsys.readouterr()

@@ -21,22 +21,45 @@ from vidstyle.parsing import parse_int
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog=f"{PROG} train", description="Train a feed-forward network on a style (a look file).",
-                    epilog="Example: 'vidstyle train --style art.jpg --on clip.mp4 -o art.pt --minutes 5', "
-                    "then 'vidstyle clip.mp4 --style art.jpg --model art.pt'.")
+    parser = Parser(
+        prog=f"{PROG} train",
+        description="Train a feed-forward network on a style (a look file).",
+        epilog="Example: 'vidstyle train --style art.jpg --on clip.mp4 -o art.pt --minutes 5', "
+        "then 'vidstyle clip.mp4 --style art.jpg --model art.pt'.",
+    )
     parser.add_argument("-o", "--output", required=True, metavar="LOOK.pt", help="the look file to write")
-    parser.add_argument("--on", action="append", metavar="CLIP", dest="clips",
-                        help="a clip to train on (repeat for several; default: the bundled sample clip)")
+    parser.add_argument(
+        "--on",
+        action="append",
+        metavar="CLIP",
+        dest="clips",
+        help="a clip to train on (repeat for several; default: the bundled sample clip)",
+    )
     add_style_options(parser)
     g = parser.add_argument_group("training")
-    g.add_argument("--minutes", dest="train_minutes", type=field_type(StyleConfig, "train_minutes"), metavar="M",
-                   help="training budget in wall-clock minutes (default 5; with --steps: whichever comes first)")
-    g.add_argument("--steps", dest="train_steps", type=field_type(StyleConfig, "train_steps"), metavar="N",
-                   help="training steps")
-    g.add_argument("--batch", type=argparse_type(_positive_int), dest="batch_pairs", metavar="PAIRS",
-                   help="frame pairs per step (default: vidstyle.training.TrainingOptions's, 1)")
-    g.add_argument("--crop", type=argparse_type(_positive_int), metavar="PX",
-                   help="side of the random crops in pixels (default: TrainingOptions's, 96)")
+    g.add_argument(
+        "--minutes",
+        dest="train_minutes",
+        type=field_type(StyleConfig, "train_minutes"),
+        metavar="M",
+        help="training budget in wall-clock minutes (default 5; with --steps: whichever comes first)",
+    )
+    g.add_argument(
+        "--steps", dest="train_steps", type=field_type(StyleConfig, "train_steps"), metavar="N", help="training steps"
+    )
+    g.add_argument(
+        "--batch",
+        type=argparse_type(_positive_int),
+        dest="batch_pairs",
+        metavar="PAIRS",
+        help="frame pairs per step (default: vidstyle.training.TrainingOptions's, 1)",
+    )
+    g.add_argument(
+        "--crop",
+        type=argparse_type(_positive_int),
+        metavar="PX",
+        help="side of the random crops in pixels (default: TrainingOptions's, 96)",
+    )
     g.add_argument("-y", action="store_true", dest="overwrite", help="overwrite an existing look file")
     g.add_argument("--no-resume", action="store_false", dest="resume", help="ignore an existing checkpoint")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -67,16 +90,25 @@ def run(argv: list[str]) -> int:
     from vidstyle.training.look import atomic_save
 
     styles = [load_image(path) for path in args.style]
-    training = TrainingOptions(steps=config.train_steps, minutes=None if config.train_steps and
-                               "train_minutes" not in options else config.train_minutes,
-                               seed=config.seed, **{name: getattr(args, name) for name in ("batch_pairs", "crop")
-                                                    if getattr(args, name) is not None})
+    training = TrainingOptions(
+        steps=config.train_steps,
+        minutes=None if config.train_steps and "train_minutes" not in options else config.train_minutes,
+        seed=config.seed,
+        **{name: getattr(args, name) for name in ("batch_pairs", "crop") if getattr(args, name) is not None},
+    )
     checkpoint = checkpoint_path(args.output)
     bar = TrainingBar(enabled=not args.quiet)
     try:
-        trained = train_look(styles, config=config, clips=args.clips, options=training,
-                             style_names=[os.path.basename(p) for p in args.style], checkpoint=checkpoint,
-                             resume=args.resume, on_event=bar.on_event)
+        trained = train_look(
+            styles,
+            config=config,
+            clips=args.clips,
+            options=training,
+            style_names=[os.path.basename(p) for p in args.style],
+            checkpoint=checkpoint,
+            resume=args.resume,
+            on_event=bar.on_event,
+        )
     except KeyboardInterrupt as err:
         raise KeyboardInterrupt(f"checkpoint kept in {checkpoint}; rerun the same command to resume") from err
     finally:
@@ -87,9 +119,12 @@ def run(argv: list[str]) -> int:
     if args.json:
         print(json.dumps({k: v for k, v in summary.items() if k != "fingerprint"}))
     elif not args.quiet:
-        print(f"wrote {args.output}: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min "
-              f"({summary['cpu_seconds'] / 60:.1f} CPU-min), loss {summary['initial_loss']:.4g} -> "
-              f"{summary['final_loss']:.4g}", file=sys.stderr)
+        print(
+            f"wrote {args.output}: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min "
+            f"({summary['cpu_seconds'] / 60:.1f} CPU-min), loss {summary['initial_loss']:.4g} -> "
+            f"{summary['final_loss']:.4g}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -114,11 +149,16 @@ class TrainingBar:
                 print(f"starting over: {event.restart_reason}", file=self.file)
             elif event.step:
                 print(f"resuming from step {event.step} ({event.elapsed_s / 60:.1f} min done)", file=self.file)
-            self.by_time = event.steps is None
-            total = round(event.budget_s) if self.by_time else event.steps
-            self.bar = tqdm(total=total, initial=round(event.elapsed_s) if self.by_time else event.step,
-                            unit="s" if self.by_time else "step", file=self.file, dynamic_ncols=True,
-                            desc=f"training {event.size[0]}x{event.size[1]} on {event.pairs} pairs")
+            self.by_time = event.steps is None and event.budget_s is not None
+            total = round(event.budget_s) if self.by_time and event.budget_s is not None else event.steps
+            self.bar = tqdm(
+                total=total,
+                initial=round(event.elapsed_s) if self.by_time else event.step,
+                unit="s" if self.by_time else "step",
+                file=self.file,
+                dynamic_ncols=True,
+                desc=f"training {event.size[0]}x{event.size[1]} on {event.pairs} pairs",
+            )
         elif isinstance(event, StepDone) and self.bar is not None:
             eta = f" eta {event.eta_s / 60:.1f} min" if event.eta_s is not None else ""
             self.bar.set_postfix_str(f"step {event.step} loss {event.loss:.4g}{eta}", refresh=False)

@@ -45,8 +45,9 @@ class ConvLayer(nn.Sequential):
     """Reflection padding + convolution (keeps the size at stride 1)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
-        super().__init__(nn.ReflectionPad2d(kernel_size // 2),
-                         nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride))
+        super().__init__(
+            nn.ReflectionPad2d(kernel_size // 2), nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride)
+        )
 
 
 class ResidualBlock(nn.Module):
@@ -55,8 +56,11 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         self.body = nn.Sequential(
-            ConvLayer(channels, channels, 3), nn.InstanceNorm2d(channels, affine=True), nn.ReLU(inplace=True),
-            ConvLayer(channels, channels, 3), nn.InstanceNorm2d(channels, affine=True),
+            ConvLayer(channels, channels, 3),
+            nn.InstanceNorm2d(channels, affine=True),
+            nn.ReLU(inplace=True),
+            ConvLayer(channels, channels, 3),
+            nn.InstanceNorm2d(channels, affine=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,12 +94,17 @@ class StyleNet(nn.Module):
             return [nn.InstanceNorm2d(c, affine=True), nn.ReLU(inplace=True)]
 
         self.body = nn.Sequential(
-            ConvLayer(3, c1, 9), *norm_relu(c1),
-            ConvLayer(c1, c2, 3, stride=2), *norm_relu(c2),
-            ConvLayer(c2, c3, 3, stride=2), *norm_relu(c3),
+            ConvLayer(3, c1, 9),
+            *norm_relu(c1),
+            ConvLayer(c1, c2, 3, stride=2),
+            *norm_relu(c2),
+            ConvLayer(c2, c3, 3, stride=2),
+            *norm_relu(c3),
             *(ResidualBlock(c3) for _ in range(residual_blocks)),
-            UpsampleConv(c3, c2), *norm_relu(c2),
-            UpsampleConv(c2, c1), *norm_relu(c1),
+            UpsampleConv(c3, c2),
+            *norm_relu(c2),
+            UpsampleConv(c2, c1),
+            *norm_relu(c1),
             ConvLayer(c1, 3, 9),
         )
 
@@ -184,8 +193,14 @@ class NetworkEngine:
             out = self.net(x).float()
             return list(_to_u8(out))
 
-    def stylize(self, content_u8: np.ndarray, warm: WarmStart | None = None, *, max_iters: int | None = None,
-                on_iteration: OnIteration | None = None) -> FrameResult:
+    def stylize(
+        self,
+        content_u8: np.ndarray,
+        warm: WarmStart | None = None,
+        *,
+        max_iters: int | None = None,
+        on_iteration: OnIteration | None = None,
+    ) -> FrameResult:
         """One pass of the network, blended with the warm start (module docstring)."""
         started = time.perf_counter()
         with torch.inference_mode():
@@ -196,8 +211,13 @@ class NetworkEngine:
         if on_iteration is not None:
             on_iteration(IterationDone(iteration=1, loss=float("nan")))
         # No losses are computed; "total" is NaN because cli/progress.py reads it.
-        return FrameResult(image_u8=image_u8, num_iters=1, converged=True, losses={"total": float("nan")},
-                           seconds=time.perf_counter() - started)
+        return FrameResult(
+            image_u8=image_u8,
+            num_iters=1,
+            converged=True,
+            losses={"total": float("nan")},
+            seconds=time.perf_counter() - started,
+        )
 
 
 def _to_u8(images: torch.Tensor) -> np.ndarray:

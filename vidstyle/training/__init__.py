@@ -32,13 +32,26 @@ from vidstyle.training.loop import (
     train_look,
 )
 
-__all__ = ["train_look", "TrainingOptions", "Trained", "TrainingStarted", "StepDone", "CheckpointSaved",
-           "TrainingDone", "Look", "load_look", "save_look", "network_engine", "checkpoint_path",
-           "remove_checkpoint"]
+__all__ = [
+    "train_look",
+    "TrainingOptions",
+    "Trained",
+    "TrainingStarted",
+    "StepDone",
+    "CheckpointSaved",
+    "TrainingDone",
+    "Look",
+    "load_look",
+    "save_look",
+    "network_engine",
+    "checkpoint_path",
+    "remove_checkpoint",
+]
 
 
-def network_engine(styles_u8: Sequence[np.ndarray], *, config: StyleConfig, device=None, clips: Sequence | None = None,
-                   on_event=None) -> NetworkEngine:
+def network_engine(
+    styles_u8: Sequence[np.ndarray], *, config: StyleConfig, device=None, clips: Sequence | None = None, on_event=None
+) -> NetworkEngine:
     """The ``net`` engine (``engines.ENGINES``): the network of the look file
     ``config.model``, or, without one, a network trained now on ``clips``
     (default: the bundled sample clip) for ``styles_u8`` within
@@ -51,8 +64,12 @@ def network_engine(styles_u8: Sequence[np.ndarray], *, config: StyleConfig, devi
         return NetworkEngine(look.net, config=config, device=device, look=look.describe())
     options = TrainingOptions(steps=config.train_steps, minutes=config.train_minutes, seed=config.seed)
     trained = train_look(styles_u8, config=config, clips=clips, options=options, device=device, on_event=on_event)
-    return NetworkEngine(trained.net, config=config, device=device,
-                         look={"training": trained.payload["training"], "options": trained.payload["options"]})
+    return NetworkEngine(
+        trained.net,
+        config=config,
+        device=device,
+        look={"training": trained.payload["training"], "options": trained.payload["options"]},
+    )
 
 
 network_engine.estimate_required_bytes = NetworkEngine.estimate_required_bytes  # type: ignore[attr-defined]

@@ -55,7 +55,8 @@ def processing_size(source: tuple[int, int], config: StyleConfig) -> tuple[int, 
     """The size frames of ``source`` = (width, height) are stylized at:
     ``config.size``, or the longer side limited to ``config.max_side``."""
     if config.size is not None:
-        return tuple(config.size)
+        width, height = config.size
+        return width, height
     return fit_size(*source, max_side=config.max_side)
 
 
@@ -115,8 +116,9 @@ def crop_side(pairs: Sequence[FramePair], wanted: int) -> tuple[int, int]:
     return min(wanted, width), min(wanted, height)
 
 
-def sample_batch(pairs: Sequence[FramePair], *, batch: int, crop: tuple[int, int],
-                 rng: np.random.Generator) -> dict[str, np.ndarray]:
+def sample_batch(
+    pairs: Sequence[FramePair], *, batch: int, crop: tuple[int, int], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """``batch`` random crops of random pairs (the same window in both frames,
     the flow and the mask). Returns ``previous``/``current`` uint8
     ``(B, h, w, 3)``, ``backward`` float32 ``(B, h, w, 2)`` and ``mask``
@@ -131,8 +133,12 @@ def sample_batch(pairs: Sequence[FramePair], *, batch: int, crop: tuple[int, int
         window = (slice(y, y + height), slice(x, x + width))
         backward = pair.backward[window]
         ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-        inside = ((xs + backward[..., 0] >= 0) & (xs + backward[..., 0] <= width - 1)
-                  & (ys + backward[..., 1] >= 0) & (ys + backward[..., 1] <= height - 1))
+        inside = (
+            (xs + backward[..., 0] >= 0)
+            & (xs + backward[..., 0] <= width - 1)
+            & (ys + backward[..., 1] >= 0)
+            & (ys + backward[..., 1] <= height - 1)
+        )
         out["previous"].append(pair.previous_u8[window])
         out["current"].append(pair.current_u8[window])
         out["backward"].append(backward)

@@ -27,8 +27,21 @@ from vidstyle.errors import InputError, OutputError
 LOOK_FORMAT = "vidstyle-look"
 LOOK_VERSION = 1
 # The StyleConfig fields a look records: what the network learned with.
-RECORDED_OPTIONS = ("content_weight", "style_weight", "tv_weight", "temporal_weight", "style_weights", "style_scale",
-                    "preserve_colors", "content_layers", "style_layers", "max_side", "size", "weights", "flow")
+RECORDED_OPTIONS = (
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "temporal_weight",
+    "style_weights",
+    "style_scale",
+    "preserve_colors",
+    "content_layers",
+    "style_layers",
+    "max_side",
+    "size",
+    "weights",
+    "flow",
+)
 
 
 @dataclasses.dataclass
@@ -88,8 +101,7 @@ def atomic_save(payload: dict, path) -> None:
 
 def save_look(path, net: StyleNet, *, styles_u8, style_names, config: StyleConfig, training: dict) -> None:
     """Write a look file (atomically)."""
-    atomic_save(look_payload(net, styles_u8=styles_u8, style_names=style_names, config=config, training=training),
-                path)
+    atomic_save(look_payload(net, styles_u8=styles_u8, style_names=style_names, config=config, training=training), path)
 
 
 def read_payload(path) -> dict:
@@ -104,16 +116,20 @@ def read_payload(path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise InputError(f"{path} is refused: it holds pickled Python objects (code) besides weights, which vidstyle "
-                         "never loads; use a look written by 'vidstyle train'") from err
+        raise InputError(
+            f"{path} is refused: it holds pickled Python objects (code) besides weights, which vidstyle "
+            "never loads; use a look written by 'vidstyle train'"
+        ) from err
     except Exception as err:  # a truncated or foreign file: zip and storage errors of every kind
-        raise InputError(f"{path} is not a readable look file ({type(err).__name__}: {str(err).splitlines()[0]})"
-                         ) from err
+        raise InputError(
+            f"{path} is not a readable look file ({type(err).__name__}: {str(err).splitlines()[0]})"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != LOOK_FORMAT:
         raise InputError(f"{path} is not a vidstyle look file (no '{LOOK_FORMAT}' header)")
     if payload.get("version") != LOOK_VERSION:
-        raise InputError(f"{path} is a look file of version {payload.get('version')}; this vidstyle reads "
-                         f"version {LOOK_VERSION}")
+        raise InputError(
+            f"{path} is a look file of version {payload.get('version')}; this vidstyle reads version {LOOK_VERSION}"
+        )
     return payload
 
 

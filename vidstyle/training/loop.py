@@ -38,7 +38,6 @@ from vidstyle.training.data import (
     default_clips,
     images_digest,
     load_pairs,
-    processing_size,
     sample_batch,
 )
 from vidstyle.training.look import atomic_save, look_payload, network_from_payload, read_payload, recorded_options
@@ -157,9 +156,15 @@ def train_look(
     pairs = load_pairs(clips, config=config)
     frame_size = (pairs[0].current_u8.shape[1], pairs[0].current_u8.shape[0])
     crop = crop_side(pairs, options.crop)
-    fingerprint = {"styles": images_digest(styles_u8), "options": recorded_options(config),
-                   "clips": [clip_identity(c) for c in clips], "batch_pairs": options.batch_pairs,
-                   "crop": list(crop), "learning_rate": options.learning_rate, "seed": options.seed}
+    fingerprint = {
+        "styles": images_digest(styles_u8),
+        "options": recorded_options(config),
+        "clips": [clip_identity(c) for c in clips],
+        "batch_pairs": options.batch_pairs,
+        "crop": list(crop),
+        "learning_rate": options.learning_rate,
+        "seed": options.seed,
+    }
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
@@ -174,20 +179,41 @@ def train_look(
             state = read_payload(checkpoint)["training"]
             step, elapsed_s, cpu_s, history = state["steps"], state["seconds"], state["cpu_seconds"], state["history"]
     budget_s = options.minutes * 60.0 if options.minutes is not None else None
-    emit(TrainingStarted(step=step, steps=options.steps, budget_s=budget_s, elapsed_s=elapsed_s, pairs=len(pairs),
-                         size=frame_size, restart_reason=restart_reason))
+    emit(
+        TrainingStarted(
+            step=step,
+            steps=options.steps,
+            budget_s=budget_s,
+            elapsed_s=elapsed_s,
+            pairs=len(pairs),
+            size=frame_size,
+            restart_reason=restart_reason,
+        )
+    )
 
     grams = judge.style_grams(frame_size)  # style scale relative to the whole frame, as when stylizing
-    probe = _to_device(sample_batch(pairs, batch=options.batch_pairs, crop=crop,
-                                    rng=np.random.default_rng([options.seed, 2**31])), device)
+    probe = _to_device(
+        sample_batch(pairs, batch=options.batch_pairs, crop=crop, rng=np.random.default_rng([options.seed, 2**31])),
+        device,
+    )
     if not history:
         history.append(_measure(net, probe, judge, grams, config))
 
     def summary() -> dict:
-        return {"steps": step, "seconds": elapsed_s, "cpu_seconds": cpu_s, "history": history,
-                "initial_loss": history[0]["total"], "clips": clips, "size": list(frame_size), "crop": list(crop),
-                "batch_pairs": options.batch_pairs, "learning_rate": options.learning_rate, "device": str(device),
-                "fingerprint": fingerprint}
+        return {
+            "steps": step,
+            "seconds": elapsed_s,
+            "cpu_seconds": cpu_s,
+            "history": history,
+            "initial_loss": history[0]["total"],
+            "clips": clips,
+            "size": list(frame_size),
+            "crop": list(crop),
+            "batch_pairs": options.batch_pairs,
+            "learning_rate": options.learning_rate,
+            "device": str(device),
+            "fingerprint": fingerprint,
+        }
 
     def save_checkpoint() -> None:
         if checkpoint is None:
@@ -201,8 +227,12 @@ def train_look(
     try:
         while not _spent(step, elapsed_s, options):
             wall, cpu = time.perf_counter(), time.process_time()
-            batch = _to_device(sample_batch(pairs, batch=options.batch_pairs, crop=crop,
-                                            rng=np.random.default_rng([options.seed, step])), device)
+            batch = _to_device(
+                sample_batch(
+                    pairs, batch=options.batch_pairs, crop=crop, rng=np.random.default_rng([options.seed, step])
+                ),
+                device,
+            )
             optimizer.zero_grad(set_to_none=True)
             terms = _losses(net, batch, judge, grams, config)
             total = sum(terms.values())
@@ -211,8 +241,16 @@ def train_look(
             step += 1
             elapsed_s += time.perf_counter() - wall
             cpu_s += time.process_time() - cpu
-            emit(StepDone(step=step, loss=float(total.detach()), losses={k: float(v.detach()) for k, v in terms.items()},
-                          elapsed_s=elapsed_s, eta_s=_eta(step, elapsed_s, options)))
+            losses = {k: float(v.detach()) for k, v in terms.items()}
+            emit(
+                StepDone(
+                    step=step,
+                    loss=sum(losses.values()),
+                    losses=losses,
+                    elapsed_s=elapsed_s,
+                    eta_s=_eta(step, elapsed_s, options),
+                )
+            )
             if time.perf_counter() - last_save >= options.checkpoint_every_s:
                 save_checkpoint()
                 last_save = time.perf_counter()
@@ -265,12 +303,16 @@ def _eta(step: int, elapsed_s: float, options: TrainingOptions) -> float | None:
 
 def _to_device(batch: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
     """Crops as tensors: images float ``(B, 3, h, w)`` in [0, 1], flow ``(B, h, w, 2)``, mask ``(B, 1, h, w)``."""
+
     def image(a):
         return torch.from_numpy(a).to(device).permute(0, 3, 1, 2).float() / 255.0
 
-    return {"previous": image(batch["previous"]), "current": image(batch["current"]),
-            "backward": torch.from_numpy(batch["backward"]).to(device),
-            "mask": torch.from_numpy(batch["mask"]).to(device).unsqueeze(1)}
+    return {
+        "previous": image(batch["previous"]),
+        "current": image(batch["current"]),
+        "backward": torch.from_numpy(batch["backward"]).to(device),
+        "mask": torch.from_numpy(batch["mask"]).to(device).unsqueeze(1),
+    }
 
 
 def warp_images(images: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
@@ -278,8 +320,11 @@ def warp_images(images: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
     pixels: ``out[x] = images[x + backward(x)]`` (``motion.flow.warp`` in
     torch, bilinear, differentiable)."""
     _, _, height, width = images.shape
-    ys, xs = torch.meshgrid(torch.arange(height, device=images.device, dtype=images.dtype),
-                            torch.arange(width, device=images.device, dtype=images.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=images.device, dtype=images.dtype),
+        torch.arange(width, device=images.device, dtype=images.dtype),
+        indexing="ij",
+    )
     grid_x = (xs + backward[..., 0]) * (2.0 / max(width - 1, 1)) - 1.0
     grid_y = (ys + backward[..., 1]) * (2.0 / max(height - 1, 1)) - 1.0
     grid = torch.stack((grid_x, grid_y), dim=-1)
@@ -303,8 +348,9 @@ def _losses(net: StyleNet, batch: dict, judge: OptimizerEngine, grams: dict, con
         previous_out, current_out = outputs.chunk(2)
         warped = warp_images(previous_out, batch["backward"])
         # temporal_loss sums over its K targets; here K is the batch: average it
-        terms["temporal"] = (config.temporal_weight * temporal_loss(current_out, warped, batch["mask"])
-                             / current_out.shape[0])
+        terms["temporal"] = (
+            config.temporal_weight * temporal_loss(current_out, warped, batch["mask"]) / current_out.shape[0]
+        )
     return terms
 
 
