@@ -20,6 +20,7 @@ from fakes import InvertingEngine
 
 from vidstyle import engines
 from vidstyle.distributed.plan import ClipScan, plan_segments
+from vidstyle.distributed.seams import crossfade
 
 ray = pytest.importorskip("ray")
 
@@ -107,9 +108,18 @@ def test_plan_cuts_at_scene_cuts_then_splits_long_shots_with_warm_seams():
     assert [s.warmup for s in segments] == [0, 2, 0, 2, 2]  # none across the cut, none before the clip
     assert [s.starts_shot for s in segments] == [True, False, True, False, False]
     assert segments[1].pts == tuple(range(3, 10))
+    short = plan_segments(scan, segment_frames=8, seam_frames=6)
+    assert [s.warmup for s in short] == [0, 5, 0, 6, 6]  # never reaching back past the previous segment's start
+
     assert segments[1].start_s == pytest.approx((times[2] + times[3]) / 2)  # between frames: no rounding trap
     assert segments[1].end_s == pytest.approx((times[9] + times[10]) / 2)
     assert segments[0].start_s is None and segments[-1].end_s is None
+
+
+def test_crossfade_spreads_a_seam_over_the_overlap():
+    earlier, later = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 90, np.uint8)
+    assert [int(crossfade(earlier, later, step=k, steps=2)[0, 0, 0]) for k in range(2)] == [30, 60]
+    assert np.array_equal(crossfade(later, later, step=0, steps=1), later)
 
 
 # -- runs on the local runtime -------------------------------------------------------
@@ -204,8 +214,9 @@ def test_a_worker_that_cannot_read_the_input_path_decodes_the_shipped_bytes(ray_
     elsewhere = InputSource(path="/nonexistent/in.mp4", size=src.stat().st_size)
     shipped = InputSource(path=elsewhere.path, size=elsewhere.size, data=[ray.put(src.read_bytes())])
     result = SegmentWorker(config, [], (64, 48), shipped).run(segment)
-    assert result.pts == segment.pts[segment.warmup :]
-    assert np.array_equal(result.frames_u8, 255 - np.stack([f.image_u8 for f in frames[segment.first : segment.stop]]))
+    assert result.pts == segment.pts[segment.warmup :] and segment.warmup == 2
+    painted = frames[segment.first - segment.warmup : segment.stop]  # warm-up frames first
+    assert np.array_equal(result.frames_u8, 255 - np.stack([f.image_u8 for f in painted]))
     with pytest.raises(InputError, match="cannot read the input /nonexistent/in.mp4: put it on storage"):
         SegmentWorker(config, [], (64, 48), elsewhere).run(segment)
 

@@ -8,7 +8,8 @@
 
 The output is written by the same writer as a single-machine run (every
 source timestamp, audio copied, -ss/-t, --fps, formats, atomic rename) while
-later segments are still being computed. Resume works per segment: a rerun
+later segments are still being computed; at each seam inside a shot the
+output cross-fades into the next segment over its warm-up frames (``seams``). Resume works per segment: a rerun
 with the same settings recomputes only the segments not in the work
 directory. Ctrl-C kills this run's workers and keeps every finished segment.
 """
@@ -25,6 +26,7 @@ import numpy as np
 from vidstyle.config import ExportConfig, StyleConfig
 from vidstyle.distributed.plan import Segment, plan_segments, scan_frames
 from vidstyle.distributed.runtime import Connection, connect
+from vidstyle.distributed.seams import crossfade
 from vidstyle.distributed.worker import InputSource, SegmentResult, SegmentWorker
 from vidstyle.engines.base import FrameResult
 from vidstyle.errors import InputError, VidstyleError
@@ -108,7 +110,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         fingerprint = run_fingerprint(src, style, config, export, size, device="ray")
         work_dir = work_dir_for(dst, root=export.work_dir)
         stores = [_segment_store(work_dir, segment, fingerprint, size, resume=export.resume) for segment in segments]
-        done = {s.number for s, store in zip(segments, stores) if store.count == s.num_frames}
+        done = {s.number for s, store in zip(segments, stores) if store.count == len(s.pts)}
         todo = [segment for segment in segments if segment.number not in done]
         if on_start is not None:
             on_start(dataclasses.replace(info, num_frames=len(scan.pts)), size)
@@ -135,7 +137,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
             done.add(result.number)
             _count_worker(per_worker, result)
             events = finished_events[segment.number] = []
-            for offset, (image, frame_stats) in enumerate(zip(result.frames_u8, result.stats)):
+            for offset, (image, frame_stats) in enumerate(zip(result.frames_u8[segment.warmup :], result.stats)):
                 event = FrameDone(index=segment.first + offset, result=_frame_result(image, frame_stats),
                                   cold_start=frame_stats.cold_start, scene_cut=frame_stats.scene_cut)
                 record(event)
@@ -152,19 +154,28 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
 
         frames, retime = decode_frames(src, info, export, size)  # the source frames again, in lockstep
 
+        def wait_for(segment: Segment) -> None:
+            while segment.number not in done:
+                finish(next(results))
+
         def stylized_in_order() -> Iterator[tuple[Frame, Frame]]:
             originals = iter(frames)
-            for segment in segments:
-                while segment.number not in done:
-                    finish(next(results))
+            for segment, following in zip(segments, [*segments[1:], None]):
+                wait_for(segment)
                 for event in finished_events.pop(segment.number):
                     stats.add(event)
                 store = stores[segment.number]
+                fade = following.warmup if following is not None else 0  # 0 at a scene cut: no warm-up there
                 for offset in range(segment.num_frames):
                     original = next(originals)
                     if original.pts != scan.pts[segment.first + offset]:
                         raise InputError(f"{src}: frame {original.index} decoded differently on a second read")
-                    yield original, original.with_image(store.read(offset))
+                    image = store.read(segment.warmup + offset)
+                    step = offset - (segment.num_frames - fade)
+                    if following is not None and step >= 0:  # the seam: fade into the next segment's warm-up
+                        wait_for(following)
+                        image = crossfade(image, stores[following.number].read(step), step=step, steps=fade)
+                    yield original, original.with_image(image)
 
         compare = decode_frames(src, info, export, out_size)[0] if export.compare else None
         for frame in retime(finish_frames(stylized_in_order(), size=out_size, config=config, compare=compare)):
@@ -196,7 +207,8 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
 def _segment_store(work_dir: str, segment: Segment, fingerprint: dict, size, *, resume: bool) -> FrameStore:
     """The finished frames of one segment, in ``WORK/ray-segments/NNNNN``;
     its fingerprint holds the run's and the segment's frames, so a changed
-    plan (other --segment-frames) recomputes it."""
+    plan (other --segment-frames) recomputes it. It holds the warm-up frames
+    first, then the segment's own."""
     described = {**fingerprint, "segment": {"first": segment.first, "stop": segment.stop, "warmup": segment.warmup,
                                             "pts": [segment.pts[0], segment.pts[-1], len(segment.pts)]}}
     path = os.path.join(work_dir, "ray-segments", f"{segment.number:05d}")

@@ -4,9 +4,9 @@ A clip is cut at its scene cuts first (a cut is a cold start anyway, so a seam
 there costs nothing), then each shot longer than ``segment_frames`` is split
 into near-equal segments. A segment that starts inside a shot would start
 cold, a visible jump at the seam; instead it starts ``seam_frames`` earlier
-(never before its shot's first frame) and drops those warm-up frames, so its
-first kept frame is warm-started from a converged predecessor like every
-frame of a single-machine run (benchmarks/scale.py measures the seams).
+(never before the previous segment's first frame), so its first kept frame
+is warm-started, and its warm-up frames are cross-faded with the previous
+segment's last frames (``seams``; benchmarks/scale.py measures the seams).
 
 Each segment names its frames by their source timestamps (``pts``): a worker
 decodes the time range around them and keeps exactly those frames, so --fps
@@ -28,10 +28,11 @@ from vidstyle.motion.flow import HISTOGRAM_CUT_CORRELATION, histogram_correlatio
 @dataclasses.dataclass(frozen=True)
 class Segment:
     """Frames ``first <= index < stop`` (indices of the stylized sequence),
-    decoded from ``first - warmup`` on; the ``warmup`` frames are stylized and
-    dropped. ``pts`` lists the source timestamps of every frame a worker
-    stylizes (warm-up included); ``start_s``/``end_s`` is the source time range
-    that holds them and no other frame it keeps."""
+    decoded from ``first - warmup`` on; the ``warmup`` frames are stylized to
+    be cross-faded with the previous segment's last ``warmup`` frames.
+    ``pts`` lists the source timestamps of every frame a worker stylizes
+    (warm-up included); ``start_s``/``end_s`` is the source time range that
+    holds them and no other frame it keeps."""
 
     number: int
     first: int
@@ -95,8 +96,8 @@ def plan_segments(scan: ClipScan, *, segment_frames: int, seam_frames: int, star
     for shot_start, shot_stop in zip(bounds[:-1], bounds[1:]):
         pieces = max(1, math.ceil((shot_stop - shot_start) / segment_frames))
         edges = [shot_start + round(i * (shot_stop - shot_start) / pieces) for i in range(pieces + 1)]
-        for first, stop in zip(edges[:-1], edges[1:]):
-            warmup = min(seam_frames, first - shot_start)
+        for previous, first, stop in zip([shot_start, *edges[:-2]], edges[:-1], edges[1:]):
+            warmup = min(seam_frames, first - previous)  # within the previous segment of this shot
             decode_first = first - warmup
             segments.append(Segment(
                 number=len(segments), first=first, stop=stop, warmup=warmup,

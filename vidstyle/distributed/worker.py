@@ -4,8 +4,8 @@
 Ray's actor pattern suggests (one actor per GPU, or per CPU slot); each
 ``run(segment)`` decodes the segment's time range with PyAV, stylizes it in
 order with ``pipeline.stages.stylize_pairs`` (warm starts, temporal loss and
-scene cuts exactly as on one machine), drops the warm-up frames and returns
-the rest losslessly (raw uint8) through the object store.
+scene cuts exactly as on one machine) and returns every frame, warm-up
+included, losslessly (raw uint8) through the object store.
 
 The input reaches a worker by its path when the worker can read it (a local
 runtime, shared storage); otherwise from the bytes the driver put in the
@@ -60,9 +60,9 @@ class FrameStats:
 
 @dataclasses.dataclass(frozen=True)
 class SegmentResult:
-    """A finished segment: ``frames_u8`` uint8 ``(N, H, W, 3)`` at the
-    processing size, the frames' ``pts`` (checked by the driver), per-frame
-    stats, the worker that did it and how long it took: ``seconds`` the whole
+    """A finished segment: ``frames_u8`` uint8 ``(warmup + N, H, W, 3)`` at
+    the processing size (the warm-up frames first), the kept frames' ``pts``
+    (checked by the driver), their stats, the worker that did it and how long it took: ``seconds`` the whole
     call (decoding and warm-up included), ``warmup_s`` the engine's time on
     the dropped warm-up frames, ``setup_s`` the worker's one-time engine set-up."""
 
@@ -112,16 +112,16 @@ class SegmentWorker:
             if isinstance(event, FrameDone):
                 done[event.index] = event
 
-        kept: list[np.ndarray] = []
+        images: list[np.ndarray] = []
         pts: list[int] = []
         stats: list[FrameStats] = []
         warmup_s = 0.0
         for original, stylized in stylize_pairs(frames, self.engine, config=self.config, on_event=record):
             event = done.pop(stylized.index)
+            images.append(stylized.image_u8)
             if stylized.index < segment.first:
                 warmup_s += event.result.seconds
                 continue
-            kept.append(stylized.image_u8)
             assert original.pts is not None  # the plan holds only frames with a pts
             pts.append(original.pts)
             stats.append(FrameStats(num_iters=event.result.num_iters, seconds=event.result.seconds,
@@ -131,7 +131,7 @@ class SegmentWorker:
             raise InputError(f"segment {segment.number}: worker {self.name} decoded {len(pts)} frames where "
                              f"{segment.num_frames} were planned (the input changed, or its timestamps are not "
                              f"unique)")
-        return SegmentResult(number=segment.number, frames_u8=np.stack(kept), pts=tuple(pts), stats=tuple(stats),
+        return SegmentResult(number=segment.number, frames_u8=np.stack(images), pts=tuple(pts), stats=tuple(stats),
                              worker=self.name, seconds=time.perf_counter() - started, setup_s=self.setup_s,
                              warmup_s=warmup_s)
 
