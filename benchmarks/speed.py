@@ -305,7 +305,7 @@ def build_rows(args, base: StyleConfig, device: torch.device, frames: int, large
     if device.type == "cpu":
         rows += [Row(f"threads-{k}", dict(num_threads=k), ablate) for k in args.threads]
     if device.type == "cuda":
-        rows.append(Row("fp32", dict(half=False), ablate))
+        rows.append(Row("fp32", dict(precision="fp32"), ablate))
     if args.compile:
         rows.append(Row("compile", dict(compile=True), ablate))
     if args.rows is not None:

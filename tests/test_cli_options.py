@@ -47,6 +47,7 @@ EXAMPLES = {
     "--weights": (["--weights", "torchvision"], {"weights": "torchvision"}),
     "--threads": (["--threads", "3"], {"num_threads": 3}),
     "--compile": (["--compile"], {"compile": True}),
+    "--precision": (["--precision", "bf16"], {"precision": "bf16"}),
     "--start": (["-ss", "1:05"], {"start_s": 65.0}),
     "--duration": (["-ss", "2", "-t", "1.5"], {"start_s": 2.0, "end_s": 3.5}),
     "--to": (["-to", "00:00:04.5"], {"end_s": 4.5}),
@@ -99,7 +100,7 @@ def test_cli_coverage_names_every_field():
     fields = [f.name for cls in (StyleConfig, ExportConfig) for f in dataclasses.fields(cls)]
     assert sorted(coverage) == sorted(fields)
     assert coverage["iters_later"] == "via --iters" and coverage["num_threads"] == "--threads"
-    assert coverage["half"].startswith("api-only: ")
+    assert coverage["coarse_to_fine"].startswith("api-only: ")
 
 
 def test_preset_is_overridden_only_by_what_the_user_typed():

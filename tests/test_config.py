@@ -101,7 +101,7 @@ STYLE_NONSENSE = [
     # booleans given as numbers, and the other way round
     ("preserve_colors", 1, "preserve-colors must be True or False"),
     ("temporal", 0, "temporal must be True or False"),
-    ("half", 1, "half must be True or False"),
+    ("precision", "fp64", "unknown precision 'fp64'"),
     ("compile", "yes", "compile must be True or False"),
     # names
     ("flow", "magic", "unknown flow method 'magic'"),

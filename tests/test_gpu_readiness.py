@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import STYLE_PATH
 
 from vidstyle.config import StyleConfig
 from vidstyle.engines import optimize
@@ -17,30 +18,12 @@ from vidstyle.errors import InputError, OutOfMemoryError, VidstyleError
 from vidstyle.features import VGG19Features
 from vidstyle.media.images import load_image
 
-from conftest import STYLE_PATH
-
 LAYERS = StyleConfig.content_layers + StyleConfig.style_layers
 QUICK = dict(device="cpu", coarse_to_fine=False, tolerance=0.0)
 
 
-class WithPrecision:
-    """A StyleConfig plus ``precision``, until StyleConfig has that field."""
-
-    def __init__(self, config, precision):
-        self._config, self.precision = config, precision
-
-    def __getattr__(self, name):
-        return getattr(self._config, name)
-
-
-def config_with(precision=None, **options):
-    config = StyleConfig(**{**QUICK, **options})
-    if precision is None:
-        return config
-    try:
-        return StyleConfig(**{**QUICK, **options}, precision=precision)
-    except TypeError:  # no such field yet
-        return WithPrecision(config, precision)
+def config_with(precision="auto", **options):
+    return StyleConfig(**{**QUICK, **options, "precision": precision})
 
 
 @pytest.fixture(scope="module")
@@ -249,9 +232,6 @@ def test_the_capability_of_the_chosen_gpu_is_asked(monkeypatch):
 def test_requested_precision_reads_the_config():
     assert requested_precision(StyleConfig()) == "auto"
     assert requested_precision(config_with("fp16")) == "fp16"
-    if not hasattr(StyleConfig(), "precision"):  # the older tri-state field
-        assert requested_precision(StyleConfig(half=False)) == "fp32"
-        assert requested_precision(StyleConfig(half=True)) == "auto"
 
 
 def test_reduced_precision_runs_a_frozen_copy_and_keeps_the_losses_float32(style, network):

@@ -153,7 +153,9 @@ class StyleConfig:
         ("--device",), "auto | cpu | cuda | cuda:N | mps", parse=str))
     weights: str = setting("caffe", text_check(), flags=Flag(
         ("--weights",), "VGG19 weights: caffe | torchvision | PATH", parse=str))
-    half: bool | None = setting(None, bool_check(optional=True), api_only="mixed precision; None: on for CUDA")
+    precision: str = setting("auto", text_check("auto", "fp32", "bf16", "fp16"), flags=Flag(
+        ("--precision",), "arithmetic of the VGG passes: auto (bf16 on GPUs of compute capability 8.0+, else fp32), "
+        "fp32, bf16 or fp16 (with loss scaling)", parse=str))
     num_threads: int | None = setting(None, int_check(1, optional=True), flags=Flag(
         ("--threads",), "CPU threads for torch (default: all cores)", metavar="N", parse=parse_int))
     compile: bool = setting(False, bool_check(), flags=Flag(

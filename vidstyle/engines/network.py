@@ -166,7 +166,7 @@ class NetworkEngine:
         self.look = look or {}
         # fp16 on CUDA: instance norm and tanh are stable in half precision,
         # and the network is small enough that its weights cost nothing to cast.
-        self.half = self.device.type == "cuda" and config.half is not False
+        self.half = self.device.type == "cuda" and config.precision != "fp32"
         self.dtype = torch.float16 if self.half else torch.float32
         self.net = net.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
 

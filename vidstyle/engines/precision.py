@@ -50,13 +50,8 @@ NATIVE_BF16_CAPABILITY = (8, 0)  # Ampere: bfloat16 tensor cores and cuDNN kerne
 
 
 def requested_precision(config) -> str:
-    """The precision ``config`` asks for: ``config.precision`` when the field
-    exists, else the older tri-state ``config.half`` (False: fp32; None or
-    True: auto)."""
-    precision = getattr(config, "precision", None)
-    if precision is not None:
-        return precision
-    return "fp32" if getattr(config, "half", None) is False else "auto"
+    """The precision ``config`` asks for (``config.precision``)."""
+    return config.precision
 
 
 def cuda_capability(device: torch.device) -> tuple[int, int]:
