@@ -31,6 +31,7 @@ def test_stylizes_a_clip_keeping_frames_timestamps_and_audio(tmp_path, capsys):
     summary = json.loads(out)
     assert summary["frames"] == 8 and summary["output"] == str(dst)
     assert summary["processing_size"] == [64, 42]
+    assert summary["engine"] == "optimize" and summary["precision"] == "fp32" and summary["compile"] is None
     info = probe(dst)
     assert (info.width, info.height) == (64, 42) and info.has_audio
     source_times = [f.pts * f.time_base for f in read_frames(src)]

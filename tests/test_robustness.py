@@ -21,6 +21,7 @@ from conftest import ROOT, STYLE_PATH, make_clip
 from fakes import fake_engine  # noqa: F401 - fixture
 
 from vidstyle.cli.main import main
+from vidstyle.errors import OutOfMemoryError
 from vidstyle.media import probe, read_frames
 from vidstyle.media.images import load_image
 from vidstyle.pipeline.workdir import work_dir_for
@@ -388,3 +389,22 @@ def test_output_folder_deleted_mid_run_loses_no_finished_frame(tmp_path, capsys,
     summary = json.loads(out)
     assert summary["resumed_frames"] == kept and summary["frames"] == 10
     assert len(list(read_frames(dst))) == 10
+
+
+def test_out_of_memory_mid_run_is_one_line_and_keeps_the_finished_frames(tmp_path, capsys, fake_engine):
+    src = make_clip(tmp_path / "clip.mp4", num_frames=8)
+    dst = tmp_path / "out.mp4"
+
+    def out_of_memory_at_four(call):
+        if call == 4:
+            raise OutOfMemoryError("out of memory on cuda:0 while optimizing at 64x48; try a smaller --max-side",
+                                   device="cuda:0", size=(64, 48), stage="optimizing")
+
+    fake_engine.on_call = out_of_memory_at_four
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
+    line = one_error_line(err)
+    assert code == 1 and "out of memory" in line and "--max-side" in line
+    assert "the 3 finished frames are kept" in line and "rerun the same command" in line
+    fake_engine.on_call = None
+    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--json", *FAST)
+    assert code == 0 and json.loads(out)["resumed_frames"] == 3

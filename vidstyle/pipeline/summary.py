@@ -26,6 +26,8 @@ class RunSummary:
     processing_size: tuple[int, int]
     device: str
     engine: str
+    precision: str | None = None  # what the engine computes in (fp32, bf16, fp16), when it says
+    compile: dict | None = None  # --compile's counters: compiles, seconds, first frame, fallback
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -58,8 +60,8 @@ class RunStats:
         if not event.cold_start:
             self.steady_seconds.append(event.result.seconds)
 
-    def summary(self, *, output: str, seconds: float, size, device: str, engine: str,
-                frames_written: int) -> RunSummary:
+    def summary(self, *, output: str, seconds: float, size, device: str, engine: str, frames_written: int,
+                precision: str | None = None, compile: dict | None = None) -> RunSummary:
         """Timing over the frames this run computed (replayed frames cost nothing)."""
         computed_frames = self.frames - self.resumed
         steady = sorted(self.steady_seconds)
@@ -77,4 +79,6 @@ class RunStats:
             processing_size=tuple(size),
             device=device,
             engine=engine,
+            precision=precision,
+            compile=compile,
         )

@@ -21,7 +21,7 @@ import numpy as np
 from vidstyle import __version__
 from vidstyle.config import ExportConfig, StyleConfig, make_configs
 from vidstyle.engines import make_engine, memory_estimate
-from vidstyle.errors import CorruptInputError, InputError, OutputError
+from vidstyle.errors import CorruptInputError, InputError, OutOfMemoryError, OutputError
 from vidstyle.features import select_device
 from vidstyle.media import (
     FrameRateConverter,
@@ -172,7 +172,8 @@ def stylize_video(
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
     try:  # the destination is checked before the network loads
         engine = make_engine(config, styles, device=device)
-        fingerprint = run_fingerprint(src, style, config, export, size, device=device)
+        fingerprint = run_fingerprint(src, style, config, export, size, device=device,
+                                      precision=getattr(engine, "precision", None))
         store = FrameStore(work_dir_for(dst, root=export.work_dir), fingerprint=fingerprint,
                            shape=(size[1], size[0], 3), resume=export.resume)
     except BaseException:
@@ -215,23 +216,33 @@ def stylize_video(
             where = f"; the {err.frame_index} frames before it are in {partial}" if partial else ""
             raise CorruptInputError(f"{err}{where}", frame_index=err.frame_index) from err
         raise InterruptedRun(partial_output=partial, work_dir=store.path) from err
-    except OutputError as err:  # disk full, encoder failure: the finished frames stay for a rerun
+    except (OutputError, OutOfMemoryError) as err:  # disk full, encoder, memory: the finished frames stay
         writer.abort()
         kept = (f"the {store.count} finished frames are kept in {store.path}; rerun the same command to continue"
                 if store.count else "no frame was finished")
-        raise OutputError(f"{err}; {kept}", exit_code=err.exit_code) from err
+        err.args = (f"{err}; {kept}",)
+        raise
     except BaseException:
         writer.abort()
         raise
     if not export.keep_work:
         store.remove()
     return stats.summary(output=dst, seconds=time.perf_counter() - started, size=size, device=str(engine.device),
-                         engine=engine.name, frames_written=writer.frames_written)
+                         engine=engine.name, frames_written=writer.frames_written,
+                         precision=getattr(engine, "precision", None), compile=_compile_stats(engine))
 
 
-def run_fingerprint(src, style, config: StyleConfig, export: ExportConfig, size, *, device) -> dict:
+def _compile_stats(engine) -> dict | None:
+    """``--compile``'s counters (compiles, seconds, fallback) when the engine keeps them."""
+    stats = getattr(engine, "compile_stats", None)
+    return stats.as_dict() if stats is not None and stats.requested else None
+
+
+def run_fingerprint(src, style, config: StyleConfig, export: ExportConfig, size, *, device,
+                    precision: str | None = None) -> dict:
     """Everything that decides the stylized pixels; a resumed run must match it
-    (the device too: the same run on a GPU and a CPU paints other pixels)."""
+    (the device and the precision the engine chose too: the same run on a GPU
+    and a CPU, or in bf16 and fp32, paints other pixels)."""
     styles = [style] if isinstance(style, (str, os.PathLike)) else list(style)
     decisive = dataclasses.asdict(config)
     for name in ("num_threads", "keep_size", "preserve_colors"):  # do not change stored frames
@@ -241,6 +252,7 @@ def run_fingerprint(src, style, config: StyleConfig, export: ExportConfig, size,
         "config": decisive,
         "size": list(size),
         "device": str(device),
+        "precision": precision,
         "start_s": export.start_s,
         "end_s": export.end_s,
         "fps": str(export.fps) if export.fps else None,
