@@ -73,6 +73,14 @@ def run_engine(name: str, options: dict, *, src: str, work: str, end_s: float | 
     }
 
 
+def reference_run(folder: str, *, work: str, fps) -> dict:
+    """The optimizer's frames of an earlier run, re-encoded; no timing."""
+    frames = [load_image(p) for p in sorted(glob.glob(os.path.join(folder, "*.png")))]
+    encoded = os.path.join(work, "optimize_reference.mp4")
+    _encode(frames, encoded, fps=fps)
+    return {"frames": frames, "summary": None, "wall_s": float("nan"), "encoded": encoded, "load": (0.0, 0.0)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-side", type=int, default=256)
@@ -81,6 +89,11 @@ def main() -> None:
     parser.add_argument("--look", help="use this trained look instead of training one")
     parser.add_argument("--blend", type=float, default=0.5, help="net_blend of the blended network row")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--reference",
+        metavar="DIR",
+        help="the optimizer's PNG frames of an earlier run of this script (its s/frame is then not measured)",
+    )
     args = parser.parse_args()
 
     base = dict(max_side=args.max_side, num_threads=args.threads, device="cpu")
@@ -111,9 +124,16 @@ def main() -> None:
         "net raw": dict(base, model=look, engine="net", net_blend=0.0),
         f"net blend {args.blend:g}": dict(base, model=look, engine="net", net_blend=args.blend),
     }
-    results = {name: run_engine(name, options, src=SAMPLE, work=work, end_s=end_s) for name, options in rows.items()}
+    results = {}
+    for name, options in rows.items():
+        if name.startswith("optimize") and args.reference:
+            results[name] = reference_run(args.reference, work=work, fps=info.fps)
+        else:
+            results[name] = run_engine(name, options, src=SAMPLE, work=work, end_s=end_s)
+    print(f"frames in {work}")
 
-    size = results["optimize (default)"]["summary"].processing_size
+    first = results["optimize (default)"]["frames"][0]
+    size = (first.shape[1], first.shape[0])
     inputs = [f.image_u8 for f in read_frames(SAMPLE, size=tuple(size), end_s=end_s)]
     judge = OptimizerEngine([style_u8], config=StyleConfig(**base))
     table = []
@@ -127,7 +147,9 @@ def main() -> None:
             {
                 "engine": name,
                 "train_cpu_min": training["cpu_seconds"] / 60 if name.startswith("net") else 0.0,
-                "s_per_frame": s.seconds_per_frame
+                "s_per_frame": float("nan")
+                if s is None
+                else s.seconds_per_frame
                 if s.steady_seconds_per_frame is None
                 else s.steady_seconds_per_frame,
                 "flicker_lossless": lossless.flicker_ratio,

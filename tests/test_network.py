@@ -192,3 +192,15 @@ def test_blend_holds_reliable_pixels_only():
 def test_zero_blend_needs_no_optical_flow(trained):
     assert not NetworkEngine(trained.net, config=TINY.replace(net_blend=0.0)).wants_warm_start
     assert NetworkEngine(trained.net, config=TINY).wants_warm_start
+
+
+def test_residual_output_starts_from_the_content_and_reloads(tmp_path, style):
+    net = StyleNet(output="residual")
+    image = torch.rand(1, 3, 18, 22) * 0.9 + 0.05
+    with torch.no_grad():
+        assert torch.allclose(net(image), image, atol=1e-5)  # untrained: the input itself
+    assert net.architecture()["output"] == "residual"
+    save_look(tmp_path / "r.pt", net, styles_u8=[style], style_names=["s"], config=TINY, training={})
+    assert load_look(tmp_path / "r.pt").net.output == "residual"
+    with pytest.raises(ValueError, match="unknown output"):
+        StyleNet(output="linear")

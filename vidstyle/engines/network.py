@@ -34,6 +34,9 @@ from vidstyle.frames import WarmStart
 
 CHANNELS = (16, 32, 64)  # encoder widths; the decoder mirrors them
 RESIDUAL_BLOCKS = 3
+OUTPUTS = ("tanh", "residual")
+OUTPUT = "tanh"  # see StyleNet
+LOGIT_EPS = 1e-3  # the residual output's input clamp: logit(0) and logit(1) are infinite
 RUNTIME_BYTES = 64 * 2**20  # torch's own working memory besides the tensors, a rough allowance
 # Peak live activations per pixel during a forward pass without gradients:
 # the widest full-resolution maps (16 channels, a few at once) and their
@@ -82,13 +85,23 @@ class StyleNet(nn.Module):
     Args:
         channels: the three encoder widths.
         residual_blocks: how many residual blocks at the lowest resolution.
+        output: ``tanh``: Johnson et al.'s ``(tanh(body) + 1) / 2``;
+            ``residual``: ``sigmoid(logit(image) + body)`` with the last
+            convolution initialized to zero, so an untrained network returns
+            its input and training starts from the content (the content
+            term is already met and every step goes to the style).
     """
 
-    def __init__(self, *, channels: Sequence[int] = CHANNELS, residual_blocks: int = RESIDUAL_BLOCKS):
+    def __init__(
+        self, *, channels: Sequence[int] = CHANNELS, residual_blocks: int = RESIDUAL_BLOCKS, output: str = OUTPUT
+    ):
         super().__init__()
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
         c1, c2, c3 = channels
         self.channels = tuple(int(c) for c in channels)
         self.residual_blocks = int(residual_blocks)
+        self.output = output
 
         def norm_relu(c: int) -> list[nn.Module]:
             return [nn.InstanceNorm2d(c, affine=True), nn.ReLU(inplace=True)]
@@ -107,6 +120,10 @@ class StyleNet(nn.Module):
             *norm_relu(c1),
             ConvLayer(c1, 3, 9),
         )
+        if output == "residual":
+            last = self.body[-1][1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
@@ -114,13 +131,15 @@ class StyleNet(nn.Module):
         x = image
         if pad_h or pad_w:
             x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        # Johnson et al. end in a scaled tanh; (tanh + 1) / 2 maps to [0, 1].
-        out = (torch.tanh(self.body(x)) + 1.0) * 0.5
+        if self.output == "residual":
+            out = torch.sigmoid(torch.logit(x.clamp(LOGIT_EPS, 1 - LOGIT_EPS)) + self.body(x))
+        else:  # Johnson et al. end in a scaled tanh; (tanh + 1) / 2 maps to [0, 1].
+            out = (torch.tanh(self.body(x)) + 1.0) * 0.5
         return out[..., :height, :width]
 
     def architecture(self) -> dict:
         """What rebuilds this network (saved in look files)."""
-        return {"channels": list(self.channels), "residual_blocks": self.residual_blocks}
+        return {"channels": list(self.channels), "residual_blocks": self.residual_blocks, "output": self.output}
 
 
 def blend_with_warm_start(image: torch.Tensor, warm: WarmStart | None, weight: float) -> torch.Tensor:

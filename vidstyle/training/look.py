@@ -137,7 +137,9 @@ def network_from_payload(payload: dict, *, path="look") -> StyleNet:
     """The StyleNet a payload describes, with its weights."""
     arch = payload.get("architecture") or {}
     try:
-        net = StyleNet(channels=arch["channels"], residual_blocks=arch["residual_blocks"])
+        net = StyleNet(
+            channels=arch["channels"], residual_blocks=arch["residual_blocks"], output=arch.get("output", "tanh")
+        )
         net.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise InputError(f"{path}: the network in this look file does not load ({str(err).splitlines()[0]})") from err

@@ -56,6 +56,7 @@ class TrainingOptions:
         learning_rate: Adam's.
         checkpoint_every_s: seconds between checkpoints.
         seed: network initialization and crop sampling.
+        output: the network's output layer (``engines.network.StyleNet``).
     """
 
     steps: int | None = None
@@ -65,6 +66,7 @@ class TrainingOptions:
     learning_rate: float = 5e-3
     checkpoint_every_s: float = 30.0
     seed: int = 0
+    output: str = "residual"
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
@@ -168,7 +170,7 @@ def train_look(
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
-        net = StyleNet()
+        net = StyleNet(output=options.output)
     net = net.to(device).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=options.learning_rate)
     step, elapsed_s, cpu_s, history = 0, 0.0, 0.0, []
