@@ -116,10 +116,15 @@ def test_plan_cuts_at_scene_cuts_then_splits_long_shots_with_warm_seams():
     assert segments[0].start_s is None and segments[-1].end_s is None
 
 
-def test_crossfade_spreads_a_seam_over_the_overlap():
-    earlier, later = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 90, np.uint8)
+def test_crossfade_spreads_a_seam_over_the_overlap_and_keeps_the_strokes():
+    earlier, later = np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 90, np.uint8)
     assert [int(crossfade(earlier, later, step=k, steps=2)[0, 0, 0]) for k in range(2)] == [30, 60]
-    assert np.array_equal(crossfade(later, later, step=0, steps=1), later)
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(60, 200, size=(32, 32, 3)).astype(np.uint8) for _ in range(2))
+    assert np.array_equal(crossfade(a, a, step=1, steps=3), a)  # equal inputs: unchanged
+    middle = crossfade(a, b, step=0, steps=1)  # half and half of two unrelated textures
+    plain = (a.astype(np.float32) + b) / 2
+    assert middle.astype(np.float32).std() > 1.25 * plain.std()  # a plain blend would halve the variance
 
 
 # -- runs on the local runtime -------------------------------------------------------
