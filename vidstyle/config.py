@@ -214,10 +214,10 @@ class ExportConfig:
     segment_frames: int = setting(48, int_check(2), flags=Flag(
         ("--segment-frames",), "with --ray: shots longer than this are split into segments of about N frames",
         group="video", metavar="N", parse=parse_int))
-    # measured on the sample clip: benchmarks/scale.py
+    # measured on the sample clip: benchmarks/scale.py, vidstyle/distributed/seams.py
     seam_frames: int = setting(8, int_check(0), flags=Flag(
-        ("--seam-frames",), "with --ray: a segment that starts inside a shot starts N frames early and drops "
-        "them, so its first kept frame is warm-started", group="video", metavar="N", parse=parse_int))
+        ("--seam-frames",), "with --ray: a segment that starts inside a shot starts N frames early, and the "
+        "output cross-fades into it over those frames", group="video", metavar="N", parse=parse_int))
 
     def __post_init__(self) -> None:
         validate(self)
