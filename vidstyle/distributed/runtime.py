@@ -10,6 +10,7 @@ started (``ray.init`` before ``stylize_video``) is used as it is.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from typing import Any
 
@@ -59,7 +60,7 @@ def connect(address: str) -> Connection:
         if target:  # workers' logs stay on their nodes: the driver shows one progress bar
             ray.init(address=target, log_to_driver=False)
         else:
-            ray.init(include_dashboard=False, log_to_driver=False)
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     except ConnectionError as err:
         raise InputError(f"cannot reach the Ray cluster at {target}: {err}") from err
     return Connection(ray=ray, started=True, address=target or "local")
