@@ -57,7 +57,7 @@ class DistributedSummary(RunSummary):
     """A RunSummary plus the cluster's side: segments, and per worker
     (``host:pid``) its segments, frames delivered, ``busy_s`` (inside its
     segment calls: decoding, engine, warm-up), ``engine_s`` (the engine alone,
-    warm-up frames included), ``warmup_s`` (the engine on dropped warm-up
+    warm-up frames included), ``warmup_s`` (the engine on the cross-faded warm-up
     frames), ``setup_s`` (making the engine, once) and ``frames_per_s``
     (delivered frames per busy second)."""
 

@@ -64,7 +64,7 @@ class SegmentResult:
     the processing size (the warm-up frames first), the kept frames' ``pts``
     (checked by the driver), their stats, the worker that did it and how long it took: ``seconds`` the whole
     call (decoding and warm-up included), ``warmup_s`` the engine's time on
-    the dropped warm-up frames, ``setup_s`` the worker's one-time engine set-up."""
+    the warm-up frames (cross-faded, not delivered), ``setup_s`` the worker's one-time engine set-up."""
 
     number: int
     frames_u8: np.ndarray
