@@ -44,12 +44,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from vidstyle.api import stylize_video
 from vidstyle.config import ExportConfig, StyleConfig
 from vidstyle.distributed import plan_segments, scan_frames
 from vidstyle.engines import make_engine
 from vidstyle.evaluate import evaluate_flicker
 from vidstyle.media import load_image, probe, read_frames
-from vidstyle.pipeline import stylize_video
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")

@@ -93,7 +93,7 @@ def audio_samples(path) -> int:
 @pytest.fixture(scope="module")
 def reference(ray_runtime, tmp_path_factory):
     """The clip and its single-machine output (same engine, no Ray)."""
-    from vidstyle.pipeline import stylize_video
+    from vidstyle.api import stylize_video
 
     folder = tmp_path_factory.mktemp("reference")
     src = two_shot_clip(folder / "in.mp4")
@@ -136,7 +136,8 @@ def test_crossfade_spreads_a_seam_over_the_overlap_and_keeps_the_strokes():
 
 
 def test_ray_run_has_the_frames_timestamps_and_audio_of_a_single_machine_run(ray_runtime, reference, tmp_path):
-    from vidstyle.pipeline import Notice, stylize_video
+    from vidstyle.api import stylize_video
+    from vidstyle.pipeline import Notice
 
     src, single = reference
     notes: list[str] = []
@@ -156,7 +157,7 @@ def test_ray_run_has_the_frames_timestamps_and_audio_of_a_single_machine_run(ray
 
 
 def test_a_worker_killed_mid_segment_is_retried_and_the_job_completes(ray_runtime, reference, tmp_path):
-    from vidstyle.pipeline import stylize_video
+    from vidstyle.api import stylize_video
 
     src, single = reference
     (ray_runtime / "armed").write_text("")
@@ -170,7 +171,8 @@ def test_a_worker_killed_mid_segment_is_retried_and_the_job_completes(ray_runtim
 
 
 def test_a_rerun_after_an_interrupted_driver_recomputes_no_finished_segment(ray_runtime, reference, tmp_path):
-    from vidstyle.pipeline import FrameDone, InterruptedRun, stylize_video
+    from vidstyle.api import stylize_video
+    from vidstyle.pipeline import FrameDone, InterruptedRun
 
     src, single = reference
     dst, work = tmp_path / "ray.mp4", str(tmp_path / "w")
@@ -195,7 +197,7 @@ def test_a_rerun_after_an_interrupted_driver_recomputes_no_finished_segment(ray_
 
 
 def test_ray_run_keeps_a_trim_and_a_frame_rate(ray_runtime, tmp_path):
-    from vidstyle.pipeline import stylize_video
+    from vidstyle.api import stylize_video
 
     src = make_clip(tmp_path / "in.mp4", num_frames=40)
     trim = {"start_s": 0.2, "end_s": 1.2, "fps": 12}

@@ -28,7 +28,7 @@ def __getattr__(name):
     # The pipeline imports torch, PyAV and OpenCV: load it on first use so
     # `import vidstyle` and `vidstyle --help` stay fast.
     if name in ("stylize_video", "stylize_image"):
-        from . import pipeline
+        from vidstyle import api
 
-        return getattr(pipeline, name)
+        return getattr(api, name)
     raise AttributeError(name)

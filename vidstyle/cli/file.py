@@ -39,9 +39,9 @@ def run_file(argv: list[str]) -> int:
     options = {**style_options(args), **export_options(args)}
     make_configs(**options)  # every range and cross-field check, before the heavy imports
 
+    from vidstyle.api import stylize_video
     from vidstyle.cli.progress import ProgressReporter
     from vidstyle.media import is_still_image
-    from vidstyle.pipeline import stylize_video
 
     reporter = ProgressReporter(enabled=not args.quiet)
     if is_still_image(args.input):

@@ -11,8 +11,8 @@ output through the normal writer. ``runtime`` connects to Ray; Ray is
 optional (``pip install 'vidstyle[ray]'``) and imported only here, on use.
 
 Layering: this package sits above ``vidstyle.pipeline`` (it reuses its
-stages, work directory and writer set-up); ``pipeline.stylize_video`` reaches
-it by name only when ``ray=`` is given.
+stages, work directory and writer set-up); ``vidstyle.api.stylize_video``
+imports it only when ``ray=`` is given.
 """
 
 from vidstyle.distributed.driver import DistributedSummary, stylize_video_on_ray

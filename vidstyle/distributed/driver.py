@@ -68,7 +68,7 @@ class DistributedSummary(RunSummary):
 
 def stylize_video_on_ray(src, dst=None, *, style, config: StyleConfig, export: ExportConfig,
                          on_event: Callable[[Event], None] | None = None, on_start=None) -> DistributedSummary:
-    """``pipeline.stylize_video`` with ``ray=`` set (it calls this): the same
+    """``vidstyle.stylize_video`` with ``ray=`` set (``vidstyle.api`` calls this): the same
     output, computed by segments on a Ray cluster. See the module doc."""
     if config.passes > 1:
         raise InputError("--passes sweeps the whole clip back and forth; it does not combine with --ray")

@@ -11,7 +11,6 @@ stays flat however long the clip. Decoding and flow run in background threads
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import time
 from collections.abc import Callable
@@ -134,17 +133,15 @@ def stylize_video(
     Returns a RunSummary. Raises VidstyleError subclasses on bad input or
     failures; the output appears only when complete. The work directory
     (``pipeline.workdir.work_dir_for(dst)``, outside the output folder) keeps
-    every finished frame until the run succeeds: an interrupted run (InterruptedRun, with a ``NAME.partial.EXT``
-    output), a full disk or an encoder failure can be resumed by calling
-    again with the same arguments.
+    every finished frame until the run succeeds: an interrupted run
+    (InterruptedRun, with a ``NAME.partial.EXT`` output), a full disk or an
+    encoder failure can be resumed by calling again with the same arguments.
+    This is the single-machine run; ``vidstyle.stylize_video`` also takes ``ray=``.
     """
     config, export = make_configs(**options)
     if export.ray is not None:
-        # vidstyle.distributed sits above this package (it reuses these stages):
-        # reached by name, and only when asked for, so Ray stays optional.
-        distributed = importlib.import_module("vidstyle.distributed")
-        return distributed.stylize_video_on_ray(src, dst, style=style, config=config, export=export,
-                                                on_event=on_event, on_start=on_start)
+        raise InputError("ray= runs on a cluster: call vidstyle.stylize_video (vidstyle.api), which dispatches "
+                         "to vidstyle.distributed; this function is the single-machine run")
     src = os.fspath(src)
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src)
