@@ -68,6 +68,8 @@ class VGG19Features(nn.Module):
     """
 
     compute_dtype: torch.dtype | None = None
+    scale: torch.Tensor  # buffers registered in __init__
+    shift: torch.Tensor
 
     def __init__(self, layers, *, weights: str = "caffe", pooling: str = "max", truncate: bool = True):
         super().__init__()
@@ -80,6 +82,7 @@ class VGG19Features(nn.Module):
         self.body = nn.Sequential()
         in_channels = 3
         for name in order[: deepest + 1]:
+            module: nn.Module
             if name.startswith("conv"):
                 block = int(name[4])
                 out_channels = _BLOCKS[block - 1][2]
@@ -112,7 +115,7 @@ class VGG19Features(nn.Module):
         x = image * self.scale.to(image.dtype) + self.shift.to(image.dtype)
         return x[:, self.channel_order]
 
-    def cast_copy(self, dtype: torch.dtype, *, device=None) -> "VGG19Features":
+    def cast_copy(self, dtype: torch.dtype, *, device=None) -> VGG19Features:
         """A frozen copy whose convolutions run in ``dtype`` on ``device``.
 
         Replaces autocast for reduced precision: autocast casts every weight

@@ -10,6 +10,8 @@ mean the same here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 
 PIXEL_SCALE = 255.0  # the references optimize images in 0..255
@@ -23,15 +25,24 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
+def sum_terms(terms: Iterable[torch.Tensor]) -> torch.Tensor:
+    """``sum(terms)`` typed as a tensor: the same values (``0 + t`` is ``t``),
+    a 0-d float32 zero when there are no terms."""
+    total: torch.Tensor | None = None
+    for term in terms:
+        total = term if total is None else total + term
+    return torch.zeros(()) if total is None else total
+
+
 def content_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
     """Sum over layers of the mean squared feature difference (Gatys et al. eq. 1)."""
-    return sum(torch.mean((features[k].float() - t.float()) ** 2) for k, t in targets.items())
+    return sum_terms(torch.mean((features[k].float() - t.float()) ** 2) for k, t in targets.items())
 
 
 def style_loss(features: dict[str, torch.Tensor], target_grams: dict[str, torch.Tensor]) -> torch.Tensor:
     """Sum over layers of the mean squared Gram difference (Gatys et al. eq. 4-5,
     equal layer weights as in neural-style). ``target_grams[k]`` is ``(1, C, C)``."""
-    return sum(torch.mean((gram_matrix(features[k]) - g) ** 2) for k, g in target_grams.items())
+    return sum_terms(torch.mean((gram_matrix(features[k]) - g) ** 2) for k, g in target_grams.items())
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

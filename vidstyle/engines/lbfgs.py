@@ -122,6 +122,9 @@ class DeviceLBFGS:
 
     def _two_loop(self, flat_grad: torch.Tensor) -> torch.Tensor:
         """Store the newest curvature pair and return ``-H g`` (two-loop recursion)."""
+        # Set by every earlier step; this runs from the second step on.
+        assert self._prev_grad is not None and self._direction is not None and self._step_size is not None
+        assert self._h_diag is not None
         y = flat_grad - self._prev_grad
         s = self._direction * self._step_size
         ys = y.dot(s)

@@ -49,7 +49,15 @@ from vidstyle.engines.precision import LossScaler, choose_precision, device_labe
 from vidstyle.errors import InputError, OutOfMemoryError, VidstyleError
 from vidstyle.features import VGG19Features, select_device
 from vidstyle.frames import TemporalTarget, WarmStart
-from vidstyle.losses import PIXEL_SCALE, content_loss, gram_matrix, style_loss, temporal_loss, total_variation
+from vidstyle.losses import (
+    PIXEL_SCALE,
+    content_loss,
+    gram_matrix,
+    style_loss,
+    sum_terms,
+    temporal_loss,
+    total_variation,
+)
 from vidstyle.media.images import resize, resize_longer_side
 
 COARSE_MIN_SIDE = 32  # no coarse level below this many pixels
@@ -260,19 +268,21 @@ class OptimizerEngine:
         wants_grad = torch.is_grad_enabled() and image.requires_grad
         key = (tuple(image.shape), image.stride(), image.dtype, wants_grad)
         size = (image.shape[-1], image.shape[-2])
+        compiled = self._compiled
+        assert compiled is not None  # features() calls this only while --compile is active
         try:
             if key not in self._compiled_keys:
                 started = time.perf_counter()
                 with self._memory_guard("compiling the network (torch.compile)", size):
                     probe = image.detach().requires_grad_(wants_grad)
-                    feats = self._compiled(probe)
+                    feats = compiled(probe)
                     if wants_grad:
                         sum(f.float().sum() for f in feats.values()).backward()
                     del feats, probe
                 self._compiled_keys.add(key)
                 self.compile_stats.compiles += 1
                 self.compile_stats.compile_seconds += time.perf_counter() - started
-            return self._compiled(image)
+            return compiled(image)
         except VidstyleError:
             raise  # out of memory, reported by the guard: never a compile problem
         except Exception as err:
@@ -313,7 +323,7 @@ class OptimizerEngine:
         where = device_label(self.device)
         if size is None:
             what = f"out of memory on {where} while {stage}"
-        elif frame_size != size:
+        elif frame_size is not None and frame_size != size:  # not None: falls back to size
             what = (f"out of memory on {where} while {stage} at {size[0]}x{size[1]}, "
                     f"the coarse level of a {frame_size[0]}x{frame_size[1]} frame")
         else:
@@ -396,8 +406,8 @@ class OptimizerEngine:
         cap = self.max_iters(cold=cold) if max_iters is None else max_iters
         self._serving = (content_u8.shape[1], content_u8.shape[0])  # the size error messages name
         try:
-            result = self._optimize(content_u8, init=None if cold else warm.init,
-                                    temporal=None if cold else warm.temporal, max_iters=cap,
+            result = self._optimize(content_u8, init=None if warm is None else warm.init,
+                                    temporal=None if warm is None else warm.temporal, max_iters=cap,
                                     min_iters=0 if cold else self.config.min_iters_later, on_iteration=on_iteration)
         finally:
             self._serving = None
@@ -456,7 +466,8 @@ class OptimizerEngine:
             # on [0, 1] float32 L-BFGS's curvature estimates break down (measured:
             # the loss diverges at the third iteration).
             pixels = (self._initial_image(content_u8, init) * PIXEL_SCALE).requires_grad_(True)
-            warped = weights = None
+            warped: torch.Tensor | None = None
+            weights: torch.Tensor | None = None
             if temporal is not None and cfg.temporal_weight > 0:
                 warped = self._upload(temporal.warped).permute(0, 3, 1, 2).float()
                 weights = self._upload(temporal.weights).unsqueeze(1).float()
@@ -469,7 +480,7 @@ class OptimizerEngine:
                 "style": cfg.style_weight * style_loss(feats, style_targets),
                 "tv": cfg.tv_weight * total_variation(x),
             }
-            if warped is not None:
+            if warped is not None and weights is not None:  # set together
                 terms["temporal"] = cfg.temporal_weight * temporal_loss(x, warped, weights)
             return terms
 
@@ -479,8 +490,10 @@ class OptimizerEngine:
 
         def closure() -> torch.Tensor:
             while True:
-                optimizer.zero_grad(set_to_none=True)
-                loss = sum(weighted_losses(pixels / PIXEL_SCALE, compiled=use_compiled).values())
+                # What optimizer.zero_grad(set_to_none=True) does for its one
+                # parameter, without keeping the optimizer (deleted below) in scope.
+                pixels.grad = None
+                loss = sum_terms(weighted_losses(pixels / PIXEL_SCALE, compiled=use_compiled).values())
                 if scaler is None:
                     loss.backward()
                     return loss
@@ -488,8 +501,10 @@ class OptimizerEngine:
                 # survive; a non-finite gradient means the scale overflowed it:
                 # evaluate again at half the scale rather than feed it to L-BFGS.
                 (loss * scaler.scale).backward()
-                if bool(torch.isfinite(pixels.grad).all()):
-                    pixels.grad.div_(scaler.scale)
+                grad = pixels.grad
+                assert grad is not None  # pixels is a leaf the loss depends on (through TV at least)
+                if bool(torch.isfinite(grad).all()):
+                    grad.div_(scaler.scale)
                     return loss
                 if not scaler.backoff():
                     raise VidstyleError(

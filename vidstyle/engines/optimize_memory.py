@@ -25,9 +25,9 @@ from __future__ import annotations
 import torch
 
 from vidstyle.config import StyleConfig
-from vidstyle.features import _BLOCKS, layer_names
 from vidstyle.engines.optimize import LBFGS_HISTORY_SIZE
 from vidstyle.engines.precision import choose_precision, requested_precision
+from vidstyle.features import _BLOCKS, layer_names
 
 # Measured peak / what the layer walk below counts as saved for backward:
 # gradients, convolution workspaces and the no-grad passes (content target,
@@ -35,7 +35,8 @@ from vidstyle.engines.precision import choose_precision, requested_precision
 # 3.2 kB per pixel measured against 1.5 kB per pixel counted.
 ACTIVATION_OVERHEAD = 2.2
 FRAME_FIXED_BYTES = 16 * 2**20  # per-frame buffers that do not scale with the image (weight reorders, workspaces)
-IMAGE_WORK_TENSORS = 12  # image-sized float32 tensors besides the L-BFGS history (pixels, grads, d, TV and temporal terms)
+# image-sized float32 tensors besides the L-BFGS history (pixels, grads, d, TV and temporal terms)
+IMAGE_WORK_TENSORS = 12
 RUNTIME_BYTES = 256 * 2**20  # libraries, allocator caches, one-time imports: not per frame
 
 
