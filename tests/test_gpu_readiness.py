@@ -11,7 +11,8 @@ from conftest import STYLE_PATH
 
 from vidstyle.config import StyleConfig
 from vidstyle.engines import optimize
-from vidstyle.engines.optimize import OptimizerEngine, is_out_of_memory
+from vidstyle.engines.optimize import OptimizerEngine
+from vidstyle.engines.out_of_memory import is_out_of_memory
 from vidstyle.engines.optimize_memory import required_bytes
 from vidstyle.engines.precision import LossScaler, choose_precision, requested_precision
 from vidstyle.errors import InputError, OutOfMemoryError, VidstyleError

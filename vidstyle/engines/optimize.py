@@ -28,13 +28,18 @@ On a GPU (issue 14, "the CUDA path as a GPU user will meet it"):
   host read per iteration is the loss, for the stopping rule.
 - uploads go through pinned memory, asynchronously; uint8 frames are
   converted to float on the device (a quarter of the bytes to move).
+
+Why this module is long: the compile fallback, the out-of-memory guard and
+the precision glue all act on the optimization loop's own state (the
+networks, the frame being served, the compiled shapes), so they live beside
+it; the error text itself is ``out_of_memory.py``, the memory model
+``optimize_memory.py``, the L-BFGS step ``lbfgs.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -45,7 +50,8 @@ import torch
 from vidstyle.config import StyleConfig
 from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
 from vidstyle.engines.lbfgs import DeviceLBFGS
-from vidstyle.engines.precision import LossScaler, choose_precision, device_label, precision_name, requested_precision
+from vidstyle.engines.out_of_memory import describe, is_out_of_memory
+from vidstyle.engines.precision import LossScaler, choose_precision, precision_name, requested_precision
 from vidstyle.errors import InputError, OutOfMemoryError, VidstyleError
 from vidstyle.features import VGG19Features, select_device
 from vidstyle.frames import TemporalTarget, WarmStart
@@ -88,29 +94,6 @@ LBFGS_ON_DEVICE = True
 # frame). float32 keeps torch's rule: it is smooth there, and the iterates
 # then match torch.optim.LBFGS.
 FIRST_STEP_MAX = {"bf16": 1.0, "fp16": 1.0}
-OUT_OF_MEMORY_SHRINK = 0.7  # suggested --max-side after running out of memory: ~half the pixels
-_OUT_OF_MEMORY_TEXT = re.compile(r"out of memory|can't allocate memory|ALLOC_FAILED", re.IGNORECASE)
-_ALLOCATION_TEXT = re.compile(r"tried to allocate ([0-9.]+ ?[KMGT]?i?B)", re.IGNORECASE)
-
-
-def is_out_of_memory(err: BaseException) -> bool:
-    """Whether ``err`` (or what it wraps: torch.compile wraps compiler errors)
-    is a failed allocation: ``torch.OutOfMemoryError`` (CUDA), a CPU or MPS
-    allocator's RuntimeError, cuBLAS/cuDNN allocation failures, MemoryError."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, VidstyleError):
-            return False  # already reported in vidstyle's words
-        if isinstance(current, (torch.OutOfMemoryError, MemoryError)):
-            return True
-        if isinstance(current, RuntimeError) and _OUT_OF_MEMORY_TEXT.search(str(current)):
-            return True
-        current = current.__cause__ or getattr(current, "inner_exception", None)
-    return False
-
-
 @dataclasses.dataclass
 class CompileStats:
     """What ``--compile`` did, for run summaries (``engine.compile_stats``).
@@ -318,46 +301,10 @@ class OptimizerEngine:
 
     def _out_of_memory(self, err: BaseException, stage: str, size: tuple[int, int] | None,
                        frame_size: tuple[int, int] | None = None) -> OutOfMemoryError:
-        """The error a user sees: where, what size, how much, what to change."""
-        frame_size = frame_size or self._serving or size
-        where = device_label(self.device)
-        if size is None:
-            what = f"out of memory on {where} while {stage}"
-        elif frame_size is not None and frame_size != size:  # not None: falls back to size
-            what = (f"out of memory on {where} while {stage} at {size[0]}x{size[1]}, "
-                    f"the coarse level of a {frame_size[0]}x{frame_size[1]} frame")
-        else:
-            what = f"out of memory on {where} while {stage} at {size[0]}x{size[1]}"
-        facts = [f"precision {self.precision}"]
-        if (allocation := _ALLOCATION_TEXT.search(str(err))) is not None:
-            facts.append(f"tried to allocate {allocation.group(1)}")
-        if frame_size is not None:
-            try:
-                facts.append(f"vidstyle estimates {self.required_bytes(frame_size) / 2**30:.1f} GiB for this size")
-            except Exception:  # an estimate must not hide the real error
-                pass
-        if self.device.type == "cuda":
-            try:
-                free, total = torch.cuda.mem_get_info(self.device)
-                facts.append(f"{free / 2**30:.1f} of {total / 2**30:.1f} GiB free now")
-            except Exception:
-                pass
-        advice = []
-        if frame_size is not None:
-            smaller = max(32, int(max(frame_size) * OUT_OF_MEMORY_SHRINK) // 16 * 16)
-            advice.append(f"a smaller --max-side (e.g. --max-side {smaller})")
-        if self.dtype == torch.float32 and self.device.type == "cuda":
-            try:
-                faster = "bf16" if choose_precision("auto", self.device) == torch.bfloat16 else "fp16"
-            except Exception:
-                faster = "fp16"
-            advice.append(f"--precision {faster} (halves the network's activations)")
-        if self.device.type == "cuda":
-            advice.append("closing other programs that use the GPU")
-        if self.config.compile:
-            advice.append("leaving out --compile")
-        message = f"{what} ({'; '.join(facts)}); try {', or '.join(advice) if advice else 'a smaller --max-side'}"
-        return OutOfMemoryError(message, device=str(self.device), size=frame_size, stage=stage)
+        """The error a user sees (``out_of_memory.describe``)."""
+        return describe(err, stage=stage, size=size, frame_size=frame_size or self._serving or size,
+                        device=self.device, precision=self.precision, dtype=self.dtype,
+                        compiling=bool(self.config.compile), required_bytes=self.required_bytes)
 
     def style_grams(self, size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """Blended target Gram matrices for frames of ``size`` = (width, height);
