@@ -6,7 +6,8 @@ Both engines run through the normal file pipeline (``stylize_video``) into a
 lossless PNG sequence, which is then encoded with the default mp4 settings.
 For each engine it reports:
   train CPU-min  training cost (the network's; 0 for the optimizer), from the look's summary
-  s/frame        wall seconds per frame of the pipeline run (median of warm frames), this machine
+  s/frame        wall seconds per frame of the pipeline run (median of warm frames), this machine;
+                 the network pass alone (1 thread) is printed below the table
   flicker        E_warp(stylized) / E_warp(input), measured flow (vidstyle.evaluate):
                  on the lossless frames and on the encoded mp4
   style/content  mean unweighted losses over the frames (OptimizerEngine.measure), and
@@ -71,6 +72,21 @@ def run_engine(name: str, options: dict, *, src: str, work: str, end_s: float | 
         "encoded": encoded,
         "load": (load_before, os.getloadavg()[0]),
     }
+
+
+def inference_seconds(look: str, inputs: list[np.ndarray], *, threads: int = 1) -> float:
+    """Median wall seconds of one raw network pass (``NetworkEngine.stylize``
+    called directly, after one warm-up call), without the pipeline around it."""
+    from vidstyle.training import network_engine
+
+    engine = network_engine([], config=StyleConfig(model=look, engine="net", device="cpu", num_threads=threads))
+    engine.stylize(inputs[0])
+    times = []
+    for image in inputs:
+        started = time.perf_counter()
+        engine.stylize(image)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def reference_run(folder: str, *, work: str, fps) -> dict:
@@ -162,6 +178,10 @@ def main() -> None:
             }
         )
     ref = table[0]
+    print(
+        f"\nnetwork pass alone (1 thread, median over {len(inputs)} frames): "
+        f"{inference_seconds(look, inputs):.3f} s/frame at {size[0]}x{size[1]}"
+    )
     print(f"\nsample clip at {size[0]}x{size[1]}, {table[0]['frames']} frames, CPU; style starry_night")
     print(
         f"{'engine':20} {'trainCPUmin':>11} {'s/frame':>8} {'flick-png':>9} {'flick-mp4':>9} {'style':>10} "
