@@ -46,9 +46,8 @@ class ProgressReporter:
             self.bar.update(1)
         elif isinstance(event, FrameDone):
             r = event.result
-            self.bar.set_postfix_str(
-                f"{r.num_iters} it{' (cold)' if event.cold_start else ''} loss {r.losses['total']:.3g}", refresh=False
-            )
+            loss = f" loss {r.losses['total']:.3g}" if "total" in r.losses else ""  # engines may report no loss
+            self.bar.set_postfix_str(f"{r.num_iters} it{' (cold)' if event.cold_start else ''}{loss}", refresh=False)
             self.bar.update(1)
 
     def write(self, message: str) -> None:
