@@ -65,6 +65,11 @@ def test_bare_dataclass_field_without_cli_facts_is_refused():
 
 # Every numeric field, a value outside its range, and the words the error uses.
 STYLE_NONSENSE = [
+    ("net_blend", NAN, "net-blend must be a finite number"),
+    ("net_blend", 1.5, "net-blend must be between 0 and 1"),
+    ("train_minutes", INF, "train-minutes must be a finite number"),
+    ("train_minutes", 0.0, "train-minutes must be positive"),
+    ("train_steps", 0, "train-steps must be positive"),
     ("content_weight", NAN, "content-weight must be a finite number"),
     ("style_weight", INF, "style-weight must be a finite number"),
     ("tv_weight", NAN, "tv-weight must be a finite number"),
@@ -111,6 +116,9 @@ STYLE_NONSENSE = [
 ]
 
 EXPORT_NONSENSE = [
+    ("workers", 0, "workers must be positive"),
+    ("segment_frames", 1, "segment-frames must be >= 2"),
+    ("seam_frames", -1, "seam-frames must be >= 0"),
     ("start_s", NAN, "start must be a finite number"),
     ("start_s", -1.0, "start must be >= 0 seconds"),
     ("end_s", INF, "end must be a finite number"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -121,8 +122,9 @@ class StyleNet(nn.Module):
             ConvLayer(c1, 3, 9),
         )
         if output == "residual":
-            last = self.body[-1][1]
+            last = cast(nn.Conv2d, cast(ConvLayer, self.body[-1])[1])
             nn.init.zeros_(last.weight)
+            assert last.bias is not None  # nn.Conv2d's default: with bias
             nn.init.zeros_(last.bias)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
