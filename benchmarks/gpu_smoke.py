@@ -108,8 +108,12 @@ class Smoke:
         self.base = StyleConfig(device=str(self.device), tolerance=0.0, coarse_to_fine=False)
 
     def engine(self, precision: str = "auto", **changes) -> OptimizerEngine:
-        return OptimizerEngine([self.style], config=with_precision(self.base.replace(**changes), precision),
-                               device=self.device, features=self.network)
+        return OptimizerEngine(
+            [self.style],
+            config=with_precision(self.base.replace(**changes), precision),
+            device=self.device,
+            features=self.network,
+        )
 
     def check(self, ok: bool, what: str) -> str:
         if not ok:
@@ -158,7 +162,9 @@ class Smoke:
             losses: list[float] = []
             sync(self.device)
             started = time.perf_counter()
-            engine.stylize(content, max_iters=self.args.iters, on_iteration=lambda e: losses.append(e.loss))
+            engine.stylize(
+                content, max_iters=self.args.iters, on_iteration=lambda e, losses=losses: losses.append(e.loss)
+            )
             sync(self.device)
             per_iter = (time.perf_counter() - started) / self.args.iters
             finite = all(np.isfinite(losses))
@@ -166,10 +172,16 @@ class Smoke:
             if name == "fp32":
                 reference = losses[-1]
             ratio = losses[-1] / reference if reference else float("nan")
-            within = "-" if name == "fp32" or reference is None else self.check(
-                abs(ratio - 1) <= TOLERANCE, f"{name} final loss {ratio:.3f} x fp32")
-            print(f"| {name} | {losses[0]:.4g} | {losses[-1]:.4g} | {self.check(finite, f'{name} finite')} | "
-                  f"{self.check(falling, f'{name} falling')} | {ratio:.3f} | {within} | {per_iter:.4f} |", flush=True)
+            within = (
+                "-"
+                if name == "fp32" or reference is None
+                else self.check(abs(ratio - 1) <= TOLERANCE, f"{name} final loss {ratio:.3f} x fp32")
+            )
+            print(
+                f"| {name} | {losses[0]:.4g} | {losses[-1]:.4g} | {self.check(finite, f'{name} finite')} | "
+                f"{self.check(falling, f'{name} falling')} | {ratio:.3f} | {within} | {per_iter:.4f} |",
+                flush=True,
+            )
             del engine
 
     # -- 3 -------------------------------------------------------------------
@@ -193,8 +205,10 @@ class Smoke:
                     torch.cuda.set_sync_debug_mode("default")
             syncs = len([w for w in caught if "synchroniz" in str(w.message).lower()])
             name = "DeviceLBFGS" if on_device else "torch.optim.LBFGS"
-            print(f"{name}: {syncs} syncs in one frame of {iters} iterations "
-                  f"(content pass, final losses and the image download included)")
+            print(
+                f"{name}: {syncs} syncs in one frame of {iters} iterations "
+                f"(content pass, final losses and the image download included)"
+            )
         optimize.LBFGS_ON_DEVICE = True
 
     # -- 4 -------------------------------------------------------------------
@@ -211,9 +225,17 @@ class Smoke:
             engine = self.engine("auto", compile=compiled, coarse_to_fine=True, tolerance=StyleConfig.tolerance)
             seconds, previous = [], None
             for frame in frames:
-                warm = None if previous is None else WarmStart(
-                    init=previous, temporal=TemporalTarget(warped=previous[None].astype(np.float32) / 255,
-                                                           weights=np.ones((1, height, width), np.float32)))
+                warm = (
+                    None
+                    if previous is None
+                    else WarmStart(
+                        init=previous,
+                        temporal=TemporalTarget(
+                            warped=previous[None].astype(np.float32) / 255,
+                            weights=np.ones((1, height, width), np.float32),
+                        ),
+                    )
+                )
                 sync(self.device)
                 started = time.perf_counter()
                 previous = engine.stylize(frame, warm).image_u8
@@ -221,8 +243,11 @@ class Smoke:
                 seconds.append(time.perf_counter() - started)
             stats = engine.compile_stats
             steady = statistics.median(seconds[1:]) if len(seconds) > 1 else float("nan")
-            print(f"| {'compiled' if compiled else 'eager'} | {stats.compiles} | {stats.compile_seconds:.1f} | "
-                  f"{seconds[0]:.2f} | {steady:.3f} | {stats.fallback or '-'} |", flush=True)
+            print(
+                f"| {'compiled' if compiled else 'eager'} | {stats.compiles} | {stats.compile_seconds:.1f} | "
+                f"{seconds[0]:.2f} | {steady:.3f} | {stats.fallback or '-'} |",
+                flush=True,
+            )
 
     # -- 5 -------------------------------------------------------------------
     def memory(self) -> None:
@@ -245,13 +270,20 @@ class Smoke:
         peak = torch.cuda.max_memory_allocated(self.device) - before
         reserved = torch.cuda.max_memory_reserved(self.device)
         frame_estimate = estimate_bytes(width, height, layers=LAYERS, dtype=engine.dtype, temporal_frames=0)
-        print(f"precision {engine.precision}, {iters} iterations, {per_iter:.3f} s/iter, loss {result.losses['total']:.4g}")
-        print(f"measured: peak allocated for the frame {peak / GIB:.2f} GiB (network {before / GIB:.2f} GiB before); "
-              f"peak reserved {reserved / GIB:.2f} GiB")
-        print(f"estimated: frame {frame_estimate / GIB:.2f} GiB (measured / estimated {peak / frame_estimate:.2f}); "
-              f"network {model_bytes(LAYERS, dtype=engine.dtype) / GIB:.2f} GiB; "
-              f"required_bytes {engine.required_bytes((width, height)) / GIB:.2f} GiB "
-              f"(includes {RUNTIME_BYTES / GIB:.2f} GiB runtime, with the temporal term)")
+        print(
+            f"precision {engine.precision}, {iters} iterations, {per_iter:.3f} s/iter, "
+            f"loss {result.losses['total']:.4g}"
+        )
+        print(
+            f"measured: peak allocated for the frame {peak / GIB:.2f} GiB (network {before / GIB:.2f} GiB before); "
+            f"peak reserved {reserved / GIB:.2f} GiB"
+        )
+        print(
+            f"estimated: frame {frame_estimate / GIB:.2f} GiB (measured / estimated {peak / frame_estimate:.2f}); "
+            f"network {model_bytes(LAYERS, dtype=engine.dtype) / GIB:.2f} GiB; "
+            f"required_bytes {engine.required_bytes((width, height)) / GIB:.2f} GiB "
+            f"(includes {RUNTIME_BYTES / GIB:.2f} GiB runtime, with the temporal term)"
+        )
         del engine
 
     # -- 6 -------------------------------------------------------------------
@@ -259,8 +291,10 @@ class Smoke:
         width, height = self.args.big
         section(f"out of memory at {width}x{height}")
         if not self.cuda:
-            skip("CUDA only (needs torch.cuda.set_per_process_memory_fraction); "
-                 "tests/test_gpu_readiness.py injects out-of-memory errors on CPU")
+            skip(
+                "CUDA only (needs torch.cuda.set_per_process_memory_fraction); "
+                "tests/test_gpu_readiness.py injects out-of-memory errors on CPU"
+            )
             return
         content = resize(self.frames[0], (width, height))
         engine = self.engine("auto")
@@ -270,8 +304,10 @@ class Smoke:
         torch.cuda.set_per_process_memory_fraction(min(1.0, allowed / total), self.device)
         try:
             engine.stylize(content, max_iters=5)
-            print(self.check(False, "out of memory provoked") + ": the frame fit in "
-                  f"{allowed / 2**20:.0f} MiB; nothing to show")
+            print(
+                self.check(False, "out of memory provoked") + ": the frame fit in "
+                f"{allowed / 2**20:.0f} MiB; nothing to show"
+            )
         except OutOfMemoryError as err:
             print(f"{self.check('--max-side' in str(err), 'clear out-of-memory message')}: vidstyle: error: {err}")
             print(f"(exit code {err.exit_code}, stage {err.stage!r}, size {err.size})")

@@ -61,8 +61,10 @@ def rss_bytes() -> int:
 
 
 class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+    ]
 
 
 def _mallinfo():
@@ -114,8 +116,13 @@ class InstantEngine:
         return 3 * size[0] * size[1]
 
     def stylize(self, content_u8, warm=None, *, max_iters=None, on_iteration=None):
-        return FrameResult(image_u8=np.ascontiguousarray(255 - content_u8), num_iters=1, converged=True,
-                           losses={"total": 0.0}, seconds=0.0)
+        return FrameResult(
+            image_u8=np.ascontiguousarray(255 - content_u8),
+            num_iters=1,
+            converged=True,
+            losses={"total": 0.0},
+            seconds=0.0,
+        )
 
 
 def use_instant_engine() -> None:
@@ -172,41 +179,60 @@ def main() -> None:
                 return
             now = time.perf_counter()
             used, free = mallinfo() if mallinfo else (0, 0)
-            rows.append({
-                "frame": event.index,
-                "rss": rss_bytes() / 1e6,
-                "traced": tracemalloc.get_traced_memory()[0] / 1e6 if tracemalloc.is_tracing() else 0.0,
-                "used": used / 1e6,
-                "free": free / 1e6,
-                "loss": event.result.losses.get("total", 0.0),
-                "std": float(event.result.image_u8.reshape(-1, 3).std(axis=0).mean()),
-                "s_per_frame": (now - last[0]) / max(1, event.index - last[1]),
-            })
+            rows.append(
+                {
+                    "frame": event.index,
+                    "rss": rss_bytes() / 1e6,
+                    "traced": tracemalloc.get_traced_memory()[0] / 1e6 if tracemalloc.is_tracing() else 0.0,
+                    "used": used / 1e6,
+                    "free": free / 1e6,
+                    "loss": event.result.losses.get("total", 0.0),
+                    "std": float(event.result.image_u8.reshape(-1, 3).std(axis=0).mean()),
+                    "s_per_frame": (now - last[0]) / max(1, event.index - last[1]),
+                }
+            )
             last[:] = [now, event.index]
 
         summary = stylize_video(
-            src, dst, style=args.style, on_event=on_event, max_side=args.max_side, iters_first=iters_first,
-            iters_later=iters_later, num_threads=args.threads, overwrite=True,
+            src,
+            dst,
+            style=args.style,
+            on_event=on_event,
+            max_side=args.max_side,
+            iters_first=iters_first,
+            iters_later=iters_later,
+            num_threads=args.threads,
+            overwrite=True,
         )
         seconds = time.perf_counter() - started
 
     engine = "instant stand-in" if args.instant else f"VGG19 L-BFGS, --iters {args.iters}"
-    print(f"{args.frames} frames, {args.source_size} -> {summary.processing_size[0]}x{summary.processing_size[1]}, "
-          f"{engine}, {args.threads} torch thread(s), device {summary.device}; {seconds:.0f} s\n")
+    print(
+        f"{args.frames} frames, {args.source_size} -> {summary.processing_size[0]}x{summary.processing_size[1]}, "
+        f"{engine}, {args.threads} torch thread(s), device {summary.device}; {seconds:.0f} s\n"
+    )
     print("| frame | RSS MB | traced MB | malloc used MB | malloc free MB | loss | px std | s/frame |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['frame']} | {r['rss']:.1f} | {r['traced']:.2f} | {r['used']:.1f} | {r['free']:.1f} "
-              f"| {r['loss']:.4g} | {r['std']:.1f} | {r['s_per_frame']:.3f} |")
+        print(
+            f"| {r['frame']} | {r['rss']:.1f} | {r['traced']:.2f} | {r['used']:.1f} | {r['free']:.1f} "
+            f"| {r['loss']:.4g} | {r['std']:.1f} | {r['s_per_frame']:.3f} |"
+        )
     print()
     at = int(WARM_UP * args.frames)
-    for key, name in (("rss", "RSS"), ("traced", "traced (tracemalloc)"), ("used", "malloc used"),
-                      ("free", "malloc free (fragmentation)")):
+    for key, name in (
+        ("rss", "RSS"),
+        ("traced", "traced (tracemalloc)"),
+        ("used", "malloc used"),
+        ("free", "malloc free (fragmentation)"),
+    ):
         if key == "traced" and args.no_trace or key in ("used", "free") and mallinfo is None:
             continue
         slope, peak = after_warm_up(rows, key, args.frames)
-        print(f"{name}: slope after frame {at}: {slope:+.3f} MB per 1,000 frames; "
-              f"peak above the level at frame {at}: {peak:+.2f} MB")
+        print(
+            f"{name}: slope after frame {at}: {slope:+.3f} MB per 1,000 frames; "
+            f"peak above the level at frame {at}: {peak:+.2f} MB"
+        )
 
 
 if __name__ == "__main__":

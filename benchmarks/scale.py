@@ -71,12 +71,17 @@ def main() -> None:
     first, later = (int(v) for v in args.iters.split(","))
     info = probe(SAMPLE)
     end_s = float(args.frames / info.fps) - 1e-3
-    options = dict(max_side=args.max_side, iters_first=first, iters_later=later, num_threads=1, end_s=end_s,
-                   device="cpu")
+    options = dict(
+        max_side=args.max_side, iters_first=first, iters_later=later, num_threads=1, end_s=end_s, device="cpu"
+    )
     work = tempfile.mkdtemp(prefix="vidstyle-scale-")
     started = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}},
+    )
     print(f"Ray local runtime start: {time.perf_counter() - started:.1f} s; load average {os.getloadavg()}")
 
     runs = []
@@ -88,14 +93,26 @@ def main() -> None:
     for name, workers, seam in runs:
         out = os.path.join(work, f"run{len(rows)}", "%04d.png")
         os.makedirs(os.path.dirname(out))
-        extra = {} if workers is None else dict(ray="auto", workers=workers, segment_frames=args.segment_frames,
-                                                seam_frames=seam)
+        extra = (
+            {}
+            if workers is None
+            else dict(ray="auto", workers=workers, segment_frames=args.segment_frames, seam_frames=seam)
+        )
         began = time.perf_counter()
         summary = stylize_video(SAMPLE, out, style=STYLE, work_dir=os.path.join(work, "w"), **options, **extra)
         wall = time.perf_counter() - began
         outputs = [load_image(out % (i + 1)) for i in range(summary.frames)]
-        rows.append({"name": name, "workers": workers, "seam": seam, "wall": wall, "summary": summary,
-                     "outputs": outputs, "load": os.getloadavg()[0]})
+        rows.append(
+            {
+                "name": name,
+                "workers": workers,
+                "seam": seam,
+                "wall": wall,
+                "summary": summary,
+                "outputs": outputs,
+                "load": os.getloadavg()[0],
+            }
+        )
         print(f"  {name}: {wall:.1f} s ({summary.frames} frames)", flush=True)
     ray.shutdown()
 
@@ -104,10 +121,14 @@ def main() -> None:
     scan = scan_frames(read_frames(SAMPLE, size=tuple(size), end_s=end_s))
     config = StyleConfig(max_side=args.max_side, device="cpu", num_threads=2)
     engine = make_engine(config, [load_image(STYLE)])
-    print(f"\n{len(inputs)} frames at {size[0]}x{size[1]}, iters {first},{later}, segments of "
-          f"{args.segment_frames}, scene cuts at {scan.cuts or 'none'}\n")
-    print("| run | workers | seam frames | wall s | speed-up | busy/engine s | fixed s | per-seg s | seam max "
-          "| seam mean | inner median | style | load |")
+    print(
+        f"\n{len(inputs)} frames at {size[0]}x{size[1]}, iters {first},{later}, segments of "
+        f"{args.segment_frames}, scene cuts at {scan.cuts or 'none'}\n"
+    )
+    print(
+        "| run | workers | seam frames | wall s | speed-up | busy/engine s | fixed s | per-seg s | seam max "
+        "| seam mean | inner median | style | load |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     reference_style = None
     one_worker_wall = next(r["wall"] for r in rows if r["workers"] == 1)
@@ -130,12 +151,14 @@ def main() -> None:
         n = row["workers"]
         fixed = f"{row['wall'] - max(w['busy_s'] for w in workers):.1f}" if n else "-"
         per_segment = f"{(busy - delivered_engine_s) / max(1, summary.segments):.2f}" if n else "-"
-        print(f"| {row['name']} | {n or '-'} | {row['seam'] if n else '-'} | {row['wall']:.1f} "
-              f"| {one_worker_wall / row['wall']:.2f} | {f'{busy:.1f}/{engine_s:.1f}' if n else '-'} "
-              f"| {fixed} | {per_segment} "
-              f"| {f'{np.max(seam):.3g}' if seam else '-'} | {f'{np.mean(seam):.3g}' if seam else '-'} "
-              f"| {statistics.median(inner):.3g} "
-              f"| {style / reference_style:.3f} ({style:.3g}) | {row['load']:.1f} |")
+        print(
+            f"| {row['name']} | {n or '-'} | {row['seam'] if n else '-'} | {row['wall']:.1f} "
+            f"| {one_worker_wall / row['wall']:.2f} | {f'{busy:.1f}/{engine_s:.1f}' if n else '-'} "
+            f"| {fixed} | {per_segment} "
+            f"| {f'{np.max(seam):.3g}' if seam else '-'} | {f'{np.mean(seam):.3g}' if seam else '-'} "
+            f"| {statistics.median(inner):.3g} "
+            f"| {style / reference_style:.3f} ({style:.3g}) | {row['load']:.1f} |"
+        )
     for row in rows:
         for w in getattr(row["summary"], "workers", ()):
             print(f"  {row['name']}: {w}")

@@ -84,18 +84,18 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from vidstyle.config import PRESETS, StyleConfig, preset_options  # noqa: E402
+from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker  # noqa: E402
 from vidstyle.features import VGG19Features, select_device  # noqa: E402
-from vidstyle.motion.estimate import with_motion  # noqa: E402
-from vidstyle.media.images import load_image  # noqa: E402
 from vidstyle.media import VideoWriter, probe, read_frames  # noqa: E402
-from vidstyle.pipeline.multipass import refine_passes  # noqa: E402
-from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
+from vidstyle.media.images import load_image  # noqa: E402
+from vidstyle.motion.estimate import with_motion  # noqa: E402
 from vidstyle.motion.warmstart import WarmStartPolicy  # noqa: E402
 from vidstyle.pipeline.events import FrameDone, FrameStarted  # noqa: E402
+from vidstyle.pipeline.multipass import refine_passes  # noqa: E402
 from vidstyle.pipeline.stages import stylize_frames  # noqa: E402
-from vidstyle.threads import prefetch  # noqa: E402
 from vidstyle.pipeline.workdir import FrameStore  # noqa: E402
+from vidstyle.threads import prefetch  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
@@ -165,16 +165,30 @@ def run_row(row: Row, size, style_u8, base: StyleConfig, networks: dict, out_dir
             stylizer._style_grams.clear()
 
     dst = os.path.join(out_dir, f"{row.name}-{size[0]}x{size[1]}.mp4")
-    writer = VideoWriter(dst, width=size[0], height=size[1], time_base=info.time_base, fps=info.fps,
-                         audio_from=SAMPLE if info.has_audio else None, audio_end_s=end_s, overwrite=True)
+    writer = VideoWriter(
+        dst,
+        width=size[0],
+        height=size[1],
+        time_base=info.time_base,
+        fps=info.fps,
+        audio_from=SAMPLE if info.has_audio else None,
+        audio_end_s=end_s,
+        overwrite=True,
+    )
     started = time.perf_counter()
     decoded = clock.timed(read_frames(SAMPLE, size=size, end_s=end_s), "decode")
     if row.overlap:
         decoded = prefetch(decoded, depth=DECODE_DEPTH)
     if config.temporal:
-        motion = clock.timed(with_motion(clock.timed(decoded, "flow.wait"), method=config.flow,
-                                         offsets=config.long_term, scene_cut_threshold=config.scene_cut_threshold),
-                             "flow")
+        motion = clock.timed(
+            with_motion(
+                clock.timed(decoded, "flow.wait"),
+                method=config.flow,
+                offsets=config.long_term,
+                scene_cut_threshold=config.scene_cut_threshold,
+            ),
+            "flow",
+        )
         if row.overlap:
             motion = prefetch(motion, depth=FLOW_DEPTH)
     else:
@@ -185,8 +199,12 @@ def run_row(row: Row, size, style_u8, base: StyleConfig, networks: dict, out_dir
             inputs[frame.index] = frame.image_u8
             yield frame, m
 
-    stylized = stylize_frames(remember(clock.timed(motion, "stylize.wait")), stylizer,
-                              policy=WarmStartPolicy.from_config(config), on_event=on_event)
+    stylized = stylize_frames(
+        remember(clock.timed(motion, "stylize.wait")),
+        stylizer,
+        policy=WarmStartPolicy.from_config(config),
+        on_event=on_event,
+    )
     for frame, _ in clock.timed(stylized, "stylize"):
         arrivals.append(time.perf_counter())
         outputs[frame.index] = frame.image_u8
@@ -250,8 +268,16 @@ def summarize_row(row, clock, wall, started, arrivals, done, inputs, outputs, re
         "refine_s": refine_s,
         "io_flow_share": (s["decode"] + flow + s["encode"]) / wall,
         "stall_share": max(wall - stylize, 0.0) / wall,
-        "per_frame": [{"index": e.index, "iters": e.result.num_iters, "seconds": e.result.seconds,
-                       "cold": e.cold_start, "converged": e.result.converged} for e in done],
+        "per_frame": [
+            {
+                "index": e.index,
+                "iters": e.result.num_iters,
+                "seconds": e.result.seconds,
+                "cold": e.cold_start,
+                "converged": e.result.converged,
+            }
+            for e in done
+        ],
         "_inputs": inputs,
         "_outputs": outputs,
     }
@@ -276,8 +302,9 @@ def measure_quality(result: dict, measurer: OptimizerEngine, default: dict | Non
         result["style_vs_default"] = 1.0 if result["row"] == "default" else math.nan
     else:
         reference = [default["losses"][str(i)]["style"] for i in indices if str(i) in default["losses"]]
-        result["style_vs_default"] = result["style"] / float(np.mean(reference)) if len(reference) == len(indices) \
-            else math.nan
+        result["style_vs_default"] = (
+            result["style"] / float(np.mean(reference)) if len(reference) == len(indices) else math.nan
+        )
     if len(indices) >= 3:
         report = evaluate_flicker((inputs[i] for i in indices), (outputs[i] for i in indices))
         result["flicker"] = report.flicker_ratio
@@ -291,8 +318,13 @@ def build_rows(args, base: StyleConfig, device: torch.device, frames: int, large
     cold = min(args.cold_frames, frames, 2 if large else frames)
     rows = [Row("default", {}, frames)]
     for iters in args.cold_iters:
-        rows.append(Row(f"cold-{iters}", dict(temporal=False, warm_start=False, tolerance=0.0, coarse_to_fine=False,
-                                              iters_first=iters), cold))
+        rows.append(
+            Row(
+                f"cold-{iters}",
+                dict(temporal=False, warm_start=False, tolerance=0.0, coarse_to_fine=False, iters_first=iters),
+                cold,
+            )
+        )
     rows += [
         Row("no-stop", dict(tolerance=0.0), ablate),
         Row("no-warm", dict(temporal=False, warm_start=False), cold),
@@ -315,17 +347,50 @@ def build_rows(args, base: StyleConfig, device: torch.device, frames: int, large
 
 
 COLUMNS = [
-    ("size", "{}"), ("row", "{}"), ("frames", "{}"), ("first s", "{:.2f}"), ("first it", "{}"),
-    ("s/f med", "{:.2f}"), ("s/f p90", "{:.2f}"), ("it/f", "{:.1f}"), ("decode s", "{:.2f}"), ("flow s", "{:.2f}"),
-    ("stylize s", "{:.1f}"), ("encode s", "{:.2f}"), ("d+f+e %", "{:.1f}"), ("stall %", "{:.1f}"),
-    ("wall s", "{:.1f}"), ("style", "{:.3g}"), ("style/def", "{:.2f}"), ("content", "{:.3g}"), ("flicker", "{:.2f}"),
+    ("size", "{}"),
+    ("row", "{}"),
+    ("frames", "{}"),
+    ("first s", "{:.2f}"),
+    ("first it", "{}"),
+    ("s/f med", "{:.2f}"),
+    ("s/f p90", "{:.2f}"),
+    ("it/f", "{:.1f}"),
+    ("decode s", "{:.2f}"),
+    ("flow s", "{:.2f}"),
+    ("stylize s", "{:.1f}"),
+    ("encode s", "{:.2f}"),
+    ("d+f+e %", "{:.1f}"),
+    ("stall %", "{:.1f}"),
+    ("wall s", "{:.1f}"),
+    ("style", "{:.3g}"),
+    ("style/def", "{:.2f}"),
+    ("content", "{:.3g}"),
+    ("flicker", "{:.2f}"),
 ]
 
 
 def table_cells(r: dict) -> list:
-    return [r["size"], r["row"], r["frames"], r["first_s"], r["first_iters"], r["steady_median_s"], r["steady_p90_s"],
-            r["steady_iters"], r["decode_s"], r["flow_s"], r["stylize_s"], r["encode_s"], 100 * r["io_flow_share"],
-            100 * r["stall_share"], r["wall_s"], r["style"], r["style_vs_default"], r["content"], r["flicker"]]
+    return [
+        r["size"],
+        r["row"],
+        r["frames"],
+        r["first_s"],
+        r["first_iters"],
+        r["steady_median_s"],
+        r["steady_p90_s"],
+        r["steady_iters"],
+        r["decode_s"],
+        r["flow_s"],
+        r["stylize_s"],
+        r["encode_s"],
+        100 * r["io_flow_share"],
+        100 * r["stall_share"],
+        r["wall_s"],
+        r["style"],
+        r["style_vs_default"],
+        r["content"],
+        r["flicker"],
+    ]
 
 
 def print_table(results: list[dict]) -> None:
@@ -348,17 +413,21 @@ def print_savings(results: list[dict]) -> None:
         default = rows.get("default")
         if default is None:
             continue
-        print(f"\n{size}: default steady {default['steady_median_s']:.2f} s/frame, "
-              f"first frame {default['first_s']:.2f} s; d+f+e {100 * default['io_flow_share']:.1f}% of wall, "
-              f"stall {100 * default['stall_share']:.1f}%")
+        print(
+            f"\n{size}: default steady {default['steady_median_s']:.2f} s/frame, "
+            f"first frame {default['first_s']:.2f} s; d+f+e {100 * default['io_flow_share']:.1f}% of wall, "
+            f"stall {100 * default['stall_share']:.1f}%"
+        )
         for name, r in rows.items():
             if name == "default" or name.startswith("preset"):
                 continue
             steady = r["steady_median_s"]
             ratio = steady / default["steady_median_s"] if default["steady_median_s"] > 0 else math.nan
             first = r["first_s"] / default["first_s"] if default["first_s"] > 0 else math.nan
-            print(f"- {name}: steady {steady:.2f} s/frame = {ratio:.2f}x default; first frame {first:.2f}x; "
-                  f"style {r['style_vs_default']:.2f}x default's on the same frames")
+            print(
+                f"- {name}: steady {steady:.2f} s/frame = {ratio:.2f}x default; first frame {first:.2f}x; "
+                f"style {r['style_vs_default']:.2f}x default's on the same frames"
+            )
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -377,21 +446,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="256x144,640x360", help="processing sizes WxH, comma-separated")
     parser.add_argument("--frames", type=int, default=24, help="frames of the sample clip for the default row")
-    parser.add_argument("--frames-large", type=int, default=6,
-                        help="frames for sizes above 100k pixels (every row there is capped to this)")
+    parser.add_argument(
+        "--frames-large",
+        type=int,
+        default=6,
+        help="frames for sizes above 100k pixels (every row there is capped to this)",
+    )
     parser.add_argument("--ablation-frames", type=int, default=8)
     parser.add_argument("--cold-frames", type=int, default=3)
     parser.add_argument("--cold-iters", default="100,300", help="fixed iteration counts of the cold-start baselines")
     parser.add_argument("--threads", default="1,2", help="torch thread counts to compare (CPU)")
-    parser.add_argument("--rows", help="comma-separated row keys (default, cold, no-stop, no-warm, unwarped, no-c2f, "
-                                       "full-vgg, no-gram-cache, serial, threads, fp32, compile) or 'none'")
+    parser.add_argument(
+        "--rows",
+        help="comma-separated row keys (default, cold, no-stop, no-warm, unwarped, no-c2f, "
+        "full-vgg, no-gram-cache, serial, threads, fp32, compile) or 'none'",
+    )
     parser.add_argument("--presets", help=f"also time these presets ({','.join(PRESETS)}) on --frames frames")
     parser.add_argument("--compile", action="store_true", help="add a torch.compile row")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a StyleConfig field for every row (JSON value)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 128x72, 4 frames, iteration caps 30/10, stop window 3")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a StyleConfig field for every row (JSON value)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 128x72, 4 frames, iteration caps 30/10, stop window 3"
+    )
     parser.add_argument("--json", help="also write every number (per frame too) to this file")
     args = parser.parse_args()
     overrides = {}
@@ -399,9 +481,12 @@ def main() -> None:
         defaults = StyleConfig()
         args.sizes, args.frames, args.ablation_frames, args.cold_frames = "128x72", 4, 3, 2
         args.cold_iters = "20"
-        overrides.update(iters_first=min(defaults.iters_first, 30), iters_later=min(defaults.iters_later, 10),
-                         min_iters_later=min(defaults.min_iters_later, 4),
-                         tolerance_window=min(defaults.tolerance_window, 3))
+        overrides.update(
+            iters_first=min(defaults.iters_first, 30),
+            iters_later=min(defaults.iters_later, 10),
+            min_iters_later=min(defaults.min_iters_later, 4),
+            tolerance_window=min(defaults.tolerance_window, 3),
+        )
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = parse_value(value)
@@ -411,12 +496,28 @@ def main() -> None:
     style = load_image(STYLE)
     base = StyleConfig(device=args.device, **overrides)
     device = select_device(base.device)
-    defaults = {f.name: getattr(base, f.name) for f in dataclasses.fields(StyleConfig)
-                if f.name in ("iters_first", "iters_later", "tolerance", "tolerance_window", "min_iters_later",
-                              "flow", "long_term", "coarse_to_fine", "num_threads")}
-    print(f"style {os.path.basename(STYLE)}; clip {os.path.basename(SAMPLE)}; device {device}; "
-          f"torch threads {base.num_threads or torch.get_num_threads()} of {os.cpu_count()} cores; defaults {defaults}"
-          + (f"; overrides {overrides}" if overrides else ""), flush=True)
+    defaults = {
+        f.name: getattr(base, f.name)
+        for f in dataclasses.fields(StyleConfig)
+        if f.name
+        in (
+            "iters_first",
+            "iters_later",
+            "tolerance",
+            "tolerance_window",
+            "min_iters_later",
+            "flow",
+            "long_term",
+            "coarse_to_fine",
+            "num_threads",
+        )
+    }
+    print(
+        f"style {os.path.basename(STYLE)}; clip {os.path.basename(SAMPLE)}; device {device}; "
+        f"torch threads {base.num_threads or torch.get_num_threads()} of {os.cpu_count()} cores; defaults {defaults}"
+        + (f"; overrides {overrides}" if overrides else ""),
+        flush=True,
+    )
     results = []
     networks: dict = {}
     with tempfile.TemporaryDirectory() as out_dir:
@@ -424,15 +525,21 @@ def main() -> None:
             large = size[0] * size[1] > 100_000
             frames = min(args.frames, args.frames_large) if large else args.frames
             base_at = base.replace(size=size)
-            measurer = OptimizerEngine([style], config=base_at, features=networks.setdefault(
-                (tuple(dict.fromkeys(base.content_layers + base.style_layers)), False),
-                VGG19Features(tuple(dict.fromkeys(base.content_layers + base.style_layers)), weights=base.weights)))
+            measurer = OptimizerEngine(
+                [style],
+                config=base_at,
+                features=networks.setdefault(
+                    (tuple(dict.fromkeys(base.content_layers + base.style_layers)), False),
+                    VGG19Features(tuple(dict.fromkeys(base.content_layers + base.style_layers)), weights=base.weights),
+                ),
+            )
             rows = build_rows(args, base, device, frames, large)
             if args.presets:
                 rows += [Row(f"preset-{name}", preset_options(name), frames) for name in args.presets.split(",")]
             # One-time costs (first torch calls, allocator) before any row is timed.
             OptimizerEngine([style], config=base_at.replace(coarse_to_fine=False), features=measurer.vgg).stylize(
-                np.zeros((32, 32, 3), np.uint8), max_iters=2)
+                np.zeros((32, 32, 3), np.uint8), max_iters=2
+            )
             default = None
             for row in rows:
                 print(f"  {size[0]}x{size[1]} {row.name} ({row.frames} frames)...", file=sys.stderr, flush=True)
@@ -447,8 +554,12 @@ def main() -> None:
     print_savings(results)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": str(device), "defaults": defaults, "overrides": overrides, "rows": results}, f,
-                      indent=1, default=str)
+            json.dump(
+                {"device": str(device), "defaults": defaults, "overrides": overrides, "rows": results},
+                f,
+                indent=1,
+                default=str,
+            )
 
 
 if __name__ == "__main__":

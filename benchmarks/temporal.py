@@ -29,15 +29,15 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from vidstyle.config import StyleConfig  # noqa: E402
+from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker, evaluate_flicker_with_flows  # noqa: E402
 from vidstyle.frames import Frame, fit_size  # noqa: E402
-from vidstyle.media.images import load_image  # noqa: E402
 from vidstyle.media import probe, read_frames  # noqa: E402
+from vidstyle.media.images import load_image  # noqa: E402
 from vidstyle.pipeline.multipass import refine_passes  # noqa: E402
 from vidstyle.pipeline.stages import stylize_pairs  # noqa: E402
-from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
-from vidstyle.synthetic import all_clips  # noqa: E402
 from vidstyle.pipeline.workdir import FrameStore  # noqa: E402
+from vidstyle.synthetic import all_clips  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
@@ -97,12 +97,18 @@ def measure(name, method, frames, outputs, stylizer, seconds, exact=None) -> dic
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"| {'clip':<14} | {'method':<26} | {'E_warp':>9} | {'flicker':>7} | {'style':>6} | {'content':>7} | {'sharp':>5} | {'s/frame':>7} |"
+    header = (
+        f"| {'clip':<14} | {'method':<26} | {'E_warp':>9} | {'flicker':>7} | {'style':>6} | {'content':>7} "
+        f"| {'sharp':>5} | {'s/frame':>7} |"
+    )
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for r in rows:
-        print(f"| {r['clip']:<14} | {r['method']:<26} | {r['e_warp']:9.6f} | {r['flicker']:7.3f} | "
-              f"{r['style']:6.3f} | {r['content']:7.3f} | {r['sharp']:5.2f} | {r['s_per_frame']:7.2f} |", flush=True)
+        print(
+            f"| {r['clip']:<14} | {r['method']:<26} | {r['e_warp']:9.6f} | {r['flicker']:7.3f} | "
+            f"{r['style']:6.3f} | {r['content']:7.3f} | {r['sharp']:5.2f} | {r['s_per_frame']:7.2f} |",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -128,8 +134,11 @@ def main() -> None:
     sample = [f.image_u8 for f, _ in zip(read_frames(SAMPLE, size=size), range(args.frames))]
     clips.append(("sample clip", sample, None))
     rows = []
-    print(f"style: {os.path.basename(STYLE)}; sample clip at {size[0]}x{size[1]}, {len(sample)} frames; "
-          f"synthetic clips 128x72, {args.synthetic_frames} frames", flush=True)
+    print(
+        f"style: {os.path.basename(STYLE)}; sample clip at {size[0]}x{size[1]}, {len(sample)} frames; "
+        f"synthetic clips 128x72, {args.synthetic_frames} frames",
+        flush=True,
+    )
     for name, frames, exact in clips:
         for method, options in methods.items():
             started = time.perf_counter()

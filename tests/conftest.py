@@ -42,7 +42,9 @@ def moving_frames(width: int, height: int, num_frames: int, *, velocity=(1.0, 0.
     frames = []
     for i in range(num_frames):
         shift = np.float32([[1, 0, -32 - velocity[0] * i], [0, 1, -32 - velocity[1] * i]])
-        frames.append(cv2.warpAffine(base, shift, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT))
+        frames.append(
+            cv2.warpAffine(base, shift, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        )
     return frames
 
 

@@ -44,8 +44,13 @@ class InvertingEngine:
         InvertingEngine.warm_starts.append(warm is not None)
         if InvertingEngine.on_call is not None:
             InvertingEngine.on_call(InvertingEngine.calls)
-        return FrameResult(image_u8=np.ascontiguousarray(255 - content_u8), num_iters=1, converged=True,
-                           losses={"total": 0.0}, seconds=0.001)
+        return FrameResult(
+            image_u8=np.ascontiguousarray(255 - content_u8),
+            num_iters=1,
+            converged=True,
+            losses={"total": 0.0},
+            seconds=0.001,
+        )
 
 
 @pytest.fixture
@@ -62,5 +67,3 @@ def fake_engine():
     engines.register_engine("optimize", original)
     engines.unregister_engine("invert")
     InvertingEngine.on_call = None
-
-

@@ -3,7 +3,6 @@
 imports PyAV, the library never prints, and modules stay small."""
 
 import ast
-from pathlib import Path
 
 from conftest import ROOT
 
@@ -51,8 +50,12 @@ def test_no_import_circle_between_packages():
 
 def test_the_library_never_imports_the_cli():
     trees = modules()
-    offenders = sorted(name for name, tree in trees.items() if not name.startswith(("vidstyle.cli", "vidstyle.__main__"))
-                       and any(target.startswith("vidstyle.cli") for target in imported(tree, set(trees))))
+    offenders = sorted(
+        name
+        for name, tree in trees.items()
+        if not name.startswith(("vidstyle.cli", "vidstyle.__main__"))
+        and any(target.startswith("vidstyle.cli") for target in imported(tree, set(trees)))
+    )
     assert not offenders, offenders
 
 

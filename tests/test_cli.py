@@ -38,7 +38,9 @@ def test_stylizes_a_clip_keeping_frames_timestamps_and_audio(tmp_path, capsys):
     assert [f.pts * f.time_base for f in read_frames(dst)] == source_times
     assert src.read_bytes() == before
     assert not os.path.exists(work_dir_for(dst)) and sorted(p.name for p in tmp_path.iterdir()) == [
-        "in.mp4", "in.stylized.mp4"]  # the work directory is gone after success
+        "in.mp4",
+        "in.stylized.mp4",
+    ]  # the work directory is gone after success
 
 
 def test_per_frame_json_summary_is_strict_json(tmp_path, capsys):
@@ -109,8 +111,13 @@ def test_corrupt_mid_stream_stops_cleanly_and_says_where(tmp_path, capsys):
 
 def test_no_traceback_from_the_real_console_script(tmp_path):
     (tmp_path / "text.mp4").write_text("not video")
-    proc = subprocess.run([sys.executable, "-m", "vidstyle", str(tmp_path / "text.mp4"), "--style", str(STYLE_PATH)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vidstyle", str(tmp_path / "text.mp4"), "--style", str(STYLE_PATH)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 

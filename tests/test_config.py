@@ -136,8 +136,11 @@ EXPORT_NONSENSE = [
 ]
 
 
-@pytest.mark.parametrize("name, value, message", STYLE_NONSENSE + EXPORT_NONSENSE,
-                         ids=[f"{n}={v!r}" for n, v, _ in STYLE_NONSENSE + EXPORT_NONSENSE])
+@pytest.mark.parametrize(
+    "name, value, message",
+    STYLE_NONSENSE + EXPORT_NONSENSE,
+    ids=[f"{n}={v!r}" for n, v, _ in STYLE_NONSENSE + EXPORT_NONSENSE],
+)
 def test_python_api_rejects_nonsense_with_one_clear_message(name, value, message):
     with pytest.raises(InputError, match="^" + message.replace("(", r"\(")) as caught:
         make_configs(**{name: value})
@@ -150,15 +153,18 @@ def test_every_numeric_field_is_covered_by_the_nonsense_table():
     assert numeric <= tested, sorted(numeric - tested)
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("tv_weight", NAN, "tv-weight must be a finite number"),
-    ("style_weight", INF, "style-weight must be a finite number"),
-    ("crf", 99, "crf must be between 0 and 63"),
-    ("max_side", 0, "max-side must be >= 16"),
-    ("iters_first", 0, "iters-first must be positive"),
-    ("fps", INF, "not a frame rate"),
-    ("style_scale", NAN, "style-scale must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("tv_weight", NAN, "tv-weight must be a finite number"),
+        ("style_weight", INF, "style-weight must be a finite number"),
+        ("crf", 99, "crf must be between 0 and 63"),
+        ("max_side", 0, "max-side must be >= 16"),
+        ("iters_first", 0, "iters-first must be positive"),
+        ("fps", INF, "not a frame rate"),
+        ("style_scale", NAN, "style-scale must be a finite number"),
+    ],
+)
 def test_stylize_video_and_image_refuse_before_any_work(tmp_path, name, value, message):
     """The options are checked before the input is even opened: a missing
     input would otherwise be the error; nothing is written."""
@@ -166,8 +172,9 @@ def test_stylize_video_and_image_refuse_before_any_work(tmp_path, name, value, m
     with pytest.raises(InputError, match=message):
         vidstyle.stylize_video(missing, tmp_path / "out.mp4", style="no-such-style.jpg", **{name: value})
     with pytest.raises(InputError, match=message):
-        vidstyle.stylize_image(tmp_path / "no-such.png", tmp_path / "out.png", style="no-such-style.jpg",
-                               **{name: value})
+        vidstyle.stylize_image(
+            tmp_path / "no-such.png", tmp_path / "out.png", style="no-such-style.jpg", **{name: value}
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -188,12 +195,26 @@ def test_end_must_come_after_start():
         ExportConfig(start_s=2.0, end_s=1.0)
 
 
-@pytest.mark.parametrize("codec, crf, ok", [
-    ("libx264", 0, True), ("libx264", 51, True), ("libx264", 52, False), ("libx265", 51, True),
-    ("libx265", 60, False), ("libvpx-vp9", 63, True), ("libvpx-vp9", 64, False), ("libsvtav1", 63, True),
-    ("libaom-av1", -1, False), (None, 63, True), (None, 64, False), ("prores_ks", 10, False), ("gif", 0, False),
-    ("prores_ks", None, True), ("somefuturecodec", 40, True),
-])
+@pytest.mark.parametrize(
+    "codec, crf, ok",
+    [
+        ("libx264", 0, True),
+        ("libx264", 51, True),
+        ("libx264", 52, False),
+        ("libx265", 51, True),
+        ("libx265", 60, False),
+        ("libvpx-vp9", 63, True),
+        ("libvpx-vp9", 64, False),
+        ("libsvtav1", 63, True),
+        ("libaom-av1", -1, False),
+        (None, 63, True),
+        (None, 64, False),
+        ("prores_ks", 10, False),
+        ("gif", 0, False),
+        ("prores_ks", None, True),
+        ("somefuturecodec", 40, True),
+    ],
+)
 def test_crf_range_per_codec(codec, crf, ok):
     if ok:
         check_crf(codec, crf)
@@ -215,8 +236,14 @@ def test_crf_table_covers_the_writer_codecs():
 
 def test_live_preset_holds_the_measured_live_defaults():
     assert PRESET_OPTIONS["live"] == {
-        "max_side": 128, "optimizer": "adam", "iters_first": 300, "iters_later": 60, "temporal_weight": 1000.0,
-        "tolerance": 1e-3, "tolerance_window": 10, "min_iters_later": 10,
+        "max_side": 128,
+        "optimizer": "adam",
+        "iters_first": 300,
+        "iters_later": 60,
+        "temporal_weight": 1000.0,
+        "tolerance": 1e-3,
+        "tolerance_window": 10,
+        "min_iters_later": 10,
     }
     assert "live" in PRESETS
     text = describe_preset("live")

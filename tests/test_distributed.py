@@ -59,10 +59,15 @@ def ray_runtime(tmp_path_factory):
     kill_dir = tmp_path_factory.mktemp("kill")
     tests = str(Path(__file__).resolve().parent)
     path = os.pathsep.join([tests, str(ROOT), os.environ.get("PYTHONPATH", "")])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={
-        "env_vars": {"PYTHONPATH": path, KILL_DIR_ENV: str(kill_dir), "OMP_NUM_THREADS": "1"},
-        "worker_process_setup_hook": register_test_engines,
-    })
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={
+            "env_vars": {"PYTHONPATH": path, KILL_DIR_ENV: str(kill_dir), "OMP_NUM_THREADS": "1"},
+            "worker_process_setup_hook": register_test_engines,
+        },
+    )
     register_test_engines()  # the driver validates nothing by engine, but a fallback run here may need it
     yield kill_dir
     ray.shutdown()
@@ -74,8 +79,10 @@ def two_shot_clip(path) -> Path:
     """A 32-frame 64x48 clip with audio: a 10-frame shot, a scene cut (other
     texture, other colours), a 22-frame shot."""
     first = moving_frames(64, 48, 10, seed=0)
-    second = [np.clip(image.astype(np.int16) // 3 + np.array([0, 40, 160]), 0, 255).astype(np.uint8)
-              for image in moving_frames(64, 48, 22, velocity=(0.0, 1.0), seed=7)]
+    second = [
+        np.clip(image.astype(np.int16) // 3 + np.array([0, 40, 160]), 0, 255).astype(np.uint8)
+        for image in moving_frames(64, 48, 22, velocity=(0.0, 1.0), seed=7)
+    ]
     return make_clip(path, frames=first + second)
 
 
@@ -141,9 +148,15 @@ def test_ray_run_has_the_frames_timestamps_and_audio_of_a_single_machine_run(ray
 
     src, single = reference
     notes: list[str] = []
-    summary = stylize_video(src, tmp_path / "ray.mp4", style=STYLE_PATH, ray="auto", work_dir=str(tmp_path / "w"),
-                            on_event=lambda e: notes.append(e.message) if isinstance(e, Notice) else None,
-                            **RAY_OPTIONS)
+    summary = stylize_video(
+        src,
+        tmp_path / "ray.mp4",
+        style=STYLE_PATH,
+        ray="auto",
+        work_dir=str(tmp_path / "w"),
+        on_event=lambda e: notes.append(e.message) if isinstance(e, Notice) else None,
+        **RAY_OPTIONS,
+    )
     assert summary.segments >= 3 and any("1 scene cuts" in note for note in notes), notes
     assert len(summary.workers) == 2 and sum(w["frames"] for w in summary.workers) == 32
     assert summary.frames == summary.frames_written == summary.computed_frames == 32
@@ -162,8 +175,9 @@ def test_a_worker_killed_mid_segment_is_retried_and_the_job_completes(ray_runtim
     src, single = reference
     (ray_runtime / "armed").write_text("")
     options = {**RAY_OPTIONS, "engine": "invert-kill"}
-    summary = stylize_video(src, tmp_path / "ray.mp4", style=STYLE_PATH, ray="auto", work_dir=str(tmp_path / "w"),
-                            **options)
+    summary = stylize_video(
+        src, tmp_path / "ray.mp4", style=STYLE_PATH, ray="auto", work_dir=str(tmp_path / "w"), **options
+    )
     assert (ray_runtime / "killed").exists()  # a worker process really died mid-segment
     assert summary.frames_written == 32
     a, b = decoded(tmp_path / "ray.mp4")[1].astype(int), decoded(single)[1].astype(int)
@@ -185,8 +199,9 @@ def test_a_rerun_after_an_interrupted_driver_recomputes_no_finished_segment(ray_
         stylize_video(src, dst, style=STYLE_PATH, ray="auto", work_dir=work, on_event=interrupt, **RAY_OPTIONS)
     assert not dst.exists()
     events = []
-    summary = stylize_video(src, dst, style=STYLE_PATH, ray="auto", work_dir=work, on_event=events.append,
-                            **RAY_OPTIONS)
+    summary = stylize_video(
+        src, dst, style=STYLE_PATH, ray="auto", work_dir=work, on_event=events.append, **RAY_OPTIONS
+    )
     resumed = [e.index for e in events if isinstance(e, FrameDone) and e.resumed]
     computed = [e.index for e in events if isinstance(e, FrameDone) and not e.resumed]
     assert summary.resumed_segments >= 1 and resumed
@@ -203,8 +218,15 @@ def test_ray_run_keeps_a_trim_and_a_frame_rate(ray_runtime, tmp_path):
     trim = {"start_s": 0.2, "end_s": 1.2, "fps": 12}
     single = {k: v for k, v in RAY_OPTIONS.items() if k not in ("segment_frames", "seam_frames")}
     stylize_video(src, tmp_path / "single.mp4", style=STYLE_PATH, work_dir=str(tmp_path / "w1"), **single, **trim)
-    summary = stylize_video(src, tmp_path / "ray.mp4", style=STYLE_PATH, ray="auto", work_dir=str(tmp_path / "w2"),
-                            **{**RAY_OPTIONS, "segment_frames": 4}, **trim)
+    summary = stylize_video(
+        src,
+        tmp_path / "ray.mp4",
+        style=STYLE_PATH,
+        ray="auto",
+        work_dir=str(tmp_path / "w2"),
+        **{**RAY_OPTIONS, "segment_frames": 4},
+        **trim,
+    )
     assert summary.segments >= 3
     pts_ray, frames_ray = decoded(tmp_path / "ray.mp4")
     pts_single, frames_single = decoded(tmp_path / "single.mp4")

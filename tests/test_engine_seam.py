@@ -49,8 +49,9 @@ def test_a_registered_engine_runs_a_file_through_the_api(tmp_path, fake_engine):
 
 def test_a_registered_engine_runs_a_file_and_a_still_through_the_cli(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", width=64, height=48, num_frames=4, audio=False)
-    code = main([str(src), "--style", str(STYLE_PATH), "--engine", "invert", "--json", "-q", "-o",
-                 str(tmp_path / "out.mp4")])
+    code = main(
+        [str(src), "--style", str(STYLE_PATH), "--engine", "invert", "--json", "-q", "-o", str(tmp_path / "out.mp4")]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert json.loads(captured.out)["engine"] == "invert"

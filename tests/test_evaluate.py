@@ -33,8 +33,12 @@ def clip():
 
 def with_noise(frames, amplitude=25):
     """Independent uniform noise on every frame: flicker."""
-    return [np.clip(f.astype(int) + np.random.default_rng(i).integers(-amplitude, amplitude + 1, f.shape), 0, 255)
-            .astype(np.uint8) for i, f in enumerate(frames)]
+    return [
+        np.clip(f.astype(int) + np.random.default_rng(i).integers(-amplitude, amplitude + 1, f.shape), 0, 255).astype(
+            np.uint8
+        )
+        for i, f in enumerate(frames)
+    ]
 
 
 def test_warping_error_is_zero_for_a_still_pair_and_ignores_masked_pixels(clip):
@@ -110,8 +114,13 @@ def test_pairs_across_a_scene_cut_are_skipped():
 def test_report_summary_and_edge_cases():
     report = FlickerReport(per_pair_stylized=[0.02, 0.04], per_pair_input=[0.01, 0.01])
     assert report.to_dict() == {
-        "pairs": 2, "e_warp_stylized": pytest.approx(0.03), "e_warp_input": 0.01, "flicker_ratio": pytest.approx(3.0),
-        "scene_cut_pairs": [], "per_pair_stylized": [0.02, 0.04], "per_pair_input": [0.01, 0.01],
+        "pairs": 2,
+        "e_warp_stylized": pytest.approx(0.03),
+        "e_warp_input": 0.01,
+        "flicker_ratio": pytest.approx(3.0),
+        "scene_cut_pairs": [],
+        "per_pair_stylized": [0.02, 0.04],
+        "per_pair_input": [0.01, 0.01],
     }
     assert FlickerReport([0.0], [0.0]).flicker_ratio == 1.0
     assert FlickerReport([0.1], [0.0]).to_dict()["flicker_ratio"] is None  # inf is not JSON
@@ -137,11 +146,11 @@ def test_plot_has_labelled_axes_a_legend_the_ratio_and_marks_cuts_and_cold_start
     source = [math.nan if i in cuts else 0.001 for i in range(n)]
     report = FlickerReport(stylized, source, cuts)
     fig = draw_plot(report)
-    ax, = fig.axes
+    (ax,) = fig.axes
     assert fig.get_size_inches() * fig.dpi == pytest.approx((800, 400))
     assert "frame pair" in ax.get_xlabel() and "E_warp" in ax.get_ylabel() and "[0, 1]" in ax.get_ylabel()
     assert f"{report.flicker_ratio:.3f}" in ax.get_title()
-    legend, = fig.legends
+    (legend,) = fig.legends
     texts = [t.get_text() for t in legend.get_texts()]
     assert [t.split(" (")[0] for t in texts] == ["stylized", "input", "scene cut", "cold start"]
     assert f"{report.e_warp_stylized:.2e}" in texts[0] and f"{report.e_warp_input:.2e}" in texts[1]
@@ -164,13 +173,17 @@ def test_cold_start_spans_stop_at_the_next_cut_and_the_end():
     assert cold_start_spans(FlickerReport([], [])) == []
 
 
-@pytest.mark.parametrize("report", [
-    FlickerReport([], []),
-    FlickerReport([0.1], [0.05]),
-    FlickerReport([0.1, math.nan, 0.2], [0.1, math.nan, 0.1], [1]),
-    FlickerReport([math.nan], [math.nan], [0]),  # nothing measured
-    FlickerReport([0.1, 0.2], [0.0, 0.0]),  # infinite ratio
-], ids=["empty", "one-pair", "cut", "only-a-cut", "inf-ratio"])
+@pytest.mark.parametrize(
+    "report",
+    [
+        FlickerReport([], []),
+        FlickerReport([0.1], [0.05]),
+        FlickerReport([0.1, math.nan, 0.2], [0.1, math.nan, 0.1], [1]),
+        FlickerReport([math.nan], [math.nan], [0]),  # nothing measured
+        FlickerReport([0.1, 0.2], [0.0, 0.0]),  # infinite ratio
+    ],
+    ids=["empty", "one-pair", "cut", "only-a-cut", "inf-ratio"],
+)
 def test_plot_of_edge_cases_is_still_an_800x400_png(report, tmp_path):
     path = tmp_path / "edge.png"
     save_plot(report, path)
@@ -183,11 +196,14 @@ def test_plot_failing_to_write_is_an_output_error(tmp_path):
 
 
 def test_matplotlib_is_imported_only_to_plot_and_never_pyplot(tmp_path):
-    code = ("import sys; import vidstyle.evaluate as e; assert 'matplotlib' not in sys.modules; "
-            f"e.save_plot(e.FlickerReport([0.1], [0.05]), {str(tmp_path / 'p.png')!r}); "
-            "assert 'matplotlib.pyplot' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True,
-                   env={**os.environ, "MPLBACKEND": "TkAgg"})  # a GUI backend configured: still headless Agg
+    code = (
+        "import sys; import vidstyle.evaluate as e; assert 'matplotlib' not in sys.modules; "
+        f"e.save_plot(e.FlickerReport([0.1], [0.05]), {str(tmp_path / 'p.png')!r}); "
+        "assert 'matplotlib.pyplot' not in sys.modules"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, env={**os.environ, "MPLBACKEND": "TkAgg"}
+    )  # a GUI backend configured: still headless Agg
 
 
 def test_plots_drawn_in_threads_at_once_are_identical(tmp_path):

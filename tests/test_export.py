@@ -43,9 +43,17 @@ def audio_duration_s(path) -> float:
 # ------------------------------------------------------------------ --fps
 
 
-@pytest.mark.parametrize("text, rate", [("30", Fraction(30)), ("29.97", Fraction(30000, 1001)),
-                                        ("30000/1001", Fraction(30000, 1001)), ("12.5", Fraction(25, 2)),
-                                        ("23.976", Fraction(24000, 1001)), ("ntsc", Fraction(30000, 1001))])
+@pytest.mark.parametrize(
+    "text, rate",
+    [
+        ("30", Fraction(30)),
+        ("29.97", Fraction(30000, 1001)),
+        ("30000/1001", Fraction(30000, 1001)),
+        ("12.5", Fraction(25, 2)),
+        ("23.976", Fraction(24000, 1001)),
+        ("ntsc", Fraction(30000, 1001)),
+    ],
+)
 def test_parse_rate_accepts_ffmpeg_forms(text, rate):
     assert parse_rate(text) == rate
 
@@ -58,8 +66,12 @@ def test_parse_rate_rejects_nonsense(text):
 
 def numbered_frames(times_s, time_base=Fraction(1, 12800)):
     """Tiny frames whose pixel value is their position, at the given times."""
-    return [Frame(image_u8=np.full((2, 2, 3), i, np.uint8), pts=round(Fraction(t) / time_base),
-                  time_base=time_base, index=i) for i, t in enumerate(times_s)]
+    return [
+        Frame(
+            image_u8=np.full((2, 2, 3), i, np.uint8), pts=round(Fraction(t) / time_base), time_base=time_base, index=i
+        )
+        for i, t in enumerate(times_s)
+    ]
 
 
 def ffmpeg_fps_filter(frames, rate: str, *, last_duration_s: Fraction) -> list[int]:
@@ -89,8 +101,11 @@ def ffmpeg_fps_filter(frames, rate: str, *, last_duration_s: Fraction) -> list[i
 @pytest.mark.parametrize("rate", ["10", "50", "30000/1001", "12.5"])
 @pytest.mark.parametrize("times", ["cfr25", "vfr"])
 def test_frame_rate_conversion_picks_the_frames_ffmpeg_fps_picks(rate, times):
-    times_s = [i / 25 for i in range(12)] if times == "cfr25" else \
-        [0, 0.03, 0.05, 0.1, 0.11, 0.17, 0.2, 0.2033, 0.3, 0.3333, 0.3444, 0.4444]
+    times_s = (
+        [i / 25 for i in range(12)]
+        if times == "cfr25"
+        else [0, 0.03, 0.05, 0.1, 0.11, 0.17, 0.2, 0.2033, 0.3, 0.3333, 0.3444, 0.4444]
+    )
     frames = numbered_frames(times_s)
     converter = FrameRateConverter(parse_rate(rate), source_fps=Fraction(25))
     kept = list(converter.select(frames))
@@ -105,8 +120,9 @@ def test_frame_rate_conversion_picks_the_frames_ffmpeg_fps_picks(rate, times):
 def test_fps_resamples_the_video_and_leaves_the_audio_alone(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=12)  # 25 fps, 0.48 s of audio
     source = list(read_frames(src))
-    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "ten.mp4", "--fps", "10",
-                             "--json", *FAST)
+    code, out, err = run_cli(
+        capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "ten.mp4", "--fps", "10", "--json", *FAST
+    )
     assert code == 0, err
     assert '"frames": 5' in out and '"frames_written": 5' in out and fake_engine.calls == 5  # dropped unstylized
     frames = list(read_frames(tmp_path / "ten.mp4"))
@@ -128,10 +144,17 @@ def test_fps_resamples_the_video_and_leaves_the_audio_alone(tmp_path, capsys, fa
 # ------------------------------------------------------------------ sizes
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("out.mp4", (100, 76)), ("out.webm", (100, 76)), ("out.mkv", (100, 76)), ("out.mov", (100, 76)),
-    ("out.gif", (101, 77)), ("seq/%05d.png", (101, 77)),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("out.mp4", (100, 76)),
+        ("out.webm", (100, 76)),
+        ("out.mkv", (100, 76)),
+        ("out.mov", (100, 76)),
+        ("out.gif", (101, 77)),
+        ("seq/%05d.png", (101, 77)),
+    ],
+)
 def test_keep_size_brings_every_format_back_to_the_source_size(tmp_path, capsys, fake_engine, name, expected):
     """101x77: odd on both sides; chroma-subsampled formats round down to even."""
     src = make_clip(tmp_path / "odd.mkv", width=101, height=77, pix_fmt="yuv444p", num_frames=3, audio=False)
@@ -172,8 +195,7 @@ def test_png_sequence_is_lossless_numbered_from_one_and_drops_audio_once(tmp_pat
     assert len(notes) == 1 and "left out" in notes[0]
 
 
-def test_png_sequence_refuses_existing_frames_without_y_and_replaces_them_all_with_it(tmp_path, capsys,
-                                                                                      fake_engine):
+def test_png_sequence_refuses_existing_frames_without_y_and_replaces_them_all_with_it(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=3, audio=False)
     out = tmp_path / "out"
     out.mkdir()
@@ -189,8 +211,7 @@ def test_png_sequence_refuses_existing_frames_without_y_and_replaces_them_all_wi
     assert (out / "notes.txt").read_bytes() == b"old"  # not ours: untouched
 
 
-def test_png_sequence_frames_appear_only_at_the_end_and_partial_frames_are_named_so(tmp_path, capsys,
-                                                                                   fake_engine):
+def test_png_sequence_frames_appear_only_at_the_end_and_partial_frames_are_named_so(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)
     out = tmp_path / "out"
     seen = []
@@ -227,8 +248,9 @@ def test_an_unnumbered_png_output_for_a_video_says_how_to_name_a_sequence(tmp_pa
 
 def test_compare_puts_the_input_left_and_the_stylized_frame_right(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", width=96, height=64, num_frames=4, audio=False)
-    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "cmp" / "%05d.png", "--compare",
-                           "--max-side", "48", "-q")
+    code, _, err = run_cli(
+        capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "cmp" / "%05d.png", "--compare", "--max-side", "48", "-q"
+    )
     assert code == 0, err
     frames = read_png_sequence(tmp_path / "cmp")
     inputs = [f.image_u8 for f in read_frames(src, size=(48, 32))]
@@ -236,8 +258,19 @@ def test_compare_puts_the_input_left_and_the_stylized_frame_right(tmp_path, caps
     for frame, source in zip(frames, inputs):
         assert np.array_equal(frame[:, :48], source) and np.array_equal(frame[:, 48:], 255 - source)
 
-    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "cmp.mp4", "--compare",
-                           "--keep-size", "--max-side", "48", "-q")
+    code, _, err = run_cli(
+        capsys,
+        src,
+        "--style",
+        STYLE_PATH,
+        "-o",
+        tmp_path / "cmp.mp4",
+        "--compare",
+        "--keep-size",
+        "--max-side",
+        "48",
+        "-q",
+    )
     assert code == 0, err
     first = next(read_frames(tmp_path / "cmp.mp4"))
     assert first.image_u8.shape == (64, 192, 3)  # the input at full size, not upscaled from the processing size
@@ -249,8 +282,11 @@ def test_compare_puts_the_input_left_and_the_stylized_frame_right(tmp_path, caps
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".webm"])
-@pytest.mark.parametrize("trim", [["-ss", "0.4", "-t", "0.8"], ["-ss", "0.4", "-to", "1.2"],
-                                  ["-ss", "0.4", "-t", "0.8", "--fps", "10"]], ids=["ss-t", "ss-to", "ss-t-fps"])
+@pytest.mark.parametrize(
+    "trim",
+    [["-ss", "0.4", "-t", "0.8"], ["-ss", "0.4", "-to", "1.2"], ["-ss", "0.4", "-t", "0.8", "--fps", "10"]],
+    ids=["ss-t", "ss-to", "ss-t-fps"],
+)
 def test_trimmed_export_cuts_the_audio_to_the_video(tmp_path, capsys, fake_engine, ext, trim):
     src = make_clip(tmp_path / "in.mp4", num_frames=50)  # 2 s at 25 fps with audio
     dst = tmp_path / f"out{ext}"
@@ -265,8 +301,21 @@ def test_trimmed_export_cuts_the_audio_to_the_video(tmp_path, capsys, fake_engin
 
 def test_multi_pass_replays_through_fps_and_compare(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)
-    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "out.mp4", "--passes", "2",
-                             "--fps", "10", "--compare", "--json", *FAST)
+    code, out, err = run_cli(
+        capsys,
+        src,
+        "--style",
+        STYLE_PATH,
+        "-o",
+        tmp_path / "out.mp4",
+        "--passes",
+        "2",
+        "--fps",
+        "10",
+        "--compare",
+        "--json",
+        *FAST,
+    )
     assert code == 0, err
     frames = list(read_frames(tmp_path / "out.mp4"))
     assert len(frames) == 5 and frames[0].image_u8.shape == (48, 128, 3)
@@ -278,9 +327,18 @@ def test_the_progress_bar_total_follows_trims_and_fps(tmp_path, fake_engine):
 
     src = make_clip(tmp_path / "in.mp4", num_frames=50, audio=False)  # 2 s at 25 fps
     totals = []
-    for dst, options in (("all.mp4", {}), ("trim.mp4", {"start_s": 0.4, "end_s": 1.2}),
-                         ("slow.mp4", {"start_s": 0.4, "end_s": 1.2, "fps": 10})):
-        summary = stylize_video(src, tmp_path / dst, style=STYLE_PATH, max_side=64,
-                                on_start=lambda info, size: totals.append(info.num_frames), **options)
+    for dst, options in (
+        ("all.mp4", {}),
+        ("trim.mp4", {"start_s": 0.4, "end_s": 1.2}),
+        ("slow.mp4", {"start_s": 0.4, "end_s": 1.2, "fps": 10}),
+    ):
+        summary = stylize_video(
+            src,
+            tmp_path / dst,
+            style=STYLE_PATH,
+            max_side=64,
+            on_start=lambda info, size: totals.append(info.num_frames),
+            **options,
+        )
         assert summary.frames == totals[-1]
     assert totals == [50, 20, 8]

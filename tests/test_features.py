@@ -1,6 +1,5 @@
 """VGG19 weights load into our own module with the right shapes and preprocessing."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from vidstyle.config import FLOW_METHODS
+from vidstyle.frames import Frame
+from vidstyle.motion.estimate import with_motion
 from vidstyle.motion.flow import (
     FlowEstimator,
     consistency_mask,
@@ -17,8 +19,6 @@ from vidstyle.motion.flow import (
     photometric_mask,
     warp,
 )
-from vidstyle.motion.estimate import with_motion
-from vidstyle.frames import Frame
 from vidstyle.synthetic import occlusion_clip, rotating_zooming_clip, scene_cut_clip, translating_clip
 from vidstyle.threads import prefetch
 
@@ -293,7 +293,7 @@ def test_prefetch_runs_at_most_depth_items_ahead():
             yield i
 
     stream = prefetch(producer(), depth=2)
-    for consumed, item in enumerate(stream, start=1):
+    for consumed, _item in enumerate(stream, start=1):
         time.sleep(0.005)  # let the producer run ahead as far as it may
         assert len(produced) - consumed <= 2
         if consumed == 5:
@@ -308,8 +308,7 @@ def test_prefetch_stops_and_closes_the_producer_when_the_consumer_leaves():
 
     def producer():
         try:
-            for i in range(1000):
-                yield i
+            yield from range(1000)
         finally:
             closed.set()
 
@@ -325,7 +324,7 @@ def test_with_motion_can_add_the_photometric_test(occluding):
     plain = [m for _, m in with_motion(frames)][1:]
     strict = [m for _, m in with_motion(frames, photometric_threshold=0.05)][1:]
     for a, b in zip(plain, strict):
-        (_, _, c_plain), = a.warps
-        (_, _, c_strict), = b.warps
+        ((_, _, c_plain),) = a.warps
+        ((_, _, c_strict),) = b.warps
         assert np.all(c_strict <= c_plain) and c_strict.sum() < c_plain.sum()
         assert a.reliable_fraction == b.reliable_fraction  # the cut test sees the flow mask only

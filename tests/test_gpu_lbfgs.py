@@ -4,6 +4,7 @@ search) without reading device scalars back to the host."""
 import numpy as np
 import pytest
 import torch
+from conftest import STYLE_PATH
 
 from vidstyle.config import StyleConfig
 from vidstyle.engines.lbfgs import DeviceLBFGS
@@ -11,12 +12,11 @@ from vidstyle.engines.optimize import OptimizerEngine
 from vidstyle.losses import PIXEL_SCALE, content_loss, style_loss, total_variation
 from vidstyle.media.images import load_image
 
-from conftest import STYLE_PATH
-
 
 def torch_lbfgs(param, history_size):
-    return torch.optim.LBFGS([param], lr=1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0,
-                             tolerance_change=0.0)
+    return torch.optim.LBFGS(
+        [param], lr=1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0
+    )
 
 
 def run(make_optimizer, loss_of, start, num_iters):
@@ -47,8 +47,11 @@ def style_problem():
 
     def loss_of(pixels):
         feats = engine.features(pixels / PIXEL_SCALE)
-        return 5 * content_loss(feats, targets) + 100 * style_loss(feats, grams) + 1e-3 * total_variation(
-            pixels / PIXEL_SCALE)
+        return (
+            5 * content_loss(feats, targets)
+            + 100 * style_loss(feats, grams)
+            + 1e-3 * total_variation(pixels / PIXEL_SCALE)
+        )
 
     return loss_of, engine.to_tensor(content_u8) * PIXEL_SCALE
 
@@ -94,7 +97,7 @@ def test_step_reads_nothing_back_to_the_host(monkeypatch):
         x = torch.ones(16, requires_grad=True)
         optimizer = make(x)
 
-        def closure():
+        def closure(optimizer=optimizer, x=x):
             optimizer.zero_grad(set_to_none=True)
             loss = loss_of(x)
             loss.backward()

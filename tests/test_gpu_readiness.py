@@ -12,8 +12,8 @@ from conftest import STYLE_PATH
 from vidstyle.config import StyleConfig
 from vidstyle.engines import optimize
 from vidstyle.engines.optimize import OptimizerEngine
-from vidstyle.engines.out_of_memory import is_out_of_memory
 from vidstyle.engines.optimize_memory import required_bytes
+from vidstyle.engines.out_of_memory import is_out_of_memory
 from vidstyle.engines.precision import LossScaler, choose_precision, requested_precision
 from vidstyle.errors import InputError, OutOfMemoryError, VidstyleError
 from vidstyle.features import VGG19Features
@@ -57,10 +57,12 @@ def fail_on_call(engine, number, error):
 
 # -- out of memory --------------------------------------------------------------
 
+
 # Calls of the network for a new frame size with one style image, no coarse
 # level: 1 the style targets, 2 the content pass, 3.. one per iteration.
-@pytest.mark.parametrize("call, stage", [(1, "computing the style targets"), (2, "computing the content features"),
-                                         (5, "optimizing")])
+@pytest.mark.parametrize(
+    "call, stage", [(1, "computing the style targets"), (2, "computing the content features"), (5, "optimizing")]
+)
 def test_out_of_memory_at_any_stage_is_one_clear_error(style, network, call, stage):
     engine = OptimizerEngine([style], config=config_with(), features=network)
     fail_on_call(engine, call, torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 ..."))
@@ -106,6 +108,7 @@ def test_out_of_memory_inside_the_compiled_network_is_not_a_compile_failure(styl
     def compile_that_runs_out_of_memory(module, **kwargs):
         def run(image):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB.")
+
         return run
 
     monkeypatch.setattr(torch, "compile", compile_that_runs_out_of_memory)
@@ -157,6 +160,7 @@ def test_compile_failing_at_a_new_shape_falls_back_once_and_finishes(style, netw
             if len(shapes) > 1:
                 raise RuntimeError("BackendCompilerFailed: inductor crashed\nlong traceback")
             return module(image)
+
         return run
 
     monkeypatch.setattr(torch, "compile", compile_that_fails_on_the_second_shape)
@@ -182,6 +186,7 @@ def test_only_the_full_size_optimization_graph_is_compiled_once_per_shape(style,
         def run(image):
             calls.append((tuple(image.shape[-2:]), image.requires_grad))
             return module(image)
+
         return run
 
     monkeypatch.setattr(torch, "compile", recording_compile)
@@ -193,25 +198,34 @@ def test_only_the_full_size_optimization_graph_is_compiled_once_per_shape(style,
     stats = engine.compile_stats
     assert stats.compiles == 1 and stats.active and stats.compile_seconds > 0
     assert stats.first_frame_seconds is not None and stats.first_frame_seconds >= stats.compile_seconds
-    assert set(stats.as_dict()) == {"requested", "active", "compiles", "compile_seconds", "first_frame_seconds",
-                                    "fallback"}
+    assert set(stats.as_dict()) == {
+        "requested",
+        "active",
+        "compiles",
+        "compile_seconds",
+        "first_frame_seconds",
+        "fallback",
+    }
 
 
 # -- precision ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("requested, device, capability, expected", [
-    ("auto", "cuda:1", (7, 5), torch.float32),  # T4: bf16 only emulated
-    ("auto", "cuda", (7, 0), torch.float32),  # V100
-    ("auto", "cuda:0", (8, 0), torch.bfloat16),  # A100
-    ("auto", "cuda", (9, 0), torch.bfloat16),  # H100
-    ("auto", "cpu", None, torch.float32),
-    ("auto", "mps", None, torch.float32),
-    ("fp32", "cuda", (9, 0), torch.float32),
-    ("fp16", "cuda", (7, 5), torch.float16),
-    ("bf16", "cuda", (8, 6), torch.bfloat16),
-    ("bf16", "cpu", None, torch.bfloat16),
-])
+@pytest.mark.parametrize(
+    "requested, device, capability, expected",
+    [
+        ("auto", "cuda:1", (7, 5), torch.float32),  # T4: bf16 only emulated
+        ("auto", "cuda", (7, 0), torch.float32),  # V100
+        ("auto", "cuda:0", (8, 0), torch.bfloat16),  # A100
+        ("auto", "cuda", (9, 0), torch.bfloat16),  # H100
+        ("auto", "cpu", None, torch.float32),
+        ("auto", "mps", None, torch.float32),
+        ("fp32", "cuda", (9, 0), torch.float32),
+        ("fp16", "cuda", (7, 5), torch.float16),
+        ("bf16", "cuda", (8, 6), torch.bfloat16),
+        ("bf16", "cpu", None, torch.bfloat16),
+    ],
+)
 def test_precision_policy(requested, device, capability, expected):
     assert choose_precision(requested, device, capability=capability) == expected
 

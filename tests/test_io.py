@@ -31,16 +31,24 @@ def copy_video(src, dst, **writer_options):
     """Read every frame of ``src`` and write it to ``dst`` with ``src``'s audio."""
     info = probe(src)
     frames = list(read_frames(src))
-    with VideoWriter(dst, width=info.width, height=info.height, time_base=info.time_base, fps=info.fps,
-                     audio_from=str(src), **writer_options) as writer:
+    with VideoWriter(
+        dst,
+        width=info.width,
+        height=info.height,
+        time_base=info.time_base,
+        fps=info.fps,
+        audio_from=str(src),
+        **writer_options,
+    ) as writer:
         for frame in frames:
             writer.write(frame)
     return frames
 
 
 def mean_abs_error(frames_a, frames_b) -> float:
-    return float(np.mean([np.abs(a.image_u8.astype(int) - b.image_u8.astype(int)).mean()
-                          for a, b in zip(frames_a, frames_b)]))
+    return float(
+        np.mean([np.abs(a.image_u8.astype(int) - b.image_u8.astype(int)).mean() for a, b in zip(frames_a, frames_b)])
+    )
 
 
 VFR_PTS = [0, 3000, 4500, 9000, 9900, 15000, 18000, 18300, 27000, 30000, 31000, 40000]
@@ -124,8 +132,11 @@ def test_rotation_metadata_gives_upright_frames(tmp_path, counterclockwise, cloc
     first = next(read_frames(src))
     assert first.image_u8.shape == ((64, 48, 3) if quarter else (48, 64, 3))
     # where the stored top-left corner lands once the picture is upright
-    corner = {90: (slice(0, 6), slice(-6, None)), 270: (slice(-6, None), slice(0, 6)),
-              180: (slice(-6, None), slice(-6, None))}[clockwise]
+    corner = {
+        90: (slice(0, 6), slice(-6, None)),
+        270: (slice(-6, None), slice(0, 6)),
+        180: (slice(-6, None), slice(-6, None)),
+    }[clockwise]
     assert first.image_u8[corner][..., 0].mean() > 180 and first.image_u8[corner][..., 1].mean() < 90
     resized = next(read_frames(src, size=(info.width // 2, info.height // 2)))
     assert resized.image_u8.shape == (info.height // 2, info.width // 2, 3)
@@ -147,7 +158,7 @@ def test_hd_colours_survive_a_round_trip(tmp_path):
     image = np.zeros((720, 1280, 3), np.uint8)
     colours = [(200, 30, 40), (30, 200, 60), (40, 50, 220), (128, 128, 128)]
     for i, colour in enumerate(colours):
-        image[:, i * 320:(i + 1) * 320] = colour
+        image[:, i * 320 : (i + 1) * 320] = colour
     dst = tmp_path / "hd.mp4"
     with VideoWriter(dst, width=1280, height=720, time_base=Fraction(1, 25), fps=Fraction(25)) as writer:
         writer.write(Frame(image_u8=image, pts=0, time_base=Fraction(1, 25), index=0))
@@ -215,11 +226,12 @@ def test_truncated_file_yields_good_frames_then_corrupt_input_error(tmp_path, ex
 
 
 def test_garbage_mid_stream_never_gives_a_traceback(tmp_path):
-    full = make_faststart_copy(make_clip(tmp_path / "full.mp4", num_frames=30, width=96, height=64),
-                               tmp_path / "fast.mp4")
+    full = make_faststart_copy(
+        make_clip(tmp_path / "full.mp4", num_frames=30, width=96, height=64), tmp_path / "fast.mp4"
+    )
     data = bytearray(full.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    data[middle : middle + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
     (tmp_path / "garbage.mp4").write_bytes(bytes(data))
     frames, error = read_until_error(tmp_path / "garbage.mp4")
     assert len(frames) > 0
@@ -233,15 +245,24 @@ def test_trimmed_read_seeks_and_skips(tmp_path):
     assert frames[0].time_s == pytest.approx(0.4) and frames[-1].time_s == pytest.approx(1.16)
 
 
-@pytest.mark.parametrize("ext, tolerance_s", [(".mp4", 0.03), (".webm", 0.002)],
-                         ids=["copied-whole-packets", "re-encoded-exact"])
+@pytest.mark.parametrize(
+    "ext, tolerance_s", [(".mp4", 0.03), (".webm", 0.002)], ids=["copied-whole-packets", "re-encoded-exact"]
+)
 def test_trimmed_audio_matches_the_trimmed_range_and_starts_with_the_video(tmp_path, ext, tolerance_s):
     src = make_clip(tmp_path / "long.mp4", num_frames=50)  # 2 s
     info = probe(src)
     frames = list(read_frames(src, start_s=0.4, end_s=1.2))
     dst = tmp_path / f"trim{ext}"
-    with VideoWriter(dst, width=64, height=48, time_base=info.time_base, fps=info.fps,
-                     audio_from=str(src), audio_start_s=0.4, audio_end_s=1.2) as writer:
+    with VideoWriter(
+        dst,
+        width=64,
+        height=48,
+        time_base=info.time_base,
+        fps=info.fps,
+        audio_from=str(src),
+        audio_start_s=0.4,
+        audio_end_s=1.2,
+    ) as writer:
         for frame in frames:
             writer.write(frame)
     out = list(read_frames(dst))
@@ -309,8 +330,9 @@ def test_write_checks_the_frame_shape(tmp_path, clip):
 def test_disk_full_while_writing_is_an_output_error_and_leaves_nothing(tmp_path, clip, monkeypatch):
     info = probe(clip)
     frames = list(read_frames(clip))
-    writer = VideoWriter(tmp_path / "out.mp4", width=64, height=48, time_base=info.time_base, fps=info.fps,
-                         audio_from=str(clip))
+    writer = VideoWriter(
+        tmp_path / "out.mp4", width=64, height=48, time_base=info.time_base, fps=info.fps, audio_from=str(clip)
+    )
 
     def full_disk(packets):
         raise OSError(errno.ENOSPC, "No space left on device")

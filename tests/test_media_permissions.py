@@ -34,8 +34,10 @@ def mode(path) -> int:
 
 
 def frames(num_frames: int = 3, width: int = 32, height: int = 24) -> list[Frame]:
-    return [Frame(image_u8=image, pts=i, time_base=TIME_BASE, index=i)
-            for i, image in enumerate(moving_frames(width, height, num_frames))]
+    return [
+        Frame(image_u8=image, pts=i, time_base=TIME_BASE, index=i)
+        for i, image in enumerate(moving_frames(width, height, num_frames))
+    ]
 
 
 def write_all(writer, clip) -> None:

@@ -63,9 +63,15 @@ CLIPS = {"mkv": dict(name="in.mkv"), "mp4": dict(name="in.mp4"), "faststart mp4"
 
 
 @pytest.mark.parametrize("clip", list(CLIPS))
-@pytest.mark.parametrize("change, says", [(truncate_to_half, "truncated from"), (truncate_to_zero, "truncated from"),
-                                          (copy_another_clip_over, "while it was being read")],
-                         ids=["truncated to half", "truncated to zero", "rewritten"])
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        (truncate_to_half, "truncated from"),
+        (truncate_to_zero, "truncated from"),
+        (copy_another_clip_over, "while it was being read"),
+    ],
+    ids=["truncated to half", "truncated to zero", "rewritten"],
+)
 def test_an_input_changed_while_it_is_read_ends_with_one_clear_error(tmp_path, clip, change, says):
     options = CLIPS[clip]
     src = noisy_clip(tmp_path / options["name"], faststart=options.get("faststart", False))
@@ -132,8 +138,9 @@ def test_audio_failing_part_way_is_a_corrupt_input_and_the_frames_are_kept(tmp_p
     src = make_clip(tmp_path / "in.mp4", num_frames=24)
     info = probe(src)
     source_frames = list(read_frames(src))
-    writer = VideoWriter(tmp_path / f"out{ext}", width=64, height=48, time_base=info.time_base, fps=info.fps,
-                         audio_from=str(src))
+    writer = VideoWriter(
+        tmp_path / f"out{ext}", width=64, height=48, time_base=info.time_base, fps=info.fps, audio_from=str(src)
+    )
     writer.write(source_frames[0])  # starts the audio
     writer.audio.packets = _FailingPackets(writer.audio.packets, good=2)
     with pytest.raises(CorruptInputError, match="audio is unreadable") as caught:
@@ -153,8 +160,9 @@ def test_audio_failing_part_way_is_a_corrupt_input_and_the_frames_are_kept(tmp_p
 
 def clip_frames(num_frames: int = 6) -> list[Frame]:
     tb = Fraction(1, 25)
-    return [Frame(image_u8=np.full((48, 64, 3), 10 * i, np.uint8), pts=i, time_base=tb, index=i)
-            for i in range(num_frames)]
+    return [
+        Frame(image_u8=np.full((48, 64, 3), 10 * i, np.uint8), pts=i, time_base=tb, index=i) for i in range(num_frames)
+    ]
 
 
 @pytest.mark.parametrize("name", ["out.mp4", "out.gif", "seq/%05d.png"])

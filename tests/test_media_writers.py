@@ -26,12 +26,23 @@ TB = Fraction(1, 25)
 
 def frame(i: int, *, pts=None, time_base=TB, size=(32, 24)) -> Frame:
     width, height = size
-    return Frame(image_u8=np.full((height, width, 3), 8 * i, np.uint8), pts=i if pts is None else pts,
-                 time_base=time_base, index=i)
+    return Frame(
+        image_u8=np.full((height, width, 3), 8 * i, np.uint8),
+        pts=i if pts is None else pts,
+        time_base=time_base,
+        index=i,
+    )
 
 
-@pytest.mark.parametrize("name, kind", [("out.mp4", VideoWriter), ("out.GIF", VideoWriter),
-                                        ("o/%05d.png", ImageSequenceWriter), ("o/f_%d.jpg", ImageSequenceWriter)])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("out.mp4", VideoWriter),
+        ("out.GIF", VideoWriter),
+        ("o/%05d.png", ImageSequenceWriter),
+        ("o/f_%d.jpg", ImageSequenceWriter),
+    ],
+)
 def test_open_writer_picks_the_writer_the_name_asks_for(tmp_path, name, kind):
     writer = open_writer(tmp_path / name, width=32, height=24, time_base=TB, fps=Fraction(25))
     assert type(writer) is kind and isinstance(writer, FrameWriter)
@@ -70,8 +81,10 @@ def test_close_partial_without_frames_leaves_nothing(tmp_path):
 
 def test_output_clock_keeps_exact_timestamps_and_makes_them_valid():
     clock = OutputClock(Fraction(1, 90000), fps=Fraction(30000, 1001))
-    same_base = [clock.pts_for(Frame(np.zeros((1, 1, 3), np.uint8), pts=p, time_base=Fraction(1, 90000), index=0))
-                 for p in (3003, 6006, 6006, 6000, 9009)]
+    same_base = [
+        clock.pts_for(Frame(np.zeros((1, 1, 3), np.uint8), pts=p, time_base=Fraction(1, 90000), index=0))
+        for p in (3003, 6006, 6006, 6000, 9009)
+    ]
     assert same_base == [3003, 6006, 6007, 6008, 9009]  # unchanged, then strictly increasing
     clock = OutputClock(Fraction(1, 1000), fps=Fraction(25))
     clock.set_origin(400)  # a trim at 0.4 s

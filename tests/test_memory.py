@@ -11,16 +11,18 @@ import pytest
 import torch
 
 from vidstyle.config import StyleConfig
-from vidstyle.errors import VidstyleError
 from vidstyle.engines.optimize_memory import estimate_bytes, required_bytes
+from vidstyle.errors import VidstyleError
 from vidstyle.sizing import GIB, available_bytes, fit_in_memory
 
 
 def choose_processing_size(size, device, *, config=None, available=None):
     """The size policy's memory step with the optimizer's memory model."""
     config = config or StyleConfig()
-    return fit_in_memory(size, lambda s: required_bytes(s, config=config, device=device), device=device,
-                         available=available)
+    return fit_in_memory(
+        size, lambda s: required_bytes(s, config=config, device=device), device=device, available=available
+    )
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,12 +90,18 @@ MEASURE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists() or not sys.platform.startswith("linux"),
-                    reason="needs Linux's resettable peak RSS")
+@pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists() or not sys.platform.startswith("linux"),
+    reason="needs Linux's resettable peak RSS",
+)
 def test_estimate_is_within_a_factor_of_three_of_a_measured_cpu_run():
     # A fresh interpreter: the peak of this test process says nothing.
-    done = subprocess.run([sys.executable, "-c", MEASURE, str(ROOT), str(ROOT / "samples" / "starry_night.jpg")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(ROOT), str(ROOT / "samples" / "starry_night.jpg")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode != 0 and "clear_refs" in done.stderr:
         pytest.skip("cannot reset the peak RSS here")
     assert done.returncode == 0, done.stderr

@@ -57,8 +57,13 @@ def finished_frames(work_dir) -> int:
 
 
 def start(args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "vidstyle", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vidstyle", *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_frames(proc, work_dir, count: int, *, timeout_s: float = 240.0) -> None:
@@ -86,8 +91,22 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
     work = Path(work_dir_for(out))
 
     def command(dst):
-        return [src, "--style", STYLE_PATH, "-o", dst, "--iters", "3,2", "--max-side", "64", "--threads", "1",
-                "--keep-work", "--json", "-q"]
+        return [
+            src,
+            "--style",
+            STYLE_PATH,
+            "-o",
+            dst,
+            "--iters",
+            "3,2",
+            "--max-side",
+            "64",
+            "--threads",
+            "1",
+            "--keep-work",
+            "--json",
+            "-q",
+        ]
 
     killed = start(command(out))
     wait_for_frames(killed, work, 3)
@@ -108,8 +127,13 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
     partial = list(read_frames(tmp_path / "a.partial.mp4"))  # playable, clearly named
     assert first < len(partial) <= second  # the frame being handed to the encoder may be missing
 
-    finished = subprocess.run([sys.executable, "-m", "vidstyle", *map(str, command(out))], cwd=ROOT,
-                              capture_output=True, text=True, timeout=240)
+    finished = subprocess.run(
+        [sys.executable, "-m", "vidstyle", *map(str, command(out))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert finished.returncode == 0, finished.stderr
     summary = json.loads(finished.stdout)
     assert summary["frames"] == frames and summary["resumed_frames"] == second
@@ -118,8 +142,13 @@ def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run
     assert not (tmp_path / "a.partial.mp4").exists()  # superseded by the complete output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "clip.mp4"]
 
-    reference = subprocess.run([sys.executable, "-m", "vidstyle", *map(str, command(tmp_path / "b.mp4"))],
-                               cwd=ROOT, capture_output=True, text=True, timeout=240)
+    reference = subprocess.run(
+        [sys.executable, "-m", "vidstyle", *map(str, command(tmp_path / "b.mp4"))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert reference.returncode == 0, reference.stderr
     assert json.loads(reference.stdout)["resumed_frames"] == 0
     # the lossless work-directory frames are identical...
@@ -143,8 +172,9 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_engine)
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
     assert code == 130 and os.path.isdir(work_dir_for(dst))
     fake_engine.on_call = None
-    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--max-side", "64", "--json",
-                             "--style-weight", "50")
+    code, out, err = run_cli(
+        capsys, src, "--style", STYLE_PATH, "-o", dst, "--max-side", "64", "--json", "--style-weight", "50"
+    )
     assert code == 0, err
     assert "starting over: settings or inputs changed since the interrupted run (config.style_weight)" in err
     summary = json.loads(out)
@@ -155,8 +185,9 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_engine)
     fake_engine.on_call = None
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "-y", "--max-side", "64", "--json")
     assert code == 0 and "resuming: 4 finished frames" in err and json.loads(out)["resumed_frames"] == 4
-    code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "fresh.mp4", "--no-resume",
-                             "--json", *FAST)
+    code, out, err = run_cli(
+        capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "fresh.mp4", "--no-resume", "--json", *FAST
+    )
     assert code == 0 and json.loads(out)["resumed_frames"] == 0
 
 
@@ -227,10 +258,10 @@ def make_declared_huge_mjpeg(path, *, side: int = 20000):
     big = side.to_bytes(2, "big")
     for element in (b"\xb0\x82\x01\x00", b"\xba\x82\x01\x00"):  # Matroska PixelWidth/PixelHeight = 256
         at = data.find(element)
-        data[at + 2:at + 4] = big
+        data[at + 2 : at + 4] = big
     at = data.find(b"\xff\xc0")
     while at >= 0:  # every JPEG start-of-frame: height, width
-        data[at + 5:at + 7] = data[at + 7:at + 9] = big
+        data[at + 5 : at + 7] = data[at + 7 : at + 9] = big
         at = data.find(b"\xff\xc0", at + 2)
     path.write_bytes(bytes(data))
     return path
@@ -245,16 +276,26 @@ def bad_inputs(tmp_path) -> dict:
     make_declared_huge_mjpeg(tmp_path / "huge.mkv")
     return {
         "mp4 cut in half": ([tmp_path / "half.mp4"], 2, "truncated"),
-        "still image to a video": ([tmp_path / "photo.jpg", "-o", tmp_path / "p.mp4"], 2,
-                                   "is a still image, not a video; stylize it into an image, e.g. -o"),
+        "still image to a video": (
+            [tmp_path / "photo.jpg", "-o", tmp_path / "p.mp4"],
+            2,
+            "is a still image, not a video; stylize it into an image, e.g. -o",
+        ),
         "1x1 video": ([tmp_path / "dot.mkv"], 2, "processing size 2x2 is too small (the source is 1x1)"),
         "20000x20000 declared": ([tmp_path / "huge.mkv"], 2, "no usable picture size"),
-        "8000x8000 processing size": ([good, "--size", "8000x8000"], 2, "processing size 8000x8000 (64 Mpx) is too large"),
+        "8000x8000 processing size": (
+            [good, "--size", "8000x8000"],
+            2,
+            "processing size 8000x8000 (64 Mpx) is too large",
+        ),
         "unknown codec": ([good, "--codec", "nosuchcodec", "-o", tmp_path / "c.mp4"], 2, "unknown video codec"),
         "encoder refuses": ([good, "--codec", "libx264", "-o", tmp_path / "c.gif"], 1, "cannot set up the encoder"),
         "bad frame rate": ([good, "--fps", "fast"], 2, "not a frame rate"),
-        "codec for a sequence": ([good, "--crf", "20", "-o", tmp_path / "s" / "%05d.png"], 2,
-                                 "apply to video files, not to image sequences"),
+        "codec for a sequence": (
+            [good, "--crf", "20", "-o", tmp_path / "s" / "%05d.png"],
+            2,
+            "apply to video files, not to image sequences",
+        ),
     }
 
 
@@ -350,8 +391,18 @@ def test_odd_style_images_drive_the_real_optimizer(tmp_path, capsys):
     pytest.importorskip("PIL")
     styles = write_style_images(tmp_path)
     cv2.imwrite(str(tmp_path / "photo.png"), cv2.resize(cv2.imread(str(STYLE_PATH)), (48, 32)))
-    args = [tmp_path / "photo.png", "-o", tmp_path / "out.png", "--iters", "2,1", "--max-side", "32", "--threads", "1",
-            "-q"]
+    args = [
+        tmp_path / "photo.png",
+        "-o",
+        tmp_path / "out.png",
+        "--iters",
+        "2,1",
+        "--max-side",
+        "32",
+        "--threads",
+        "1",
+        "-q",
+    ]
     for name in ("tiny", "16-bit", "cmyk"):
         args += ["--style", styles[name]]
     code, _, err = run_cli(capsys, *args)
@@ -397,8 +448,12 @@ def test_out_of_memory_mid_run_is_one_line_and_keeps_the_finished_frames(tmp_pat
 
     def out_of_memory_at_four(call):
         if call == 4:
-            raise OutOfMemoryError("out of memory on cuda:0 while optimizing at 64x48; try a smaller --max-side",
-                                   device="cuda:0", size=(64, 48), stage="optimizing")
+            raise OutOfMemoryError(
+                "out of memory on cuda:0 while optimizing at 64x48; try a smaller --max-side",
+                device="cuda:0",
+                size=(64, 48),
+                stage="optimizing",
+            )
 
     fake_engine.on_call = out_of_memory_at_four
     code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)

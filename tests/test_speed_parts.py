@@ -4,15 +4,14 @@ losses under reduced precision, and torch.compile falling back cleanly."""
 import numpy as np
 import pytest
 import torch
+from conftest import STYLE_PATH
 
 from vidstyle.config import StyleConfig
+from vidstyle.engines.optimize import OptimizerEngine
 from vidstyle.errors import InputError
 from vidstyle.features import VGG19Features
-from vidstyle.media.images import load_image
 from vidstyle.losses import content_loss, gram_matrix, style_loss
-from vidstyle.engines.optimize import OptimizerEngine
-
-from conftest import STYLE_PATH
+from vidstyle.media.images import load_image
 
 LAYERS = StyleConfig.content_layers + StyleConfig.style_layers
 
@@ -53,6 +52,7 @@ def test_failing_compile_falls_back_to_the_eager_network_with_one_warning(style,
     def broken_compile(module, **kwargs):
         def run(image):
             raise RuntimeError("no compiler here\nlong traceback")
+
         return run
 
     monkeypatch.setattr(torch, "compile", broken_compile)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from vidstyle.config import StyleConfig
-from vidstyle.errors import InputError
-from vidstyle.media.images import load_image
 from vidstyle.engines.optimize import OptimizerEngine
+from vidstyle.errors import InputError
 from vidstyle.frames import WarmStart
+from vidstyle.media.images import load_image
 
 STYLE = Path(__file__).resolve().parent.parent / "samples" / "starry_night.jpg"
 

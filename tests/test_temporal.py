@@ -3,15 +3,15 @@ the meter reads 1 on a clip against itself."""
 
 import numpy as np
 import pytest
-
 from conftest import STYLE_PATH, make_clip, moving_frames, texture
+
 from vidstyle.config import StyleConfig
+from vidstyle.engines.optimize import OptimizerEngine
 from vidstyle.evaluate import evaluate_flicker, evaluate_flicker_with_flows, evaluate_videos
 from vidstyle.frames import Frame
 from vidstyle.media.images import load_image
-from vidstyle.pipeline.stages import stylize_pairs
-from vidstyle.engines.optimize import OptimizerEngine
 from vidstyle.pipeline.events import FrameDone
+from vidstyle.pipeline.stages import stylize_pairs
 
 VELOCITY = (1.5, 0.5)  # px per frame; frame_t(x) = frame_{t-1}(x + v)
 
@@ -55,8 +55,10 @@ def test_flicker_ratio_of_a_clip_against_itself_is_one(tmp_path):
     frames = moving_frames(64, 48, 6)
     report = evaluate_flicker(iter(frames), iter(frames))
     assert report.num_pairs == 5 and report.flicker_ratio == pytest.approx(1.0, abs=1e-12)
-    noisy = [np.clip(f.astype(int) + np.random.default_rng(i).integers(-25, 26, f.shape), 0, 255).astype(np.uint8)
-             for i, f in enumerate(frames)]
+    noisy = [
+        np.clip(f.astype(int) + np.random.default_rng(i).integers(-25, 26, f.shape), 0, 255).astype(np.uint8)
+        for i, f in enumerate(frames)
+    ]
     assert evaluate_flicker(iter(frames), iter(noisy)).flicker_ratio > 3
     clip = make_clip(tmp_path / "clip.mp4")
     assert evaluate_videos(clip, clip).flicker_ratio == pytest.approx(1.0, abs=1e-12)

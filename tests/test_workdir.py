@@ -35,7 +35,7 @@ def test_a_frame_whose_pixels_were_cut_short_is_not_counted(tmp_path):
     store.append(frame(1))
     store.append(frame(2))
     data = tmp_path / "w" / "frames.u8"
-    data.write_bytes(data.read_bytes()[: -10])  # a crash in the middle of frame 2's pixels
+    data.write_bytes(data.read_bytes()[:-10])  # a crash in the middle of frame 2's pixels
     again = FrameStore(tmp_path / "w", fingerprint={}, shape=SHAPE)
     assert again.resumed == 1
     again.append(frame(3))

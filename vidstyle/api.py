@@ -15,8 +15,9 @@ from vidstyle.pipeline.events import Event
 __all__ = ["stylize_video", "stylize_image"]
 
 
-def stylize_video(src, dst=None, *, style, on_event: Callable[[Event], None] | None = None, on_start=None,
-                  **options) -> RunSummary:
+def stylize_video(
+    src, dst=None, *, style, on_event: Callable[[Event], None] | None = None, on_start=None, **options
+) -> RunSummary:
     """Stylize the video ``src`` into ``dst`` (see ``pipeline.video.stylize_video``
     for every argument); with ``ray="auto"`` or ``ray="ray://HOST:PORT"`` the
     clip is cut into segments stylized on a Ray cluster (``workers=``,
@@ -26,5 +27,6 @@ def stylize_video(src, dst=None, *, style, on_event: Callable[[Event], None] | N
     from vidstyle.distributed import stylize_video_on_ray
 
     config, export = make_configs(**options)
-    return stylize_video_on_ray(src, dst, style=style, config=config, export=export, on_event=on_event,
-                                on_start=on_start)
+    return stylize_video_on_ray(
+        src, dst, style=style, config=config, export=export, on_event=on_event, on_start=on_start
+    )

@@ -99,14 +99,22 @@ class Flag:
     dest: str | None = None  # argparse dest; default: the field's name (or the flag's for several fields)
 
 
-def setting(default: Any, check: Check, *, flags: Flag | tuple[Flag, ...] = (), via: str | None = None,
-            api_only: str | None = None, label: str | None = None) -> Any:
+def setting(
+    default: Any,
+    check: Check,
+    *,
+    flags: Flag | tuple[Flag, ...] = (),
+    via: str | None = None,
+    api_only: str | None = None,
+    label: str | None = None,
+) -> Any:
     """A config field with its check and its command-line facts (see the module doc)."""
     flags = (flags,) if isinstance(flags, Flag) else tuple(flags)
     if sum((bool(flags), via is not None, api_only is not None)) != 1:
         raise TypeError("a config field needs exactly one of flags=, via= or api_only=")
-    return dataclasses.field(default=default, metadata={"check": check, "flags": flags, "via": via,
-                                                        "api_only": api_only, "label": label})
+    return dataclasses.field(
+        default=default, metadata={"check": check, "flags": flags, "via": via, "api_only": api_only, "label": label}
+    )
 
 
 def real_check(minimum=None, maximum=None, *, above=False, optional=False, length=None, unit="") -> Check:

@@ -68,98 +68,205 @@ class StyleConfig:
     """Every option of a stylization run. Units are in the names."""
 
     # -- losses (Gatys et al. 2016; Ruder et al. 2016) --
-    content_weight: float = setting(5.0, real_check(0), flags=Flag(("--content-weight",), "content loss weight",
-                                                              metavar="W", parse=parse_float))
-    style_weight: float = setting(100.0, real_check(0), flags=Flag(("--style-weight",), "style loss weight",
-                                                             metavar="W", parse=parse_float))
-    tv_weight: float = setting(1e-3, real_check(0), flags=Flag(("--tv-weight",), "total variation weight",
-                                                          metavar="W", parse=parse_float))
+    content_weight: float = setting(
+        5.0, real_check(0), flags=Flag(("--content-weight",), "content loss weight", metavar="W", parse=parse_float)
+    )
+    style_weight: float = setting(
+        100.0, real_check(0), flags=Flag(("--style-weight",), "style loss weight", metavar="W", parse=parse_float)
+    )
+    tv_weight: float = setting(
+        1e-3, real_check(0), flags=Flag(("--tv-weight",), "total variation weight", metavar="W", parse=parse_float)
+    )
     # tuned on the sample clip at 256x144: flicker ratio 0.98 (3000: 1.10)
-    temporal_weight: float = setting(10000.0, real_check(0), flags=Flag(("--temporal-weight",), "temporal loss weight",
-                                                                   metavar="W", parse=parse_float))
+    temporal_weight: float = setting(
+        10000.0,
+        real_check(0),
+        flags=Flag(("--temporal-weight",), "temporal loss weight", metavar="W", parse=parse_float),
+    )
     content_layers: tuple[str, ...] = setting(CONTENT_LAYERS, text_check(length=0), api_only="VGG19 layer choice")
     style_layers: tuple[str, ...] = setting(STYLE_LAYERS, text_check(length=0), api_only="VGG19 layer choice")
     # one per style image; default equal
-    style_weights: tuple[float, ...] | None = setting(None, real_check(0, optional=True, length=0), flags=Flag(
-        ("--style-weights",), "blend weights of several --style images", metavar="W1,W2", parse=parse_floats))
+    style_weights: tuple[float, ...] | None = setting(
+        None,
+        real_check(0, optional=True, length=0),
+        flags=Flag(
+            ("--style-weights",), "blend weights of several --style images", metavar="W1,W2", parse=parse_floats
+        ),
+    )
     # style image longer side = style_scale * processing longer side
-    style_scale: float = setting(1.0, real_check(0, above=True), flags=Flag(
-        ("--style-scale",), "style image size relative to the frame", metavar="S", parse=parse_float))
-    preserve_colors: bool = setting(False, bool_check(), flags=Flag(
-        ("--preserve-colors",), "keep the video's colours (luminance-only transfer)", switch=True))
+    style_scale: float = setting(
+        1.0,
+        real_check(0, above=True),
+        flags=Flag(("--style-scale",), "style image size relative to the frame", metavar="S", parse=parse_float),
+    )
+    preserve_colors: bool = setting(
+        False,
+        bool_check(),
+        flags=Flag(("--preserve-colors",), "keep the video's colours (luminance-only transfer)", switch=True),
+    )
 
     # -- optimization --
-    optimizer: Literal["lbfgs", "adam"] = setting("lbfgs", text_check(*OPTIMIZERS), flags=Flag(
-        ("--optimizer",), "optimizer", parse=str))
+    optimizer: Literal["lbfgs", "adam"] = setting(
+        "lbfgs", text_check(*OPTIMIZERS), flags=Flag(("--optimizer",), "optimizer", parse=str)
+    )
     # Adam only, on the 0..255 pixel scale; L-BFGS uses step 1 like the references
     learning_rate: float = setting(5.0, real_check(0, above=True), api_only=TUNING)
     # cap for the first frame (and after a scene cut), coarse level included
-    iters_first: int = setting(200, int_check(1), flags=Flag(
-        ("--iters",), "iteration caps: first frame, later frames", metavar="FIRST,LATER", parse=parse_pair,
-        fields=("iters_first", "iters_later"), dest="iters"))
+    iters_first: int = setting(
+        200,
+        int_check(1),
+        flags=Flag(
+            ("--iters",),
+            "iteration caps: first frame, later frames",
+            metavar="FIRST,LATER",
+            parse=parse_pair,
+            fields=("iters_first", "iters_later"),
+            dest="iters",
+        ),
+    )
     iters_later: int = setting(10, int_check(1), via="--iters")  # warm-started frames start close to their optimum
-    tolerance: float = setting(3e-3, real_check(0, 1), flags=Flag(
-        ("--tolerance",), "stop a frame when the loss changes less than this, relative", parse=parse_float))
+    tolerance: float = setting(
+        3e-3,
+        real_check(0, 1),
+        flags=Flag(("--tolerance",), "stop a frame when the loss changes less than this, relative", parse=parse_float),
+    )
     tolerance_window: int = setting(5, int_check(1), api_only=TUNING)  # ...over this many iterations
     min_iters_later: int = setting(5, int_check(0), api_only=TUNING)
-    init: Literal["content", "noise"] = setting("content", text_check(*INITS), flags=Flag(
-        ("--init",), "the first frame starts from the content or from noise", parse=str))
+    init: Literal["content", "noise"] = setting(
+        "content",
+        text_check(*INITS),
+        flags=Flag(("--init",), "the first frame starts from the content or from noise", parse=str),
+    )
     coarse_to_fine: bool = setting(True, bool_check(), api_only=TUNING)  # cold starts: optimize at half size first
-    seed: int = setting(0, int_check(0, 2**32 - 1), flags=Flag(("--seed",), "random seed (noise init)", metavar="N",
-                                                          parse=parse_int))
-    engine: str = setting("optimize", text_check(), flags=Flag(
-        ("--engine",), "stylization engine", parse=str, choices_from="vidstyle.engines:engine_names"))
+    seed: int = setting(
+        0, int_check(0, 2**32 - 1), flags=Flag(("--seed",), "random seed (noise init)", metavar="N", parse=parse_int)
+    )
+    engine: str = setting(
+        "optimize",
+        text_check(),
+        flags=Flag(("--engine",), "stylization engine", parse=str, choices_from="vidstyle.engines:engine_names"),
+    )
     # -- the network engine (engines/network.py, vidstyle.training) --
-    model: str | None = setting(None, text_check(optional=True), flags=Flag(
-        ("--model",), "a trained look (vidstyle train -o LOOK.pt): stylize with its network (sets --engine net)",
-        metavar="LOOK", parse=str, also=(("engine", "net"),)))
+    model: str | None = setting(
+        None,
+        text_check(optional=True),
+        flags=Flag(
+            ("--model",),
+            "a trained look (vidstyle train -o LOOK.pt): stylize with its network (sets --engine net)",
+            metavar="LOOK",
+            parse=str,
+            also=(("engine", "net"),),
+        ),
+    )
     # out = net * (1 - b*mask) + warped previous output * b*mask; 0: raw network frames, no optical flow
-    net_blend: float = setting(0.5, real_check(0, 1), flags=Flag(
-        ("--net-blend",), "network engine: weight of the flow-warped previous output over reliable pixels",
-        metavar="B", parse=parse_float))
-    train_minutes: float = setting(5.0, real_check(0, above=True, unit=" minutes"), flags=Flag(
-        ("--train-minutes",), "network engine without --model: training budget in minutes", metavar="M",
-        parse=parse_float))
-    train_steps: int | None = setting(None, int_check(1, optional=True), flags=Flag(
-        ("--train-steps",), "network engine without --model: training steps (default: as many as the minutes allow)",
-        metavar="N", parse=parse_int))
+    net_blend: float = setting(
+        0.5,
+        real_check(0, 1),
+        flags=Flag(
+            ("--net-blend",),
+            "network engine: weight of the flow-warped previous output over reliable pixels",
+            metavar="B",
+            parse=parse_float,
+        ),
+    )
+    train_minutes: float = setting(
+        5.0,
+        real_check(0, above=True, unit=" minutes"),
+        flags=Flag(
+            ("--train-minutes",),
+            "network engine without --model: training budget in minutes",
+            metavar="M",
+            parse=parse_float,
+        ),
+    )
+    train_steps: int | None = setting(
+        None,
+        int_check(1, optional=True),
+        flags=Flag(
+            ("--train-steps",),
+            "network engine without --model: training steps (default: as many as the minutes allow)",
+            metavar="N",
+            parse=parse_int,
+        ),
+    )
 
     # -- size --
-    max_side: int | None = setting(256, int_check(MIN_SIDE, optional=True, unit=" pixels"), flags=Flag(
-        ("--max-side",), "processing size: longer side in pixels", metavar="N", parse=parse_int))
+    max_side: int | None = setting(
+        256,
+        int_check(MIN_SIDE, optional=True, unit=" pixels"),
+        flags=Flag(("--max-side",), "processing size: longer side in pixels", metavar="N", parse=parse_int),
+    )
     # processing size (width, height); overrides max_side
     size: tuple[int, int] | None = setting(
-        None, int_check(MIN_SIDE, optional=True, length=2, unit=" pixels"),
-        flags=Flag(("--size",), "processing size (overrides --max-side)", metavar="WxH", parse=parse_size))
-    keep_size: bool = setting(False, bool_check(), flags=Flag(
-        ("--keep-size",), "bring the result back to the source size", group="video", switch=True))
+        None,
+        int_check(MIN_SIDE, optional=True, length=2, unit=" pixels"),
+        flags=Flag(("--size",), "processing size (overrides --max-side)", metavar="WxH", parse=parse_size),
+    )
+    keep_size: bool = setting(
+        False,
+        bool_check(),
+        flags=Flag(("--keep-size",), "bring the result back to the source size", group="video", switch=True),
+    )
 
     # -- temporal consistency (Ruder et al. 2016) --
-    temporal: bool = setting(True, bool_check(), flags=Flag(  # flow-warped warm start + temporal loss
-        ("--no-temporal",), "per-frame baseline: no flow, no warm start, no temporal loss", switch=False,
-        also=(("warm_start", False),)))
+    temporal: bool = setting(
+        True,
+        bool_check(),
+        flags=Flag(  # flow-warped warm start + temporal loss
+            ("--no-temporal",),
+            "per-frame baseline: no flow, no warm start, no temporal loss",
+            switch=False,
+            also=(("warm_start", False),),
+        ),
+    )
     warm_start: bool = setting(True, bool_check(), via="--no-temporal")  # without `temporal`: previous output, unwarped
-    flow: str = setting("dis-medium", text_check(*FLOW_METHODS), label="flow method", flags=Flag(
-        ("--flow",), "optical flow method", parse=str))
-    long_term: tuple[int, ...] = setting((1,), int_check(1, length=0), label="long-term offsets", flags=Flag(
-        ("--long-term",), "previous frames the temporal loss uses", metavar="1,2,4", parse=parse_ints))
-    passes: int = setting(1, int_check(1), flags=Flag(
-        ("--passes",), "multi-pass: alternate forward/backward sweeps", group="video", metavar="N", parse=parse_int))
+    flow: str = setting(
+        "dis-medium",
+        text_check(*FLOW_METHODS),
+        label="flow method",
+        flags=Flag(("--flow",), "optical flow method", parse=str),
+    )
+    long_term: tuple[int, ...] = setting(
+        (1,),
+        int_check(1, length=0),
+        label="long-term offsets",
+        flags=Flag(("--long-term",), "previous frames the temporal loss uses", metavar="1,2,4", parse=parse_ints),
+    )
+    passes: int = setting(
+        1,
+        int_check(1),
+        flags=Flag(
+            ("--passes",), "multi-pass: alternate forward/backward sweeps", group="video", metavar="N", parse=parse_int
+        ),
+    )
     # cold start when fewer than this fraction of pixels are reliable
     scene_cut_threshold: float = setting(0.5, real_check(0, 1), api_only=TUNING)
 
     # -- hardware --
-    device: str = setting("auto", text_check(), flags=Flag(
-        ("--device",), "auto | cpu | cuda | cuda:N | mps", parse=str))
-    weights: str = setting("caffe", text_check(), flags=Flag(
-        ("--weights",), "VGG19 weights: caffe | torchvision | PATH", parse=str))
-    precision: str = setting("auto", text_check("auto", "fp32", "bf16", "fp16"), flags=Flag(
-        ("--precision",), "arithmetic of the VGG passes: auto (bf16 on GPUs of compute capability 8.0+, else fp32), "
-        "fp32, bf16 or fp16 (with loss scaling)", parse=str))
-    num_threads: int | None = setting(None, int_check(1, optional=True), flags=Flag(
-        ("--threads",), "CPU threads for torch (default: all cores)", metavar="N", parse=parse_int))
-    compile: bool = setting(False, bool_check(), flags=Flag(
-        ("--compile",), "torch.compile the VGG network (GPU, long clips)", switch=True))
+    device: str = setting(
+        "auto", text_check(), flags=Flag(("--device",), "auto | cpu | cuda | cuda:N | mps", parse=str)
+    )
+    weights: str = setting(
+        "caffe", text_check(), flags=Flag(("--weights",), "VGG19 weights: caffe | torchvision | PATH", parse=str)
+    )
+    precision: str = setting(
+        "auto",
+        text_check("auto", "fp32", "bf16", "fp16"),
+        flags=Flag(
+            ("--precision",),
+            "arithmetic of the VGG passes: auto (bf16 on GPUs of compute capability 8.0+, else fp32), "
+            "fp32, bf16 or fp16 (with loss scaling)",
+            parse=str,
+        ),
+    )
+    num_threads: int | None = setting(
+        None,
+        int_check(1, optional=True),
+        flags=Flag(("--threads",), "CPU threads for torch (default: all cores)", metavar="N", parse=parse_int),
+    )
+    compile: bool = setting(
+        False, bool_check(), flags=Flag(("--compile",), "torch.compile the VGG network (GPU, long clips)", switch=True)
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -173,51 +280,153 @@ class StyleConfig:
 class ExportConfig:
     """What is read from the source and how the result is written."""
 
-    start_s: float | None = setting(None, real_check(0, optional=True, unit=" seconds"), label="start", flags=Flag(
-        ("-ss", "--start"), "start at T (seconds or HH:MM:SS)", group="video", metavar="T", parse=parse_time))
-    end_s: float | None = setting(None, real_check(0, above=True, optional=True, unit=" seconds"), label="end", flags=(
-        Flag(("-t", "--duration"), "stylize T seconds", group="video", metavar="T", parse=parse_time,
-             after="start_s", exclusive="end", dest="duration"),
-        Flag(("-to", "--to"), "stop at T", group="video", metavar="T", parse=parse_time, exclusive="end", dest="to"),
-    ))
-    codec: str | None = setting(None, text_check(optional=True), flags=Flag(  # None: chosen from the output extension
-        ("--codec",), "video codec (default by extension)", group="video", parse=str))
-    crf: int | None = setting(None, int_check(*CRF_ANY, optional=True), flags=Flag(
-        ("--crf",), "constant rate factor (quality): x264/x265 0-51, VP9/AV1 0-63", group="video", metavar="N",
-        parse=parse_int))
-    bitrate: int | None = setting(None, int_check(1, optional=True), flags=Flag(  # bits per second
-        ("--bitrate",), "target bitrate, e.g. 2M", group="video", metavar="B", parse=parse_bitrate))
-    overwrite: bool = setting(False, bool_check(), flags=Flag(
-        ("-y",), "overwrite an existing output", group="main", switch=True))
-    resume: bool = setting(True, bool_check(), flags=Flag(
-        ("--no-resume",), "start over even if a work directory exists", group="video", switch=False))
-    keep_work: bool = setting(False, bool_check(), flags=Flag(
-        ("--keep-work",), "keep the work directory after success", group="video", switch=True))
-    work_dir: str | None = setting(None, text_check(optional=True), flags=Flag(
-        ("--work-dir",), "where finished frames wait until the run succeeds (default: $VIDSTYLE_WORK_DIR, "
-        "else ~/.cache/vidstyle/work); outside the output folder, so they survive its loss", group="video",
-        metavar="DIR", parse=str))
+    start_s: float | None = setting(
+        None,
+        real_check(0, optional=True, unit=" seconds"),
+        label="start",
+        flags=Flag(
+            ("-ss", "--start"), "start at T (seconds or HH:MM:SS)", group="video", metavar="T", parse=parse_time
+        ),
+    )
+    end_s: float | None = setting(
+        None,
+        real_check(0, above=True, optional=True, unit=" seconds"),
+        label="end",
+        flags=(
+            Flag(
+                ("-t", "--duration"),
+                "stylize T seconds",
+                group="video",
+                metavar="T",
+                parse=parse_time,
+                after="start_s",
+                exclusive="end",
+                dest="duration",
+            ),
+            Flag(
+                ("-to", "--to"), "stop at T", group="video", metavar="T", parse=parse_time, exclusive="end", dest="to"
+            ),
+        ),
+    )
+    codec: str | None = setting(
+        None,
+        text_check(optional=True),
+        flags=Flag(  # None: chosen from the output extension
+            ("--codec",), "video codec (default by extension)", group="video", parse=str
+        ),
+    )
+    crf: int | None = setting(
+        None,
+        int_check(*CRF_ANY, optional=True),
+        flags=Flag(
+            ("--crf",),
+            "constant rate factor (quality): x264/x265 0-51, VP9/AV1 0-63",
+            group="video",
+            metavar="N",
+            parse=parse_int,
+        ),
+    )
+    bitrate: int | None = setting(
+        None,
+        int_check(1, optional=True),
+        flags=Flag(  # bits per second
+            ("--bitrate",), "target bitrate, e.g. 2M", group="video", metavar="B", parse=parse_bitrate
+        ),
+    )
+    overwrite: bool = setting(
+        False, bool_check(), flags=Flag(("-y",), "overwrite an existing output", group="main", switch=True)
+    )
+    resume: bool = setting(
+        True,
+        bool_check(),
+        flags=Flag(("--no-resume",), "start over even if a work directory exists", group="video", switch=False),
+    )
+    keep_work: bool = setting(
+        False,
+        bool_check(),
+        flags=Flag(("--keep-work",), "keep the work directory after success", group="video", switch=True),
+    )
+    work_dir: str | None = setting(
+        None,
+        text_check(optional=True),
+        flags=Flag(
+            ("--work-dir",),
+            "where finished frames wait until the run succeeds (default: $VIDSTYLE_WORK_DIR, "
+            "else ~/.cache/vidstyle/work); outside the output folder, so they survive its loss",
+            group="video",
+            metavar="DIR",
+            parse=str,
+        ),
+    )
     # resample to this rate (30, 29.97, "30000/1001"); None: the source's timing
-    fps: Fraction | None = setting(None, Check("rate", optional=True), flags=Flag(
-        ("--fps",), "resample to R frames per second (30, 29.97, 30000/1001), dropping or repeating frames",
-        group="video", metavar="R", parse=parse_rate))
-    compare: bool = setting(False, bool_check(), flags=Flag(
-        ("--compare",), "write the input and the stylized video side by side (input on the left)", group="video",
-        switch=True))
+    fps: Fraction | None = setting(
+        None,
+        Check("rate", optional=True),
+        flags=Flag(
+            ("--fps",),
+            "resample to R frames per second (30, 29.97, 30000/1001), dropping or repeating frames",
+            group="video",
+            metavar="R",
+            parse=parse_rate,
+        ),
+    )
+    compare: bool = setting(
+        False,
+        bool_check(),
+        flags=Flag(
+            ("--compare",),
+            "write the input and the stylized video side by side (input on the left)",
+            group="video",
+            switch=True,
+        ),
+    )
     # -- a Ray cluster (vidstyle.distributed; pip install 'vidstyle[ray]') --
-    ray: str | None = setting(None, text_check(optional=True), flags=Flag(
-        ("--ray",), "run on a Ray cluster: auto (RAY_ADDRESS, else a local runtime) or its ADDRESS "
-        "(ray://head:10001)", group="video", metavar="ADDRESS", parse=str))
-    workers: int | None = setting(None, int_check(1, optional=True), flags=Flag(
-        ("--workers",), "with --ray: at most N segments at once (default: one per GPU, else per CPU)",
-        group="video", metavar="N", parse=parse_int))
-    segment_frames: int = setting(48, int_check(2), flags=Flag(
-        ("--segment-frames",), "with --ray: shots longer than this are split into segments of about N frames",
-        group="video", metavar="N", parse=parse_int))
+    ray: str | None = setting(
+        None,
+        text_check(optional=True),
+        flags=Flag(
+            ("--ray",),
+            "run on a Ray cluster: auto (RAY_ADDRESS, else a local runtime) or its ADDRESS (ray://head:10001)",
+            group="video",
+            metavar="ADDRESS",
+            parse=str,
+        ),
+    )
+    workers: int | None = setting(
+        None,
+        int_check(1, optional=True),
+        flags=Flag(
+            ("--workers",),
+            "with --ray: at most N segments at once (default: one per GPU, else per CPU)",
+            group="video",
+            metavar="N",
+            parse=parse_int,
+        ),
+    )
+    segment_frames: int = setting(
+        48,
+        int_check(2),
+        flags=Flag(
+            ("--segment-frames",),
+            "with --ray: shots longer than this are split into segments of about N frames",
+            group="video",
+            metavar="N",
+            parse=parse_int,
+        ),
+    )
     # measured on the sample clip: benchmarks/scale.py, vidstyle/distributed/seams.py
-    seam_frames: int = setting(8, int_check(0), flags=Flag(
-        ("--seam-frames",), "with --ray: a segment that starts inside a shot starts N frames early, and the "
-        "output cross-fades into it over those frames", group="video", metavar="N", parse=parse_int))
+    seam_frames: int = setting(
+        8,
+        int_check(0),
+        flags=Flag(
+            ("--seam-frames",),
+            "with --ray: a segment that starts inside a shot starts N frames early, and the "
+            "output cross-fades into it over those frames",
+            group="video",
+            metavar="N",
+            parse=parse_int,
+        ),
+    )
 
     def __post_init__(self) -> None:
         validate(self)

@@ -39,8 +39,14 @@ if TYPE_CHECKING:
 METER_INTERPOLATION = "linear"
 
 
-def warping_error(prev_u8: np.ndarray, cur_u8: np.ndarray, backward_flow: np.ndarray, mask: np.ndarray, *,
-                  interpolation: str = METER_INTERPOLATION) -> float:
+def warping_error(
+    prev_u8: np.ndarray,
+    cur_u8: np.ndarray,
+    backward_flow: np.ndarray,
+    mask: np.ndarray,
+    *,
+    interpolation: str = METER_INTERPOLATION,
+) -> float:
     """E_warp of one pair: the mask-weighted mean of the squared RGB difference
     (values in [0, 1], averaged over channels) between ``cur`` and ``prev``
     warped into it.
@@ -201,8 +207,9 @@ def _fit(image_u8: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image_u8, tuple(size), interpolation=cv2.INTER_AREA)
 
 
-def evaluate_flicker_with_flows(stylized_frames: Iterable[np.ndarray], flows: Iterable[np.ndarray],
-                                masks: Iterable[np.ndarray]) -> list[float]:
+def evaluate_flicker_with_flows(
+    stylized_frames: Iterable[np.ndarray], flows: Iterable[np.ndarray], masks: Iterable[np.ndarray]
+) -> list[float]:
     """E_warp per pair with given (e.g. ground-truth) backward flows and masks,
     for synthetic clips (``synthetic.SyntheticClip.backward_flows`` / ``.masks``).
 
@@ -220,8 +227,9 @@ def evaluate_flicker_with_flows(stylized_frames: Iterable[np.ndarray], flows: It
     return errors
 
 
-def evaluate_videos(input_path, stylized_path, *, method: str = "dis-medium",
-                    max_side: int | None = None) -> FlickerReport:
+def evaluate_videos(
+    input_path, stylized_path, *, method: str = "dis-medium", max_side: int | None = None
+) -> FlickerReport:
     """``evaluate_flicker`` on two video files (decoded with PyAV, streamed),
     at the stylized video's size (or smaller, with ``max_side``).
     Raises InputError when the frame counts differ."""
@@ -311,27 +319,45 @@ def draw_plot(report: FlickerReport) -> Figure:
 
     legend: dict[str, Artist] = {}  # label -> handle, in the legend's order
     pairs = np.arange(n)
-    for name, series, mean in (("stylized", report.per_pair_stylized, report.e_warp_stylized),
-                               ("input", report.per_pair_input, report.e_warp_input)):
+    for name, series, mean in (
+        ("stylized", report.per_pair_stylized, report.e_warp_stylized),
+        ("input", report.per_pair_input, report.e_warp_input),
+    ):
         values = np.asarray(series, dtype=np.float64)
         label = f"{name} (mean {mean:.2e})" if np.isfinite(values).any() else name
-        legend[label], = ax.plot(pairs, values, color=PLOT_COLORS[name], linewidth=1.6 if n <= 200 else 1.0,
-                                 marker="o", markersize=3.5,
-                                 markevery=_markers(values), label=label, gid=name,
-                                 zorder=3 if name == "stylized" else 2.8,  # above the axis line: 0 stays visible
-                                 clip_on=False)
+        (legend[label],) = ax.plot(
+            pairs,
+            values,
+            color=PLOT_COLORS[name],
+            linewidth=1.6 if n <= 200 else 1.0,
+            marker="o",
+            markersize=3.5,
+            markevery=_markers(values),
+            label=label,
+            gid=name,
+            zorder=3 if name == "stylized" else 2.8,  # above the axis line: 0 stays visible
+            clip_on=False,
+        )
     for cut in sorted(set(report.scene_cut_pairs)):
-        legend["scene cut (skipped)"] = ax.axvline(cut, color=PLOT_COLORS["cut"], linestyle="--", linewidth=1.2,
-                                                   gid="scene-cut")
+        legend["scene cut (skipped)"] = ax.axvline(
+            cut, color=PLOT_COLORS["cut"], linestyle="--", linewidth=1.2, gid="scene-cut"
+        )
     for first, last in cold_start_spans(report):
         legend[f"cold start (first {COLD_START_PAIRS} pairs)"] = ax.axvspan(
-            first - 0.5, last + 0.5, color=PLOT_COLORS["cold"], alpha=0.15, linewidth=0, gid="cold-start")
+            first - 0.5, last + 0.5, color=PLOT_COLORS["cold"], alpha=0.15, linewidth=0, gid="cold-start"
+        )
 
     ax.set_xlim(-0.5, n - 0.5)
     top = max((v for v in report.per_pair_stylized + report.per_pair_input if math.isfinite(v)), default=0.0)
     ax.set_ylim(0.0, top * 1.08 if top > 0 else 1.0)
-    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=len(legend),
-               fontsize="small", frameon=False)
+    fig.legend(
+        list(legend.values()),
+        list(legend),
+        loc="outside lower center",
+        ncols=len(legend),
+        fontsize="small",
+        frameon=False,
+    )
     return fig
 
 

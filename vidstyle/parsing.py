@@ -87,7 +87,10 @@ def parse_float(text: str) -> float:
 
 
 NAMED_RATES = {
-    "ntsc": Fraction(30000, 1001), "pal": Fraction(25), "film": Fraction(24), "ntsc-film": Fraction(24000, 1001),
+    "ntsc": Fraction(30000, 1001),
+    "pal": Fraction(25),
+    "film": Fraction(24),
+    "ntsc-film": Fraction(24000, 1001),
 }
 
 

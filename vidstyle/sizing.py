@@ -50,8 +50,11 @@ class SizeChoice:
 def requested_size(source: tuple[int, int], config: StyleConfig, *, even: bool = True) -> tuple[int, int]:
     """``config.size``, else ``source`` = (width, height) fitted to
     ``config.max_side``; InputError outside the limits (see module docstring)."""
-    size = (config.size[0], config.size[1]) if config.size is not None else fit_size(
-        *source, max_side=config.max_side, even=even)
+    size = (
+        (config.size[0], config.size[1])
+        if config.size is not None
+        else fit_size(*source, max_side=config.max_side, even=even)
+    )
     check_size(size, source=source)
     return size
 
@@ -61,12 +64,16 @@ def check_size(size: tuple[int, int], *, source: tuple[int, int]) -> None:
     take (too small) or that would not fit in memory (absurdly large)."""
     w, h = size
     if min(w, h) < MIN_PROCESSING_SIDE:
-        raise InputError(f"processing size {w}x{h} is too small (the source is {source[0]}x{source[1]}); "
-                         f"VGG19 needs at least {MIN_PROCESSING_SIDE} px on each side: pass --size WxH to enlarge it")
+        raise InputError(
+            f"processing size {w}x{h} is too small (the source is {source[0]}x{source[1]}); "
+            f"VGG19 needs at least {MIN_PROCESSING_SIDE} px on each side: pass --size WxH to enlarge it"
+        )
     if w * h > MAX_PROCESSING_PIXELS:
-        raise InputError(f"processing size {w}x{h} ({w * h / 1e6:.0f} Mpx) is too large: at most "
-                         f"{MAX_PROCESSING_PIXELS / 1e6:.1f} Mpx (e.g. 4096x4096), the optimizer's memory grows "
-                         f"with the pixel count; use a smaller --size or --max-side (--keep-size scales the result up)")
+        raise InputError(
+            f"processing size {w}x{h} ({w * h / 1e6:.0f} Mpx) is too large: at most "
+            f"{MAX_PROCESSING_PIXELS / 1e6:.1f} Mpx (e.g. 4096x4096), the optimizer's memory grows "
+            f"with the pixel count; use a smaller --size or --max-side (--keep-size scales the result up)"
+        )
 
 
 def choose_size(
@@ -127,14 +134,18 @@ def fit_in_memory(
         new_width, new_height = _even(width * scale), _even(height * scale)
         if min(new_width, new_height) < MIN_SHRUNK_SIDE:
             smallest = required_bytes((max(new_width, MIN_SHRUNK_SIDE), max(new_height, MIN_SHRUNK_SIDE)))
-            raise VidstyleError(f"not enough memory on {device}: {_gib(available)} available, and even "
-                                f"{_gib(smallest)} would be needed for the smallest processing size")
+            raise VidstyleError(
+                f"not enough memory on {device}: {_gib(available)} available, and even "
+                f"{_gib(smallest)} would be needed for the smallest processing size"
+            )
         if required_bytes((new_width, new_height)) <= budget:
             break
         scale *= 0.95
-    message = (f"processing at {new_width}x{new_height} instead of {width}x{height}: "
-               f"{width}x{height} needs about {_gib(need)} but {device} has {_gib(available)} available "
-               f"(set --max-side or --size to choose the size)")
+    message = (
+        f"processing at {new_width}x{new_height} instead of {width}x{height}: "
+        f"{width}x{height} needs about {_gib(need)} but {device} has {_gib(available)} available "
+        f"(set --max-side or --size to choose the size)"
+    )
     return (new_width, new_height), message
 
 

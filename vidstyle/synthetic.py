@@ -111,14 +111,16 @@ def _to_u8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def _affine_clip(name: str, width: int, height: int, num_frames: int,
-                 view_at: Callable[[int], np.ndarray], *, seed: int) -> SyntheticClip:
+def _affine_clip(
+    name: str, width: int, height: int, num_frames: int, view_at: Callable[[int], np.ndarray], *, seed: int
+) -> SyntheticClip:
     """Frame t shows ``texture(A_t x)`` for 2x3 affine maps ``A_t`` (frame pixel
     -> texture point). The point shown at x in frame t was at
     ``A_{t-1}^-1 A_t x`` in frame t-1, which gives the backward flow."""
     grid = pixel_grid(width, height)
-    corners = np.concatenate([_apply(view_at(t), np.array([[0, 0], [width, 0], [0, height], [width, height]]))
-                              for t in range(num_frames)])
+    corners = np.concatenate(
+        [_apply(view_at(t), np.array([[0, 0], [width, 0], [0, height], [width, height]])) for t in range(num_frames)]
+    )
     texture = AnalyticTexture((*corners.min(axis=0), *corners.max(axis=0)), seed=seed)
     frames, flows, masks = [], [], []
     for t in range(num_frames):
@@ -141,35 +143,59 @@ def _invert(matrix: np.ndarray) -> np.ndarray:
     return np.concatenate([linear, -linear @ matrix[:, 2:]], axis=1)
 
 
-def translating_clip(width: int = 128, height: int = 72, num_frames: int = 12, *,
-                     velocity: tuple[float, float] = (0.7, 0.3), seed: int = 0) -> SyntheticClip:
+def translating_clip(
+    width: int = 128,
+    height: int = 72,
+    num_frames: int = 12,
+    *,
+    velocity: tuple[float, float] = (0.7, 0.3),
+    seed: int = 0,
+) -> SyntheticClip:
     """A texture sliding by ``velocity`` px per frame (subpixel); backward flow
     ``-velocity`` everywhere, mask 0 on the strip entering the frame."""
     vx, vy = velocity
-    return _affine_clip("translation", width, height, num_frames,
-                        lambda t: np.array([[1.0, 0.0, -vx * t], [0.0, 1.0, -vy * t]]), seed=seed)
+    return _affine_clip(
+        "translation",
+        width,
+        height,
+        num_frames,
+        lambda t: np.array([[1.0, 0.0, -vx * t], [0.0, 1.0, -vy * t]]),
+        seed=seed,
+    )
 
 
-def rotating_zooming_clip(width: int = 128, height: int = 72, num_frames: int = 12, *,
-                          degrees_per_frame: float = 0.8, zoom_per_frame: float = 1.01,
-                          seed: int = 1) -> SyntheticClip:
+def rotating_zooming_clip(
+    width: int = 128,
+    height: int = 72,
+    num_frames: int = 12,
+    *,
+    degrees_per_frame: float = 0.8,
+    zoom_per_frame: float = 1.01,
+    seed: int = 1,
+) -> SyntheticClip:
     """The content rotates by ``degrees_per_frame`` and grows by
     ``zoom_per_frame`` per frame about the frame centre."""
     center = np.array([(width - 1) / 2, (height - 1) / 2])
 
     def view(t):
         angle = np.deg2rad(degrees_per_frame * t)
-        scale = zoom_per_frame ** -t  # texture units per pixel: zooming in shows less texture
+        scale = zoom_per_frame**-t  # texture units per pixel: zooming in shows less texture
         rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         return np.concatenate([rotation, (center - rotation @ center)[:, None]], axis=1)
 
     return _affine_clip("rotation+zoom", width, height, num_frames, view, seed=seed)
 
 
-def occlusion_clip(width: int = 128, height: int = 72, num_frames: int = 12, *,
-                   background_velocity: tuple[float, float] = (-0.5, 0.0),
-                   object_velocity: tuple[float, float] = (2.5, 0.6), object_size: int = 28,
-                   seed: int = 2) -> SyntheticClip:
+def occlusion_clip(
+    width: int = 128,
+    height: int = 72,
+    num_frames: int = 12,
+    *,
+    background_velocity: tuple[float, float] = (-0.5, 0.0),
+    object_velocity: tuple[float, float] = (2.5, 0.6),
+    object_size: int = 28,
+    seed: int = 2,
+) -> SyntheticClip:
     """A textured square (``object_size`` px) moves over a sliding background:
     the background it uncovers has no past (mask 0), and so does what enters
     the frame.
@@ -205,8 +231,15 @@ def occlusion_clip(width: int = 128, height: int = 72, num_frames: int = 12, *,
     return SyntheticClip("occlusion", frames, flows, masks)
 
 
-def scene_cut_clip(width: int = 128, height: int = 72, num_frames: int = 8, *, cut_at: int | None = None,
-                   velocity: tuple[float, float] = (0.7, 0.3), seed: int = 3) -> SyntheticClip:
+def scene_cut_clip(
+    width: int = 128,
+    height: int = 72,
+    num_frames: int = 8,
+    *,
+    cut_at: int | None = None,
+    velocity: tuple[float, float] = (0.7, 0.3),
+    seed: int = 3,
+) -> SyntheticClip:
     """Two unrelated shots, each a translating texture; frame ``cut_at``
     (default: the middle) starts the second. At the cut the flow is 0 and the
     mask 0 (no pixel has a past)."""

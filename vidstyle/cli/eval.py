@@ -10,14 +10,21 @@ from vidstyle.config import FLOW_METHODS, StyleConfig
 
 
 def build_eval_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog=f"{PROG} eval",
-                    description="Flicker meter: warping error of a stylized video against its input.")
+    parser = Parser(
+        prog=f"{PROG} eval", description="Flicker meter: warping error of a stylized video against its input."
+    )
     parser.add_argument("input", help="the source video")
     parser.add_argument("stylized", help="the stylized video")
-    parser.add_argument("--flow", choices=FLOW_METHODS, default="dis-medium",
-                        help="optical flow method (default dis-medium)")
-    parser.add_argument("--max-side", type=field_type(StyleConfig, "max_side"), default=None, metavar="N",
-                        help="measure at this size (default: the stylized size)")
+    parser.add_argument(
+        "--flow", choices=FLOW_METHODS, default="dis-medium", help="optical flow method (default dis-medium)"
+    )
+    parser.add_argument(
+        "--max-side",
+        type=field_type(StyleConfig, "max_side"),
+        default=None,
+        metavar="N",
+        help="measure at this size (default: the stylized size)",
+    )
     parser.add_argument("--plot", metavar="PNG", help="save the per-frame curve as a PNG")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser

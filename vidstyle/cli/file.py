@@ -24,8 +24,12 @@ def build_file_parser() -> argparse.ArgumentParser:
         epilog="Other commands: 'vidstyle eval IN STYLIZED' (flicker meter), 'vidstyle live SOURCE' (webcam/streams).",
     )
     parser.add_argument("input", help="input video (a still image is stylized into an image)")
-    parser.add_argument("-o", "--output", help="output file: .mp4 .m4v .mkv .mov .webm .gif, or an image sequence "
-                        "such as out/%%05d.png (default: INPUT.stylized.mp4)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="output file: .mp4 .m4v .mkv .mov .webm .gif, or an image sequence "
+        "such as out/%%05d.png (default: INPUT.stylized.mp4)",
+    )
     add_style_options(parser)
     g = add_export_options(parser)
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -47,8 +51,14 @@ def run_file(argv: list[str]) -> int:
     if is_still_image(args.input):
         return run_still(args, options, reporter)
     try:
-        summary = stylize_video(args.input, args.output, style=args.style, on_event=notices_to(reporter),
-                                on_start=reporter.on_start, **options)
+        summary = stylize_video(
+            args.input,
+            args.output,
+            style=args.style,
+            on_event=notices_to(reporter),
+            on_start=reporter.on_start,
+            **options,
+        )
     finally:
         reporter.close()
     if args.json:
@@ -57,8 +67,11 @@ def run_file(argv: list[str]) -> int:
         resumed = f", {summary.resumed_frames} resumed" if summary.resumed_frames else ""
         steady_s = summary.steady_seconds_per_frame
         steady = f", steady state {steady_s:.2f} s/frame" if steady_s is not None else ""
-        print(f"wrote {summary.output}: {summary.frames_written} frames in {summary.seconds:.1f} s{resumed} "
-              f"({summary.seconds_per_frame:.2f} s/frame{steady})", file=sys.stderr)
+        print(
+            f"wrote {summary.output}: {summary.frames_written} frames in {summary.seconds:.1f} s{resumed} "
+            f"({summary.seconds_per_frame:.2f} s/frame{steady})",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a bug: still one line, unless debugging
         if os.environ.get("VIDSTYLE_DEBUG"):
             raise
-        print(f"{PROG}: internal error: {type(err).__name__}: {err} (set VIDSTYLE_DEBUG=1 for a traceback)",
-              file=sys.stderr)
+        print(
+            f"{PROG}: internal error: {type(err).__name__}: {err} (set VIDSTYLE_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -33,8 +33,20 @@ from vidstyle.errors import InputError
 PROG = "vidstyle"
 
 __all__ = [
-    "PROG", "Parser", "Option", "add_style_options", "add_export_options", "style_options", "export_options",
-    "config_options", "cli_coverage", "field_type", "argparse_type", "preset_help", "parse_time", "parse_size",
+    "PROG",
+    "Parser",
+    "Option",
+    "add_style_options",
+    "add_export_options",
+    "style_options",
+    "export_options",
+    "config_options",
+    "cli_coverage",
+    "field_type",
+    "argparse_type",
+    "preset_help",
+    "parse_time",
+    "parse_size",
 ]
 
 
@@ -67,11 +79,13 @@ def config_options(*classes: type, groups: Iterable[str] | None = None) -> list[
     """The options of ``classes`` (default: both configs) in field order,
     limited to ``groups`` when given."""
     wanted = set(groups) if groups is not None else None
-    return [Option(flag, field, owner)
-            for owner in (classes or CONFIG_CLASSES)
-            for field in dataclasses.fields(owner)
-            for flag in field.metadata["flags"]
-            if wanted is None or flag.group in wanted]
+    return [
+        Option(flag, field, owner)
+        for owner in (classes or CONFIG_CLASSES)
+        for field in dataclasses.fields(owner)
+        for flag in field.metadata["flags"]
+        if wanted is None or flag.group in wanted
+    ]
 
 
 def cli_coverage() -> dict[str, str]:
@@ -174,8 +188,9 @@ def _show(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _add_options(parser: argparse.ArgumentParser, container, options: Iterable[Option],
-                 preset: dict | None = None) -> None:
+def _add_options(
+    parser: argparse.ArgumentParser, container, options: Iterable[Option], preset: dict | None = None
+) -> None:
     exclusive: dict[str, Any] = {}
     for option in options:
         flag = option.flag
@@ -194,18 +209,25 @@ def _add_options(parser: argparse.ArgumentParser, container, options: Iterable[O
 
 def preset_help(default_preset: str) -> str:
     """The --preset help: the choices and what the default preset sets."""
-    return (f"speed/quality trade-off: {', '.join(PRESET_OPTIONS)} "
-            f"(default {default_preset}: {cfg.describe_preset(default_preset)})")
+    return (
+        f"speed/quality trade-off: {', '.join(PRESET_OPTIONS)} "
+        f"(default {default_preset}: {cfg.describe_preset(default_preset)})"
+    )
 
 
 def add_style_options(parser: argparse.ArgumentParser, *, default_preset: str = "balanced") -> None:
     """The options of every command that stylizes (file and live): --style,
     --preset and the StyleConfig flags of the ``style`` group."""
     g = parser.add_argument_group("style")
-    g.add_argument("--style", action="append", required=True, metavar="IMAGE",
-                   help="style image (repeat to blend several)")
-    g.add_argument("--preset", choices=tuple(PRESET_OPTIONS), default=default_preset,
-                   help=preset_help(default_preset).replace("%", "%%"))
+    g.add_argument(
+        "--style", action="append", required=True, metavar="IMAGE", help="style image (repeat to blend several)"
+    )
+    g.add_argument(
+        "--preset",
+        choices=tuple(PRESET_OPTIONS),
+        default=default_preset,
+        help=preset_help(default_preset).replace("%", "%%"),
+    )
     _add_options(parser, g, config_options(StyleConfig, groups=["style"]), PRESET_OPTIONS[default_preset])
 
 

@@ -25,8 +25,13 @@ class ProgressReporter:
 
     def on_start(self, info, size) -> None:
         if self.enabled:
-            self.bar = tqdm(total=info.num_frames or None, unit=self.unit, file=self.file, dynamic_ncols=True,
-                            desc=f"{size[0]}x{size[1]}")
+            self.bar = tqdm(
+                total=info.num_frames or None,
+                unit=self.unit,
+                file=self.file,
+                dynamic_ncols=True,
+                desc=f"{size[0]}x{size[1]}",
+            )
 
     def on_event(self, event) -> None:
         if getattr(event, "restart_reason", None):

@@ -66,16 +66,25 @@ class DistributedSummary(RunSummary):
     workers: tuple[dict, ...] = ()
 
 
-def stylize_video_on_ray(src, dst=None, *, style, config: StyleConfig, export: ExportConfig,
-                         on_event: Callable[[Event], None] | None = None, on_start=None) -> DistributedSummary:
+def stylize_video_on_ray(
+    src,
+    dst=None,
+    *,
+    style,
+    config: StyleConfig,
+    export: ExportConfig,
+    on_event: Callable[[Event], None] | None = None,
+    on_start=None,
+) -> DistributedSummary:
     """``vidstyle.stylize_video`` with ``ray=`` set (``vidstyle.api`` calls this): the same
     output, computed by segments on a Ray cluster. See the module doc."""
     if config.passes > 1:
         raise InputError("--passes sweeps the whole clip back and forth; it does not combine with --ray")
     connection = connect(export.ray or "auto")
     try:
-        return _run(connection, src, dst, style=style, config=config, export=export, on_event=on_event,
-                    on_start=on_start)
+        return _run(
+            connection, src, dst, style=style, config=config, export=export, on_event=on_event, on_start=on_start
+        )
     finally:
         connection.close()
 
@@ -105,8 +114,13 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         scan = scan_frames(decode_frames(src, info, export, size)[0])
         if not scan.pts:
             raise InputError(f"{src}: no video frames to stylize in the requested range")
-        segments = plan_segments(scan, segment_frames=export.segment_frames, seam_frames=export.seam_frames,
-                                 start_s=export.start_s, end_s=export.end_s)
+        segments = plan_segments(
+            scan,
+            segment_frames=export.segment_frames,
+            seam_frames=export.seam_frames,
+            start_s=export.start_s,
+            end_s=export.end_s,
+        )
         fingerprint = run_fingerprint(src, style, config, export, size, device="ray")
         work_dir = work_dir_for(dst, root=export.work_dir)
         stores = [_segment_store(work_dir, segment, fingerprint, size, resume=export.resume) for segment in segments]
@@ -119,8 +133,9 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         record(Notice(f"Ray: {len(segments)} segments ({len(scan.cuts)} scene cuts), {len(done)} already done"))
         started = time.perf_counter()
         if todo:
-            actors, kept_refs = _start_workers(ray, connection, config, styles, size, src, export=export,
-                                               count=len(todo))
+            actors, kept_refs = _start_workers(
+                ray, connection, config, styles, size, src, export=export, count=len(todo)
+            )
         pool = ActorPool(actors)
         results = pool.map_unordered(lambda actor, segment: actor.run.remote(segment), todo)
         per_worker: dict[str, dict] = {}
@@ -128,7 +143,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
 
         def finish(result: SegmentResult) -> None:
             segment = segments[result.number]
-            if result.pts != segment.pts[segment.warmup:]:
+            if result.pts != segment.pts[segment.warmup :]:
                 raise InputError(f"segment {segment.number} came back with other frames than planned")
             store = stores[result.number]
             store.reset()  # a partial save of an interrupted driver is redone whole
@@ -138,8 +153,12 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
             _count_worker(per_worker, result)
             events = finished_events[segment.number] = []
             for offset, (image, frame_stats) in enumerate(zip(result.frames_u8[segment.warmup :], result.stats)):
-                event = FrameDone(index=segment.first + offset, result=_frame_result(image, frame_stats),
-                                  cold_start=frame_stats.cold_start, scene_cut=frame_stats.scene_cut)
+                event = FrameDone(
+                    index=segment.first + offset,
+                    result=_frame_result(image, frame_stats),
+                    cold_start=frame_stats.cold_start,
+                    scene_cut=frame_stats.scene_cut,
+                )
                 record(event)
                 events.append(dataclasses.replace(event, result=_frame_result(_NO_PIXELS, frame_stats)))
 
@@ -147,8 +166,13 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
             if segment.number in done:
                 events = finished_events[segment.number] = []
                 for offset in range(segment.num_frames):
-                    event = FrameDone(index=segment.first + offset, result=_replayed(), cold_start=False,
-                                      scene_cut=False, resumed=True)
+                    event = FrameDone(
+                        index=segment.first + offset,
+                        result=_replayed(),
+                        cold_start=False,
+                        scene_cut=False,
+                        resumed=True,
+                    )
                     record(event)
                     events.append(event)
 
@@ -197,11 +221,20 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         for store in stores:
             store.remove()
         _remove_if_empty(work_dir)
-    summary = stats.summary(output=dst, seconds=time.perf_counter() - started, size=size, device="ray",
-                            engine=config.engine, frames_written=writer.frames_written)
-    return DistributedSummary(**dataclasses.asdict(summary), segments=len(segments),
-                              resumed_segments=len(segments) - len(todo),
-                              workers=tuple(_worker_report(name, row) for name, row in sorted(per_worker.items())))
+    summary = stats.summary(
+        output=dst,
+        seconds=time.perf_counter() - started,
+        size=size,
+        device="ray",
+        engine=config.engine,
+        frames_written=writer.frames_written,
+    )
+    return DistributedSummary(
+        **dataclasses.asdict(summary),
+        segments=len(segments),
+        resumed_segments=len(segments) - len(todo),
+        workers=tuple(_worker_report(name, row) for name, row in sorted(per_worker.items())),
+    )
 
 
 def _segment_store(work_dir: str, segment: Segment, fingerprint: dict, size, *, resume: bool) -> FrameStore:
@@ -209,14 +242,22 @@ def _segment_store(work_dir: str, segment: Segment, fingerprint: dict, size, *, 
     its fingerprint holds the run's and the segment's frames, so a changed
     plan (other --segment-frames) recomputes it. It holds the warm-up frames
     first, then the segment's own."""
-    described = {**fingerprint, "segment": {"first": segment.first, "stop": segment.stop, "warmup": segment.warmup,
-                                            "pts": [segment.pts[0], segment.pts[-1], len(segment.pts)]}}
+    described = {
+        **fingerprint,
+        "segment": {
+            "first": segment.first,
+            "stop": segment.stop,
+            "warmup": segment.warmup,
+            "pts": [segment.pts[0], segment.pts[-1], len(segment.pts)],
+        },
+    }
     path = os.path.join(work_dir, "ray-segments", f"{segment.number:05d}")
     return FrameStore(path, fingerprint=described, shape=(size[1], size[0], 3), resume=resume)
 
 
-def _start_workers(ray, connection: Connection, config: StyleConfig, styles, size, src: str, *,
-                   export: ExportConfig, count: int) -> tuple[list, list]:
+def _start_workers(
+    ray, connection: Connection, config: StyleConfig, styles, size, src: str, *, export: ExportConfig, count: int
+) -> tuple[list, list]:
     """One SegmentWorker per GPU of the cluster (else per ``--threads`` CPUs),
     at most ``--workers`` and at most one per segment to do."""
     resources = connection.resources()
@@ -229,8 +270,8 @@ def _start_workers(ray, connection: Connection, config: StyleConfig, styles, siz
         with open(src, "rb") as file:  # for workers on nodes that do not see this path
             source = dataclasses.replace(source, data=[ray.put(file.read())])
     remote = ray.remote(SegmentWorker).options(
-        num_cpus=threads, num_gpus=1 if gpus else 0, max_restarts=WORKER_RESTARTS,
-        max_task_retries=SEGMENT_RETRIES)
+        num_cpus=threads, num_gpus=1 if gpus else 0, max_restarts=WORKER_RESTARTS, max_task_retries=SEGMENT_RETRIES
+    )
     worker_config = config if config.num_threads else config.replace(num_threads=1)
     styles_ref = ray.put(styles)
     actors = [remote.remote(worker_config, styles_ref, size, source) for _ in range(workers)]
@@ -248,8 +289,13 @@ def _stop_workers(ray, actors: list) -> None:
 
 
 def _frame_result(image_u8: np.ndarray, stats) -> FrameResult:
-    return FrameResult(image_u8=image_u8, num_iters=stats.num_iters, converged=stats.converged,
-                       losses=stats.losses, seconds=stats.seconds)
+    return FrameResult(
+        image_u8=image_u8,
+        num_iters=stats.num_iters,
+        converged=stats.converged,
+        losses=stats.losses,
+        seconds=stats.seconds,
+    )
 
 
 def _replayed() -> FrameResult:
@@ -258,8 +304,10 @@ def _replayed() -> FrameResult:
 
 
 def _count_worker(per_worker: dict[str, dict], result: SegmentResult) -> None:
-    row = per_worker.setdefault(result.worker, {"segments": 0, "frames": 0, "busy_s": 0.0, "engine_s": 0.0,
-                                                "warmup_s": 0.0, "setup_s": result.setup_s})
+    row = per_worker.setdefault(
+        result.worker,
+        {"segments": 0, "frames": 0, "busy_s": 0.0, "engine_s": 0.0, "warmup_s": 0.0, "setup_s": result.setup_s},
+    )
     row["segments"] += 1
     row["frames"] += len(result.stats)
     row["busy_s"] += result.seconds
@@ -269,10 +317,16 @@ def _count_worker(per_worker: dict[str, dict], result: SegmentResult) -> None:
 
 def _worker_report(name: str, row: dict) -> dict:
     busy = row["busy_s"]
-    return {"worker": name, "segments": row["segments"], "frames": row["frames"], "busy_s": round(busy, 3),
-            "engine_s": round(row["engine_s"], 3), "warmup_s": round(row["warmup_s"], 3),
-            "setup_s": round(row["setup_s"], 3),
-            "frames_per_s": round(row["frames"] / busy, 3) if busy else None}
+    return {
+        "worker": name,
+        "segments": row["segments"],
+        "frames": row["frames"],
+        "busy_s": round(busy, 3),
+        "engine_s": round(row["engine_s"], 3),
+        "warmup_s": round(row["warmup_s"], 3),
+        "setup_s": round(row["setup_s"], 3),
+        "frames_per_s": round(row["frames"] / busy, 3) if busy else None,
+    }
 
 
 def _remove_if_empty(path: str) -> None:
@@ -281,4 +335,3 @@ def _remove_if_empty(path: str) -> None:
             os.rmdir(folder)
         except OSError:
             return
-

@@ -79,8 +79,9 @@ def scan_frames(frames: Iterable[Frame], *, min_correlation: float = HISTOGRAM_C
     return ClipScan(pts=pts, times_s=times, cuts=cuts)
 
 
-def plan_segments(scan: ClipScan, *, segment_frames: int, seam_frames: int, start_s: float | None = None,
-                  end_s: float | None = None) -> list[Segment]:
+def plan_segments(
+    scan: ClipScan, *, segment_frames: int, seam_frames: int, start_s: float | None = None, end_s: float | None = None
+) -> list[Segment]:
     """Segments covering every frame of ``scan`` once, in order.
 
     Args:
@@ -99,13 +100,18 @@ def plan_segments(scan: ClipScan, *, segment_frames: int, seam_frames: int, star
         for previous, first, stop in zip([shot_start, *edges[:-2]], edges[:-1], edges[1:]):
             warmup = min(seam_frames, first - previous)  # within the previous segment of this shot
             decode_first = first - warmup
-            segments.append(Segment(
-                number=len(segments), first=first, stop=stop, warmup=warmup,
-                pts=tuple(scan.pts[decode_first:stop]),
-                start_s=start_s if decode_first == 0 else _between(scan.times_s, decode_first),
-                end_s=end_s if stop == count else _between(scan.times_s, stop),
-                starts_shot=first == shot_start,
-            ))
+            segments.append(
+                Segment(
+                    number=len(segments),
+                    first=first,
+                    stop=stop,
+                    warmup=warmup,
+                    pts=tuple(scan.pts[decode_first:stop]),
+                    start_s=start_s if decode_first == 0 else _between(scan.times_s, decode_first),
+                    end_s=end_s if stop == count else _between(scan.times_s, stop),
+                    starts_shot=first == shot_start,
+                )
+            )
     return segments
 
 

@@ -103,8 +103,11 @@ class SegmentWorker:
     def run(self, segment: Segment) -> SegmentResult:
         started = time.perf_counter()
         wanted = set(segment.pts)
-        decoded = (frame for frame in read_frames(self._input_path(), size=self.size, start_s=segment.start_s,
-                                                  end_s=segment.end_s) if frame.pts in wanted)
+        decoded = (
+            frame
+            for frame in read_frames(self._input_path(), size=self.size, start_s=segment.start_s, end_s=segment.end_s)
+            if frame.pts in wanted
+        )
         frames = _renumbered(decoded, first=segment.first - segment.warmup)
         done: dict[int, FrameDone] = {}
 
@@ -124,16 +127,32 @@ class SegmentWorker:
                 continue
             assert original.pts is not None  # the plan holds only frames with a pts
             pts.append(original.pts)
-            stats.append(FrameStats(num_iters=event.result.num_iters, seconds=event.result.seconds,
-                                    converged=event.result.converged, losses=dict(event.result.losses),
-                                    cold_start=event.cold_start, scene_cut=event.scene_cut))
-        if tuple(pts) != segment.pts[segment.warmup:]:
-            raise InputError(f"segment {segment.number}: worker {self.name} decoded {len(pts)} frames where "
-                             f"{segment.num_frames} were planned (the input changed, or its timestamps are not "
-                             f"unique)")
-        return SegmentResult(number=segment.number, frames_u8=np.stack(images), pts=tuple(pts), stats=tuple(stats),
-                             worker=self.name, seconds=time.perf_counter() - started, setup_s=self.setup_s,
-                             warmup_s=warmup_s)
+            stats.append(
+                FrameStats(
+                    num_iters=event.result.num_iters,
+                    seconds=event.result.seconds,
+                    converged=event.result.converged,
+                    losses=dict(event.result.losses),
+                    cold_start=event.cold_start,
+                    scene_cut=event.scene_cut,
+                )
+            )
+        if tuple(pts) != segment.pts[segment.warmup :]:
+            raise InputError(
+                f"segment {segment.number}: worker {self.name} decoded {len(pts)} frames where "
+                f"{segment.num_frames} were planned (the input changed, or its timestamps are not "
+                f"unique)"
+            )
+        return SegmentResult(
+            number=segment.number,
+            frames_u8=np.stack(images),
+            pts=tuple(pts),
+            stats=tuple(stats),
+            worker=self.name,
+            seconds=time.perf_counter() - started,
+            setup_s=self.setup_s,
+            warmup_s=warmup_s,
+        )
 
     def _input_path(self) -> str:
         """A path this worker can decode: the input's own path when it is the
@@ -144,8 +163,10 @@ class SegmentWorker:
         if self._local_path is not None:
             return self._local_path
         if not source.data:
-            raise InputError(f"worker {self.name} cannot read the input {source.path}: put it on storage every "
-                             f"node mounts at the same path (it is too large to ship through Ray's object store)")
+            raise InputError(
+                f"worker {self.name} cannot read the input {source.path}: put it on storage every "
+                f"node mounts at the same path (it is too large to ship through Ray's object store)"
+            )
         import ray
 
         data = ray.get(source.data[0])

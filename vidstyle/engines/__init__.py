@@ -28,8 +28,17 @@ ENGINES: dict[str, str | EngineFactory] = {
     "net": "vidstyle.training:network_engine",
 }
 
-__all__ = ["Engine", "FrameResult", "IterationDone", "make_engine", "memory_estimate", "register_engine",
-           "unregister_engine", "engine_names", "ENGINES"]
+__all__ = [
+    "Engine",
+    "FrameResult",
+    "IterationDone",
+    "make_engine",
+    "memory_estimate",
+    "register_engine",
+    "unregister_engine",
+    "engine_names",
+    "ENGINES",
+]
 
 
 def engine_names() -> list[str]:

@@ -78,8 +78,14 @@ class Engine(Protocol):
         """The engine's own iteration cap for a cold or a warm-started frame."""
         ...
 
-    def stylize(self, content_u8: np.ndarray, warm: WarmStart | None = None, *, max_iters: int | None = None,
-                on_iteration: OnIteration | None = None) -> FrameResult:
+    def stylize(
+        self,
+        content_u8: np.ndarray,
+        warm: WarmStart | None = None,
+        *,
+        max_iters: int | None = None,
+        on_iteration: OnIteration | None = None,
+    ) -> FrameResult:
         """Stylize one frame.
 
         Args:

@@ -62,8 +62,9 @@ class DeviceLBFGS:
     point before the move, as ``torch.optim.LBFGS.step`` does.
     """
 
-    def __init__(self, param: torch.Tensor, *, lr: float = 1.0, history_size: int = 50,
-                 first_step_max: float | None = None):
+    def __init__(
+        self, param: torch.Tensor, *, lr: float = 1.0, history_size: int = 50, first_step_max: float | None = None
+    ):
         if not isinstance(param, torch.Tensor) or not param.requires_grad:
             raise ValueError("DeviceLBFGS optimizes one tensor that requires grad")
         if history_size < 1:

@@ -94,6 +94,8 @@ LBFGS_ON_DEVICE = True
 # frame). float32 keeps torch's rule: it is smooth there, and the iterates
 # then match torch.optim.LBFGS.
 FIRST_STEP_MAX = {"bf16": 1.0, "fp16": 1.0}
+
+
 @dataclasses.dataclass
 class CompileStats:
     """What ``--compile`` did, for run summaries (``engine.compile_stats``).
@@ -143,8 +145,14 @@ class OptimizerEngine:
     name = "optimize"
     wants_warm_start = True
 
-    def __init__(self, styles_u8: Sequence[np.ndarray], *, config: StyleConfig, device=None,
-                 features: VGG19Features | None = None):
+    def __init__(
+        self,
+        styles_u8: Sequence[np.ndarray],
+        *,
+        config: StyleConfig,
+        device=None,
+        features: VGG19Features | None = None,
+    ):
         if not styles_u8:
             raise InputError("at least one style image is required")
         blend = config.style_weights or tuple(1.0 for _ in styles_u8)
@@ -278,8 +286,9 @@ class OptimizerEngine:
         """Run eagerly from now on; say why, once."""
         text = str(err).strip()
         reason = f"{type(err).__name__}: {text.splitlines()[0][:200]}" if text else type(err).__name__
-        warnings.warn(f"torch.compile failed ({reason}); running the VGG network without it", RuntimeWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"torch.compile failed ({reason}); running the VGG network without it", RuntimeWarning, stacklevel=3
+        )
         self._compiled = None
         self.compile_stats.active = False
         self.compile_stats.fallback = reason
@@ -287,8 +296,9 @@ class OptimizerEngine:
     # -- running out of memory ----------------------------------------------
 
     @contextlib.contextmanager
-    def _memory_guard(self, stage: str, size: tuple[int, int] | None,
-                      frame_size: tuple[int, int] | None = None) -> Iterator[None]:
+    def _memory_guard(
+        self, stage: str, size: tuple[int, int] | None, frame_size: tuple[int, int] | None = None
+    ) -> Iterator[None]:
         """Turn a failed allocation inside the block into ``OutOfMemoryError``."""
         try:
             yield
@@ -299,12 +309,21 @@ class OptimizerEngine:
                 raise
             raise self._out_of_memory(err, stage, size, frame_size) from err
 
-    def _out_of_memory(self, err: BaseException, stage: str, size: tuple[int, int] | None,
-                       frame_size: tuple[int, int] | None = None) -> OutOfMemoryError:
+    def _out_of_memory(
+        self, err: BaseException, stage: str, size: tuple[int, int] | None, frame_size: tuple[int, int] | None = None
+    ) -> OutOfMemoryError:
         """The error a user sees (``out_of_memory.describe``)."""
-        return describe(err, stage=stage, size=size, frame_size=frame_size or self._serving or size,
-                        device=self.device, precision=self.precision, dtype=self.dtype,
-                        compiling=bool(self.config.compile), required_bytes=self.required_bytes)
+        return describe(
+            err,
+            stage=stage,
+            size=size,
+            frame_size=frame_size or self._serving or size,
+            device=self.device,
+            precision=self.precision,
+            dtype=self.dtype,
+            compiling=bool(self.config.compile),
+            required_bytes=self.required_bytes,
+        )
 
     def style_grams(self, size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """Blended target Gram matrices for frames of ``size`` = (width, height);
@@ -340,8 +359,14 @@ class OptimizerEngine:
 
         return required_bytes(size, config=config, device=select_device(config.device) if device is None else device)
 
-    def stylize(self, content_u8: np.ndarray, warm: WarmStart | None = None, *, max_iters: int | None = None,
-                on_iteration: OnIteration | None = None) -> FrameResult:
+    def stylize(
+        self,
+        content_u8: np.ndarray,
+        warm: WarmStart | None = None,
+        *,
+        max_iters: int | None = None,
+        on_iteration: OnIteration | None = None,
+    ) -> FrameResult:
         """Optimize one frame (see ``Engine.stylize``): a cold start from the
         content (or noise), coarse-to-fine, or a warm start from ``warm.init``
         held by the temporal loss towards ``warm.temporal``.
@@ -353,9 +378,14 @@ class OptimizerEngine:
         cap = self.max_iters(cold=cold) if max_iters is None else max_iters
         self._serving = (content_u8.shape[1], content_u8.shape[0])  # the size error messages name
         try:
-            result = self._optimize(content_u8, init=None if warm is None else warm.init,
-                                    temporal=None if warm is None else warm.temporal, max_iters=cap,
-                                    min_iters=0 if cold else self.config.min_iters_later, on_iteration=on_iteration)
+            result = self._optimize(
+                content_u8,
+                init=None if warm is None else warm.init,
+                temporal=None if warm is None else warm.temporal,
+                max_iters=cap,
+                min_iters=0 if cold else self.config.min_iters_later,
+                on_iteration=on_iteration,
+            )
         finally:
             self._serving = None
         if self.compile_stats.first_frame_seconds is None:
@@ -396,8 +426,14 @@ class OptimizerEngine:
             # quarter of the cost per iteration), upsample, refine with the
             # rest. max_iters caps both levels together.
             half = (size[0] // 2, size[1] // 2)
-            coarse = self._optimize(resize(content_u8, half), init=None, temporal=None, max_iters=max_iters // 2,
-                                    on_iteration=on_iteration, frame_size=size)
+            coarse = self._optimize(
+                resize(content_u8, half),
+                init=None,
+                temporal=None,
+                max_iters=max_iters // 2,
+                on_iteration=on_iteration,
+                frame_size=size,
+            )
             init = resize(coarse.image_u8, size)
             coarse_iters = coarse.num_iters
             max_iters = max(1, max_iters - coarse_iters)
@@ -456,7 +492,8 @@ class OptimizerEngine:
                 if not scaler.backoff():
                     raise VidstyleError(
                         f"float16 overflowed in the VGG network at {size[0]}x{size[1]} even without loss scaling "
-                        "(activations beyond 65504); use --precision fp32 or bf16")
+                        "(activations beyond 65504); use --precision fp32 or bf16"
+                    )
 
         converged = False
         with self._memory_guard("optimizing", size, frame_size):
@@ -503,8 +540,10 @@ class OptimizerEngine:
     def _initial_image(self, content_u8: np.ndarray, init: np.ndarray | None) -> torch.Tensor:
         if init is not None:
             if init.shape[:2] != content_u8.shape[:2]:
-                init = resize(init if init.dtype == np.uint8 else (init * 255).round().astype(np.uint8),
-                              (content_u8.shape[1], content_u8.shape[0]))
+                init = resize(
+                    init if init.dtype == np.uint8 else (init * 255).round().astype(np.uint8),
+                    (content_u8.shape[1], content_u8.shape[0]),
+                )
             return self.to_tensor(init).clone()
         if self.config.init == "noise":
             rng = np.random.default_rng(self.config.seed)
@@ -519,10 +558,16 @@ class OptimizerEngine:
         # the curvature history persists across steps. Step size 1 and no line
         # search, as in neural-style.
         if LBFGS_ON_DEVICE:
-            return DeviceLBFGS(pixels, lr=1.0, history_size=LBFGS_HISTORY_SIZE,
-                               first_step_max=FIRST_STEP_MAX.get(self.precision))
+            return DeviceLBFGS(
+                pixels, lr=1.0, history_size=LBFGS_HISTORY_SIZE, first_step_max=FIRST_STEP_MAX.get(self.precision)
+            )
         return torch.optim.LBFGS(
-            [pixels], lr=1.0, max_iter=1, history_size=LBFGS_HISTORY_SIZE, tolerance_grad=0.0, tolerance_change=0.0,
+            [pixels],
+            lr=1.0,
+            max_iter=1,
+            history_size=LBFGS_HISTORY_SIZE,
+            tolerance_grad=0.0,
+            tolerance_change=0.0,
         )
 
     def _has_converged(self, history: list[float]) -> bool:

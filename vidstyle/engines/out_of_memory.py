@@ -35,17 +35,28 @@ def is_out_of_memory(err: BaseException) -> bool:
     return False
 
 
-def describe(err: BaseException, *, stage: str, size: tuple[int, int] | None, frame_size: tuple[int, int] | None,
-             device: torch.device, precision: str, dtype: torch.dtype, compiling: bool,
-             required_bytes: Callable[[tuple[int, int]], int]) -> OutOfMemoryError:
+def describe(
+    err: BaseException,
+    *,
+    stage: str,
+    size: tuple[int, int] | None,
+    frame_size: tuple[int, int] | None,
+    device: torch.device,
+    precision: str,
+    dtype: torch.dtype,
+    compiling: bool,
+    required_bytes: Callable[[tuple[int, int]], int],
+) -> OutOfMemoryError:
     """The ``OutOfMemoryError`` for ``err``, raised while ``stage`` ran at
     ``size`` (the coarse level of ``frame_size`` when they differ)."""
     where = device_label(device)
     if size is None:
         what = f"out of memory on {where} while {stage}"
     elif frame_size is not None and frame_size != size:  # not None: falls back to size
-        what = (f"out of memory on {where} while {stage} at {size[0]}x{size[1]}, "
-                f"the coarse level of a {frame_size[0]}x{frame_size[1]} frame")
+        what = (
+            f"out of memory on {where} while {stage} at {size[0]}x{size[1]}, "
+            f"the coarse level of a {frame_size[0]}x{frame_size[1]} frame"
+        )
     else:
         what = f"out of memory on {where} while {stage} at {size[0]}x{size[1]}"
     facts = [f"precision {precision}"]

@@ -105,7 +105,8 @@ def choose_precision(requested: str, device, capability: tuple[int, int] | None 
             f"--precision bf16 needs a GPU with native bfloat16 (compute capability "
             f"{NATIVE_BF16_CAPABILITY[0]}.{NATIVE_BF16_CAPABILITY[1]} or newer); {device} has "
             f"{capability[0]}.{capability[1]}, where bfloat16 convolutions are emulated and slower than "
-            "float32: use --precision fp32 (what auto picks there) or fp16")
+            "float32: use --precision fp32 (what auto picks there) or fp16"
+        )
     return DTYPES[requested]
 
 

@@ -37,22 +37,42 @@ import importlib
 
 _EXPORTS = {
     # reading
-    "VideoInfo": "reading", "probe": "reading", "read_frames": "reading", "frame_to_rgb": "reading",
-    "is_still_image": "reading", "error_reason": "reading",
+    "VideoInfo": "reading",
+    "probe": "reading",
+    "read_frames": "reading",
+    "frame_to_rgb": "reading",
+    "is_still_image": "reading",
+    "error_reason": "reading",
     # writing files
-    "FrameWriter": "writers", "open_writer": "writers", "WRITERS": "writers",
-    "VideoWriter": "video_writer", "partial_path": "video_writer",
-    "ImageSequenceWriter": "sequence", "is_sequence_pattern": "sequence",
-    "OUTPUT_FORMATS": "formats", "DEFAULT_CRF": "formats", "SEQUENCE_EXTENSIONS": "formats",
-    "check_destination": "destination", "OutputFolderRemoved": "destination",
+    "FrameWriter": "writers",
+    "open_writer": "writers",
+    "WRITERS": "writers",
+    "VideoWriter": "video_writer",
+    "partial_path": "video_writer",
+    "ImageSequenceWriter": "sequence",
+    "is_sequence_pattern": "sequence",
+    "OUTPUT_FORMATS": "formats",
+    "DEFAULT_CRF": "formats",
+    "SEQUENCE_EXTENSIONS": "formats",
+    "check_destination": "destination",
+    "OutputFolderRemoved": "destination",
     "OutputClock": "timestamps",
     # frame rate
-    "FrameRateConverter": "framerate", "rate_time_base": "framerate",
+    "FrameRateConverter": "framerate",
+    "rate_time_base": "framerate",
     # still images
-    "load_image": "images", "save_image": "images", "check_image_destination": "images",
-    "preserve_colors": "images", "resize": "images", "resize_longer_side": "images", "IMAGE_EXTENSIONS": "images",
+    "load_image": "images",
+    "save_image": "images",
+    "check_image_destination": "images",
+    "preserve_colors": "images",
+    "resize": "images",
+    "resize_longer_side": "images",
+    "IMAGE_EXTENSIONS": "images",
     # live
-    "open_source": "sources", "parse_source": "sources", "LiveSource": "sources", "SourceSpec": "sources",
+    "open_source": "sources",
+    "parse_source": "sources",
+    "LiveSource": "sources",
+    "SourceSpec": "sources",
     "StreamWriter": "stream_writer",
 }
 

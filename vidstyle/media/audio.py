@@ -194,9 +194,10 @@ def cut_audio_frame(frame, origin_s: float, end_s: float | None):
             samples = samples[:, first:last]
         else:
             channels = frame.layout.nb_channels
-            samples = samples[:, first * channels:last * channels]
-        cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format=frame.format.name,
-                                         layout=frame.layout.name)
+            samples = samples[:, first * channels : last * channels]
+        cut = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples), format=frame.format.name, layout=frame.layout.name
+        )
         cut.sample_rate = rate
         frame = cut
     frame.pts = round((start_s - origin_s) * rate) + first

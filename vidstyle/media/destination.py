@@ -37,8 +37,11 @@ class OutputFolderRemoved(OutputError):
     """
 
     def __init__(self, folder: str, *, dst: str, frames_written: int):
-        super().__init__(f"the output folder {folder} was removed while {os.path.basename(dst)} was being "
-                         f"written ({frames_written} frames written; nothing was saved there)", exit_code=1)
+        super().__init__(
+            f"the output folder {folder} was removed while {os.path.basename(dst)} was being "
+            f"written ({frames_written} frames written; nothing was saved there)",
+            exit_code=1,
+        )
         self.folder = folder
         self.dst = dst
         self.frames_written = frames_written
@@ -173,8 +176,7 @@ def publish(tmp_path: str, path: str, *, dst: str | None = None, frames_written:
         discard(tmp_path)
         folder = os.path.dirname(os.path.abspath(path))
         check_folder_still_there(folder, dst=dst or path, frames_written=frames_written)
-        raise OutputError(f"cannot move the finished output onto {path}: {err.strerror or err}",
-                          exit_code=1) from err
+        raise OutputError(f"cannot move the finished output onto {path}: {err.strerror or err}", exit_code=1) from err
 
 
 def discard(path: str) -> None:

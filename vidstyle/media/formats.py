@@ -38,10 +38,16 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
     ".mp4": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
     ".m4v": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
     ".mkv": OutputFormat("libx264", "yuv420p", "aac", None, X264_OPTIONS),
-    ".mov": OutputFormat("prores_ks", "yuv422p10le", "aac", MP4_AUDIO | {"pcm_s16le", "pcm_s24le"},
-                         {"profile": "2"}),  # ProRes 422 (standard)
-    ".webm": OutputFormat("libvpx-vp9", "yuv420p", "libopus", frozenset({"opus", "vorbis"}),
-                          {"row-mt": "1", "deadline": "good", "cpu-used": "4"}),
+    ".mov": OutputFormat(
+        "prores_ks", "yuv422p10le", "aac", MP4_AUDIO | {"pcm_s16le", "pcm_s24le"}, {"profile": "2"}
+    ),  # ProRes 422 (standard)
+    ".webm": OutputFormat(
+        "libvpx-vp9",
+        "yuv420p",
+        "libopus",
+        frozenset({"opus", "vorbis"}),
+        {"row-mt": "1", "deadline": "good", "cpu-used": "4"},
+    ),
     ".gif": OutputFormat("gif", "pal8", None, frozenset(), {}),
 }
 # x264 at crf 14, not the usual 18: stylized frames are dense high-frequency
@@ -84,8 +90,9 @@ def unknown_extension_error(dst: str) -> OutputError:
     form when the extension is an image's."""
     ext = os.path.splitext(dst)[1].lower()
     hint = f" or an image sequence like out/%05d{ext}" if ext in SEQUENCE_EXTENSIONS else ""
-    return OutputError(f"unknown output extension {ext or '(none)'!r} for {dst}; "
-                       f"use one of {', '.join(OUTPUT_FORMATS)}{hint}")
+    return OutputError(
+        f"unknown output extension {ext or '(none)'!r} for {dst}; use one of {', '.join(OUTPUT_FORMATS)}{hint}"
+    )
 
 
 def needs_even_size(pix_fmt: str) -> bool:
@@ -109,8 +116,9 @@ def pick_pix_fmt(fmt: OutputFormat, supported: Sequence[str], *, codec_overridde
     return "yuv420p" if "yuv420p" in supported else supported[0]
 
 
-def encoder_options(fmt: OutputFormat, encoder: str, *, codec_overridden: bool, crf: int | None,
-                    bitrate: int | None) -> tuple[dict[str, str], int | None]:
+def encoder_options(
+    fmt: OutputFormat, encoder: str, *, codec_overridden: bool, crf: int | None, bitrate: int | None
+) -> tuple[dict[str, str], int | None]:
     """The FFmpeg options of ``encoder`` and its bit rate (bits/s; 0: constant
     quality; None: the encoder's default).
 

@@ -87,8 +87,9 @@ class FrameRateConverter:
             assert self.t0 is not None, "select() runs ahead of expand()"
             origin = round(self.t0 / self.time_base)
             for n in self._slots.pop(frame.index):
-                yield Frame(image_u8=frame.image_u8, pts=origin + n * ticks_per_frame, time_base=self.time_base,
-                            index=n)
+                yield Frame(
+                    image_u8=frame.image_u8, pts=origin + n * ticks_per_frame, time_base=self.time_base, index=n
+                )
 
     def _slot(self, t: Fraction) -> int:
         """The output frame nearest to source time ``t`` (halves round up)."""

@@ -91,8 +91,9 @@ def check_image_destination(path, *, overwrite: bool, input_paths=()) -> None:
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in IMAGE_EXTENSIONS:
-        raise OutputError(f"unknown image extension {ext or '(none)'!r} for {path}; "
-                          f"use one of {', '.join(IMAGE_EXTENSIONS)}")
+        raise OutputError(
+            f"unknown image extension {ext or '(none)'!r} for {path}; use one of {', '.join(IMAGE_EXTENSIONS)}"
+        )
     check_destination(path, overwrite=overwrite, input_paths=input_paths)
 
 

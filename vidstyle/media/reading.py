@@ -26,8 +26,19 @@ from vidstyle.errors import CorruptInputError, InputError
 from vidstyle.frames import Frame
 
 STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "jpeg2000", "ppm", "pgm", "qoi", "jpegls"}
-STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe",
-                       "pgm_pipe", "qoi_pipe", "j2k_pipe", "jpegls_pipe"}
+STILL_IMAGE_FORMATS = {
+    "image2",
+    "png_pipe",
+    "jpeg_pipe",
+    "bmp_pipe",
+    "tiff_pipe",
+    "webp_pipe",
+    "ppm_pipe",
+    "pgm_pipe",
+    "qoi_pipe",
+    "j2k_pipe",
+    "jpegls_pipe",
+}
 ISO_MEDIA_EXTENSIONS = {".mp4", ".m4v", ".mov", ".3gp"}
 TRUNCATION_SLACK_FRAMES = 3  # a video may end this many frames before its announced duration...
 TRUNCATION_SLACK_S = 0.25  # ...or this many seconds, whichever is more
@@ -101,8 +112,7 @@ def error_reason(err: BaseException) -> str:
 
 def _video_stream(container, path) -> av.video.stream.VideoStream:
     """The first real video stream (cover art is not video); InputError when none."""
-    streams = [s for s in container.streams.video
-               if not s.disposition & av.stream.Disposition.attached_pic]
+    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         if container.streams.video:
@@ -113,7 +123,8 @@ def _video_stream(container, path) -> av.video.stream.VideoStream:
 
 def _is_still_image(container, stream) -> bool:
     return container.format.name in STILL_IMAGE_FORMATS or (
-        stream.frames == 1 and stream.codec_context.name in STILL_IMAGE_CODECS)
+        stream.frames == 1 and stream.codec_context.name in STILL_IMAGE_CODECS
+    )
 
 
 def is_still_image(path) -> bool:
@@ -137,24 +148,34 @@ def probe(path) -> VideoInfo:
         stream = _video_stream(container, path)
         ctx = stream.codec_context
         if _is_still_image(container, stream):
-            raise InputError(f"{os.fspath(path)} is a still image, not a video "
-                             f"(stylize it with an image output such as -o out.png, or vidstyle.stylize_image)")
+            raise InputError(
+                f"{os.fspath(path)} is a still image, not a video "
+                f"(stylize it with an image output such as -o out.png, or vidstyle.stylize_image)"
+            )
         rotation = _stream_rotation(container, stream)
         width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
         if width <= 0 or height <= 0:
-            raise InputError(f"{os.fspath(path)}: the video stream has no usable picture size "
-                             f"(corrupt header, or larger than FFmpeg decodes)")
+            raise InputError(
+                f"{os.fspath(path)}: the video stream has no usable picture size "
+                f"(corrupt header, or larger than FFmpeg decodes)"
+            )
         fps = stream.average_rate or stream.guessed_rate
         duration_s = _announced_video_duration_s(stream)
         if duration_s is None and container.duration:
             duration_s = container.duration / av.time_base
         num_frames = stream.frames or (round(duration_s * fps) if duration_s and fps else None)
         return VideoInfo(
-            path=os.fspath(path), width=width, height=height, rotation=rotation,
+            path=os.fspath(path),
+            width=width,
+            height=height,
+            rotation=rotation,
             fps=Fraction(fps) if fps else None,
             time_base=Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000),
-            num_frames=num_frames, duration_s=duration_s, has_audio=bool(container.streams.audio),
-            codec=ctx.name, pix_fmt=ctx.pix_fmt or "unknown",
+            num_frames=num_frames,
+            duration_s=duration_s,
+            has_audio=bool(container.streams.audio),
+            codec=ctx.name,
+            pix_fmt=ctx.pix_fmt or "unknown",
         )
 
 
@@ -282,8 +303,10 @@ def _unreadable(src, index: int, detail: str, opened: _OpenedFile) -> CorruptInp
     names an in-place change of the file when there was one, else ``detail``."""
     change = opened.change()
     if change is not None:
-        return CorruptInputError(f"{src}: input is unreadable from frame {index}: the file was {change} "
-                                 f"while it was being read", frame_index=index)
+        return CorruptInputError(
+            f"{src}: input is unreadable from frame {index}: the file was {change} while it was being read",
+            frame_index=index,
+        )
     return CorruptInputError(f"{src}: input is corrupt at frame {index} ({detail})", frame_index=index)
 
 
@@ -332,15 +355,21 @@ def _check_complete(src, stream, frames: int, last_end_s: float, fps, opened: _O
         return
     change = opened.change(count_growth=False)
     if change is not None:
-        raise CorruptInputError(f"{src}: input is unreadable from frame {frames}: the file was {change} "
-                                f"while it was being read", frame_index=frames)
+        raise CorruptInputError(
+            f"{src}: input is unreadable from frame {frames}: the file was {change} while it was being read",
+            frame_index=frames,
+        )
     announced = _announced_video_duration_s(stream)
     if announced is None:
         return
     slack = max(TRUNCATION_SLACK_FRAMES / float(fps) if fps else 0.0, TRUNCATION_SLACK_S)
     if last_end_s < announced - slack:
-        raise _unreadable(src, frames, f"the video stops at {last_end_s:.2f}s but the file announces "
-                                       f"{announced:.2f}s: truncated?", opened)
+        raise _unreadable(
+            src,
+            frames,
+            f"the video stops at {last_end_s:.2f}s but the file announces {announced:.2f}s: truncated?",
+            opened,
+        )
 
 
 def display_size(frame) -> tuple[int, int]:
@@ -361,7 +390,9 @@ def frame_to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
         width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
     shrinking = width <= frame.width and height <= frame.height
     rgb = frame.reformat(
-        width=width, height=height, format="rgb24",
+        width=width,
+        height=height,
+        format="rgb24",
         interpolation="AREA" if shrinking else "BICUBIC",
         src_colorspace=_source_colorspace(frame),
         src_color_range=frame.color_range or None,
@@ -377,5 +408,8 @@ def _source_colorspace(frame) -> int | None:
     convention (BT.709 for HD, BT.601 for SD)."""
     if frame.colorspace not in (0, 2):  # 0: RGB/identity, 2: unspecified
         return None  # the frame's own tag
-    return av.video.reformatter.Colorspace.ITU709 if frame.height >= HD_MIN_HEIGHT else \
-        av.video.reformatter.Colorspace.ITU601
+    return (
+        av.video.reformatter.Colorspace.ITU709
+        if frame.height >= HD_MIN_HEIGHT
+        else av.video.reformatter.Colorspace.ITU601
+    )

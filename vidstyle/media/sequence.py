@@ -61,8 +61,10 @@ class SequencePattern:
         if len(_FIELD.findall(literal)) != 1 or "%" in _FIELD.sub("", literal):
             raise OutputError(f"an image sequence name needs exactly one number field like %05d, got {self.path}")
         if self.ext not in SEQUENCE_EXTENSIONS:
-            raise OutputError(f"unknown image sequence extension {self.ext or '(none)'!r} in {self.path}; "
-                              f"use one of {', '.join(SEQUENCE_EXTENSIONS)}")
+            raise OutputError(
+                f"unknown image sequence extension {self.ext or '(none)'!r} in {self.path}; "
+                f"use one of {', '.join(SEQUENCE_EXTENSIONS)}"
+            )
 
     def file_name(self, number: int, *, partial: bool = False) -> str:
         """The ``number``-th file's name (``partial``: ``00001.partial.png``)."""
@@ -92,7 +94,7 @@ class SequencePattern:
             stem = f"{stem}.partial"
         field = _FIELD.search(stem)
         assert field is not None, "checked in __init__"
-        before, after = stem[:field.start()], stem[field.end():] + ext
+        before, after = stem[: field.start()], stem[field.end() :] + ext
         digits = rf"(\d{{{int(field.group(1))},}})" if field.group(1) else r"(\d+)"
         return re.compile(re.escape(before.replace(_LITERAL, "%")) + digits + re.escape(after.replace(_LITERAL, "%")))
 
@@ -139,13 +141,16 @@ class ImageSequenceWriter(AtomicWriter):
             return
         existing = self.pattern.numbers()
         for path in input_paths:
-            if os.path.exists(path) and any(os.path.samefile(path, os.path.join(folder, name))
-                                            for name in existing.values()):
+            if os.path.exists(path) and any(
+                os.path.samefile(path, os.path.join(folder, name)) for name in existing.values()
+            ):
                 raise OutputError(f"refusing to overwrite the input {os.fspath(path)}; choose another output with -o")
         if existing and not overwrite:
             first = existing[min(existing)]
-            raise OutputError(f"{folder} already holds {len(existing)} frames named like {self.pattern.name} "
-                              f"(e.g. {first}); pass -y to replace them")
+            raise OutputError(
+                f"{folder} already holds {len(existing)} frames named like {self.pattern.name} "
+                f"(e.g. {first}); pass -y to replace them"
+            )
 
     def write(self, frame: Frame) -> None:
         """Write one frame; ``frame.image_u8`` is uint8 ``(height, width, 3)`` RGB."""
@@ -154,8 +159,9 @@ class ImageSequenceWriter(AtomicWriter):
         width, height = self.frame_size
         image = frame.image_u8
         if image.shape != (height, width, 3) or image.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 ({height}, {width}, 3) image for {self.dst}, "
-                             f"got {image.dtype} {image.shape}")
+            raise ValueError(
+                f"expected a uint8 ({height}, {width}, 3) image for {self.dst}, got {image.dtype} {image.shape}"
+            )
         self._check_folder()
         number = FIRST_NUMBER + self.frames_written
         params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if self.pattern.ext in (".jpg", ".jpeg") else []
@@ -167,8 +173,9 @@ class ImageSequenceWriter(AtomicWriter):
             encoded.tofile(os.path.join(self.tmp_dir, self.pattern.file_name(number)))
         except OSError as err:
             self.abort()
-            raise OutputError(f"writing {self.dst} failed at frame {self.frames_written}: {err.strerror or err}",
-                              exit_code=1) from err
+            raise OutputError(
+                f"writing {self.dst} failed at frame {self.frames_written}: {err.strerror or err}", exit_code=1
+            ) from err
         self.frames_written += 1
 
     def _check_folder(self) -> None:
@@ -224,13 +231,17 @@ class ImageSequenceWriter(AtomicWriter):
         self._closed = True
         try:
             for number in range(FIRST_NUMBER, FIRST_NUMBER + self.frames_written):
-                publish(os.path.join(self.tmp_dir, self.pattern.file_name(number)),
-                        os.path.join(self.pattern.folder, self.pattern.file_name(number, partial=partial)),
-                        dst=self.dst, frames_written=self.frames_written)
+                publish(
+                    os.path.join(self.tmp_dir, self.pattern.file_name(number)),
+                    os.path.join(self.pattern.folder, self.pattern.file_name(number, partial=partial)),
+                    dst=self.dst,
+                    frames_written=self.frames_written,
+                )
             os.rmdir(self.tmp_dir)
         except OSError as err:
-            raise OutputError(f"cannot move the frames into {self.pattern.folder}: {err.strerror or err}",
-                              exit_code=1) from err
+            raise OutputError(
+                f"cannot move the frames into {self.pattern.folder}: {err.strerror or err}", exit_code=1
+            ) from err
 
     def _remove_beyond(self, count: int, *, partial: bool) -> None:
         """Delete this pattern's files numbered above ``count`` (an earlier run's)."""

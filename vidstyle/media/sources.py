@@ -80,7 +80,7 @@ def parse_source(
     Raises InputError for anything else (with the forms that are accepted).
     """
     if text.startswith(LAVFI_PREFIX):
-        graph = text[len(LAVFI_PREFIX):]
+        graph = text[len(LAVFI_PREFIX) :]
         if not graph:
             raise InputError("empty lavfi source; use e.g. lavfi:testsrc2=size=320x240:rate=30")
         return SourceSpec("lavfi", graph, "lavfi", {}, paced=True)
@@ -124,13 +124,15 @@ class LiveSource:
         InputError: the source cannot be opened or has no video stream.
     """
 
-    def __init__(self, spec: SourceSpec, *, open_timeout_s: float = OPEN_TIMEOUT_S,
-                 read_timeout_s: float = READ_TIMEOUT_S):
+    def __init__(
+        self, spec: SourceSpec, *, open_timeout_s: float = OPEN_TIMEOUT_S, read_timeout_s: float = READ_TIMEOUT_S
+    ):
         self.spec = spec
         self._closed = False
         try:
-            self.container = av.open(spec.target, format=spec.format, options=dict(spec.options),
-                                     timeout=(open_timeout_s, read_timeout_s))
+            self.container = av.open(
+                spec.target, format=spec.format, options=dict(spec.options), timeout=(open_timeout_s, read_timeout_s)
+            )
         except (av.error.FFmpegError, OSError) as err:
             raise InputError(f"cannot open live source {_describe(spec)}: {error_reason(err)}") from err
         if not self.container.streams.video:

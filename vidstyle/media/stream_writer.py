@@ -118,6 +118,8 @@ def _output_format(target: str, *, is_device: bool) -> str:
         return V4L2_FORMAT
     scheme = urlparse(target).scheme.lower()
     if scheme not in STREAM_FORMATS:
-        raise OutputError(f"unsupported stream output {target!r}: use one of "
-                          f"{', '.join(s + '://' for s in STREAM_FORMATS)} or a /dev/videoN loopback device")
+        raise OutputError(
+            f"unsupported stream output {target!r}: use one of "
+            f"{', '.join(s + '://' for s in STREAM_FORMATS)} or a /dev/videoN loopback device"
+        )
     return STREAM_FORMATS[scheme]

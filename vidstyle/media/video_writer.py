@@ -163,8 +163,10 @@ class VideoWriter(AtomicWriter):
         except (av.error.FFmpegError, OSError, ValueError) as err:
             self.abort()
             if isinstance(err, av.codec.codec.UnknownCodecError):
-                raise OutputError(f"unknown video codec {codec!r}: this FFmpeg build has no such encoder "
-                                  f"(leave out --codec to use the one {self.ext} files get)") from err
+                raise OutputError(
+                    f"unknown video codec {codec!r}: this FFmpeg build has no such encoder "
+                    f"(leave out --codec to use the one {self.ext} files get)"
+                ) from err
             raise OutputError(f"cannot set up the encoder for {self.dst}: {error_reason(err)}", exit_code=1) from err
 
     def _add_video_stream(self, codec: str | None, crf: int | None, bitrate: int | None) -> VideoStream:
@@ -181,8 +183,9 @@ class VideoWriter(AtomicWriter):
             ctx = stream.codec_context
             ctx.colorspace, ctx.color_range = BT709, LIMITED_RANGE  # what _encodable_frames converts to
             ctx.color_primaries, ctx.color_trc = BT709, BT709
-        options, bit_rate = encoder_options(self.format, stream.codec_context.name, codec_overridden=codec is not None,
-                                            crf=crf, bitrate=bitrate)
+        options, bit_rate = encoder_options(
+            self.format, stream.codec_context.name, codec_overridden=codec is not None, crf=crf, bitrate=bitrate
+        )
         if bit_rate is not None:
             stream.bit_rate = bit_rate
         stream.options = {**options}
@@ -206,8 +209,9 @@ class VideoWriter(AtomicWriter):
         image = frame.image_u8
         width, height = self.frame_size
         if image.shape != (height, width, 3) or image.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 ({height}, {width}, 3) image for {self.dst}, "
-                             f"got {image.dtype} {image.shape}")
+            raise ValueError(
+                f"expected a uint8 ({height}, {width}, 3) image for {self.dst}, got {image.dtype} {image.shape}"
+            )
         self._check_folder()
         pts = self._pts_for(frame)
         number = self.frames_written
@@ -221,8 +225,7 @@ class VideoWriter(AtomicWriter):
             raise self._corrupt_audio(err) from err
         except (av.error.FFmpegError, OSError) as err:
             self.abort()
-            raise OutputError(f"writing {self.dst} failed at frame {number}: {error_reason(err)}",
-                              exit_code=1) from err
+            raise OutputError(f"writing {self.dst} failed at frame {number}: {error_reason(err)}", exit_code=1) from err
 
     def _check_folder(self) -> None:
         """Abort and raise OutputFolderRemoved when the output's folder is gone
@@ -234,8 +237,10 @@ class VideoWriter(AtomicWriter):
             raise
 
     def _corrupt_audio(self, err: AudioSourceError) -> CorruptInputError:
-        return CorruptInputError(f"{self.audio_from}: input is corrupt at frame {self.frames_written}: {err}",
-                                 frame_index=self.frames_written)
+        return CorruptInputError(
+            f"{self.audio_from}: input is corrupt at frame {self.frames_written}: {err}",
+            frame_index=self.frames_written,
+        )
 
     def _encodable_frames(self, image: np.ndarray, pts: int) -> list:
         """``image`` as the encoder's frames: palettized for GIF, else converted
@@ -247,7 +252,9 @@ class VideoWriter(AtomicWriter):
         stream_size = (self.video.width, self.video.height)
         yuv = not is_rgb_pix_fmt(str(self.video.pix_fmt))
         converted = rgb.reformat(
-            width=stream_size[0], height=stream_size[1], format=self.video.pix_fmt,
+            width=stream_size[0],
+            height=stream_size[1],
+            format=self.video.pix_fmt,
             interpolation="AREA" if stream_size != self.frame_size else None,
             dst_colorspace=Colorspace.ITU709 if yuv else None,  # BT.709, limited range, as the stream is tagged
             dst_color_range=ColorRange.MPEG if yuv else None,
@@ -352,8 +359,11 @@ class VideoWriter(AtomicWriter):
         before they could clean up (SIGKILL, power loss)."""
         name = os.path.basename(self.dst)
         prefix, suffix = f".{name}.", f".partial{self.ext}"
-        return [os.path.join(self.folder, entry) for entry in os.listdir(self.folder)
-                if entry.startswith(prefix) and entry.endswith(suffix)]
+        return [
+            os.path.join(self.folder, entry)
+            for entry in os.listdir(self.folder)
+            if entry.startswith(prefix) and entry.endswith(suffix)
+        ]
 
     def abort(self) -> None:
         """Drop the temporary file; ``dst`` is left as it was. Safe to call twice."""

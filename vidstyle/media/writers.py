@@ -129,17 +129,27 @@ class WriterKind:
 def _open_image_sequence(dst: str, options: WriterOptions) -> FrameWriter:
     if options.codec or options.crf is not None or options.bitrate:
         raise OutputError("--codec, --crf and --bitrate apply to video files, not to image sequences")
-    return ImageSequenceWriter(dst, width=options.width, height=options.height, overwrite=options.overwrite,
-                               input_paths=options.input_paths)
+    return ImageSequenceWriter(
+        dst, width=options.width, height=options.height, overwrite=options.overwrite, input_paths=options.input_paths
+    )
 
 
 def _open_video_file(dst: str, options: WriterOptions) -> FrameWriter:
     if options.time_base is None:
         raise ValueError(f"a video file needs the frames' time_base: {dst}")
     return VideoWriter(
-        dst, width=options.width, height=options.height, time_base=options.time_base, fps=options.fps,
-        audio_from=options.audio_from, audio_start_s=options.audio_start_s, audio_end_s=options.audio_end_s,
-        codec=options.codec, crf=options.crf, bitrate=options.bitrate, overwrite=options.overwrite,
+        dst,
+        width=options.width,
+        height=options.height,
+        time_base=options.time_base,
+        fps=options.fps,
+        audio_from=options.audio_from,
+        audio_start_s=options.audio_start_s,
+        audio_end_s=options.audio_end_s,
+        codec=options.codec,
+        crf=options.crf,
+        bitrate=options.bitrate,
+        overwrite=options.overwrite,
         input_paths=options.input_paths,
     )
 
@@ -194,9 +204,20 @@ def open_writer(
             encoder cannot be set up.
     """
     dst = os.fspath(dst)
-    options = WriterOptions(width=width, height=height, time_base=time_base, fps=fps, audio_from=audio_from,
-                            audio_start_s=audio_start_s, audio_end_s=audio_end_s, codec=codec, crf=crf,
-                            bitrate=bitrate, overwrite=overwrite, input_paths=tuple(map(os.fspath, input_paths)))
+    options = WriterOptions(
+        width=width,
+        height=height,
+        time_base=time_base,
+        fps=fps,
+        audio_from=audio_from,
+        audio_start_s=audio_start_s,
+        audio_end_s=audio_end_s,
+        codec=codec,
+        crf=crf,
+        bitrate=bitrate,
+        overwrite=overwrite,
+        input_paths=tuple(map(os.fspath, input_paths)),
+    )
     for kind in WRITERS:
         if kind.accepts(dst):
             return kind.open(dst, options)

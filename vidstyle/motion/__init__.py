@@ -9,5 +9,15 @@ from vidstyle.motion.estimate import CutPolicy, Motion, MotionEstimator, with_mo
 from vidstyle.motion.flow import FlowEstimator, consistency_mask, warp
 from vidstyle.motion.warmstart import WarmStarter, WarmStartPolicy, warm_start
 
-__all__ = ["CutPolicy", "Motion", "MotionEstimator", "with_motion", "FlowEstimator", "consistency_mask", "warp",
-           "WarmStarter", "WarmStartPolicy", "warm_start"]
+__all__ = [
+    "CutPolicy",
+    "Motion",
+    "MotionEstimator",
+    "with_motion",
+    "FlowEstimator",
+    "consistency_mask",
+    "warp",
+    "WarmStarter",
+    "WarmStartPolicy",
+    "warm_start",
+]

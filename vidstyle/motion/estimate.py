@@ -87,8 +87,15 @@ class MotionEstimator:
     Not thread-safe: one caller at a time. ``close()`` ends the worker threads.
     """
 
-    def __init__(self, *, method: str = "dis-medium", offsets: tuple[int, ...] = (1,), cut: CutPolicy = CutPolicy(),
-                 photometric_threshold: float | None = None, workers: int = 1):
+    def __init__(
+        self,
+        *,
+        method: str = "dis-medium",
+        offsets: tuple[int, ...] = (1,),
+        cut: CutPolicy = CutPolicy(),
+        photometric_threshold: float | None = None,
+        workers: int = 1,
+    ):
         if any(int(k) != k or k < 1 for k in offsets):
             raise ValueError(f"offsets must be positive frame counts, got {offsets}")
         if workers < 1:
@@ -97,8 +104,9 @@ class MotionEstimator:
         self.cut = cut
         self.photometric_threshold = photometric_threshold
         FlowEstimator(method)  # fail on a bad method before the first frame
-        self._pool = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vidstyle-flow")
-                      if workers > 1 else None)
+        self._pool = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vidstyle-flow") if workers > 1 else None
+        )
         self._flows = _FlowPairs(method, self._pool)
         self._history: deque[np.ndarray] = deque(maxlen=self.offsets[-1])  # _history[-k] is frame t-k
 
@@ -131,7 +139,7 @@ class MotionEstimator:
         cut = self.cut
         if histogram_correlation(previous, current) < cut.min_histogram_correlation:
             return Motion(warps=[], is_scene_cut=True, reliable_fraction=0.0)
-        (backward, forward), = self._flows.compute(current, [previous])
+        ((backward, forward),) = self._flows.compute(current, [previous])
         mask = consistency_mask(backward, forward)
         reliable = float(mask.mean())
         if cut.min_reliable_fraction is not None and reliable < cut.min_reliable_fraction:
@@ -142,11 +150,14 @@ class MotionEstimator:
         masks = [mask] + [consistency_mask(b, f) for b, f in pairs]
         if self.photometric_threshold is not None:
             references = [previous] + [earlier[k - 1] for k in farther]
-            masks = [m * photometric_mask(current, e, b, threshold=self.photometric_threshold)
-                     for m, e, b in zip(masks, references, backwards)]
+            masks = [
+                m * photometric_mask(current, e, b, threshold=self.photometric_threshold)
+                for m, e, b in zip(masks, references, backwards)
+            ]
         weights = long_term_weights(masks)
-        return Motion(warps=list(zip([1, *farther], backwards, weights)), is_scene_cut=False,
-                      reliable_fraction=reliable)
+        return Motion(
+            warps=list(zip([1, *farther], backwards, weights)), is_scene_cut=False, reliable_fraction=reliable
+        )
 
 
 def with_motion(
@@ -172,9 +183,13 @@ def with_motion(
     Yields:
         ``(frame, motion)``; motion is None for the first frame.
     """
-    estimator = MotionEstimator(method=method, offsets=offsets,
-                                cut=CutPolicy(min_reliable_fraction=scene_cut_threshold),
-                                photometric_threshold=photometric_threshold, workers=workers)
+    estimator = MotionEstimator(
+        method=method,
+        offsets=offsets,
+        cut=CutPolicy(min_reliable_fraction=scene_cut_threshold),
+        photometric_threshold=photometric_threshold,
+        workers=workers,
+    )
     try:
         for frame in frames:
             yield frame, estimator.observe(frame.image_u8)

@@ -199,8 +199,9 @@ def consistency_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return (~(occluded | boundary | outside)).astype(np.float32)
 
 
-def photometric_mask(current_u8: np.ndarray, previous_u8: np.ndarray, backward: np.ndarray, *,
-                     threshold: float = PHOTOMETRIC_THRESHOLD) -> np.ndarray:
+def photometric_mask(
+    current_u8: np.ndarray, previous_u8: np.ndarray, backward: np.ndarray, *, threshold: float = PHOTOMETRIC_THRESHOLD
+) -> np.ndarray:
     """Where the previous input frame, warped by the backward flow, matches the
     current one: 1 where the mean absolute RGB difference (values in [0, 1])
     is at most ``threshold``, else 0. float32 ``(H, W)``.

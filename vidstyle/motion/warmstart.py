@@ -106,8 +106,9 @@ def warm_start(
         init = mask * init + (1.0 - mask) * u8_to_float(content_u8)
     target = None
     if policy.temporal_target:
-        target = TemporalTarget(warped=np.stack(warped).astype(np.float32),
-                                weights=np.stack(weights).astype(np.float32))
+        target = TemporalTarget(
+            warped=np.stack(warped).astype(np.float32), weights=np.stack(weights).astype(np.float32)
+        )
     return WarmStart(init=init.astype(np.float32, copy=False), temporal=target)
 
 

@@ -6,5 +6,16 @@ from vidstyle.pipeline.still import stylize_image
 from vidstyle.pipeline.summary import RunSummary
 from vidstyle.pipeline.video import InterruptedRun, default_output_path, load_styles, stylize_video
 
-__all__ = ["stylize_video", "stylize_image", "RunSummary", "InterruptedRun", "default_output_path", "load_styles",
-           "Event", "FrameDone", "FrameStarted", "Notice", "WorkResumed"]
+__all__ = [
+    "stylize_video",
+    "stylize_image",
+    "RunSummary",
+    "InterruptedRun",
+    "default_output_path",
+    "load_styles",
+    "Event",
+    "FrameDone",
+    "FrameStarted",
+    "Notice",
+    "WorkResumed",
+]

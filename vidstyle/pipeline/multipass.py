@@ -52,8 +52,14 @@ def refine_passes(
             if neighbour is not None:
                 content = inputs.read(index)
                 motion = estimator.between(content, inputs.read(neighbour))
-                warm = warm_start(content, motion, {1: outputs.read(neighbour)}, policy,
-                                  own=u8_to_float(outputs.read(index)), own_weight=NEIGHBOUR_BLEND)
+                warm = warm_start(
+                    content,
+                    motion,
+                    {1: outputs.read(neighbour)},
+                    policy,
+                    own=u8_to_float(outputs.read(index)),
+                    own_weight=NEIGHBOUR_BLEND,
+                )
                 if warm is not None:  # None at a scene cut: nothing to carry across it
                     emit(FrameStarted(index=index))
                     result = engine.stylize(content, warm, on_iteration=emit)

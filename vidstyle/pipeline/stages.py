@@ -63,8 +63,15 @@ def stylize_frames(
             if store is not None:
                 store.append(result.image_u8)
         starter.remember(result.image_u8)
-        emit(FrameDone(index=frame.index, result=result, cold_start=warm is None and not resumed,
-                       scene_cut=scene_cut, resumed=resumed))
+        emit(
+            FrameDone(
+                index=frame.index,
+                result=result,
+                cold_start=warm is None and not resumed,
+                scene_cut=scene_cut,
+                resumed=resumed,
+            )
+        )
         yield frame.with_image(result.image_u8), result
 
 
@@ -80,8 +87,9 @@ def stylize_pairs(
     computing optical flow on a background thread when the temporal method is on."""
     if config.temporal and engine.wants_warm_start:
         pairs = prefetch(
-            with_motion(frames, method=config.flow, offsets=config.long_term,
-                        scene_cut_threshold=config.scene_cut_threshold),
+            with_motion(
+                frames, method=config.flow, offsets=config.long_term, scene_cut_threshold=config.scene_cut_threshold
+            ),
             depth=FLOW_PREFETCH_DEPTH,
         )
     else:
@@ -99,7 +107,10 @@ def stylize_pairs(
 
 
 def finish_frames(
-    pairs: Iterable[tuple[Frame, Frame]], *, size: tuple[int, int], config: StyleConfig,
+    pairs: Iterable[tuple[Frame, Frame]],
+    *,
+    size: tuple[int, int],
+    config: StyleConfig,
     compare: Iterator[Frame] | None = None,
 ) -> Iterator[Frame]:
     """Apply what happens after stylization: colour preservation, the resize

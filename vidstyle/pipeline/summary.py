@@ -60,8 +60,18 @@ class RunStats:
         if not event.cold_start:
             self.steady_seconds.append(event.result.seconds)
 
-    def summary(self, *, output: str, seconds: float, size, device: str, engine: str, frames_written: int,
-                precision: str | None = None, compile: dict | None = None) -> RunSummary:
+    def summary(
+        self,
+        *,
+        output: str,
+        seconds: float,
+        size,
+        device: str,
+        engine: str,
+        frames_written: int,
+        precision: str | None = None,
+        compile: dict | None = None,
+    ) -> RunSummary:
         """Timing over the frames this run computed (replayed frames cost nothing)."""
         computed_frames = self.frames - self.resumed
         steady = sorted(self.steady_seconds)

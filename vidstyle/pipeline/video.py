@@ -92,16 +92,23 @@ def decode_frames(src, info: VideoInfo, export: ExportConfig, size: tuple[int, i
     return converter.select(frames), converter.expand
 
 
-def open_output(src: str, dst: str, *, info: VideoInfo, export: ExportConfig, out_size: tuple[int, int],
-                style_paths):
+def open_output(src: str, dst: str, *, info: VideoInfo, export: ExportConfig, out_size: tuple[int, int], style_paths):
     """The writer of a file run: the source's timing (or --fps), its audio
     over the trimmed range, the encoder options; checks the destination."""
     rate = export.fps
     return open_writer(
-        dst, width=out_size[0] * (2 if export.compare else 1), height=out_size[1],
-        time_base=rate_time_base(rate) if rate else info.time_base, fps=rate or info.fps,
-        audio_from=info.path if info.has_audio else None, audio_start_s=export.start_s, audio_end_s=export.end_s,
-        codec=export.codec, crf=export.crf, bitrate=export.bitrate, overwrite=export.overwrite,
+        dst,
+        width=out_size[0] * (2 if export.compare else 1),
+        height=out_size[1],
+        time_base=rate_time_base(rate) if rate else info.time_base,
+        fps=rate or info.fps,
+        audio_from=info.path if info.has_audio else None,
+        audio_start_s=export.start_s,
+        audio_end_s=export.end_s,
+        codec=export.codec,
+        crf=export.crf,
+        bitrate=export.bitrate,
+        overwrite=export.overwrite,
         input_paths=[src, *(os.fspath(path) for path in style_paths)],
     )
 
@@ -140,8 +147,10 @@ def stylize_video(
     """
     config, export = make_configs(**options)
     if export.ray is not None:
-        raise InputError("ray= runs on a cluster: call vidstyle.stylize_video (vidstyle.api), which dispatches "
-                         "to vidstyle.distributed; this function is the single-machine run")
+        raise InputError(
+            "ray= runs on a cluster: call vidstyle.stylize_video (vidstyle.api), which dispatches "
+            "to vidstyle.distributed; this function is the single-machine run"
+        )
     src = os.fspath(src)
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src)
@@ -156,8 +165,9 @@ def stylize_video(
             on_event(event)
 
     device = select_device(config.device)
-    choice = choose_size((info.width, info.height), config, required_bytes=memory_estimate(config, device),
-                         device=device)
+    choice = choose_size(
+        (info.width, info.height), config, required_bytes=memory_estimate(config, device), device=device
+    )
     size = choice.size
     if choice.note is not None:
         record(Notice(choice.note))
@@ -169,10 +179,15 @@ def stylize_video(
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
     try:  # the destination is checked before the network loads
         engine = make_engine(config, styles, device=device)
-        fingerprint = run_fingerprint(src, style, config, export, size, device=device,
-                                      precision=getattr(engine, "precision", None))
-        store = FrameStore(work_dir_for(dst, root=export.work_dir), fingerprint=fingerprint,
-                           shape=(size[1], size[0], 3), resume=export.resume)
+        fingerprint = run_fingerprint(
+            src, style, config, export, size, device=device, precision=getattr(engine, "precision", None)
+        )
+        store = FrameStore(
+            work_dir_for(dst, root=export.work_dir),
+            fingerprint=fingerprint,
+            shape=(size[1], size[0], 3),
+            resume=export.resume,
+        )
     except BaseException:
         writer.abort()
         raise
@@ -185,8 +200,9 @@ def stylize_video(
         record(Notice(f"{kind} has no sound: the audio of {src} is left out"))
     try:
         frames, retime = decode(size)
-        stylized = stylize_pairs(prefetch(frames, depth=DECODE_PREFETCH_DEPTH), engine, config=config,
-                                 on_event=record, store=store)
+        stylized = stylize_pairs(
+            prefetch(frames, depth=DECODE_PREFETCH_DEPTH), engine, config=config, on_event=record, store=store
+        )
         if config.passes > 1:
             inputs = FrameStore(store.path, fingerprint=store.fingerprint, shape=store.shape, name="inputs")
             for original, _ in stylized:
@@ -215,8 +231,11 @@ def stylize_video(
         raise InterruptedRun(partial_output=partial, work_dir=store.path) from err
     except (OutputError, OutOfMemoryError) as err:  # disk full, encoder, memory: the finished frames stay
         writer.abort()
-        kept = (f"the {store.count} finished frames are kept in {store.path}; rerun the same command to continue"
-                if store.count else "no frame was finished")
+        kept = (
+            f"the {store.count} finished frames are kept in {store.path}; rerun the same command to continue"
+            if store.count
+            else "no frame was finished"
+        )
         err.args = (f"{err}; {kept}",)
         raise
     except BaseException:
@@ -224,9 +243,16 @@ def stylize_video(
         raise
     if not export.keep_work:
         store.remove()
-    return stats.summary(output=dst, seconds=time.perf_counter() - started, size=size, device=str(engine.device),
-                         engine=engine.name, frames_written=writer.frames_written,
-                         precision=getattr(engine, "precision", None), compile=_compile_stats(engine))
+    return stats.summary(
+        output=dst,
+        seconds=time.perf_counter() - started,
+        size=size,
+        device=str(engine.device),
+        engine=engine.name,
+        frames_written=writer.frames_written,
+        precision=getattr(engine, "precision", None),
+        compile=_compile_stats(engine),
+    )
 
 
 def _compile_stats(engine) -> dict | None:
@@ -235,8 +261,9 @@ def _compile_stats(engine) -> dict | None:
     return stats.as_dict() if stats is not None and stats.requested else None
 
 
-def run_fingerprint(src, style, config: StyleConfig, export: ExportConfig, size, *, device,
-                    precision: str | None = None) -> dict:
+def run_fingerprint(
+    src, style, config: StyleConfig, export: ExportConfig, size, *, device, precision: str | None = None
+) -> dict:
     """Everything that decides the stylized pixels; a resumed run must match it
     (the device and the precision the engine chose too: the same run on a GPU
     and a CPU, or in bf16 and fp32, paints other pixels)."""

@@ -79,8 +79,9 @@ class FrameStore:
     (None when there were none or they were kept).
     """
 
-    def __init__(self, path, *, fingerprint: dict, shape: tuple[int, int, int], resume: bool = True,
-                 name: str = "frames"):
+    def __init__(
+        self, path, *, fingerprint: dict, shape: tuple[int, int, int], resume: bool = True, name: str = "frames"
+    ):
         self.path = os.fspath(path)
         self.name = name
         self.shape: tuple[int, int, int] = (shape[0], shape[1], shape[2])
@@ -94,8 +95,11 @@ class FrameStore:
             self.count = self._complete_frames()
         elif old is not None:
             changed = ", ".join(_changed_keys(old, json.loads(json.dumps(self.meta)))) or "format"
-            self.restart_reason = ("--no-resume given" if not resume else
-                                   f"settings or inputs changed since the interrupted run ({changed})")
+            self.restart_reason = (
+                "--no-resume given"
+                if not resume
+                else f"settings or inputs changed since the interrupted run ({changed})"
+            )
         if self.count == 0:
             self._reset()
         self.resumed = self.count
@@ -123,8 +127,9 @@ class FrameStore:
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as err:
-            raise OutputError(f"cannot save frame {self.count} in the work directory {self.path}: "
-                              f"{err.strerror or err}", exit_code=1) from err
+            raise OutputError(
+                f"cannot save frame {self.count} in the work directory {self.path}: {err.strerror or err}", exit_code=1
+            ) from err
         self.count += 1
 
     def replace(self, index: int, image_u8: np.ndarray) -> None:
@@ -134,8 +139,9 @@ class FrameStore:
         try:
             self._write_pixels(index, image_u8, truncate=False)
         except OSError as err:
-            raise OutputError(f"cannot save frame {index} in the work directory {self.path}: "
-                              f"{err.strerror or err}", exit_code=1) from err
+            raise OutputError(
+                f"cannot save frame {index} in the work directory {self.path}: {err.strerror or err}", exit_code=1
+            ) from err
 
     def _write_pixels(self, index: int, image_u8: np.ndarray, *, truncate: bool) -> None:
         if image_u8.shape != self.shape:
