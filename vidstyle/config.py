@@ -17,6 +17,10 @@ Weights follow the scale of the reference implementations
 (jcjohnson/neural-style, manuelruder/artistic-videos): VGG sees 0..255 pixels,
 content and style losses are mean squared errors, Gram matrices are divided by
 C*H*W, and the temporal loss is a masked MSE over 0..255 pixels.
+
+Why this module is long: every option of the project is declared here once,
+with its check and its flag, which is the point of the module; the checking
+machinery is ``checks.py`` and the text parsers ``parsing.py``.
 """
 
 from __future__ import annotations

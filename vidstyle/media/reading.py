@@ -10,6 +10,10 @@ Damage: a file that cannot be opened is an InputError (exit code 2) with one
 clear line; a file that stops decoding part-way, ends well before the
 duration it announces, or is truncated or rewritten while it is being read is
 a CorruptInputError after the last good frame, never a raw PyAV exception.
+
+Why this module is long: probing and decoding share the container helpers
+(opening with clear errors, rotation, colour tags, the truncation and
+changed-file checks); apart, each half would need the other's internals.
 """
 
 from __future__ import annotations
