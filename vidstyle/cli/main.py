@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM ends as cleanly as Ctrl-C
+        # A shell without job control starts background commands with SIGINT
+        # ignored, and Python then never raises KeyboardInterrupt: `kill -INT`
+        # would be lost. An explicit interrupt request always ends the run cleanly.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     target = COMMANDS.get(argv[0], FILE_COMMAND) if argv else FILE_COMMAND
     if target != FILE_COMMAND:
         argv = argv[1:]
