@@ -32,6 +32,7 @@ from vidstyle.media import (
     rate_time_base,
     read_frames,
 )
+from vidstyle.media.background import BackgroundWriter
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.multipass import refine_passes
 from vidstyle.pipeline.stages import finish_frames, stylize_pairs
@@ -96,7 +97,7 @@ def open_output(src: str, dst: str, *, info: VideoInfo, export: ExportConfig, ou
     """The writer of a file run: the source's timing (or --fps), its audio
     over the trimmed range, the encoder options; checks the destination."""
     rate = export.fps
-    return open_writer(
+    writer = open_writer(
         dst,
         width=out_size[0] * (2 if export.compare else 1),
         height=out_size[1],
@@ -111,6 +112,7 @@ def open_output(src: str, dst: str, *, info: VideoInfo, export: ExportConfig, ou
         overwrite=export.overwrite,
         input_paths=[src, *(os.fspath(path) for path in style_paths)],
     )
+    return BackgroundWriter(writer)  # the engine never waits for the encoder
 
 
 def stylize_video(
