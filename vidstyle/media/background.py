@@ -16,13 +16,15 @@ import queue
 import threading
 
 from vidstyle.frames import Frame
+from vidstyle.media.destination import AtomicWriter
 
 _STOP = object()
 DEFAULT_DEPTH = 2  # frames handed over and not yet encoded
 
 
-class BackgroundWriter:
-    """Wraps ``writer`` (a ``FrameWriter``); satisfies ``FrameWriter`` itself.
+class BackgroundWriter(AtomicWriter):
+    """Wraps ``writer`` (a ``FrameWriter``); satisfies ``FrameWriter`` itself
+    (``AtomicWriter`` gives it the same ``with`` behaviour).
 
     Args:
         writer: the writer that encodes; used only by the background thread
@@ -69,19 +71,6 @@ class BackgroundWriter:
     def abort(self) -> None:
         self._stop()
         self.writer.abort()
-
-    def __enter__(self) -> BackgroundWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.abort()
-            return
-        try:
-            self.close()
-        except BaseException:
-            self.abort()
-            raise
 
     # -- the thread ---------------------------------------------------------
 
