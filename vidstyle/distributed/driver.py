@@ -42,6 +42,7 @@ from vidstyle.pipeline.video import (
     load_styles,
     open_output,
     run_fingerprint,
+    style_paths_of,
 )
 from vidstyle.pipeline.workdir import FrameStore, work_dir_for
 from vidstyle.sizing import choose_size
@@ -97,7 +98,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src)
     styles = load_styles(style)
-    style_paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    style_paths = style_paths_of(style)
     stats = RunStats()  # fed in frame order as the output is assembled (it counts frames by rising index)
 
     def record(event: Event) -> None:  # progress: as segments finish, in any order

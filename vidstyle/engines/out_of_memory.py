@@ -11,6 +11,7 @@ import torch
 
 from vidstyle.engines.precision import choose_precision, device_label
 from vidstyle.errors import OutOfMemoryError, VidstyleError
+from vidstyle.sizing import MIN_SHRUNK_SIDE
 
 OUT_OF_MEMORY_SHRINK = 0.7  # suggested --max-side after running out of memory: ~half the pixels
 _OUT_OF_MEMORY_TEXT = re.compile(r"out of memory|can't allocate memory|ALLOC_FAILED", re.IGNORECASE)
@@ -75,7 +76,7 @@ def describe(
             pass
     advice = []
     if frame_size is not None:
-        smaller = max(32, int(max(frame_size) * OUT_OF_MEMORY_SHRINK) // 16 * 16)
+        smaller = max(MIN_SHRUNK_SIDE, int(max(frame_size) * OUT_OF_MEMORY_SHRINK) // 16 * 16)
         advice.append(f"a smaller --max-side (e.g. --max-side {smaller})")
     if dtype == torch.float32 and device.type == "cuda":
         try:

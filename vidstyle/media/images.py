@@ -12,8 +12,7 @@ import numpy as np
 
 from vidstyle.errors import InputError, OutputError
 from vidstyle.media.destination import check_destination, discard, make_temp_file, publish
-
-MIN_STYLE_SIDE = 64  # VGG19 pools 4 times before relu5_1; smaller styles are upscaled
+from vidstyle.sizing import MIN_STYLE_SIDE
 
 
 def load_image(path) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -12,7 +11,7 @@ from vidstyle.engines import make_engine, memory_estimate
 from vidstyle.features import select_device
 from vidstyle.media.images import check_image_destination, load_image, preserve_colors, resize, save_image
 from vidstyle.pipeline.events import Event, Notice
-from vidstyle.pipeline.video import load_styles
+from vidstyle.pipeline.video import load_styles, style_paths_of
 from vidstyle.sizing import choose_size
 
 
@@ -31,7 +30,7 @@ def stylize_image(src, dst=None, *, style, on_event: Callable[[Event], None] | N
     choice = choose_size((w, h), config, required_bytes=memory_estimate(config, device), device=device, even=False)
     if choice.note is not None and on_event is not None:
         on_event(Notice(choice.note))
-    style_paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    style_paths = style_paths_of(style)
     if dst is not None:
         check_image_destination(dst, overwrite=export.overwrite, input_paths=[src, *style_paths])
     engine = make_engine(config, load_styles(style), device=device)

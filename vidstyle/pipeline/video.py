@@ -75,9 +75,14 @@ def frames_to_stylize(info: VideoInfo, export: ExportConfig) -> int | None:
     return max(1, round((end - start) * float(rate)))
 
 
+def style_paths_of(style) -> list:
+    """``style`` as given to the API (one path or several) -> a list of paths."""
+    return [style] if isinstance(style, (str, os.PathLike)) else list(style)
+
+
 def load_styles(style) -> list[np.ndarray]:
     """One path or a sequence of paths -> list of uint8 RGB style images."""
-    paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    paths = style_paths_of(style)
     if not paths:
         raise InputError("at least one style image is required (--style)")
     return [load_image(path) for path in paths]
@@ -157,7 +162,7 @@ def stylize_video(
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src)
     styles = load_styles(style)
-    style_paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    style_paths = style_paths_of(style)
     stats = RunStats()
 
     def record(event: Event) -> None:
@@ -269,7 +274,7 @@ def run_fingerprint(
     """Everything that decides the stylized pixels; a resumed run must match it
     (the device and the precision the engine chose too: the same run on a GPU
     and a CPU, or in bf16 and fp32, paints other pixels)."""
-    styles = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    styles = style_paths_of(style)
     decisive = dataclasses.asdict(config)
     for name in ("num_threads", "keep_size", "preserve_colors"):  # do not change stored frames
         decisive.pop(name)
