@@ -54,11 +54,12 @@ def stylize_frames(
     for frame, motion in pairs:
         scene_cut = bool(motion is not None and motion.is_scene_cut)
         emit(FrameStarted(index=frame.index))
-        warm = starter.start(frame.image_u8, motion)
-        if store is not None and frame.index < store.count:
-            resumed, result = True, _replayed(store.read(frame.index))
+        if store is not None and frame.index < store.count:  # replayed: no warm start to build
+            if scene_cut:
+                starter.reset()
+            warm, resumed, result = None, True, _replayed(store.read(frame.index))
         else:
-            resumed = False
+            warm, resumed = starter.start(frame.image_u8, motion), False
             result = engine.stylize(frame.image_u8, warm, on_iteration=emit)
             if store is not None:
                 store.append(result.image_u8)
