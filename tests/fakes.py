@@ -20,6 +20,7 @@ class InvertingEngine:
         on_call: called with the 1-based call number before each frame;
             a test raises KeyboardInterrupt or inspects files there.
         warm_starts: for each call, whether it got a warm start.
+        sizes: for each call, the ``(width, height)`` it stylized.
     """
 
     name = "invert"
@@ -28,6 +29,7 @@ class InvertingEngine:
     calls = 0
     on_call = None
     warm_starts: list[bool] = []
+    sizes: list[tuple[int, int]] = []
 
     def __init__(self, styles_u8, *, config, device=None):
         self.config = config
@@ -42,6 +44,7 @@ class InvertingEngine:
     def stylize(self, content_u8, warm=None, *, max_iters=None, on_iteration=None):
         InvertingEngine.calls += 1
         InvertingEngine.warm_starts.append(warm is not None)
+        InvertingEngine.sizes.append((content_u8.shape[1], content_u8.shape[0]))
         if InvertingEngine.on_call is not None:
             InvertingEngine.on_call(InvertingEngine.calls)
         return FrameResult(
@@ -63,6 +66,7 @@ def fake_engine():
     InvertingEngine.calls = 0
     InvertingEngine.on_call = None
     InvertingEngine.warm_starts = []
+    InvertingEngine.sizes = []
     yield InvertingEngine
     engines.register_engine("optimize", original)
     engines.unregister_engine("invert")

@@ -33,7 +33,7 @@ def test_stylizes_a_clip_keeping_frames_timestamps_and_audio(tmp_path, capsys):
     assert summary["processing_size"] == [64, 42]
     assert summary["engine"] == "optimize" and summary["precision"] == "fp32" and summary["compile"] is None
     info = probe(dst)
-    assert (info.width, info.height) == (64, 42) and info.has_audio
+    assert (info.width, info.height) == (96, 64) and info.has_audio  # the source's size, finished at it
     source_times = [f.pts * f.time_base for f in read_frames(src)]
     assert [f.pts * f.time_base for f in read_frames(dst)] == source_times
     assert src.read_bytes() == before

@@ -155,11 +155,11 @@ def test_fps_resamples_the_video_and_leaves_the_audio_alone(tmp_path, capsys, fa
         ("seq/%05d.png", (101, 77)),
     ],
 )
-def test_keep_size_brings_every_format_back_to_the_source_size(tmp_path, capsys, fake_engine, name, expected):
+def test_the_output_has_the_source_size_by_default_in_every_format(tmp_path, capsys, fake_engine, name, expected):
     """101x77: odd on both sides; chroma-subsampled formats round down to even."""
     src = make_clip(tmp_path / "odd.mkv", width=101, height=77, pix_fmt="yuv444p", num_frames=3, audio=False)
     dst = tmp_path / name
-    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--keep-size", "--max-side", "32", "-q")
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--max-side", "32", "-q")
     assert code == 0, err
     if name.endswith(".png"):
         frames = read_png_sequence(tmp_path / "seq")
@@ -171,13 +171,25 @@ def test_keep_size_brings_every_format_back_to_the_source_size(tmp_path, capsys,
         assert b"NETSCAPE2.0\x03\x01\x00\x00" in dst.read_bytes()  # loops forever
 
 
-def test_max_side_and_size_set_the_output_size(tmp_path, capsys, fake_engine):
+def test_max_side_and_size_set_the_processing_size_and_output_size_the_output(tmp_path, capsys, fake_engine):
+    """The source's size comes out unless --output-size says otherwise; a
+    smaller processing size is finished at the output size (detail stage)."""
     src = make_clip(tmp_path / "in.mp4", width=128, height=96, num_frames=2, audio=False)
-    for args, expected in ((["--max-side", "32"], (32, 24)), (["--size", "48x32"], (48, 32))):
-        dst = tmp_path / f"{expected[0]}.mp4"
+    cases = (
+        (["--max-side", "32"], (32, 24), (128, 96)),
+        (["--size", "48x32"], (48, 32), (128, 96)),
+        (["--max-side", "32", "--output-size", "64x48"], (32, 24), (64, 48)),
+        (["--max-side", "32", "--detail-iters", "0"], (32, 24), (128, 96)),
+    )
+    for number, (args, processing, output) in enumerate(cases):
+        fake_engine.sizes = []
+        dst = tmp_path / f"{number}.mp4"
         code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "-q", *args)
         assert code == 0, err
-        assert (probe(dst).width, probe(dst).height) == expected
+        assert (probe(dst).width, probe(dst).height) == output
+        detail = "--detail-iters" not in args
+        expected = [processing, output] * 2 if detail else [processing] * 2
+        assert fake_engine.sizes == expected, args
 
 
 # ------------------------------------------------------------------ PNG sequences
@@ -249,7 +261,18 @@ def test_an_unnumbered_png_output_for_a_video_says_how_to_name_a_sequence(tmp_pa
 def test_compare_puts_the_input_left_and_the_stylized_frame_right(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", width=96, height=64, num_frames=4, audio=False)
     code, _, err = run_cli(
-        capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "cmp" / "%05d.png", "--compare", "--max-side", "48", "-q"
+        capsys,
+        src,
+        "--style",
+        STYLE_PATH,
+        "-o",
+        tmp_path / "cmp" / "%05d.png",
+        "--compare",
+        "--max-side",
+        "48",
+        "--output-size",
+        "48x32",
+        "-q",
     )
     assert code == 0, err
     frames = read_png_sequence(tmp_path / "cmp")
@@ -266,7 +289,6 @@ def test_compare_puts_the_input_left_and_the_stylized_frame_right(tmp_path, caps
         "-o",
         tmp_path / "cmp.mp4",
         "--compare",
-        "--keep-size",
         "--max-side",
         "48",
         "-q",

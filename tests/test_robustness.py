@@ -340,8 +340,9 @@ def test_a_still_image_input_is_stylized_into_an_image(tmp_path, capsys, fake_en
     cv2.imwrite(str(tmp_path / "photo.jpg"), np.full((40, 60, 3), 200, np.uint8))
     code, out, err = run_cli(capsys, tmp_path / "photo.jpg", "--style", STYLE_PATH, "--json", "--max-side", "32")
     assert code == 0, err
-    assert json.loads(out) == {"output": str(tmp_path / "photo.stylized.png"), "frames": 1, "size": [32, 21]}
-    assert load_image(tmp_path / "photo.stylized.png").shape == (21, 32, 3)
+    assert json.loads(out) == {"output": str(tmp_path / "photo.stylized.png"), "frames": 1, "size": [60, 40]}
+    assert load_image(tmp_path / "photo.stylized.png").shape == (40, 60, 3)
+    assert fake_engine.sizes == [(32, 21), (60, 40)]  # processed small, finished at the source size
     code, _, err = run_cli(capsys, tmp_path / "photo.jpg", "--style", STYLE_PATH, "-q")
     assert code == 2 and "exists; pass -y" in one_error_line(err)
     code, _, err = run_cli(capsys, tmp_path / "photo.jpg", "--style", STYLE_PATH, "-o", tmp_path / "photo.jpg", "-y")
@@ -411,7 +412,7 @@ def test_odd_style_images_drive_the_real_optimizer(tmp_path, capsys):
         args += ["--style", styles[name]]
     code, _, err = run_cli(capsys, *args)
     assert code == 0, err
-    assert load_image(tmp_path / "out.png").shape == (21, 32, 3)
+    assert load_image(tmp_path / "out.png").shape == (32, 48, 3)  # processed at 32x21, finished at 48x32
     (tmp_path / "broken.png").write_bytes((tmp_path / "rgba.png").read_bytes()[:60])
     code, _, err = run_cli(capsys, tmp_path / "photo.png", "-o", tmp_path / "x.png", "--style", tmp_path / "broken.png")
     assert code == 2 and "cannot decode image" in one_error_line(err)

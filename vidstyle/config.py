@@ -78,6 +78,7 @@ class StyleConfig:
     style_weight: float = setting(
         100.0, real_check(0), flags=Flag(("--style-weight",), "style loss weight", metavar="W", parse=parse_float)
     )
+    # per pixel, scaled to a 256x144 frame (losses.TV_REFERENCE_PIXELS): the same smoothing at every size
     tv_weight: float = setting(
         1e-3, real_check(0), flags=Flag(("--tv-weight",), "total variation weight", metavar="W", parse=parse_float)
     )
@@ -194,11 +195,17 @@ class StyleConfig:
         ),
     )
 
-    # -- size --
+    # -- size (sizing.py: processing size; pipeline/detail.py: the output-size stage) --
+    # None follows the device: the output size on a GPU, sizing.CPU_MAX_SIDE on a CPU
     max_side: int | None = setting(
-        256,
+        None,
         int_check(MIN_SIDE, optional=True, unit=" pixels"),
-        flags=Flag(("--max-side",), "processing size: longer side in pixels", metavar="N", parse=parse_int),
+        flags=Flag(
+            ("--max-side",),
+            "processing size: longer side in pixels (default: the output size on a GPU, 256 on a CPU)",
+            metavar="N",
+            parse=parse_int,
+        ),
     )
     # processing size (width, height); overrides max_side
     size: tuple[int, int] | None = setting(
@@ -206,10 +213,23 @@ class StyleConfig:
         int_check(MIN_SIDE, optional=True, length=2, unit=" pixels"),
         flags=Flag(("--size",), "processing size (overrides --max-side)", metavar="WxH", parse=parse_size),
     )
-    keep_size: bool = setting(
-        False,
-        bool_check(),
-        flags=Flag(("--keep-size",), "bring the result back to the source size", group="video", switch=True),
+    # output (width, height); None: the source's size
+    output_size: tuple[int, int] | None = setting(
+        None,
+        int_check(MIN_SIDE, optional=True, length=2, unit=" pixels"),
+        flags=Flag(("--output-size",), "output size (default: the source's size)", metavar="WxH", parse=parse_size),
+    )
+    # iterations at the output size after each frame is stylized at a smaller
+    # processing size (pipeline/detail.py); cold starts get DETAIL_COLD_FACTOR times more
+    detail_iters: int = setting(
+        5,
+        int_check(0, 1000),
+        flags=Flag(
+            ("--detail-iters",),
+            "iterations at the output size when processing is smaller (0: plain resize)",
+            metavar="N",
+            parse=parse_int,
+        ),
     )
 
     # -- temporal consistency (Ruder et al. 2016) --

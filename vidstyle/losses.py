@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import torch
 
 PIXEL_SCALE = 255.0  # the references optimize images in 0..255
+TV_REFERENCE_PIXELS = 256 * 144  # the size the default weights were tuned at (see total_variation)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -48,11 +49,19 @@ def style_loss(features: dict[str, torch.Tensor], target_grams: dict[str, torch.
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Squared total variation of ``image`` ``(B, 3, H, W)`` in [0, 1], measured on
     the 0..255 scale: 0.5 * sum of squared neighbour differences (the energy
-    whose gradient neural-style's TVLoss applies)."""
+    whose gradient neural-style's TVLoss applies), scaled by
+    ``TV_REFERENCE_PIXELS / (H * W)``.
+
+    neural-style sums over pixels while every other term here is a mean, so
+    its TV weight meant more smoothing the larger the frame (25 times more at
+    1280x720 than at 256x144). Scaled this way the default weight smooths
+    every size as it smooths the reference size, and is unchanged there.
+    """
     x = image.float() * PIXEL_SCALE
     dx = x[..., :, 1:] - x[..., :, :-1]
     dy = x[..., 1:, :] - x[..., :-1, :]
-    return 0.5 * (dx.pow(2).sum() + dy.pow(2).sum())
+    per_reference = TV_REFERENCE_PIXELS / (image.shape[-1] * image.shape[-2])
+    return 0.5 * per_reference * (dx.pow(2).sum() + dy.pow(2).sum())
 
 
 def temporal_loss(image: torch.Tensor, warped: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,7 @@ from vidstyle.pipeline.video import (
     style_paths_of,
 )
 from vidstyle.pipeline.workdir import FrameStore, work_dir_for
-from vidstyle.sizing import choose_size
+from vidstyle.sizing import choose_size, output_size
 
 MAX_SHIPPED_INPUT_BYTES = 2 << 30  # larger inputs must be on storage every node mounts
 WORKER_RESTARTS = 3  # a worker process that dies (OOM, SIGKILL, lost node) is restarted this often...
@@ -107,7 +107,15 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
 
     # Workers may have other devices than this machine: the requested size, no memory fit here.
     size = choose_size((info.width, info.height), config, required_bytes=None, device=None).size
-    out_size = (info.width, info.height) if config.keep_size else size
+    # Not yet on Ray: the detail stage (pipeline/detail.py); segments come back at the processing size.
+    out_size = output_size((info.width, info.height), config)
+    if out_size != size:
+        record(
+            Notice(
+                f"--ray: processing at {size[0]}x{size[1]}, resized to {out_size[0]}x{out_size[1]} "
+                "(no detail stage on Ray yet)"
+            )
+        )
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
     actors: list = []
     kept_refs: list = []  # constructor arguments of the workers, alive while they may restart

@@ -66,7 +66,12 @@ from vidstyle.losses import (
 )
 from vidstyle.media.images import resize, resize_longer_side
 
-COARSE_MIN_SIDE = 32  # no coarse level below this many pixels
+# Cold-start pyramid (``pyramid_sizes``): levels a factor sqrt(2) apart in
+# side (half the pixels), as multi-scale image tools step, down to a longer
+# side of PYRAMID_MIN_SIDE pixels.
+PYRAMID_STEP = 2**0.5
+PYRAMID_MIN_SIDE = 64
+MIN_LEVEL_ITERS = 8  # a level with fewer iterations than this is not worth its switch
 LBFGS_HISTORY_SIZE = 50  # curvature pairs L-BFGS keeps (memory: 2 x this many images, see optimize_memory.py)
 # The fewest iterations that change a frame. L-BFGS (no line search) takes a
 # tiny first step: measured at 96 px, 12 frames of 1 or 2 L-BFGS iterations
@@ -378,19 +383,57 @@ class OptimizerEngine:
         cap = self.max_iters(cold=cold) if max_iters is None else max_iters
         self._serving = (content_u8.shape[1], content_u8.shape[0])  # the size error messages name
         try:
-            result = self._optimize(
-                content_u8,
-                init=None if warm is None else warm.init,
-                temporal=None if warm is None else warm.temporal,
-                max_iters=cap,
-                min_iters=0 if cold else self.config.min_iters_later,
-                on_iteration=on_iteration,
-            )
+            if cold and self.config.coarse_to_fine:
+                result = self._cold_start(content_u8, max_iters=cap, on_iteration=on_iteration)
+            else:
+                result = self._optimize(
+                    content_u8,
+                    init=None if warm is None else warm.init,
+                    temporal=None if warm is None else warm.temporal,
+                    max_iters=cap,
+                    min_iters=0 if cold else self.config.min_iters_later,
+                    on_iteration=on_iteration,
+                )
         finally:
             self._serving = None
         if self.compile_stats.first_frame_seconds is None:
             self.compile_stats.first_frame_seconds = result.seconds
         return result
+
+    def _cold_start(self, content_u8: np.ndarray, *, max_iters: int, on_iteration: OnIteration | None) -> FrameResult:
+        """A cold start solved over the scales of ``pyramid_sizes``, smallest
+        first, each level starting from the previous one's result upsampled
+        (as multi-scale image tools do): the large structures settle where an
+        iteration is cheap, the full size only adds detail, and the frame ends
+        far closer to its optimum than one level could bring it with the same
+        budget, so the warm-started frames after it do not keep converging.
+
+        Budget rule: every level but the last may use up to
+        ``max_iters // levels`` iterations and stops at the tolerance; the
+        last level gets what the others left. ``max_iters`` caps all levels
+        together; ``num_iters`` of the result counts them all.
+        """
+        size = (content_u8.shape[1], content_u8.shape[0])
+        levels = pyramid_sizes(size, max_iters=max_iters)
+        started = time.perf_counter()
+        used = 0
+        init: np.ndarray | None = None
+        result: FrameResult | None = None
+        for number, level in enumerate(levels, start=1):
+            last = number == len(levels)
+            budget = max(1, max_iters - used) if last else max_iters // len(levels)
+            result = self._optimize(
+                content_u8 if last else resize(content_u8, level),
+                init=init,
+                temporal=None,
+                max_iters=budget,
+                on_iteration=on_iteration,
+                frame_size=None if last else size,
+            )
+            used += result.num_iters
+            init = result.image_u8
+        assert result is not None  # pyramid_sizes returns at least the size itself
+        return dataclasses.replace(result, num_iters=used, seconds=time.perf_counter() - started)
 
     def _optimize(
         self,
@@ -419,24 +462,6 @@ class OptimizerEngine:
         size = (content_u8.shape[1], content_u8.shape[0])
         coarse_level = frame_size is not None
         frame_size = frame_size or size
-        coarse_iters = 0
-        cold = init is None and temporal is None
-        if cold and cfg.coarse_to_fine and min(size) >= 2 * COARSE_MIN_SIDE and max_iters >= 4:
-            # Coarse-to-fine cold start: up to half the budget at half size (a
-            # quarter of the cost per iteration), upsample, refine with the
-            # rest. max_iters caps both levels together.
-            half = (size[0] // 2, size[1] // 2)
-            coarse = self._optimize(
-                resize(content_u8, half),
-                init=None,
-                temporal=None,
-                max_iters=max_iters // 2,
-                on_iteration=on_iteration,
-                frame_size=size,
-            )
-            init = resize(coarse.image_u8, size)
-            coarse_iters = coarse.num_iters
-            max_iters = max(1, max_iters - coarse_iters)
         style_targets = self.style_grams(size)
         with self._memory_guard("computing the content features", size, frame_size):
             content = self.to_tensor(content_u8)
@@ -516,7 +541,7 @@ class OptimizerEngine:
         final["total"] = sum(final.values())
         return FrameResult(
             image_u8=image_u8,
-            num_iters=len(history) + coarse_iters,
+            num_iters=len(history),
             converged=converged,
             losses=final,
             seconds=time.perf_counter() - started,
@@ -576,3 +601,21 @@ class OptimizerEngine:
         window = self.config.tolerance_window
         before, now = history[-window - 1], history[-1]
         return abs(before - now) <= self.config.tolerance * max(abs(now), 1e-12)
+
+
+def pyramid_sizes(size: tuple[int, int], *, max_iters: int) -> list[tuple[int, int]]:
+    """The levels of a cold start for frames of ``size`` = (width, height),
+    smallest first, ``size`` last: sides divided by ``PYRAMID_STEP`` per level
+    while the longer side stays at least ``PYRAMID_MIN_SIDE`` and every level
+    can have ``MIN_LEVEL_ITERS`` of the ``max_iters``. 256x144 -> 64x36,
+    91x51, 128x72, 181x102, 256x144; 1280x720 -> 9 levels from 80x45."""
+    width, height = size
+    levels = [size]
+    scale = 1.0
+    while True:
+        scale /= PYRAMID_STEP
+        level = (round(width * scale), round(height * scale))
+        if max(level) < PYRAMID_MIN_SIDE or (len(levels) + 1) * MIN_LEVEL_ITERS > max_iters:
+            break
+        levels.append(level)
+    return levels[::-1]

@@ -1,6 +1,7 @@
 """The stages between decoding and encoding, for files.
 
-    frames -> [with_motion on a thread] -> stylize_frames (engine + warm starts)
+    frames (output size) -> at the processing size -> [with_motion on a thread]
+           -> stylize_frames (engine + warm starts [+ detail stage at the output size])
            -> finish_frames (colour preservation, output size, --compare)
 
 ``stylize_frames`` keeps only the few previous outputs the warm starter needs
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -19,11 +21,28 @@ from vidstyle.frames import Frame
 from vidstyle.media.images import preserve_colors, resize
 from vidstyle.motion.estimate import Motion, with_motion
 from vidstyle.motion.warmstart import WarmStarter, WarmStartPolicy
+from vidstyle.pipeline.detail import DetailStage, wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, FrameStarted
 from vidstyle.pipeline.workdir import FrameStore
 from vidstyle.threads import prefetch
 
 FLOW_PREFETCH_DEPTH = 2  # frames whose motion is computed ahead of the engine
+
+
+@dataclasses.dataclass
+class Detail:
+    """The detail stage of a run (``pipeline/detail.py``) and what it needs.
+
+    Attributes:
+        stage: finishes each frame at the output size.
+        content: the input frame of an index at the output size, uint8 ``(H, W, 3)``.
+        store: where the processing-size results are kept for a resumed run
+            (the main store then holds the output-size frames).
+    """
+
+    stage: DetailStage
+    content: Callable[[int], np.ndarray]
+    store: FrameStore | None = None
 
 
 def stylize_frames(
@@ -33,6 +52,7 @@ def stylize_frames(
     policy: WarmStartPolicy,
     on_event: Callable[[Event], None] | None = None,
     store: FrameStore | None = None,
+    detail: Detail | None = None,
 ) -> Iterator[tuple[Frame, FrameResult]]:
     """Stylize a sequence of frames in order, each warm-started from its
     predecessors (Ruder et al. 2016).
@@ -45,12 +65,15 @@ def stylize_frames(
         on_event: receives FrameStarted, IterationDone and FrameDone events.
         store: finished frames of an interrupted run (replayed, not
             recomputed) and where each new frame is saved as it finishes.
+        detail: finish each frame at the output size (None: the frames stay
+            at the processing size).
 
     Yields ``(frame, result)`` where ``frame`` carries the stylized pixels at the
-    processing size and the source timestamp.
+    processing size (the output size with ``detail``) and the source timestamp.
     """
     emit = on_event or (lambda event: None)
     starter = WarmStarter(policy)
+    low_store = detail.store if detail is not None else None
     for frame, motion in pairs:
         scene_cut = bool(motion is not None and motion.is_scene_cut)
         emit(FrameStarted(index=frame.index))
@@ -58,12 +81,21 @@ def stylize_frames(
             if scene_cut:
                 starter.reset()
             warm, resumed, result = None, True, _replayed(store.read(frame.index))
+            low_u8 = result.image_u8
+            if detail is not None:
+                detail.stage.remember(result.image_u8)
+                low_u8 = low_store.read(frame.index) if low_store is not None else result.image_u8
         else:
             warm, resumed = starter.start(frame.image_u8, motion), False
             result = engine.stylize(frame.image_u8, warm, on_iteration=emit)
+            low_u8 = result.image_u8
+            if detail is not None:
+                if low_store is not None:
+                    low_store.append(low_u8)
+                result = detail.stage.finish(detail.content(frame.index), result, motion, on_iteration=emit)
             if store is not None:
                 store.append(result.image_u8)
-        starter.remember(result.image_u8)
+        starter.remember(low_u8)
         emit(
             FrameDone(
                 index=frame.index,
@@ -82,10 +114,47 @@ def _replayed(image_u8: np.ndarray) -> FrameResult:
 
 
 def stylize_pairs(
-    frames: Iterable[Frame], engine: Engine, *, config: StyleConfig, on_event=None, store: FrameStore | None = None
+    frames: Iterable[Frame],
+    engine: Engine,
+    *,
+    config: StyleConfig,
+    on_event=None,
+    store: FrameStore | None = None,
+    size: tuple[int, int] | None = None,
+    low_store: FrameStore | None = None,
 ) -> Iterator[tuple[Frame, Frame]]:
-    """Input frames -> ``(input frame, stylized frame)`` at the processing size,
-    computing optical flow on a background thread when the temporal method is on."""
+    """Input frames -> ``(input frame, stylized frame)``, computing optical
+    flow on a background thread when the temporal method is on.
+
+    ``frames`` come at the output size. With ``size`` (the processing size,
+    (width, height)) smaller than that, each frame is stylized at ``size`` and
+    finished at the output size by the detail stage when ``uses_detail``
+    says so (its processing-size results kept in ``low_store``), else the
+    pairs stay at ``size`` (``finish_frames`` resizes them). Without
+    ``size`` frames are stylized as they come.
+    """
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return
+    out_size = first.size
+    size = size or out_size
+    detail = None
+    full: dict[int, np.ndarray] = {}  # input frames at the output size, by index, until their turn
+    if uses_detail(engine, size, out_size, config):
+        detail = Detail(
+            DetailStage(engine, out_size, iters=config.detail_iters, temporal=config.temporal),
+            content=full.__getitem__,
+            store=low_store,
+        )
+
+    def at_processing_size(stream: Iterable[Frame]) -> Iterator[Frame]:
+        for frame in stream:
+            if detail is not None:
+                full[frame.index] = frame.image_u8
+            yield frame.with_image(resize(frame.image_u8, size)) if frame.size != size else frame
+
+    frames = at_processing_size(_chain(first, frames))
     if config.temporal and engine.wants_warm_start:
         pairs = prefetch(
             with_motion(
@@ -103,8 +172,24 @@ def stylize_pairs(
             yield frame, motion
 
     policy = WarmStartPolicy.from_config(config)
-    for stylized, _ in stylize_frames(remember(pairs), engine, policy=policy, on_event=on_event, store=store):
-        yield originals.pop(stylized.index), stylized
+    for stylized, _ in stylize_frames(
+        remember(pairs), engine, policy=policy, on_event=on_event, store=store, detail=detail
+    ):
+        original = originals.pop(stylized.index)
+        if detail is not None:  # the input at the output size, for --preserve-colors
+            original = original.with_image(full.pop(stylized.index))
+        yield original, stylized
+
+
+def uses_detail(engine: Engine, size: tuple[int, int], out_size: tuple[int, int], config: StyleConfig) -> bool:
+    """Frames processed at ``size`` are finished at ``out_size`` by the
+    detail stage: an iterative engine (warm starts) and ``wants_detail``."""
+    return engine.wants_warm_start and wants_detail(size, out_size, config.detail_iters)
+
+
+def _chain(first: Frame, rest: Iterator[Frame]) -> Iterator[Frame]:
+    yield first
+    yield from rest
 
 
 def finish_frames(

@@ -10,36 +10,48 @@ from vidstyle.config import make_configs
 from vidstyle.engines import make_engine, memory_estimate
 from vidstyle.features import select_device
 from vidstyle.media.images import check_image_destination, load_image, preserve_colors, resize, save_image
+from vidstyle.pipeline.detail import DetailStage
 from vidstyle.pipeline.events import Event, Notice
+from vidstyle.pipeline.stages import uses_detail
 from vidstyle.pipeline.video import load_styles, style_paths_of
-from vidstyle.sizing import choose_size
+from vidstyle.sizing import choose_size, describe_sizes, output_size
 
 
 def stylize_image(src, dst=None, *, style, on_event: Callable[[Event], None] | None = None, **options) -> np.ndarray:
     """Stylize one still image (a path); writes ``dst`` when given and returns
-    the uint8 ``(H, W, 3)`` RGB result at the processing size (the source
-    size with ``keep_size``).
+    the uint8 ``(H, W, 3)`` RGB result at the output size (the source's size
+    unless ``output_size`` says otherwise). Processed at a smaller size
+    (``sizing``), the result is finished at the output size by the detail
+    stage (``pipeline/detail.py``, a cold start there).
 
     ``dst`` is refused (OutputError) when it exists without ``overwrite=True``
-    or is the content or a style image; it is written atomically. A processing
-    size reduced to fit in memory is reported as a ``Notice`` to ``on_event``."""
+    or is the content or a style image; it is written atomically. The sizes
+    chosen, and a processing size reduced to fit in memory, are reported as
+    notices to ``on_event``."""
     config, export = make_configs(**options)
-    content = load_image(src)
-    h, w = content.shape[:2]
+    original = load_image(src)
+    h, w = original.shape[:2]
     device = select_device(config.device)
     choice = choose_size((w, h), config, required_bytes=memory_estimate(config, device), device=device, even=False)
-    if choice.note is not None and on_event is not None:
-        on_event(Notice(choice.note))
+    emit = on_event or (lambda event: None)
+    if choice.note is not None:
+        emit(Notice(choice.note))
     style_paths = style_paths_of(style)
     if dst is not None:
         check_image_destination(dst, overwrite=export.overwrite, input_paths=[src, *style_paths])
     engine = make_engine(config, load_styles(style), device=device)
-    content = resize(content, choice.size)
-    result = engine.stylize(content).image_u8
+    out_size = output_size((w, h), config)
+    detail = uses_detail(engine, choice.size, out_size, config)
+    emit(Notice(describe_sizes(choice.size, out_size, config, device=device, detail=detail)))
+    final = resize(original, out_size)
+    low = engine.stylize(resize(original, choice.size))
+    result = low.image_u8
+    if detail:
+        stage = DetailStage(engine, out_size, iters=config.detail_iters, temporal=config.temporal)
+        result = stage.finish(final, low, None).image_u8
+    result = resize(result, out_size)
     if config.preserve_colors:
-        result = preserve_colors(result, content)
-    if config.keep_size:
-        result = resize(result, (w, h))
+        result = preserve_colors(result, final)
     if dst is not None:
         save_image(dst, result)
     return result

@@ -35,10 +35,10 @@ from vidstyle.media import (
 from vidstyle.media.background import BackgroundWriter
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.multipass import refine_passes
-from vidstyle.pipeline.stages import finish_frames, stylize_pairs
+from vidstyle.pipeline.stages import finish_frames, stylize_pairs, uses_detail
 from vidstyle.pipeline.summary import RunStats, RunSummary
 from vidstyle.pipeline.workdir import FrameStore, file_identity, work_dir_for
-from vidstyle.sizing import choose_size
+from vidstyle.sizing import choose_size, describe_sizes, output_size
 from vidstyle.threads import prefetch
 
 DECODE_PREFETCH_DEPTH = 4  # frames decoded ahead of the motion stage
@@ -178,7 +178,7 @@ def stylize_video(
     size = choice.size
     if choice.note is not None:
         record(Notice(choice.note))
-    out_size = (info.width, info.height) if config.keep_size else size
+    out_size = output_size((info.width, info.height), config)
 
     def decode(at_size):
         return decode_frames(src, info, export, at_size)
@@ -186,14 +186,24 @@ def stylize_video(
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
     try:  # the destination is checked before the network loads
         engine = make_engine(config, styles, device=device)
+        detail = uses_detail(engine, size, out_size, config)
+        record(Notice(describe_sizes(size, out_size, config, device=device, detail=detail)))
         fingerprint = run_fingerprint(
             src, style, config, export, size, device=device, precision=getattr(engine, "precision", None)
         )
+        if detail:  # the stored frames are output-size frames
+            fingerprint.update(output_size=list(out_size), detail_iters=config.detail_iters)
+        stored = out_size if detail else size
         store = FrameStore(
             work_dir_for(dst, root=export.work_dir),
             fingerprint=fingerprint,
-            shape=(size[1], size[0], 3),
+            shape=(stored[1], stored[0], 3),
             resume=export.resume,
+        )
+        low_store = (
+            FrameStore(store.path, fingerprint=fingerprint, shape=(size[1], size[0], 3), name="processing")
+            if detail
+            else None
         )
     except BaseException:
         writer.abort()
@@ -206,9 +216,15 @@ def stylize_video(
         kind = "an image sequence" if is_sequence_pattern(dst) else f"a {os.path.splitext(dst)[1]} file"
         record(Notice(f"{kind} has no sound: the audio of {src} is left out"))
     try:
-        frames, retime = decode(size)
+        frames, retime = decode(out_size if detail else size)
         stylized = stylize_pairs(
-            prefetch(frames, depth=DECODE_PREFETCH_DEPTH), engine, config=config, on_event=record, store=store
+            prefetch(frames, depth=DECODE_PREFETCH_DEPTH),
+            engine,
+            config=config,
+            on_event=record,
+            store=store,
+            size=size,
+            low_store=low_store,
         )
         if config.passes > 1:
             inputs = FrameStore(store.path, fingerprint=store.fingerprint, shape=store.shape, name="inputs")
@@ -276,7 +292,7 @@ def run_fingerprint(
     and a CPU, or in bf16 and fp32, paints other pixels)."""
     styles = style_paths_of(style)
     decisive = dataclasses.asdict(config)
-    for name in ("num_threads", "keep_size", "preserve_colors"):  # do not change stored frames
+    for name in ("num_threads", "output_size", "detail_iters", "preserve_colors"):  # see stylize_video
         decisive.pop(name)
     return {
         "version": __version__,

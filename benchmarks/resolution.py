@@ -1,0 +1,213 @@
+"""Full-resolution benchmark (issue 10): one command, prints a table.
+
+    .venv/bin/python benchmarks/fetch_clips.py          # the second and third real clips
+    .venv/bin/python benchmarks/resolution.py [--outputs 256,512,720] [--frames 24] [--clips A B ...]
+
+Each clip is stylized by the command-line tool, as a user runs it (default
+options, CPU defaults: processing at 256 px, the detail stage finishing at
+the output size), once per output size (the longer side, never above the
+source's), into a lossless PNG sequence; the PNGs are then encoded with the
+tool's default mp4 encoder (what ``vidstyle in.mp4`` writes). Columns:
+
+  flicker rgb/luma   flicker ratio (``vidstyle eval``'s meter) of the lossless
+                     frames, and of the encoded mp4 (``mp4 rgb``/``mp4 luma``);
+                     luma = BT.709 Y
+  first15/rest       flicker ratio (lossless, RGB) over the 15 pairs after each
+                     cold start (first frame, scene cuts) / over the other pairs
+  worst shot         the highest per-shot ratio, and the stillest shot's ratio
+                     (the shot whose input moves least)
+  style, content     mean loss over frames 1.. / the first frame's, measured
+                     at the output size (>1: the look fades as the clip goes on)
+  sharp              mean variance of the Laplacian of luma / the first frame's
+  s/frame, peak MB   wall seconds per frame and peak resident memory of the run
+
+Numbers on a shared 2-core CPU are noisy: compare rows of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from fractions import Fraction
+
+import cv2
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+from vidstyle.config import StyleConfig  # noqa: E402
+from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
+from vidstyle.evaluate import FlickerReport, evaluate_flicker  # noqa: E402
+from vidstyle.frames import (
+    Frame,  # noqa: E402
+    fit_size,  # noqa: E402
+)
+from vidstyle.media import open_writer, probe, read_frames  # noqa: E402
+from vidstyle.media.images import load_image, resize  # noqa: E402
+
+SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
+STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
+CLIPS = (SAMPLE, os.path.join("out", "clips", "bikes.mp4"), os.path.join("out", "clips", "bigbuckbunny.mp4"))
+COLD_PAIRS = 15
+
+
+def luma(image_u8: np.ndarray) -> np.ndarray:
+    """BT.709 Y of an RGB uint8 frame, replicated to 3 channels (so the
+    meter's mean over channels is the luma error)."""
+    y = image_u8.astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    y8 = np.clip(np.rint(y), 0, 255).astype(np.uint8)
+    return np.repeat(y8[..., None], 3, axis=-1)
+
+
+def sharpness(image_u8: np.ndarray) -> float:
+    """Variance of the Laplacian of luma in [0, 1]."""
+    y = luma(image_u8)[..., 0].astype(np.float32) / 255.0
+    return float(cv2.Laplacian(y, cv2.CV_32F).var())
+
+
+def ratio(stylized: list[float], source: list[float]) -> float:
+    pairs = [(s, i) for s, i in zip(stylized, source) if math.isfinite(s) and math.isfinite(i)]
+    total = sum(i for _, i in pairs)
+    return sum(s for s, _ in pairs) / total if total > 0 else math.nan
+
+
+def segments(report: FlickerReport) -> dict[str, float]:
+    """First-15-after-cold-start vs rest, the worst shot and the stillest shot."""
+    n = report.num_pairs
+    cuts = set(report.scene_cut_pairs)
+    cold = set()
+    for start in [0, *(c + 1 for c in sorted(cuts))]:
+        cold.update(range(start, min(n, start + COLD_PAIRS)))
+    s, i = report.per_pair_stylized, report.per_pair_input
+    first = ratio([s[k] for k in sorted(cold)], [i[k] for k in sorted(cold)])
+    rest = ratio([s[k] for k in range(n) if k not in cold], [i[k] for k in range(n) if k not in cold])
+    shots, current = [], []
+    for k in range(n):
+        if k in cuts:
+            shots.append(current)
+            current = []
+        else:
+            current.append(k)
+    shots.append(current)
+    shots = [shot for shot in shots if len(shot) >= 3]
+    per_shot = [(ratio([s[k] for k in shot], [i[k] for k in shot]), np.mean([i[k] for k in shot])) for shot in shots]
+    worst = max((r for r, _ in per_shot), default=math.nan)
+    stillest = min(per_shot, key=lambda item: item[1])[0] if per_shot else math.nan
+    return {"first15": first, "rest": rest, "worst_shot": worst, "still_shot": stillest}
+
+
+def run_tool(clip: str, out_size: tuple[int, int], frames: int, folder: str, extra: list[str]) -> dict:
+    """``vidstyle clip --style STYLE -o folder/%05d.png --output-size WxH -t ...`` in
+    a child process; returns its --json summary plus peak RSS (MB)."""
+    info = probe(clip)
+    seconds = (frames + 0.5) / float(info.fps or 25)
+    cmd = [
+        "/usr/bin/time",
+        "-f",
+        "PEAK_KB %M",
+        sys.executable,
+        "-m",
+        "vidstyle",
+        clip,
+        "--style",
+        STYLE,
+        "-o",
+        os.path.join(folder, "%05d.png"),
+        "--output-size",
+        f"{out_size[0]}x{out_size[1]}",
+        "-t",
+        f"{seconds:.3f}",
+        "--json",
+        "-q",
+        "-y",
+        *extra,
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{done.stderr[-2000:]}")
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    peak = [line for line in done.stderr.splitlines() if line.startswith("PEAK_KB")]
+    summary["peak_mb"] = int(peak[-1].split()[1]) / 1024 if peak else math.nan
+    return summary
+
+
+def encode(frames_u8: list[np.ndarray], dst: str, fps) -> None:
+    """The PNGs through the tool's default writer for ``dst``'s extension."""
+    height, width = frames_u8[0].shape[:2]
+    time_base = 1 / Fraction(fps)  # one tick per frame
+    writer = open_writer(dst, width=width, height=height, fps=fps, time_base=time_base, overwrite=True)
+    with writer:
+        for index, image in enumerate(frames_u8):
+            writer.write(Frame(image_u8=image, pts=index, time_base=time_base, index=index))
+
+
+def measure(clip: str, out_size: tuple[int, int], frames: int, extra: list[str], engine: OptimizerEngine) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        summary = run_tool(clip, out_size, frames, folder, extra)
+        stylized = [load_image(path) for path in sorted(glob.glob(os.path.join(folder, "*.png")))]
+        sources = [f.image_u8 for f in read_frames(clip, size=out_size)][: len(stylized)]
+        mp4 = os.path.join(folder, "encoded.mp4")
+        encode(stylized, mp4, probe(clip).fps)
+        encoded = [f.image_u8 for f in read_frames(mp4)]
+        size_kb = os.path.getsize(mp4) / 1024
+    even = (encoded[0].shape[1], encoded[0].shape[0])
+    lossless = evaluate_flicker(sources, stylized)
+    row = {
+        "rgb": lossless.flicker_ratio,
+        "luma": evaluate_flicker([luma(f) for f in sources], [luma(f) for f in stylized]).flicker_ratio,
+        "mp4 rgb": evaluate_flicker([resize(f, even) for f in sources], encoded).flicker_ratio,
+        "mp4 luma": evaluate_flicker(
+            [luma(resize(f, even)) for f in sources], [luma(f) for f in encoded]
+        ).flicker_ratio,
+        "mp4 kB": size_kb,
+        **segments(lossless),
+    }
+    losses = [engine.measure(image, source) for image, source in zip(stylized, sources)]
+    sharp = [sharpness(image) for image in stylized]
+    row["style"] = float(np.mean([m["style"] for m in losses[1:]]) / losses[0]["style"])
+    row["content"] = float(np.mean([m["content"] for m in losses[1:]]) / losses[0]["content"])
+    row["sharp"] = float(np.mean(sharp[1:]) / sharp[0])
+    row["s/frame"] = summary.get("seconds_per_frame", summary.get("seconds", math.nan) / max(1, len(stylized)))
+    row["peak MB"] = summary["peak_mb"]
+    row["processing"] = "x".join(str(v) for v in summary.get("size", []))
+    return row
+
+
+COLUMNS = ("rgb", "luma", "mp4 rgb", "mp4 luma", "mp4 kB", "first15", "rest", "worst_shot", "still_shot")
+COLUMNS += ("style", "content", "sharp", "s/frame", "peak MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", nargs="+", default=[c for c in CLIPS if os.path.isfile(c)])
+    parser.add_argument("--outputs", default="256,512,720", help="output longer sides (capped at the source's)")
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--extra", default="", help="more vidstyle options for every run, e.g. '--detail-iters 3'")
+    args = parser.parse_args()
+    engine = OptimizerEngine([load_image(STYLE)], config=StyleConfig())
+    print(f"{'clip':<18} {'output':>9} {'process':>8} " + " ".join(f"{c:>10}" for c in COLUMNS), flush=True)
+    for clip in args.clips:
+        info = probe(clip)
+        done = set()
+        for side in (int(v) for v in args.outputs.split(",")):
+            source_side = max(info.width, info.height)
+            side = min(side, source_side)
+            if side in done:
+                continue
+            done.add(side)
+            out_size = fit_size(info.width, info.height, max_side=side)
+            row = measure(clip, out_size, args.frames, args.extra.split(), engine)
+            cells = " ".join(f"{row[c]:>10.3g}" if isinstance(row[c], float) else f"{row[c]:>10}" for c in COLUMNS)
+            name = os.path.basename(clip)[:18]
+            print(f"{name:<18} {out_size[0]:>4}x{out_size[1]:<4} {row['processing']:>8} {cells}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

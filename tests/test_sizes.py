@@ -1,0 +1,107 @@
+"""Sizes that mean what users expect (issue 10): the output has the source's
+size, a smaller processing size is finished at the output size by the detail
+stage, cold starts climb a pyramid, and the losses mean the same at every size."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import moving_frames, texture
+
+from vidstyle.config import StyleConfig
+from vidstyle.engines.optimize import OptimizerEngine, pyramid_sizes
+from vidstyle.frames import Frame
+from vidstyle.losses import TV_REFERENCE_PIXELS, total_variation
+from vidstyle.media.images import load_image, resize
+from vidstyle.pipeline.detail import DetailStage, scale_flow, wants_detail
+from vidstyle.pipeline.stages import stylize_pairs
+from vidstyle.sizing import CPU_MAX_SIDE, default_max_side, describe_sizes, output_size, requested_size
+
+STYLE = Path(__file__).resolve().parent.parent / "samples" / "starry_night.jpg"
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return OptimizerEngine([load_image(STYLE)], config=StyleConfig(num_threads=1))
+
+
+def sharpness(image_u8: np.ndarray) -> float:
+    grey = cv2.cvtColor(image_u8, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+
+
+def test_the_output_size_is_the_sources_unless_asked_and_processing_follows_the_device():
+    source = (1280, 720)
+    assert output_size(source, StyleConfig()) == source
+    assert output_size(source, StyleConfig(output_size=(640, 360))) == (640, 360)
+    assert default_max_side(StyleConfig(), torch.device("cpu")) == CPU_MAX_SIDE
+    assert default_max_side(StyleConfig(), torch.device("cuda")) is None
+    assert default_max_side(StyleConfig(max_side=512), torch.device("cuda")) == 512
+    assert requested_size(source, StyleConfig(), device=torch.device("cpu")) == (256, 144)
+    assert requested_size(source, StyleConfig(), device=torch.device("cuda")) == (1280, 720)
+    # the processing size keeps the output's aspect ratio
+    assert requested_size(source, StyleConfig(output_size=(400, 400)), device=torch.device("cpu")) == (256, 256)
+
+
+def test_the_size_note_says_what_was_chosen_what_it_costs_and_how_to_change_it():
+    config = StyleConfig()
+    line = describe_sizes((256, 144), (1280, 720), config, device=torch.device("cpu"), detail=True)
+    assert "processing at 256x144" in line and "output 1280x720 (the source's size)" in line
+    assert "5 iterations per frame" in line and "25.0x the cost" in line and "--detail-iters 0" in line
+    assert "--max-side" in line and "\n" not in line
+    assert wants_detail((256, 144), (1280, 720), 5) and not wants_detail((256, 144), (1280, 720), 0)
+    assert not wants_detail((256, 144), (258, 146), 5)  # a pixel of rounding is resized, not refined
+
+
+def test_total_variation_means_the_same_at_every_size():
+    pattern = torch.rand(1, 3, 144, 256, generator=torch.Generator().manual_seed(0))
+    reference = total_variation(pattern)
+    assert pattern.shape[-1] * pattern.shape[-2] == TV_REFERENCE_PIXELS
+    tiled = pattern.repeat(1, 1, 2, 2)  # the same texture over four times the pixels
+    assert float(total_variation(tiled)) == pytest.approx(float(reference), rel=0.02)
+
+
+def test_cold_starts_climb_a_pyramid_of_sqrt2_steps_within_the_iteration_cap(engine):
+    assert pyramid_sizes((256, 144), max_iters=200) == [(64, 36), (91, 51), (128, 72), (181, 102), (256, 144)]
+    levels = pyramid_sizes((1280, 720), max_iters=200)
+    assert levels[-1] == (1280, 720) and max(levels[0]) >= 64 and len(levels) == 9
+    assert pyramid_sizes((64, 48), max_iters=200) == [(64, 48)]
+    seen = []
+    content = texture(128, 96)
+    result = engine.stylize(content, max_iters=24, on_iteration=lambda event: seen.append(event))
+    assert result.num_iters == len(seen) <= 24
+    assert result.image_u8.shape == content.shape
+
+
+def test_the_detail_stage_paints_at_the_output_size(engine):
+    """Processed at 48x32 and finished at 96x64: sharper than the upscaled result."""
+    frames = [
+        Frame(image_u8=image, pts=index, time_base=None, index=index)
+        for index, image in enumerate(moving_frames(96, 64, 3, velocity=(2.0, 0.0)))
+    ]
+
+    def run(detail_iters: int) -> list[np.ndarray]:
+        config = StyleConfig(num_threads=1, iters_first=20, iters_later=3, detail_iters=detail_iters)
+        pairs = stylize_pairs(frames, engine, config=config, size=(48, 32))
+        return [resize(stylized.image_u8, (96, 64)) for _, stylized in pairs]
+
+    finished, plain = run(3), run(0)
+    assert all(image.shape == (64, 96, 3) for image in finished)
+    assert np.mean([sharpness(a) for a in finished]) > 1.2 * np.mean([sharpness(b) for b in plain])
+
+
+def test_scaled_flow_moves_with_the_image():
+    flow = np.zeros((48, 64, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 2.0, -1.0
+    big = scale_flow(flow, (128, 96))
+    assert big.shape == (96, 128, 2)
+    assert np.allclose(big[..., 0], 4.0) and np.allclose(big[..., 1], -2.0)
+
+
+def test_a_still_stage_without_motion_is_a_cold_start_with_more_iterations(engine):
+    stage = DetailStage(engine, (96, 64), iters=2)
+    low = engine.stylize(texture(48, 32), max_iters=5)
+    result = stage.finish(texture(96, 64), low, None)
+    assert result.image_u8.shape == (64, 96, 3) and result.num_iters > low.num_iters

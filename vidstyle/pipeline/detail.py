@@ -1,0 +1,132 @@
+"""The detail stage: frames stylized at a smaller processing size are finished
+at the output size, so a 1280x720 result is painted at 1280x720, not a
+256x144 painting scaled up.
+
+Each frame at the output size starts from its processing-size result,
+upsampled, and is optimized for ``detail_iters`` iterations by the same
+engine against the full-size content frame (the last level of a multi-scale
+schedule, as in Gatys et al. 2017, "Controlling Perceptual Factors in Neural
+Style Transfer", sec. 5). Upsampling alone has no brush texture at the fine
+scale; the iterations put it there. For the texture to stay put from frame
+to frame, the start image takes its fine detail from the previous
+full-size output warped by the flow (the processing-size flow, scaled up):
+
+    init = up(low_t) + mask * (W(full_{t-1}) - up(down(W(full_{t-1}))))
+
+that is, the large structures of this frame's own result and the fine
+texture carried along the motion where the flow is reliable; the temporal
+loss (Ruder et al. 2016, eq. 7, previous frame only) then holds it there.
+Cold starts (the first frame, scene cuts) have nothing to carry and get
+``DETAIL_COLD_FACTOR`` times the iterations.
+
+Cost per frame: ``detail_iters`` VGG19 iterations at the output size, e.g.
+on 2 CPU cores ~25 times one at 256x144 for 1280x720 (see README, "Sizes").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from vidstyle.engines.base import Engine, FrameResult, OnIteration
+from vidstyle.frames import TemporalTarget, WarmStart, u8_to_float
+from vidstyle.media.images import resize
+from vidstyle.motion.estimate import Motion
+from vidstyle.motion.flow import warp
+
+DETAIL_COLD_FACTOR = 3  # cold starts at the output size get this many times detail_iters
+# Below this ratio of output to processing longer side, the detail stage is
+# not worth an iteration at the output size: the result is resized.
+MIN_DETAIL_SCALE = 1.2
+
+
+def wants_detail(size: tuple[int, int], out_size: tuple[int, int], detail_iters: int) -> bool:
+    """Whether frames processed at ``size`` are finished at ``out_size``
+    (both (width, height)): the output is ``MIN_DETAIL_SCALE`` times larger
+    or more and ``detail_iters`` > 0."""
+    return detail_iters > 0 and max(out_size) >= MIN_DETAIL_SCALE * max(size)
+
+
+def scale_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A float32 ``(h, w, 2)`` flow in pixels resized to ``size`` =
+    (width, height), its vectors scaled with the image."""
+    h, w = flow.shape[:2]
+    resized = cv2.resize(flow, size, interpolation=cv2.INTER_LINEAR)
+    resized[..., 0] *= size[0] / w
+    resized[..., 1] *= size[1] / h
+    return resized
+
+
+class DetailStage:
+    """Finishes a sequence of processing-size results at ``out_size``, in order.
+
+    Args:
+        engine: the run's engine (its style targets are computed once more,
+            at the output size).
+        out_size: ``(width, height)`` of the output.
+        iters: iterations per warm frame; cold starts get ``DETAIL_COLD_FACTOR`` times as many.
+        temporal: carry texture along the flow and add the temporal loss
+            (False: every frame starts from its upsampled result alone).
+    """
+
+    def __init__(self, engine: Engine, out_size: tuple[int, int], *, iters: int, temporal: bool = True):
+        self.engine = engine
+        self.out_size = out_size
+        self.iters = iters
+        self.temporal = temporal
+        self._previous: np.ndarray | None = None
+
+    def finish(
+        self,
+        content_u8: np.ndarray,
+        low: FrameResult,
+        motion: Motion | None,
+        *,
+        on_iteration: OnIteration | None = None,
+    ) -> FrameResult:
+        """The output-size frame of ``content_u8`` (uint8 ``(H, W, 3)`` at
+        ``out_size``), whose processing-size result is ``low`` and whose motion
+        (at the processing size, None for a first frame) is ``motion``.
+        Returns the engine's result with ``num_iters`` and ``seconds`` of both
+        stages added together."""
+        up = u8_to_float(resize(low.image_u8, self.out_size))
+        warm, iters = self._warm_start(up, motion)
+        result = self.engine.stylize(content_u8, warm, max_iters=iters, on_iteration=on_iteration)
+        self._previous = result.image_u8
+        return dataclasses.replace(
+            result, num_iters=low.num_iters + result.num_iters, seconds=low.seconds + result.seconds
+        )
+
+    def remember(self, output_u8: np.ndarray) -> None:
+        """An output-size frame finished elsewhere (replayed from the work directory)."""
+        self._previous = output_u8
+
+    def reset(self) -> None:
+        """Forget the previous output: the next frame is a cold start."""
+        self._previous = None
+
+    def _warm_start(self, up: np.ndarray, motion: Motion | None) -> tuple[WarmStart, int]:
+        cold = (
+            not self.temporal
+            or self._previous is None
+            or motion is None
+            or motion.is_scene_cut
+            or not motion.warps
+            or motion.warps[0][0] != 1
+        )
+        if cold:
+            return WarmStart(init=up), self.iters * (DETAIL_COLD_FACTOR if self.temporal else 1)
+        assert self._previous is not None and motion is not None  # not cold
+        _, backward_flow, mask_low = motion.warps[0]
+        flow = scale_flow(backward_flow, self.out_size)
+        mask = cv2.resize(mask_low, self.out_size, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        warped = np.clip(warp(u8_to_float(self._previous), flow), 0.0, 1.0)
+        low_size = (backward_flow.shape[1], backward_flow.shape[0])
+        coarse = cv2.resize(
+            cv2.resize(warped, low_size, interpolation=cv2.INTER_AREA), self.out_size, interpolation=cv2.INTER_CUBIC
+        )
+        init = np.clip(up + mask[..., None] * (warped - coarse), 0.0, 1.0).astype(np.float32)
+        target = TemporalTarget(warped=warped[None].astype(np.float32), weights=mask[None])
+        return WarmStart(init=init, temporal=target), self.iters
