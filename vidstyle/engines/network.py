@@ -20,8 +20,9 @@ engine asks for no warm start (the pipeline skips optical flow).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import cast
 
 import numpy as np
@@ -30,6 +31,8 @@ from torch import nn
 
 from vidstyle.config import StyleConfig
 from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
+from vidstyle.engines.out_of_memory import describe, is_out_of_memory
+from vidstyle.errors import VidstyleError
 from vidstyle.features import select_device
 from vidstyle.frames import WarmStart
 
@@ -189,7 +192,8 @@ class NetworkEngine:
         # and the network is small enough that its weights cost nothing to cast.
         self.half = self.device.type == "cuda" and config.precision != "fp32"
         self.dtype = torch.float16 if self.half else torch.float32
-        self.net = net.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
+        with self._memory_guard("loading the network", None):
+            self.net = net.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
 
     def max_iters(self, *, cold: bool) -> int:
         return 1
@@ -209,7 +213,8 @@ class NetworkEngine:
         """The raw network outputs (no blending) of several frames of one size,
         one batch: uint8 ``(H, W, 3)`` each."""
         batch = np.stack([np.ascontiguousarray(c) for c in contents_u8])
-        with torch.inference_mode():
+        size = (batch.shape[2], batch.shape[1])
+        with self._memory_guard("running the network", size), torch.inference_mode():
             x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 255.0
             out = self.net(x).float()
             return list(_to_u8(out))
@@ -224,7 +229,8 @@ class NetworkEngine:
     ) -> FrameResult:
         """One pass of the network, blended with the warm start (module docstring)."""
         started = time.perf_counter()
-        with torch.inference_mode():
+        size = (content_u8.shape[1], content_u8.shape[0])
+        with self._memory_guard("running the network", size), torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(content_u8)).to(self.device)
             x = x.permute(2, 0, 1).unsqueeze(0).to(self.dtype) / 255.0
             out = blend_with_warm_start(self.net(x).float(), warm, self.blend)
@@ -239,6 +245,29 @@ class NetworkEngine:
             losses={"total": float("nan")},
             seconds=time.perf_counter() - started,
         )
+
+    @contextlib.contextmanager
+    def _memory_guard(self, stage: str, size: tuple[int, int] | None) -> Iterator[None]:
+        """A failed allocation inside the block becomes ``OutOfMemoryError``
+        (``out_of_memory.describe``: the size, the device, what to change)."""
+        try:
+            yield
+        except VidstyleError:
+            raise
+        except Exception as err:
+            if not is_out_of_memory(err):
+                raise
+            raise describe(
+                err,
+                stage=stage,
+                size=size,
+                frame_size=size,
+                device=self.device,
+                precision="fp16" if self.half else "fp32",
+                dtype=self.dtype,
+                compiling=False,
+                required_bytes=self.required_bytes,
+            ) from err
 
 
 def _to_u8(images: torch.Tensor) -> np.ndarray:
