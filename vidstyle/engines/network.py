@@ -20,9 +20,8 @@ engine asks for no warm start (the pipeline skips optical flow).
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
@@ -31,8 +30,7 @@ from torch import nn
 
 from vidstyle.config import StyleConfig
 from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
-from vidstyle.engines.out_of_memory import describe, is_out_of_memory
-from vidstyle.errors import VidstyleError
+from vidstyle.engines.out_of_memory import describe, memory_guard
 from vidstyle.features import select_device
 from vidstyle.frames import WarmStart
 
@@ -246,28 +244,20 @@ class NetworkEngine:
             seconds=time.perf_counter() - started,
         )
 
-    @contextlib.contextmanager
-    def _memory_guard(self, stage: str, size: tuple[int, int] | None) -> Iterator[None]:
+    def _memory_guard(self, stage: str, size: tuple[int, int] | None):
         """A failed allocation inside the block becomes ``OutOfMemoryError``
         (``out_of_memory.describe``: the size, the device, what to change)."""
-        try:
-            yield
-        except VidstyleError:
-            raise
-        except Exception as err:
-            if not is_out_of_memory(err):
-                raise
-            raise describe(
-                err,
-                stage=stage,
-                size=size,
-                frame_size=size,
-                device=self.device,
-                precision="fp16" if self.half else "fp32",
-                dtype=self.dtype,
-                compiling=False,
-                required_bytes=self.required_bytes,
-            ) from err
+        return memory_guard(
+            describe,
+            stage=stage,
+            size=size,
+            frame_size=size,
+            device=self.device,
+            precision="fp16" if self.half else "fp32",
+            dtype=self.dtype,
+            compiling=False,
+            required_bytes=self.required_bytes,
+        )
 
 
 def _to_u8(images: torch.Tensor) -> np.ndarray:

@@ -4,8 +4,9 @@ size, how much, what to change)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -35,6 +36,20 @@ def is_out_of_memory(err: BaseException) -> bool:
             return True
         current = current.__cause__ or getattr(current, "inner_exception", None)
     return False
+
+
+@contextlib.contextmanager
+def memory_guard(describe_error: Callable[..., OutOfMemoryError], **facts) -> Iterator[None]:
+    """A failed allocation inside the block becomes ``describe_error(err, **facts)``
+    (``describe`` or ``describe_training``); other errors pass through."""
+    try:
+        yield
+    except VidstyleError:
+        raise  # already in vidstyle's words
+    except Exception as err:
+        if not is_out_of_memory(err):
+            raise
+        raise describe_error(err, **facts) from err
 
 
 def describe(

@@ -10,11 +10,8 @@ al. (ReCoNet, 2018). The losses are the optimizer's, composed the same way
 learns the style through the perceptual loss itself, never by regressing to
 optimizer keyframes (pixel L1 averages the texture away).
 
-Running out of memory (host or device) while reading the clips or training
-raises ``errors.OutOfMemoryError`` with one line: what a step held (pairs,
-crop, frame size), what the device has, and what to change
-(``out_of_memory.describe_training``). Running out while loading VGG19 or
-computing the style targets is the judge's own error (``OptimizerEngine``).
+Running out of memory while reading the clips or training raises
+``errors.OutOfMemoryError``, one line (``out_of_memory.describe_training``).
 
 Budget: ``steps`` and/or ``minutes`` (wall time, resumed time included);
 training stops at whichever comes first. A checkpoint (``OUTPUT.ckpt``) is
@@ -24,11 +21,10 @@ call with the same style, options and clips resumes from it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -37,8 +33,8 @@ import torch.nn.functional as F
 from vidstyle.config import StyleConfig
 from vidstyle.engines.network import StyleNet
 from vidstyle.engines.optimize import OptimizerEngine
-from vidstyle.engines.out_of_memory import describe_training, is_out_of_memory
-from vidstyle.errors import InputError, VidstyleError
+from vidstyle.engines.out_of_memory import describe_training, memory_guard
+from vidstyle.errors import InputError
 from vidstyle.losses import content_loss, style_loss, temporal_loss, total_variation
 from vidstyle.training.data import (
     clip_identity,
@@ -171,8 +167,8 @@ def train_look(
     judge = OptimizerEngine(styles_u8, config=config, device=device)  # VGG19, style Grams, precision
     device = judge.device
 
-    def memory_guard(stage: str, frame_size=None, crop=None, *, on=device):
-        return _memory_guard(
+    def guard(stage: str, frame_size=None, crop=None, *, on=device):
+        return memory_guard(
             describe_training,
             stage=stage,
             device=on,
@@ -184,11 +180,11 @@ def train_look(
             on_the_fly=on_the_fly,
         )
 
-    with memory_guard("reading the training clips", on=torch.device("cpu")):  # decoded and flow on the host
+    with guard("reading the training clips", on=torch.device("cpu")):  # decoded and flow on the host
         pairs = load_pairs(clips, config=config)
     frame_size = (pairs[0].current_u8.shape[1], pairs[0].current_u8.shape[0])
     crop = crop_side(pairs, options.crop)
-    with memory_guard("training the network", frame_size, crop):
+    with guard("training the network", frame_size, crop):
         fingerprint = {
             "styles": images_digest(styles_u8),
             "options": recorded_options(config),
@@ -322,19 +318,6 @@ def _resume(checkpoint, fingerprint: dict, net: StyleNet, optimizer, device) -> 
                 if torch.is_tensor(value) and key != "step":
                     state[key] = value.to(device)
     return None
-
-
-@contextlib.contextmanager
-def _memory_guard(describe: Callable[..., VidstyleError], **facts) -> Iterator[None]:
-    """A failed allocation inside the block becomes ``describe(err, **facts)``."""
-    try:
-        yield
-    except VidstyleError:
-        raise  # already in vidstyle's words (the judge's own out-of-memory error)
-    except Exception as err:
-        if not is_out_of_memory(err):
-            raise
-        raise describe(err, **facts) from err
 
 
 def _spent(step: int, elapsed_s: float, options: TrainingOptions) -> bool:
