@@ -316,3 +316,104 @@ def test_uploads_keep_values_and_layout_on_cpu(style, network):
     assert tensor.dtype == torch.float32 and tensor.shape == (1, 3, 32, 48) and tensor.is_contiguous()
     assert torch.allclose(tensor[0, :, 0, 0] * 255, torch.from_numpy(content()[0, 0]).float())
     assert optimize.LBFGS_ON_DEVICE  # measured at least as fast on CPU (see optimize.py)
+
+
+# -- out of memory while training a network (vidstyle train, --engine net) ------
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    from conftest import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", width=48, height=32, num_frames=4, audio=False)
+
+
+TRAIN_CONFIG = StyleConfig(max_side=48, num_threads=1, device="cpu")
+
+
+def fail_training_step(monkeypatch, number, error):
+    """Make the training loop's ``number``-th loss computation raise ``error``
+    (1: the loss measured before training, 2: the first step)."""
+    from vidstyle.training import loop
+
+    losses, calls = loop._losses, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == number:
+            raise error
+        return losses(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_losses", failing)
+
+
+@pytest.mark.parametrize("call", [1, 2])
+def test_out_of_memory_while_training_names_the_step_and_what_to_change(style, clip, monkeypatch, call):
+    from vidstyle.training import TrainingOptions, train_look
+
+    fail_training_step(monkeypatch, call, torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.50 GiB."))
+    options = TrainingOptions(steps=2, minutes=None, crop=32, batch_pairs=2)
+    with pytest.raises(OutOfMemoryError) as caught:
+        train_look([style], config=TRAIN_CONFIG, clips=[clip], options=options)
+    err = caught.value
+    assert err.exit_code == 1 and isinstance(err.__cause__, torch.OutOfMemoryError)
+    assert err.stage == "training the network" and err.size == (48, 32)
+    message = str(err)
+    assert "out of memory on cpu while training the network on 2 pairs of 32x32 crops per step, frames 48x32" in message
+    assert "tried to allocate 1.50 GiB" in message and "precision fp32" in message
+    assert "--batch 1" in message and "--max-side 32" in message
+    assert "--crop" not in message  # 32 is already the smallest crop suggested
+
+
+def test_out_of_memory_in_the_train_command_is_one_line_and_exit_1(style, clip, monkeypatch, tmp_path, capsys):
+    from vidstyle.cli.main import main
+
+    fail_training_step(monkeypatch, 2, RuntimeError("CUDA error: out of memory"))
+    look = tmp_path / "look.pt"
+    argv = ["train", "--style", STYLE_PATH, "--on", clip, "-o", look, "--steps", "2", "--max-side", "48"]
+    code = main([str(a) for a in [*argv, "--crop", "48", "--device", "cpu", "--threads", "1", "-q"]])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(
+        "vidstyle: error: out of memory on cpu while training the network on 1 pair of 48x32 crops"
+    )
+    assert "--crop 32" in lines[0] and "--batch" not in lines[0]
+    assert not look.exists()
+
+
+def test_out_of_memory_while_training_on_the_fly_points_at_vidstyle_train(style, clip, monkeypatch):
+    from vidstyle.engines import make_engine
+
+    fail_training_step(monkeypatch, 2, torch.OutOfMemoryError("CUDA out of memory"))
+    with pytest.raises(OutOfMemoryError, match="while training the network") as caught:
+        make_engine(TRAIN_CONFIG.replace(engine="net", train_steps=2), [style], clips=[clip])
+    message = str(caught.value)
+    assert "training the look first ('vidstyle train ... --crop 32') and passing it with --model" in message
+    assert "--max-side 32" in message
+
+
+def test_out_of_memory_reading_the_training_clips_is_host_memory(style, clip, monkeypatch):
+    from vidstyle.training import TrainingOptions, loop, train_look
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(loop, "load_pairs", no_memory)
+    with pytest.raises(OutOfMemoryError, match="on cpu while reading the training clips .* shorter clips"):
+        train_look([style], config=TRAIN_CONFIG, clips=[clip], options=TrainingOptions(steps=1, minutes=None))
+
+
+def test_out_of_memory_in_the_network_engine_is_one_clear_error():
+    from vidstyle.engines.network import NetworkEngine, StyleNet
+
+    engine = NetworkEngine(StyleNet(), config=StyleConfig(device="cpu", num_threads=1))
+
+    def no_memory(image):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB.")
+
+    engine.net = no_memory
+    with pytest.raises(OutOfMemoryError, match="while running the network at 48x32 .*tried to allocate 3.00 GiB"):
+        engine.stylize(content())
+    with pytest.raises(OutOfMemoryError, match="--max-side 32"):
+        engine.stylize_batch([content(), content()])

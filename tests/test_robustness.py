@@ -241,6 +241,30 @@ def test_full_disk_in_the_work_directory_is_one_clear_line(tmp_path, capsys, fak
     assert "the 3 finished frames are kept" in line and not (tmp_path / "out.mp4").exists()
 
 
+def test_ctrl_c_keeps_every_frame_handed_to_a_slow_work_directory(tmp_path, capsys, fake_engine, monkeypatch):
+    """Frames are saved on a background thread; the interrupted run waits
+    for it, so every finished frame is on disk when the command returns."""
+    from vidstyle.pipeline.workdir import FrameStore
+
+    src = make_clip(tmp_path / "clip.mp4", num_frames=8, audio=False)
+    dst = tmp_path / "out.mp4"
+    write = FrameStore._write_pixels
+
+    def slow_disk(self, index, image, *, truncate):
+        time.sleep(0.15)
+        return write(self, index, image, truncate=truncate)
+
+    def interrupt_at_five(call):
+        if call == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(FrameStore, "_write_pixels", slow_disk)
+    fake_engine.on_call = interrupt_at_five
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
+    assert code == 130, err
+    assert finished_frames(Path(work_dir_for(dst))) == 4  # no wait: already on disk
+
+
 # ------------------------------------------------------------------ bad inputs
 
 

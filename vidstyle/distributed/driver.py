@@ -158,6 +158,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
             store.reset()  # a partial save of an interrupted driver is redone whole
             for image in result.frames_u8:
                 store.append(image)
+            store.flush()  # done: on disk
             done.add(result.number)
             _count_worker(per_worker, result)
             events = finished_events[segment.number] = []

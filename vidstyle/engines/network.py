@@ -30,6 +30,7 @@ from torch import nn
 
 from vidstyle.config import StyleConfig
 from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
+from vidstyle.engines.out_of_memory import describe, memory_guard
 from vidstyle.features import select_device
 from vidstyle.frames import WarmStart
 
@@ -189,7 +190,8 @@ class NetworkEngine:
         # and the network is small enough that its weights cost nothing to cast.
         self.half = self.device.type == "cuda" and config.precision != "fp32"
         self.dtype = torch.float16 if self.half else torch.float32
-        self.net = net.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
+        with self._memory_guard("loading the network", None):
+            self.net = net.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
 
     def max_iters(self, *, cold: bool) -> int:
         return 1
@@ -209,7 +211,8 @@ class NetworkEngine:
         """The raw network outputs (no blending) of several frames of one size,
         one batch: uint8 ``(H, W, 3)`` each."""
         batch = np.stack([np.ascontiguousarray(c) for c in contents_u8])
-        with torch.inference_mode():
+        size = (batch.shape[2], batch.shape[1])
+        with self._memory_guard("running the network", size), torch.inference_mode():
             x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 255.0
             out = self.net(x).float()
             return list(_to_u8(out))
@@ -224,7 +227,8 @@ class NetworkEngine:
     ) -> FrameResult:
         """One pass of the network, blended with the warm start (module docstring)."""
         started = time.perf_counter()
-        with torch.inference_mode():
+        size = (content_u8.shape[1], content_u8.shape[0])
+        with self._memory_guard("running the network", size), torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(content_u8)).to(self.device)
             x = x.permute(2, 0, 1).unsqueeze(0).to(self.dtype) / 255.0
             out = blend_with_warm_start(self.net(x).float(), warm, self.blend)
@@ -238,6 +242,21 @@ class NetworkEngine:
             converged=True,
             losses={"total": float("nan")},
             seconds=time.perf_counter() - started,
+        )
+
+    def _memory_guard(self, stage: str, size: tuple[int, int] | None):
+        """A failed allocation inside the block becomes ``OutOfMemoryError``
+        (``out_of_memory.describe``: the size, the device, what to change)."""
+        return memory_guard(
+            describe,
+            stage=stage,
+            size=size,
+            frame_size=size,
+            device=self.device,
+            precision="fp16" if self.half else "fp32",
+            dtype=self.dtype,
+            compiling=False,
+            required_bytes=self.required_bytes,
         )
 
 

@@ -44,6 +44,8 @@ def refine_passes(
     emit = on_event or (lambda event: None)
     estimator = MotionEstimator(method=config.flow, cut=CutPolicy(min_reliable_fraction=config.scene_cut_threshold))
     policy = WarmStartPolicy.from_config(config)
+    outputs.flush()
+    inputs.flush()
     count = outputs.count
     for pass_number in range(2, passes + 1):
         order = range(count - 1, -1, -1) if pass_number % 2 == 0 else range(count)

@@ -106,6 +106,8 @@ def stylize_frames(
             )
         )
         yield frame.with_image(result.image_u8), result
+    if store is not None:
+        store.flush()  # a failed save is raised here, before the output is closed
 
 
 def _replayed(image_u8: np.ndarray) -> FrameResult:

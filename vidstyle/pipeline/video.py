@@ -243,6 +243,7 @@ def stylize_video(
     except (KeyboardInterrupt, CorruptInputError) as err:
         # Keep what is finished: a playable, clearly named partial output, and
         # the work directory so that the same command resumes.
+        store.flush(raise_error=False)  # every handed-over frame on disk
         try:
             partial = writer.close_partial()
         except OutputError:  # the output folder went away too: the work directory still has every frame
@@ -254,6 +255,7 @@ def stylize_video(
         raise InterruptedRun(partial_output=partial, work_dir=store.path) from err
     except (OutputError, OutOfMemoryError) as err:  # disk full, encoder, memory: the finished frames stay
         writer.abort()
+        store.flush(raise_error=False)  # count: the frames on disk
         kept = (
             f"the {store.count} finished frames are kept in {store.path}; rerun the same command to continue"
             if store.count

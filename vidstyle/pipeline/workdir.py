@@ -20,6 +20,16 @@ Layout of the work directory:
 
 A rerun with the same fingerprint continues after the last complete frame; a
 different fingerprint starts over.
+
+Saving runs on a background thread (like ``media.BackgroundWriter`` for the
+encoder), so the engine (on a GPU: the device) never waits for the disk's
+fsync: ``append`` hands the frame over and returns; at most ``depth`` frames
+wait, readable from memory meanwhile. A failed save (disk full) is raised by
+the next call in the caller's thread, or by ``flush``; ``flush`` returns once
+every handed-over frame is on disk. The thread is not a daemon and ends when
+nothing waits, so even a run that exits without ``flush`` (Ctrl-C) saves
+what it handed over; a kill -9 loses at most the frames still waiting, and a
+torn last frame is not counted, as before.
 """
 
 from __future__ import annotations
@@ -28,12 +38,19 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 
 import numpy as np
 
 from vidstyle.errors import OutputError
 
 FORMAT_VERSION = 1
+DEFAULT_DEPTH = 3  # frames handed to ``append`` and not yet on disk
+
+# The saving thread of each data file in this process, so that a store opened
+# again on the same folder (a rerun through the API) first waits for it.
+_saving_threads: dict[str, threading.Thread] = {}
+_saving_threads_lock = threading.Lock()
 
 
 WORK_DIR_ENV = "VIDSTYLE_WORK_DIR"
@@ -73,15 +90,26 @@ class FrameStore:
             frames' pixels.
         shape: ``(H, W, 3)`` of every frame.
         resume: reuse matching frames already in ``path``; False starts over.
+        depth: frames that may wait for the disk (memory: ``depth`` frames).
 
     After construction ``resumed`` is the number of frames kept from an
     earlier run and ``restart_reason`` says why earlier frames were dropped
-    (None when there were none or they were kept).
+    (None when there were none or they were kept). ``count`` includes the
+    frames handed to ``append`` that are still on their way to the disk.
     """
 
     def __init__(
-        self, path, *, fingerprint: dict, shape: tuple[int, int, int], resume: bool = True, name: str = "frames"
+        self,
+        path,
+        *,
+        fingerprint: dict,
+        shape: tuple[int, int, int],
+        resume: bool = True,
+        name: str = "frames",
+        depth: int = DEFAULT_DEPTH,
     ):
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
         self.path = os.fspath(path)
         self.name = name
         self.shape: tuple[int, int, int] = (shape[0], shape[1], shape[2])
@@ -90,6 +118,17 @@ class FrameStore:
         self.meta = {"format": FORMAT_VERSION, "shape": list(self.shape), "fingerprint": fingerprint}
         self.restart_reason: str | None = None
         self.count = 0
+        self._depth = depth
+        # Shared with the saving thread, guarded by _lock:
+        self._lock = threading.Condition()
+        self._waiting: dict[int, np.ndarray] = {}  # handed over, not yet on disk, in order
+        self._saving = False  # a saving thread is running
+        self._saved = 0  # frames on disk
+        self._error: BaseException | None = None  # the thread's failure, raised once in the caller's thread
+        with _saving_threads_lock:
+            earlier = _saving_threads.get(self._file(self.name + ".u8"))
+        if earlier is not None:
+            earlier.join()
         old = self._read_meta()
         if old is not None and resume and old == json.loads(json.dumps(self.meta)):
             self.count = self._complete_frames()
@@ -102,65 +141,153 @@ class FrameStore:
             )
         if self.count == 0:
             self._reset()
-        self.resumed = self.count
+        self._saved = self.resumed = self.count
 
     # -- reading and writing -----------------------------------------------
 
     def read(self, index: int) -> np.ndarray:
-        """Frame ``index`` (< count) as uint8 ``(H, W, 3)``."""
+        """Frame ``index`` (< count) as uint8 ``(H, W, 3)``, from memory while
+        it waits for the disk."""
+        self._raise_pending()
         if not 0 <= index < self.count:
             raise IndexError(f"frame {index} not in store of {self.count}")
+        with self._lock:
+            waiting = self._waiting.get(index)
+            if waiting is not None:
+                return waiting.copy()
         with open(self._file(self.name + ".u8"), "rb") as f:
             f.seek(index * self.frame_bytes)
             data = f.read(self.frame_bytes)
         return np.frombuffer(data, dtype=np.uint8).reshape(self.shape).copy()
 
     def append(self, image_u8: np.ndarray) -> None:
-        """Store the next frame durably (pixels first, then the index line).
+        """Hand over the next frame; a background thread stores it durably
+        (pixels first, then the index line). Waits only while ``depth``
+        frames are still unsaved.
 
-        OutputError (exit code 1) when the disk is full or the folder went
-        away; the frames stored before stay valid."""
-        try:
-            self._write_pixels(self.count, image_u8, truncate=True)
-            with open(self._file(self.name + ".idx"), "a") as f:
-                f.write(f"{self.count}\n")
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as err:
-            raise OutputError(
-                f"cannot save frame {self.count} in the work directory {self.path}: {err.strerror or err}", exit_code=1
-            ) from err
+        OutputError (exit code 1), here or from the next call or ``flush``,
+        when saving an earlier frame failed (disk full, the folder went away);
+        ``count`` then drops to the frames on disk, which stay valid."""
+        self._raise_pending()
+        if image_u8.shape != self.shape:
+            raise ValueError(f"frame shape {image_u8.shape} differs from the store's {self.shape}")
+        image = np.array(image_u8, dtype=np.uint8, order="C", copy=True)  # the caller may reuse its array
+        with self._lock:
+            while len(self._waiting) >= self._depth and self._error is None:
+                self._lock.wait()
+            if self._error is None:
+                self._waiting[self.count] = image
+                if not self._saving:
+                    self._saving = True
+                    thread = threading.Thread(target=self._save_waiting, name="vidstyle-frame-store", daemon=False)
+                    with _saving_threads_lock:
+                        _saving_threads[self._file(self.name + ".u8")] = thread
+                    thread.start()
+        self._raise_pending()
         self.count += 1
+
+    def flush(self, *, raise_error: bool = True) -> None:
+        """Return once every handed-over frame is on disk.
+
+        Raises the OutputError of a failed save (once) unless ``raise_error``
+        is False (a caller already reporting another error); either way
+        ``count`` is then the number of frames on disk."""
+        with self._lock:
+            while self._saving:
+                self._lock.wait()
+        if raise_error:
+            self._raise_pending()
+        elif self._error is not None:
+            self._error = None
+            self.count = self._saved
 
     def replace(self, index: int, image_u8: np.ndarray) -> None:
         """Overwrite finished frame ``index`` (multi-pass refinement)."""
+        self.flush()
         if not 0 <= index < self.count:
             raise IndexError(f"frame {index} not in store of {self.count}")
         try:
             self._write_pixels(index, image_u8, truncate=False)
         except OSError as err:
-            raise OutputError(
-                f"cannot save frame {index} in the work directory {self.path}: {err.strerror or err}", exit_code=1
-            ) from err
+            raise self._save_failed(index, err) from err
 
     def _write_pixels(self, index: int, image_u8: np.ndarray, *, truncate: bool) -> None:
         if image_u8.shape != self.shape:
             raise ValueError(f"frame shape {image_u8.shape} differs from the store's {self.shape}")
         with open(self._file(self.name + ".u8"), "r+b") as f:
             f.seek(index * self.frame_bytes)
-            f.write(np.ascontiguousarray(image_u8, dtype=np.uint8).tobytes())
+            f.write(np.ascontiguousarray(image_u8, dtype=np.uint8).data)
             if truncate:
                 f.truncate()
             f.flush()
             os.fsync(f.fileno())
 
     def remove(self) -> None:
-        """Delete the work directory (after a successful run)."""
+        """Delete the work directory (after a successful run: a failed save
+        no longer matters)."""
+        self.flush(raise_error=False)
         shutil.rmtree(self.path, ignore_errors=True)
 
     def reset(self) -> None:
-        """Forget every stored frame."""
+        """Forget every stored frame (and a failed save of one of them)."""
+        self.flush(raise_error=False)
         self._reset()
+
+    # -- the saving thread -------------------------------------------------
+
+    def _save_waiting(self) -> None:
+        try:
+            self._save_in_order()
+        finally:
+            with _saving_threads_lock:
+                if _saving_threads.get(self._file(self.name + ".u8")) is threading.current_thread():
+                    del _saving_threads[self._file(self.name + ".u8")]
+
+    def _save_in_order(self) -> None:
+        """Save the waiting frames in order; end when none waits or one failed."""
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._saving = False
+                    self._lock.notify_all()
+                    return
+                index, image = next(iter(self._waiting.items()))
+            try:
+                self._write_pixels(index, image, truncate=True)
+                with open(self._file(self.name + ".idx"), "a") as f:
+                    f.write(f"{index}\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            except BaseException as err:  # handed to the caller's thread
+                if isinstance(err, OSError):
+                    failure: BaseException = self._save_failed(index, err)
+                    failure.__cause__ = err  # as ``raise ... from err``
+                else:
+                    failure = err
+                with self._lock:
+                    self._error = failure
+                    self._waiting.clear()  # after a failure nothing more is saved
+                    self._saving = False
+                    self._lock.notify_all()
+                return
+            with self._lock:
+                del self._waiting[index]
+                self._saved = index + 1
+                self._lock.notify_all()
+
+    def _raise_pending(self) -> None:
+        """Raise the saving thread's failure once; ``count`` drops to the frames on disk."""
+        with self._lock:
+            error, self._error = self._error, None
+            if error is not None:  # the thread has ended: it sets the error as it stops
+                self.count = self._saved
+        if error is not None:
+            raise error
+
+    def _save_failed(self, index: int, err: OSError) -> OutputError:
+        return OutputError(
+            f"cannot save frame {index} in the work directory {self.path}: {err.strerror or err}", exit_code=1
+        )
 
     # -- internals ---------------------------------------------------------
 
@@ -195,6 +322,7 @@ class FrameStore:
         except OSError as err:
             raise OutputError(f"cannot set up the work directory {self.path}: {err.strerror or err}") from err
         self.count = 0
+        self._saved = 0
 
 
 def _changed_keys(old, new, prefix: str = "") -> list[str]:

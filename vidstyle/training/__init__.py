@@ -63,7 +63,9 @@ def network_engine(
         look = load_look(config.model)
         return NetworkEngine(look.net, config=config, device=device, look=look.describe())
     options = TrainingOptions(steps=config.train_steps, minutes=config.train_minutes, seed=config.seed)
-    trained = train_look(styles_u8, config=config, clips=clips, options=options, device=device, on_event=on_event)
+    trained = train_look(
+        styles_u8, config=config, clips=clips, options=options, device=device, on_event=on_event, on_the_fly=True
+    )
     return NetworkEngine(
         trained.net,
         config=config,

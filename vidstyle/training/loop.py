@@ -10,6 +10,9 @@ al. (ReCoNet, 2018). The losses are the optimizer's, composed the same way
 learns the style through the perceptual loss itself, never by regressing to
 optimizer keyframes (pixel L1 averages the texture away).
 
+Running out of memory while reading the clips or training raises
+``errors.OutOfMemoryError``, one line (``out_of_memory.describe_training``).
+
 Budget: ``steps`` and/or ``minutes`` (wall time, resumed time included);
 training stops at whichever comes first. A checkpoint (``OUTPUT.ckpt``) is
 written every ``checkpoint_every_s`` seconds and on interruption; a later
@@ -30,6 +33,7 @@ import torch.nn.functional as F
 from vidstyle.config import StyleConfig
 from vidstyle.engines.network import StyleNet
 from vidstyle.engines.optimize import OptimizerEngine
+from vidstyle.engines.out_of_memory import describe_training, memory_guard
 from vidstyle.errors import InputError
 from vidstyle.losses import content_loss, style_loss, temporal_loss, total_variation
 from vidstyle.training.data import (
@@ -137,6 +141,7 @@ def train_look(
     resume: bool = True,
     device=None,
     on_event: Callable[[object], None] | None = None,
+    on_the_fly: bool = False,
 ) -> Trained:
     """Train a network to paint ``styles_u8`` (uint8 RGB) on frames of ``clips``
     (default: the bundled sample clip).
@@ -146,6 +151,12 @@ def train_look(
         checkpoint: path of the checkpoint to write (and resume from when
             ``resume``); None: none.
         on_event: receives TrainingStarted, StepDone, CheckpointSaved, TrainingDone.
+        on_the_fly: training for a file run (the ``net`` engine without a
+            look file): the out-of-memory advice names that run's options.
+
+    Raises:
+        OutOfMemoryError: the host or the device ran out of memory (one line:
+            what a step held, what the device has, what to change).
 
     The checkpoint is kept when training is interrupted (KeyboardInterrupt
     after saving it) and removed when it finishes.
@@ -155,116 +166,137 @@ def train_look(
     style_names = list(style_names or [f"style{i}" for i in range(len(styles_u8))])
     judge = OptimizerEngine(styles_u8, config=config, device=device)  # VGG19, style Grams, precision
     device = judge.device
-    pairs = load_pairs(clips, config=config)
+
+    def guard(stage: str, frame_size=None, crop=None, *, on=device):
+        return memory_guard(
+            describe_training,
+            stage=stage,
+            device=on,
+            precision=judge.precision,
+            dtype=judge.dtype,
+            frame_size=frame_size,
+            crop=crop,
+            batch_pairs=options.batch_pairs if crop is not None else None,
+            on_the_fly=on_the_fly,
+        )
+
+    with guard("reading the training clips", on=torch.device("cpu")):  # decoded and flow on the host
+        pairs = load_pairs(clips, config=config)
     frame_size = (pairs[0].current_u8.shape[1], pairs[0].current_u8.shape[0])
     crop = crop_side(pairs, options.crop)
-    fingerprint = {
-        "styles": images_digest(styles_u8),
-        "options": recorded_options(config),
-        "clips": [clip_identity(c) for c in clips],
-        "batch_pairs": options.batch_pairs,
-        "crop": list(crop),
-        "learning_rate": options.learning_rate,
-        "seed": options.seed,
-    }
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(options.seed)
-        net = StyleNet(output=options.output)
-    net = net.to(device).train()
-    optimizer = torch.optim.Adam(net.parameters(), lr=options.learning_rate)
-    step, elapsed_s, cpu_s, history = 0, 0.0, 0.0, []
-    restart_reason = None
-    if checkpoint is not None and resume and os.path.exists(checkpoint):
-        restart_reason = _resume(checkpoint, fingerprint, net, optimizer, device)
-        if restart_reason is None:
-            state = read_payload(checkpoint)["training"]
-            step, elapsed_s, cpu_s, history = state["steps"], state["seconds"], state["cpu_seconds"], state["history"]
-    budget_s = options.minutes * 60.0 if options.minutes is not None else None
-    emit(
-        TrainingStarted(
-            step=step,
-            steps=options.steps,
-            budget_s=budget_s,
-            elapsed_s=elapsed_s,
-            pairs=len(pairs),
-            size=frame_size,
-            restart_reason=restart_reason,
-        )
-    )
-
-    grams = judge.style_grams(frame_size)  # style scale relative to the whole frame, as when stylizing
-    probe = _to_device(
-        sample_batch(pairs, batch=options.batch_pairs, crop=crop, rng=np.random.default_rng([options.seed, 2**31])),
-        device,
-    )
-    if not history:
-        history.append(_measure(net, probe, judge, grams, config))
-
-    def summary() -> dict:
-        return {
-            "steps": step,
-            "seconds": elapsed_s,
-            "cpu_seconds": cpu_s,
-            "history": history,
-            "initial_loss": history[0]["total"],
-            "clips": clips,
-            "size": list(frame_size),
-            "crop": list(crop),
+    with guard("training the network", frame_size, crop):
+        fingerprint = {
+            "styles": images_digest(styles_u8),
+            "options": recorded_options(config),
+            "clips": [clip_identity(c) for c in clips],
             "batch_pairs": options.batch_pairs,
+            "crop": list(crop),
             "learning_rate": options.learning_rate,
-            "device": str(device),
-            "fingerprint": fingerprint,
+            "seed": options.seed,
         }
 
-    def save_checkpoint() -> None:
-        if checkpoint is None:
-            return
-        payload = look_payload(net, styles_u8=styles_u8, style_names=style_names, config=config, training=summary())
-        payload["optimizer"] = optimizer.state_dict()
-        atomic_save(payload, checkpoint)
-        emit(CheckpointSaved(path=os.fspath(checkpoint), step=step))
-
-    last_save = time.perf_counter()
-    try:
-        while not _spent(step, elapsed_s, options):
-            wall, cpu = time.perf_counter(), time.process_time()
-            batch = _to_device(
-                sample_batch(
-                    pairs, batch=options.batch_pairs, crop=crop, rng=np.random.default_rng([options.seed, step])
-                ),
-                device,
-            )
-            optimizer.zero_grad(set_to_none=True)
-            terms = _losses(net, batch, judge, grams, config)
-            total = sum(terms.values())
-            total.backward()
-            optimizer.step()
-            step += 1
-            elapsed_s += time.perf_counter() - wall
-            cpu_s += time.process_time() - cpu
-            losses = {k: float(v.detach()) for k, v in terms.items()}
-            emit(
-                StepDone(
-                    step=step,
-                    loss=sum(losses.values()),
-                    losses=losses,
-                    elapsed_s=elapsed_s,
-                    eta_s=_eta(step, elapsed_s, options),
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(options.seed)
+            net = StyleNet(output=options.output)
+        net = net.to(device).train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=options.learning_rate)
+        step, elapsed_s, cpu_s, history = 0, 0.0, 0.0, []
+        restart_reason = None
+        if checkpoint is not None and resume and os.path.exists(checkpoint):
+            restart_reason = _resume(checkpoint, fingerprint, net, optimizer, device)
+            if restart_reason is None:
+                state = read_payload(checkpoint)["training"]
+                step, elapsed_s, cpu_s, history = (
+                    state["steps"],
+                    state["seconds"],
+                    state["cpu_seconds"],
+                    state["history"],
                 )
+        budget_s = options.minutes * 60.0 if options.minutes is not None else None
+        emit(
+            TrainingStarted(
+                step=step,
+                steps=options.steps,
+                budget_s=budget_s,
+                elapsed_s=elapsed_s,
+                pairs=len(pairs),
+                size=frame_size,
+                restart_reason=restart_reason,
             )
-            if time.perf_counter() - last_save >= options.checkpoint_every_s:
-                save_checkpoint()
-                last_save = time.perf_counter()
-    except KeyboardInterrupt:
-        save_checkpoint()
-        raise
-    history.append(_measure(net, probe, judge, grams, config))
-    done = summary()
-    done["final_loss"] = history[-1]["total"]
-    emit(TrainingDone(summary=done))
-    payload = look_payload(net, styles_u8=styles_u8, style_names=style_names, config=config, training=done)
-    return Trained(net=net.eval(), payload=payload)
+        )
+
+        grams = judge.style_grams(frame_size)  # style scale relative to the whole frame, as when stylizing
+        probe = _to_device(
+            sample_batch(pairs, batch=options.batch_pairs, crop=crop, rng=np.random.default_rng([options.seed, 2**31])),
+            device,
+        )
+        if not history:
+            history.append(_measure(net, probe, judge, grams, config))
+
+        def summary() -> dict:
+            return {
+                "steps": step,
+                "seconds": elapsed_s,
+                "cpu_seconds": cpu_s,
+                "history": history,
+                "initial_loss": history[0]["total"],
+                "clips": clips,
+                "size": list(frame_size),
+                "crop": list(crop),
+                "batch_pairs": options.batch_pairs,
+                "learning_rate": options.learning_rate,
+                "device": str(device),
+                "fingerprint": fingerprint,
+            }
+
+        def save_checkpoint() -> None:
+            if checkpoint is None:
+                return
+            payload = look_payload(net, styles_u8=styles_u8, style_names=style_names, config=config, training=summary())
+            payload["optimizer"] = optimizer.state_dict()
+            atomic_save(payload, checkpoint)
+            emit(CheckpointSaved(path=os.fspath(checkpoint), step=step))
+
+        last_save = time.perf_counter()
+        try:
+            while not _spent(step, elapsed_s, options):
+                wall, cpu = time.perf_counter(), time.process_time()
+                batch = _to_device(
+                    sample_batch(
+                        pairs, batch=options.batch_pairs, crop=crop, rng=np.random.default_rng([options.seed, step])
+                    ),
+                    device,
+                )
+                optimizer.zero_grad(set_to_none=True)
+                terms = _losses(net, batch, judge, grams, config)
+                total = sum(terms.values())
+                total.backward()
+                optimizer.step()
+                step += 1
+                elapsed_s += time.perf_counter() - wall
+                cpu_s += time.process_time() - cpu
+                losses = {k: float(v.detach()) for k, v in terms.items()}
+                emit(
+                    StepDone(
+                        step=step,
+                        loss=sum(losses.values()),
+                        losses=losses,
+                        elapsed_s=elapsed_s,
+                        eta_s=_eta(step, elapsed_s, options),
+                    )
+                )
+                if time.perf_counter() - last_save >= options.checkpoint_every_s:
+                    save_checkpoint()
+                    last_save = time.perf_counter()
+        except KeyboardInterrupt:
+            save_checkpoint()
+            raise
+        history.append(_measure(net, probe, judge, grams, config))
+        done = summary()
+        done["final_loss"] = history[-1]["total"]
+        emit(TrainingDone(summary=done))
+        payload = look_payload(net, styles_u8=styles_u8, style_names=style_names, config=config, training=done)
+        return Trained(net=net.eval(), payload=payload)
 
 
 def remove_checkpoint(checkpoint) -> None:
