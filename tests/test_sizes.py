@@ -8,8 +8,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import moving_frames, texture
+from conftest import STYLE_PATH, make_clip, moving_frames, texture
+from fakes import fake_engine  # noqa: F401 - fixture
 
+import vidstyle
 from vidstyle.config import StyleConfig
 from vidstyle.engines.optimize import OptimizerEngine, pyramid_sizes
 from vidstyle.frames import Frame
@@ -17,6 +19,7 @@ from vidstyle.losses import TV_REFERENCE_PIXELS, total_variation
 from vidstyle.media.images import load_image, resize
 from vidstyle.pipeline.detail import DetailStage, scale_flow, wants_detail
 from vidstyle.pipeline.stages import stylize_pairs
+from vidstyle.pipeline.video import InterruptedRun
 from vidstyle.sizing import CPU_MAX_SIDE, default_max_side, describe_sizes, output_size, requested_size
 
 STYLE = Path(__file__).resolve().parent.parent / "samples" / "starry_night.jpg"
@@ -105,3 +108,25 @@ def test_a_still_stage_without_motion_is_a_cold_start_with_more_iterations(engin
     low = engine.stylize(texture(48, 32), max_iters=5)
     result = stage.finish(texture(96, 64), low, None)
     assert result.image_u8.shape == (64, 96, 3) and result.num_iters > low.num_iters
+
+
+def test_an_interrupted_run_with_the_detail_stage_resumes_where_it_stopped(tmp_path, fake_engine):
+    """Both stores (output-size frames, processing-size results) come back:
+    the rerun computes only the unfinished frames, and writes what an
+    uninterrupted run writes."""
+    src = make_clip(tmp_path / "in.mp4", width=96, height=64, num_frames=6, audio=False)
+    vidstyle.stylize_video(src, tmp_path / "whole" / "%03d.png", style=STYLE_PATH, max_side=48)
+    assert fake_engine.calls == 12 and fake_engine.sizes[:2] == [(48, 32), (96, 64)]
+
+    def interrupt(call: int) -> None:
+        if call == 7:  # frame 4 at the processing size
+            raise KeyboardInterrupt
+
+    fake_engine.calls, fake_engine.on_call = 0, interrupt
+    with pytest.raises(InterruptedRun):
+        vidstyle.stylize_video(src, tmp_path / "cut" / "%03d.png", style=STYLE_PATH, max_side=48)
+    fake_engine.calls, fake_engine.on_call = 0, None
+    summary = vidstyle.stylize_video(src, tmp_path / "cut" / "%03d.png", style=STYLE_PATH, max_side=48, overwrite=True)
+    assert fake_engine.calls == 6 and summary.resumed_frames == 3
+    for name in sorted(p.name for p in (tmp_path / "whole").iterdir()):
+        assert np.array_equal(load_image(tmp_path / "whole" / name), load_image(tmp_path / "cut" / name))

@@ -84,14 +84,17 @@ def stylize_frames(
             low_u8 = result.image_u8
             if detail is not None:
                 detail.stage.remember(result.image_u8)
-                low_u8 = low_store.read(frame.index) if low_store is not None else result.image_u8
+                if low_store is not None and frame.index < low_store.count:
+                    low_u8 = low_store.read(frame.index)
+                else:  # lost with a killed run: the finished frame, at the processing size, stands in
+                    low_u8 = resize(result.image_u8, frame.size)
+                    _keep(low_store, frame.index, low_u8)
         else:
             warm, resumed = starter.start(frame.image_u8, motion), False
             result = engine.stylize(frame.image_u8, warm, on_iteration=emit)
             low_u8 = result.image_u8
             if detail is not None:
-                if low_store is not None:
-                    low_store.append(low_u8)
+                _keep(low_store, frame.index, low_u8)
                 result = detail.stage.finish(detail.content(frame.index), result, motion, on_iteration=emit)
             if store is not None:
                 store.append(result.image_u8)
@@ -106,8 +109,20 @@ def stylize_frames(
             )
         )
         yield frame.with_image(result.image_u8), result
-    if store is not None:
-        store.flush()  # a failed save is raised here, before the output is closed
+    for kept in (store, low_store):
+        if kept is not None:
+            kept.flush()  # a failed save is raised here, before the output is closed
+
+
+def _keep(store: FrameStore | None, index: int, image_u8: np.ndarray) -> None:
+    """Save frame ``index`` in ``store`` whatever the store holds already (a
+    killed run may have saved it, or not), keeping indices and frames aligned."""
+    if store is None:
+        return
+    if index < store.count:
+        store.replace(index, image_u8)
+    else:
+        store.append(image_u8)
 
 
 def _replayed(image_u8: np.ndarray) -> FrameResult:
