@@ -34,7 +34,8 @@ def run_eval(argv: list[str]) -> int:
     """The eval command; returns the exit code (errors are raised)."""
     args = build_eval_parser().parse_args(argv)
 
-    from vidstyle.evaluate import evaluate_videos, save_plot
+    from vidstyle.evaluate import evaluate_videos
+    from vidstyle.evaluate_plot import save_plot
 
     report = evaluate_videos(args.input, args.stylized, method=args.flow, max_side=args.max_side)
     if args.plot:
