@@ -1,5 +1,5 @@
 """The flicker meter's plot: E_warp per frame pair of the stylized video and
-of its input (``evaluate.FlickerReport``), with the scene cuts and the
+of its input (``evaluate_report.FlickerReport``), with the scene cuts and the
 cold-start spans marked.
 
 matplotlib is imported only when a plot is drawn, and never pyplot (no global
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vidstyle.evaluate import COLD_START_PAIRS, FlickerReport, cold_start_spans
+from vidstyle.evaluate_report import COLD_START_PAIRS, FlickerReport, cold_start_spans
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
