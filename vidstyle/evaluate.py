@@ -157,7 +157,7 @@ def evaluate_frames(
             backward = estimator.estimate(source, prev_source)
             masks = meter_masks(backward, estimator.estimate(prev_source, source))
             for m in MASKS:
-                fractions[m].append(float(masks[m].mean()))
+                fractions[m].append(float(masks[m].mean(dtype=np.float64)))
             cut = is_scene_cut(prev_source, source, masks["full"], threshold=cut_reliable_fraction)
             if cut:
                 cuts.append(len(fractions["full"]) - 1)
@@ -277,4 +277,4 @@ def sharpness(image_u8: np.ndarray) -> float:
     """
     if image_u8.dtype != np.uint8 or image_u8.ndim != 3 or image_u8.shape[2] != 3:
         raise ValueError(f"expected a uint8 (H, W, 3) RGB image, got {image_u8.dtype} {image_u8.shape}")
-    return float(cv2.Laplacian(luma(image_u8), cv2.CV_64F).var())
+    return float(cv2.Laplacian(luma(image_u8).astype(np.float64), cv2.CV_64F).var())
