@@ -15,12 +15,11 @@ from vidstyle.evaluate import (
     COLD_START_PAIRS,
     FlickerReport,
     cold_start_spans,
-    draw_plot,
     evaluate_flicker,
     evaluate_flicker_with_flows,
-    save_plot,
     warping_error,
 )
+from vidstyle.evaluate_plot import draw_plot, save_plot
 from vidstyle.synthetic import scene_cut_clip, translating_clip
 
 WIDTH, HEIGHT = 96, 64
@@ -197,7 +196,7 @@ def test_plot_failing_to_write_is_an_output_error(tmp_path):
 
 def test_matplotlib_is_imported_only_to_plot_and_never_pyplot(tmp_path):
     code = (
-        "import sys; import vidstyle.evaluate as e; assert 'matplotlib' not in sys.modules; "
+        "import sys; import vidstyle.evaluate_plot as e; assert 'matplotlib' not in sys.modules; "
         f"e.save_plot(e.FlickerReport([0.1], [0.05]), {str(tmp_path / 'p.png')!r}); "
         "assert 'matplotlib.pyplot' not in sys.modules"
     )

@@ -1,42 +1,74 @@
 """The flicker meter: warping error E_warp (Lai et al., "Learning Blind Video
-Temporal Consistency", ECCV 2018, sec. 5.1).
+Temporal Consistency", ECCV 2018, sec. 5.1), under one written convention.
 
 For each pair of consecutive frames, the flow is measured on the *input*
-(backward flow and Ruder et al.'s consistency mask); the previous stylized
+(backward flow and Ruder et al.'s reliability mask); the previous stylized
 frame is warped by it and compared with the current stylized frame over the
 reliable pixels:
 
     E_warp(t) = sum_x M_t(x) |V_t(x) - warp(V_{t-1})(x)|² / sum_x M_t(x)
 
-with RGB values in [0, 1] and the squared difference averaged over the three
-channels. Doing the same with the input frames themselves gives the source's
-own E_warp (noise, lighting, compression, flow errors); their ratio, the
-*flicker ratio*, is 1.0 when the stylized video is as steady as its source.
-Pairs across a scene cut (as ``flow.is_scene_cut`` sees it, the same test
-that makes the stylizer cold-start) measure no flicker and are skipped.
+Doing the same with the input frames themselves gives the source's own E_warp
+(noise, lighting, compression, flow errors); their ratio, the *flicker ratio*,
+is 1.0 when the stylized video is as steady as its source.
 
-Pure numpy/OpenCV; the plot (``save_plot``) uses matplotlib, imported only
-when a plot is drawn.
+Convention (``evaluate_convention.CONVENTION``, stated in full there, in
+``vidstyle eval --help`` and in the --json report): DIS-medium flow on the
+8-bit gray input at the measurement size; Ruder et al.'s forward-backward
+test, motion-boundary test with central differences and out-of-frame test
+(mask ``full``; ``occlusion`` drops the motion-boundary test); bilinear warp
+of float values in [0, 1]; squared error averaged over RGB (``rgb``) or of the
+BT.709 luma (``luma``); each measured pair weighs the same. A pair is skipped
+as a scene cut when under 20% of it is reliable or its colours are unrelated.
+Small choices here move the ratio a lot (a Sobel gradient in the boundary test
+halves the input's E_warp), so every number carries its convention.
+
+Besides the whole clip, the ratio is given over the first ``COLD_START_PAIRS``
+pairs after each cold start (the first frame, each cut), over the rest, and
+per shot (``FlickerReport.segments``).
+
+Pure numpy/OpenCV; the plot is in ``evaluate_plot``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from vidstyle.frames import u8_to_float
-from vidstyle.motion.flow import FlowEstimator, consistency_mask, is_scene_cut, warp
+from vidstyle.evaluate_convention import (
+    CHANNELS,
+    CONVENTION,
+    CUT_RELIABLE_FRACTION,
+    MASKS,
+    METER_INTERPOLATION,
+    METER_METHOD,
+    luma,
+    masked_mean,
+    meter_masks,
+    squared_errors,
+)
+from vidstyle.evaluate_report import COLD_START_PAIRS, FlickerReport, MeterReport, cold_start_spans
+from vidstyle.motion.flow import FlowEstimator, is_scene_cut
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-# Lai et al. warp with bilinear sampling; the meter follows them so numbers compare.
-METER_INTERPOLATION = "linear"
+__all__ = [
+    "CHANNELS",
+    "COLD_START_PAIRS",
+    "CONVENTION",
+    "MASKS",
+    "METER_INTERPOLATION",
+    "FlickerReport",
+    "MeterReport",
+    "cold_start_spans",
+    "evaluate_flicker",
+    "evaluate_flicker_with_flows",
+    "evaluate_frames",
+    "evaluate_videos",
+    "sharpness",
+    "warping_error",
+]
 
 
 def warping_error(
@@ -45,120 +77,76 @@ def warping_error(
     backward_flow: np.ndarray,
     mask: np.ndarray,
     *,
-    interpolation: str = METER_INTERPOLATION,
+    channels: str = "rgb",
 ) -> float:
-    """E_warp of one pair: the mask-weighted mean of the squared RGB difference
-    (values in [0, 1], averaged over channels) between ``cur`` and ``prev``
-    warped into it.
+    """E_warp of one pair: the mask-weighted mean of the squared difference
+    (values in [0, 1]) between ``cur`` and ``prev`` warped bilinearly into it.
 
     Args:
         prev_u8, cur_u8: uint8 ``(H, W, 3)`` frames t-1 and t.
         backward_flow: float32 ``(H, W, 2)`` flow from t to t-1 (see flow.py).
         mask: ``(H, W)`` reliability weights in [0, 1].
-        interpolation: of the warp, ``linear`` (default, as Lai et al.) or ``cubic``.
+        channels: ``rgb`` (squared difference averaged over the channels) or
+            ``luma`` (of the BT.709 luma).
 
     Returns:
         The error (0 = identical after warping; at most 1), or NaN when no
         pixel has weight.
     """
+    if channels not in CHANNELS:
+        raise ValueError(f"unknown channels {channels!r}; choose one of {', '.join(CHANNELS)}")
     if prev_u8.shape != cur_u8.shape:
         raise ValueError(f"frames differ in shape: {prev_u8.shape} and {cur_u8.shape}")
     if mask.shape != cur_u8.shape[:2]:
         raise ValueError(f"mask {mask.shape} does not match frames {cur_u8.shape}")
-    warped = warp(u8_to_float(prev_u8), backward_flow, interpolation=interpolation)
-    squared = np.mean((u8_to_float(cur_u8) - warped) ** 2, axis=-1, dtype=np.float64)
-    total = float(mask.sum(dtype=np.float64))
-    if total <= 0:
-        return math.nan
-    return float((squared * mask).sum(dtype=np.float64) / total)
+    return masked_mean(squared_errors(prev_u8, cur_u8, backward_flow)[channels], mask)
 
 
-@dataclasses.dataclass(frozen=True)
-class FlickerReport:
-    """E_warp per consecutive pair and over the clip.
-
-    Attributes:
-        per_pair_stylized, per_pair_input: E_warp of each pair (index i
-            compares frames i and i+1); NaN for pairs skipped at a scene cut.
-        scene_cut_pairs: indices of the skipped pairs.
-    """
-
-    per_pair_stylized: list[float]
-    per_pair_input: list[float]
-    scene_cut_pairs: list[int] = dataclasses.field(default_factory=list)
-
-    @property
-    def num_pairs(self) -> int:
-        """Consecutive pairs in the clip (frames - 1), skipped ones included."""
-        return len(self.per_pair_stylized)
-
-    @property
-    def e_warp_stylized(self) -> float:
-        """Mean E_warp of the stylized video over the measured pairs."""
-        return _mean(self.per_pair_stylized)
-
-    @property
-    def e_warp_input(self) -> float:
-        """Mean E_warp of the input video over the measured pairs."""
-        return _mean(self.per_pair_input)
-
-    @property
-    def flicker_ratio(self) -> float:
-        """``e_warp_stylized / e_warp_input``: 1.0 = as steady as the source
-        (also when both are 0); inf when only the input is perfectly steady."""
-        if self.e_warp_input == 0.0:
-            return 1.0 if self.e_warp_stylized == 0.0 else math.inf
-        return self.e_warp_stylized / self.e_warp_input
-
-    def to_dict(self) -> dict:
-        """A JSON-ready summary (NaN and inf become null)."""
-        return {
-            "pairs": self.num_pairs,
-            "e_warp_stylized": _finite_or_none(self.e_warp_stylized),
-            "e_warp_input": _finite_or_none(self.e_warp_input),
-            "flicker_ratio": _finite_or_none(self.flicker_ratio),
-            "scene_cut_pairs": list(self.scene_cut_pairs),
-            "per_pair_stylized": [_finite_or_none(v) for v in self.per_pair_stylized],
-            "per_pair_input": [_finite_or_none(v) for v in self.per_pair_input],
-        }
-
-
-def _mean(values: list[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return math.fsum(finite) / len(finite) if finite else 0.0
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def evaluate_flicker(
+def evaluate_frames(
     input_frames: Iterable[np.ndarray],
     stylized_frames: Iterable[np.ndarray],
     *,
-    method: str = "dis-medium",
+    method: str = METER_METHOD,
+    mask: str = "full",
+    channels: str = "rgb",
     size: tuple[int, int] | None = None,
-) -> FlickerReport:
-    """Measure E_warp of a stylized sequence against its input.
+    cut_reliable_fraction: float = CUT_RELIABLE_FRACTION,
+) -> MeterReport:
+    """Measure E_warp of a stylized sequence against its input, every variant at once.
 
     Both sequences are iterated in lockstep, holding only the previous pair
-    (memory stays flat). Frames are resized to ``size``; the flow and
-    consistency mask are measured on the input pair and used for both.
+    (memory stays flat); lists work as well. The flow and masks are measured
+    on the input pair and used for both (see ``evaluate_convention``).
 
     Args:
         input_frames, stylized_frames: uint8 ``(H, W, 3)`` RGB frames, the
             same number of each (sizes may differ).
-        method: flow method, see ``flow.FlowEstimator``.
+        method: flow method (``flow.FlowEstimator``); the convention's is ``dis-medium``.
+        mask: headline mask, ``full`` or ``occlusion`` (both are measured).
+        channels: headline channels, ``rgb`` or ``luma`` (both are measured).
         size: ``(width, height)`` to measure at; default the stylized frames'
             size. Frames of another size are resized with INTER_AREA.
+        cut_reliable_fraction: a pair with less of its pixels passing the full
+            mask is a scene cut (skipped).
+
+    Returns:
+        A ``MeterReport``: per-pair E_warp of input and stylized (MSE of values
+        in [0, 1]) for each variant; ``.report(mask, channels).segments()``
+        gives the ratios after cold starts, over the rest and per shot.
 
     Raises:
         ValueError: the sequences have different numbers of frames (the
-            message names both counts).
+            message names both counts), or an unknown mask or channels.
     """
+    if mask not in MASKS:
+        raise ValueError(f"unknown mask {mask!r}; choose one of {', '.join(MASKS)}")
+    if channels not in CHANNELS:
+        raise ValueError(f"unknown channels {channels!r}; choose one of {', '.join(CHANNELS)}")
     estimator = FlowEstimator(method)
-    stylized_errors: list[float] = []
-    input_errors: list[float] = []
+    keys = [(m, c) for m in MASKS for c in CHANNELS]
+    stylized_errors: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
+    input_errors: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
+    fractions: dict[str, list[float]] = {m: [] for m in MASKS}
     cuts: list[int] = []
     previous: tuple[np.ndarray, np.ndarray] | None = None
     for source, stylized in _lockstep(input_frames, stylized_frames):
@@ -167,16 +155,35 @@ def evaluate_flicker(
         if previous is not None:
             prev_source, prev_stylized = previous
             backward = estimator.estimate(source, prev_source)
-            mask = consistency_mask(backward, estimator.estimate(prev_source, source))
-            if is_scene_cut(prev_source, source, mask):
-                cuts.append(len(stylized_errors))
-                stylized_errors.append(math.nan)
-                input_errors.append(math.nan)
-            else:
-                stylized_errors.append(warping_error(prev_stylized, stylized, backward, mask))
-                input_errors.append(warping_error(prev_source, source, backward, mask))
+            masks = meter_masks(backward, estimator.estimate(prev_source, source))
+            for m in MASKS:
+                fractions[m].append(float(masks[m].mean(dtype=np.float64)))
+            cut = is_scene_cut(prev_source, source, masks["full"], threshold=cut_reliable_fraction)
+            if cut:
+                cuts.append(len(fractions["full"]) - 1)
+            source_sq = squared_errors(prev_source, source, backward)
+            stylized_sq = squared_errors(prev_stylized, stylized, backward)
+            for m, c in keys:
+                input_errors[m, c].append(math.nan if cut else masked_mean(source_sq[c], masks[m]))
+                stylized_errors[m, c].append(math.nan if cut else masked_mean(stylized_sq[c], masks[m]))
         previous = (source, stylized)
-    return FlickerReport(per_pair_stylized=stylized_errors, per_pair_input=input_errors, scene_cut_pairs=cuts)
+    variants = {f"{m}/{c}": FlickerReport(stylized_errors[m, c], input_errors[m, c], list(cuts)) for m, c in keys}
+    return MeterReport(variants, fractions, mask=mask, channels=channels, method=method)
+
+
+def evaluate_flicker(
+    input_frames: Iterable[np.ndarray],
+    stylized_frames: Iterable[np.ndarray],
+    *,
+    method: str = METER_METHOD,
+    size: tuple[int, int] | None = None,
+    mask: str = "full",
+    channels: str = "rgb",
+) -> FlickerReport:
+    """``evaluate_frames``' report for one variant (default full mask, RGB)."""
+    return evaluate_frames(
+        input_frames, stylized_frames, method=method, size=size, mask=mask, channels=channels
+    ).primary
 
 
 _END = object()
@@ -228,10 +235,17 @@ def evaluate_flicker_with_flows(
 
 
 def evaluate_videos(
-    input_path, stylized_path, *, method: str = "dis-medium", max_side: int | None = None
-) -> FlickerReport:
-    """``evaluate_flicker`` on two video files (decoded with PyAV, streamed),
-    at the stylized video's size (or smaller, with ``max_side``).
+    input_path,
+    stylized_path,
+    *,
+    method: str = METER_METHOD,
+    max_side: int | None = None,
+    mask: str = "full",
+    channels: str = "rgb",
+) -> MeterReport:
+    """``evaluate_frames`` on two video files (decoded with PyAV at their own
+    size, streamed, then resized with INTER_AREA), at the stylized video's
+    size (or smaller, with ``max_side``).
     Raises InputError when the frame counts differ."""
     from vidstyle.errors import InputError
     from vidstyle.frames import fit_size
@@ -242,138 +256,25 @@ def evaluate_videos(
     size = (stylized_info.width, stylized_info.height)
     if max_side is not None:
         size = fit_size(*size, max_side=max_side)
-    sources = (f.image_u8 for f in read_frames(input_path, size=size))
-    stylized = (f.image_u8 for f in read_frames(stylized_path, size=size))
+    # Decoded at their own size and resized here, so the resampling filter is the
+    # convention's (cv2.INTER_AREA), not the decoder's.
+    sources = (f.image_u8 for f in read_frames(input_path))
+    stylized = (f.image_u8 for f in read_frames(stylized_path))
     try:
-        return evaluate_flicker(sources, stylized, method=method, size=size)
+        return evaluate_frames(sources, stylized, method=method, size=size, mask=mask, channels=channels)
     except ValueError as err:
         raise InputError(f"{input_path} and {stylized_path} do not match: {err}") from err
 
 
-# -- the plot ------------------------------------------------------------------
+def sharpness(image_u8: np.ndarray) -> float:
+    """Detail of one frame: the variance of the Laplacian (``cv2.Laplacian``,
+    3x3 aperture 1) of its BT.709 luma as float in [0, 1]. High for crisp
+    strokes, low for blur; in [0, 1] units², so 255² times smaller than on
+    8-bit gray.
 
-PLOT_SIZE = (800, 400)  # width, height in pixels
-PLOT_DPI = 100
-COLD_START_PAIRS = 15  # pairs shaded after the start and after each cut: is the beginning of a shot steady?
-PLOT_COLORS = {"stylized": "#d62728", "input": "#1f77b4", "cut": "#555555", "cold": "#ff9f1c"}
-
-
-def cold_start_spans(report: FlickerReport, length: int = COLD_START_PAIRS) -> list[tuple[int, int]]:
-    """The pairs just after a cold start, as ``(first, last)`` pair indices
-    (inclusive): up to ``length`` pairs from the first one and from the one
-    after each scene cut, ending before the next cut and at the last pair."""
-    cuts = sorted(set(report.scene_cut_pairs))
-    spans = []
-    for first in [0] + [c + 1 for c in cuts]:
-        following = [c for c in cuts if c >= first]
-        last = min(first + length, following[0] if following else report.num_pairs) - 1
-        if last >= first:
-            spans.append((first, last))
-    return spans
-
-
-def save_plot(report: FlickerReport, path) -> None:
-    """Write the plot of ``draw_plot`` as an 800x400 PNG (the format follows
-    the extension, see ``save_image``; written atomically).
-
-    Raises OutputError when the file cannot be written."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from vidstyle.media.images import save_image
-
-    canvas = FigureCanvasAgg(draw_plot(report))
-    canvas.draw()
-    save_image(path, np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3]))
-
-
-def draw_plot(report: FlickerReport) -> Figure:
-    """E_warp per frame pair of the stylized video and of the input as a
-    matplotlib ``Figure`` (800x400 pixels at ``PLOT_DPI``; no pyplot, so no
-    global state: headless and safe in threads). The flicker ratio is in the
-    title; scene cuts (skipped pairs, gaps in the curves) are dashed vertical
-    lines (gid ``scene-cut``); the first ``COLD_START_PAIRS`` pairs of each
-    shot are shaded (gid ``cold-start``)."""
-    from matplotlib.artist import Artist
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    fig = Figure(figsize=(PLOT_SIZE[0] / PLOT_DPI, PLOT_SIZE[1] / PLOT_DPI), dpi=PLOT_DPI, layout="constrained")
-    ax = fig.add_subplot()
-    n = report.num_pairs
-    ax.set_xlabel("frame pair i (frame i \u2192 i+1)")
-    ax.set_ylabel("E_warp (MSE of RGB in [0, 1])")
-    ax.set_title(_plot_title(report), fontsize="medium")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3), useMathText=True)
-    ax.grid(True, color="#e6e6e6", linewidth=0.8)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-
-    if n == 0:
-        ax.set_xlim(-0.5, 0.5)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.text(0.5, 0.5, "no frame pairs", transform=ax.transAxes, ha="center", va="center", color="#777777")
-        return fig
-
-    legend: dict[str, Artist] = {}  # label -> handle, in the legend's order
-    pairs = np.arange(n)
-    for name, series, mean in (
-        ("stylized", report.per_pair_stylized, report.e_warp_stylized),
-        ("input", report.per_pair_input, report.e_warp_input),
-    ):
-        values = np.asarray(series, dtype=np.float64)
-        label = f"{name} (mean {mean:.2e})" if np.isfinite(values).any() else name
-        (legend[label],) = ax.plot(
-            pairs,
-            values,
-            color=PLOT_COLORS[name],
-            linewidth=1.6 if n <= 200 else 1.0,
-            marker="o",
-            markersize=3.5,
-            markevery=_markers(values),
-            label=label,
-            gid=name,
-            zorder=3 if name == "stylized" else 2.8,  # above the axis line: 0 stays visible
-            clip_on=False,
-        )
-    for cut in sorted(set(report.scene_cut_pairs)):
-        legend["scene cut (skipped)"] = ax.axvline(
-            cut, color=PLOT_COLORS["cut"], linestyle="--", linewidth=1.2, gid="scene-cut"
-        )
-    for first, last in cold_start_spans(report):
-        legend[f"cold start (first {COLD_START_PAIRS} pairs)"] = ax.axvspan(
-            first - 0.5, last + 0.5, color=PLOT_COLORS["cold"], alpha=0.15, linewidth=0, gid="cold-start"
-        )
-
-    ax.set_xlim(-0.5, n - 0.5)
-    top = max((v for v in report.per_pair_stylized + report.per_pair_input if math.isfinite(v)), default=0.0)
-    ax.set_ylim(0.0, top * 1.08 if top > 0 else 1.0)
-    fig.legend(
-        list(legend.values()),
-        list(legend),
-        loc="outside lower center",
-        ncols=len(legend),
-        fontsize="small",
-        frameon=False,
-    )
-    return fig
-
-
-def _plot_title(report: FlickerReport) -> str:
-    if not any(math.isfinite(v) for v in report.per_pair_stylized + report.per_pair_input):
-        return "Flicker ratio: no frame pair measured"
-    ratio = report.flicker_ratio
-    ratio_text = f"{ratio:.3f}" if math.isfinite(ratio) else "\u221e"
-    return f"Flicker ratio {ratio_text}  (E_warp stylized / input; 1.0 = as steady as the source)"
-
-
-def _markers(values: np.ndarray) -> np.ndarray:
-    """Where to draw a dot: every point of a short clip, and any point with no
-    finite neighbour (a line alone would not show it)."""
-    finite = np.isfinite(values)
-    if len(values) <= 40:
-        return finite
-    padded = np.concatenate([[False], finite, [False]])
-    return finite & ~padded[:-2] & ~padded[2:]
+    Args:
+        image_u8: uint8 ``(H, W, 3)`` RGB.
+    """
+    if image_u8.dtype != np.uint8 or image_u8.ndim != 3 or image_u8.shape[2] != 3:
+        raise ValueError(f"expected a uint8 (H, W, 3) RGB image, got {image_u8.dtype} {image_u8.shape}")
+    return float(cv2.Laplacian(luma(image_u8).astype(np.float64), cv2.CV_64F).var())
