@@ -33,34 +33,51 @@ class OutputFormat:
 
 
 MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3"})
+# Defaults chosen with benchmarks/encoding.py (bikes.mp4, 25 stylized frames
+# at 256x108, decoded as players show 4:2:0; flicker ratio of the lossless
+# frames 3.64, old default x264 yuv420p crf 14 5.59 at 940 kbit/s).
+#
+# H.264 yuv420p High profile, the one every player takes; crf 12 with the
+# Gaussian chroma filter (CHROMA_DOWNSAMPLING): 5.14 at 1106 kbit/s (crf 14:
+# 5.42 at 906, crf 10: 4.91 at 1330). 4:4:4 did not pay: yuv444p crf 12
+# measured 5.39 at 1189 kbit/s, and few players decode it, so .mkv gets the same.
 X264_OPTIONS = {"preset": "medium"}
+# ProRes 4444 (10-bit 4:4:4): 4.37, as steady as lossless 4:2:0; ProRes 422 6.81.
+# An editing format: 6.5 Mbit/s at this size is the price of no chroma loss.
+PRORES_4444 = {"profile": "4"}
+# VP9 profile 0 (4:2:0 plays in every browser) with the chroma filter, crf 18
+# (DEFAULT_CRF): 6.33 at 835 kbit/s (crf 31: 8.09 at 455); 4:4:4 (profile 1)
+# crf 18 6.45 at 1186 kbit/s.
+VP9_OPTIONS = {"row-mt": "1", "deadline": "good", "cpu-used": "4"}
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
     ".mp4": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
     ".m4v": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
     ".mkv": OutputFormat("libx264", "yuv420p", "aac", None, X264_OPTIONS),
     ".mov": OutputFormat(
-        "prores_ks", "yuv422p10le", "aac", MP4_AUDIO | {"pcm_s16le", "pcm_s24le"}, {"profile": "2"}
-    ),  # ProRes 422 (standard)
-    ".webm": OutputFormat(
-        "libvpx-vp9",
-        "yuv420p",
-        "libopus",
-        frozenset({"opus", "vorbis"}),
-        {"row-mt": "1", "deadline": "good", "cpu-used": "4"},
-    ),
+        "prores_ks", "yuv444p10le", "aac", MP4_AUDIO | {"pcm_s16le", "pcm_s24le"}, PRORES_4444
+    ),  # ProRes 4444
+    ".webm": OutputFormat("libvpx-vp9", "yuv420p", "libopus", frozenset({"opus", "vorbis"}), VP9_OPTIONS),
     ".gif": OutputFormat("gif", "pal8", None, frozenset(), {}),
 }
-# x264 at crf 14, not the usual 18: stylized frames are dense high-frequency
-# texture and the encoder's noise counts as flicker (measured on the sample
-# clip's stylized frames, flicker ratio: 0.42 raw, 0.85 crf 10, 0.92 crf 14,
-# 1.08 crf 18; the file grows from 150 to 234 kB).
-DEFAULT_CRF = {"libx264": 14, "libx265": 22, "libvpx-vp9": 31, "libsvtav1": 35}
+# Stylized frames are dense high-frequency texture and the encoder's noise
+# counts as flicker, so the quality is higher than each encoder's usual
+# default (measured as above: x264 crf 12 5.14; x265 crf 18 5.87 at 672
+# kbit/s; VP9 crf 18 6.33 at 835; SVT-AV1 crf 28 6.50 at 453, crf 35 7.41 at 300).
+DEFAULT_CRF = {"libx264": 12, "libx265": 18, "libvpx-vp9": 18, "libsvtav1": 28}
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # the sample rates libopus takes
 GIF_TIME_BASE = Fraction(1, 100)  # GIF stores frame delays in hundredths of a second
 # Numbered image files an image sequence (out/%05d.png) can be written as.
 SEQUENCE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 # Encoding converts to BT.709 limited range and tags the stream so, so that players agree.
 BT709, LIMITED_RANGE = 1, 1  # FFmpeg's AVCOL_* numbers for the stream's colour tags
+# RGB -> subsampled chroma (4:2:0, 4:2:2), as swscale flags. Unasked, swscale
+# averages pairs of pixels horizontally and filters bilinearly vertically:
+# fine colour texture moving by subpixel amounts aliases into chroma flicker.
+# Filtering the full-resolution chroma (FULL_CHR_H_INP) with a Gaussian
+# removes what 4:2:0 cannot hold before it aliases. See benchmarks/encoding.py.
+CHROMA_DOWNSAMPLING = ("GAUSS", "FULL_CHR_H_INP", "ACCURATE_RND")
+# Odd sides resized to even for such formats: area for luma, chroma from full resolution.
+RESIZED_DOWNSAMPLING = ("AREA", "FULL_CHR_H_INP", "ACCURATE_RND")
 _SUBSAMPLED_PREFIXES = ("yuv420", "yuv422", "yuv411", "yuva420", "yuva422", "nv12", "nv21", "p010")
 
 
@@ -99,6 +116,15 @@ def needs_even_size(pix_fmt: str) -> bool:
     """Chroma subsampled horizontally or vertically (4:2:0, 4:2:2, 4:1:1):
     such an encoder needs even width and height."""
     return pix_fmt.startswith(_SUBSAMPLED_PREFIXES)
+
+
+def conversion_flags(pix_fmt: str, *, resizing: bool) -> tuple[str, ...]:
+    """The swscale flags (``Interpolation`` names) converting RGB frames to
+    ``pix_fmt``: the chroma filter for subsampled formats (``CHROMA_DOWNSAMPLING``),
+    area resizing when the size changes, else none (FFmpeg's default)."""
+    if needs_even_size(pix_fmt):
+        return RESIZED_DOWNSAMPLING if resizing else CHROMA_DOWNSAMPLING
+    return ("AREA",) if resizing else ()
 
 
 def is_rgb_pix_fmt(pix_fmt: str) -> bool:
