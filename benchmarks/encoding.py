@@ -118,6 +118,7 @@ SETTINGS = [
     x264("x264 420 crf 12 gauss grain", 12, chroma="gauss", tune="grain"),
     x264("x264 420 crf 14 gauss grain", 14, chroma="gauss", tune="grain"),
     x264("x264 420 crf 14 gauss psy0", 14, chroma="gauss", **{"psy-rd": "0:0"}),
+    x264("x264 420 crf 12 gauss psy0", 12, chroma="gauss", **{"psy-rd": "0:0"}),
     x264("x264 420 crf 12 blur", 12, chroma="blur"),
     x264("x264 420 crf 10 gauss", 10, chroma="gauss"),
     x264("x264 444 crf 12", 12, pix_fmt="yuv444p"),
@@ -139,6 +140,9 @@ SETTINGS = [
     ),
     Setting(
         "vp9 420 crf 18 gauss", ".webm", "libvpx-vp9", "yuv420p", {"crf": "18", "row-mt": "1", "cpu-used": "4"}, "gauss"
+    ),
+    Setting(
+        "vp9 420 crf 12 gauss", ".webm", "libvpx-vp9", "yuv420p", {"crf": "12", "row-mt": "1", "cpu-used": "4"}, "gauss"
     ),
     Setting("vp9 444 crf 18", ".webm", "libvpx-vp9", "yuv444p", {"crf": "18", "row-mt": "1", "cpu-used": "4"}),
     Setting("av1 420 crf 35", ".mkv", "libsvtav1", "yuv420p", {"crf": "35", "preset": "8"}),

@@ -33,21 +33,24 @@ class OutputFormat:
 
 
 MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3"})
-# Defaults chosen with benchmarks/encoding.py (bikes.mp4, 25 stylized frames
-# at 256x108, decoded as players show 4:2:0; flicker ratio of the lossless
-# frames 3.64, old default x264 yuv420p crf 14 5.59 at 940 kbit/s).
+# Defaults chosen with benchmarks/encoding.py: flicker ratio of stylized
+# frames after encoding, decoded as players show 4:2:0, on bikes.mp4 (25
+# frames 256x108; lossless frames 3.64) / the sample clip (72 frames
+# 256x144; lossless 0.43). Old default, x264 yuv420p crf 14: 5.59 at 940
+# kbit/s / 0.74 at 603.
 #
 # H.264 yuv420p High profile, the one every player takes; crf 12 with the
-# Gaussian chroma filter (CHROMA_DOWNSAMPLING): 5.14 at 1106 kbit/s (crf 14:
-# 5.42 at 906, crf 10: 4.91 at 1330). 4:4:4 did not pay: yuv444p crf 12
-# measured 5.39 at 1189 kbit/s, and few players decode it, so .mkv gets the same.
+# Gaussian chroma filter (CHROMA_DOWNSAMPLING): 5.14 at 1106 / 0.68 at 728
+# (crf 10: 4.91 at 1330 / 0.65 at 895). 4:4:4 did not pay: yuv444p crf 12
+# 5.39 at 1189 / 0.73 at 781, and few players decode it, so .mkv gets the same.
 X264_OPTIONS = {"preset": "medium"}
-# ProRes 4444 (10-bit 4:4:4): 4.37, as steady as lossless 4:2:0; ProRes 422 6.81.
-# An editing format: 6.5 Mbit/s at this size is the price of no chroma loss.
+# ProRes 4444 (10-bit 4:4:4): 4.37 / 0.70 (ProRes 422: 6.81 / 1.20). An
+# editing format: 6-8 Mbit/s at these sizes is the price of no chroma loss.
 PRORES_4444 = {"profile": "4"}
-# VP9 profile 0 (4:2:0 plays in every browser) with the chroma filter, crf 18
-# (DEFAULT_CRF): 6.33 at 835 kbit/s (crf 31: 8.09 at 455); 4:4:4 (profile 1)
-# crf 18 6.45 at 1186 kbit/s.
+# VP9 profile 0 (4:2:0 plays in every browser) with the chroma filter, crf 12
+# (DEFAULT_CRF), about the .mp4 default's size: 5.59 at 1102 / 0.88 at 504
+# (crf 31: 8.09 at 455 / 1.24 at 179); 4:4:4 (profile 1) crf 18 was no
+# steadier than 4:2:0 crf 18 (6.45 vs 6.33 / 1.04 vs 1.00) at 40% more.
 VP9_OPTIONS = {"row-mt": "1", "deadline": "good", "cpu-used": "4"}
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
     ".mp4": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
@@ -61,9 +64,9 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
 }
 # Stylized frames are dense high-frequency texture and the encoder's noise
 # counts as flicker, so the quality is higher than each encoder's usual
-# default (measured as above: x264 crf 12 5.14; x265 crf 18 5.87 at 672
-# kbit/s; VP9 crf 18 6.33 at 835; SVT-AV1 crf 28 6.50 at 453, crf 35 7.41 at 300).
-DEFAULT_CRF = {"libx264": 12, "libx265": 18, "libvpx-vp9": 18, "libsvtav1": 28}
+# default (measured as above, chroma filtered; x265 crf 18 5.77 at 656 / 0.71 at 352;
+# SVT-AV1 crf 28 6.50 at 453 / 0.65 at 182, crf 35 7.41 at 300 / 0.72 at 136).
+DEFAULT_CRF = {"libx264": 12, "libx265": 18, "libvpx-vp9": 12, "libsvtav1": 28}
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # the sample rates libopus takes
 GIF_TIME_BASE = Fraction(1, 100)  # GIF stores frame delays in hundredths of a second
 # Numbered image files an image sequence (out/%05d.png) can be written as.

@@ -82,7 +82,7 @@ class VideoWriter(AtomicWriter):
     Container and codecs follow the extension (see ``formats.OUTPUT_FORMATS``):
     .mp4 and .m4v H.264 yuv420p crf 12 + AAC, .mkv H.264 + audio copied as is,
     .mov ProRes 4444 10-bit + audio copied (AAC/PCM) or AAC, .webm VP9
-    yuv420p crf 18 + Opus, .gif palette per frame with dithering, no audio.
+    yuv420p crf 12 + Opus, .gif palette per frame with dithering, no audio.
     Subsampled chroma is filtered from full resolution before it is
     subsampled (``formats.CHROMA_DOWNSAMPLING``), so fine colour texture
     does not alias into flicker.
