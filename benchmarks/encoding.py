@@ -68,6 +68,7 @@ CHROMA = {
     "area": SWS.AREA | SWS.FULL_CHR_H_INP | SWS.ACCURATE_RND,
     "lanczos": SWS.LANCZOS | SWS.FULL_CHR_H_INP | SWS.ACCURATE_RND,
     "gauss": SWS.GAUSS | SWS.FULL_CHR_H_INP | SWS.ACCURATE_RND,
+    "bilinear": SWS.BILINEAR | SWS.FULL_CHR_H_INP | SWS.ACCURATE_RND,
     "blur": "blur",  # chroma planes Gaussian-blurred (sigma BLUR_SIGMA) at full resolution, then area-downsampled
 }
 BLUR_SIGMA = 1.0
@@ -108,6 +109,9 @@ SETTINGS = [
     x264("x264 420 crf 14 lanczos", 14, chroma="lanczos"),
     x264("x264 420 crf 14 gauss", 14, chroma="gauss"),
     x264("x264 420 crf 14 blur", 14, chroma="blur"),
+    x264("x264 420 crf 14 bilinear", 14, chroma="bilinear"),
+    x264("x264 420 crf 12 bilinear", 12, chroma="bilinear"),
+    x264("x264 420 crf 12", 12),
     x264("x264 420 crf 14 psy-rd 0", 14, **{"psy-rd": "0:0"}),
     x264("x264 420 crf 14 aq-mode 3", 14, **{"x264-params": "aq-mode=3"}),
     x264("x264 420 crf 14 tune film", 14, tune="film"),

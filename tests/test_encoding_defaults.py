@@ -99,7 +99,7 @@ def flicker_of(path, flows, masks) -> float:
 def test_fine_moving_colour_texture_stays_steady_in_yuv420p(tmp_path, monkeypatch):
     """4:2:0 cannot hold stripes finer than 4 px: FFmpeg's default chroma
     downsampling aliases them into colour that flickers as they move; the
-    Gaussian prefilter removes them first. E_warp with the exact flow."""
+    filter over the full-resolution chroma holds them back. E_warp with the exact flow."""
     frames, flows, masks = colour_stripes()
     lossless = float(np.mean(evaluate_flicker_with_flows(frames, flows, masks)))
     steady = flicker_of(write(tmp_path / "new.mp4", frames), flows, masks)

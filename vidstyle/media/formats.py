@@ -40,14 +40,15 @@ MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3"})
 # kbit/s / 0.74 at 603.
 #
 # H.264 yuv420p High profile, the one every player takes; crf 12 with the
-# Gaussian chroma filter (CHROMA_DOWNSAMPLING): 5.14 at 1106 / 0.68 at 728
-# (crf 10: 4.91 at 1330 / 0.65 at 895). 4:4:4 did not pay: yuv444p crf 12
-# 5.39 at 1189 / 0.73 at 781, and few players decode it, so .mkv gets the same.
+# chroma filter (CHROMA_DOWNSAMPLING): 5.19 at 1118 / 0.69 at 736 (crf 14:
+# 5.48 at 917 / 0.73 at 593; crf 10 with the Gaussian: 4.91 at 1330 / 0.65
+# at 895). 4:4:4 did not pay: yuv444p crf 12 5.39 at 1189 / 0.73 at 781, and
+# few players decode it, so .mkv gets the same.
 X264_OPTIONS = {"preset": "medium"}
 # ProRes 4444 (10-bit 4:4:4): 4.37 / 0.70 (ProRes 422: 6.81 / 1.20). An
 # editing format: 6-8 Mbit/s at these sizes is the price of no chroma loss.
 PRORES_4444 = {"profile": "4"}
-# VP9 profile 0 (4:2:0 plays in every browser) with the chroma filter, crf 12
+# VP9 profile 0 (4:2:0 plays in every browser), chroma filtered, crf 12
 # (DEFAULT_CRF), about the .mp4 default's size: 5.59 at 1102 / 0.88 at 504
 # (crf 31: 8.09 at 455 / 1.24 at 179); 4:4:4 (profile 1) crf 18 was no
 # steadier than 4:2:0 crf 18 (6.45 vs 6.33 / 1.04 vs 1.00) at 40% more.
@@ -64,7 +65,8 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
 }
 # Stylized frames are dense high-frequency texture and the encoder's noise
 # counts as flicker, so the quality is higher than each encoder's usual
-# default (measured as above, chroma filtered; x265 crf 18 5.77 at 656 / 0.71 at 352;
+# default (measured as above, chroma through the Gaussian; x265 crf 18 5.77
+# at 656 / 0.71 at 352;
 # SVT-AV1 crf 28 6.50 at 453 / 0.65 at 182, crf 35 7.41 at 300 / 0.72 at 136).
 DEFAULT_CRF = {"libx264": 12, "libx265": 18, "libvpx-vp9": 12, "libsvtav1": 28}
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # the sample rates libopus takes
@@ -76,9 +78,12 @@ BT709, LIMITED_RANGE = 1, 1  # FFmpeg's AVCOL_* numbers for the stream's colour 
 # RGB -> subsampled chroma (4:2:0, 4:2:2), as swscale flags. Unasked, swscale
 # averages pairs of pixels horizontally and filters bilinearly vertically:
 # fine colour texture moving by subpixel amounts aliases into chroma flicker.
-# Filtering the full-resolution chroma (FULL_CHR_H_INP) with a Gaussian
-# removes what 4:2:0 cannot hold before it aliases. See benchmarks/encoding.py.
-CHROMA_DOWNSAMPLING = ("GAUSS", "FULL_CHR_H_INP", "ACCURATE_RND")
+# A tent filter over the full-resolution chroma (FULL_CHR_H_INP) holds it
+# back (benchmarks/encoding.py, x264 crf 12: flicker 5.30 -> 5.19 and 0.695
+# -> 0.687, files 2% smaller). swscale's GAUSS was a little steadier (5.14,
+# 0.684) but smeared colour edges: mean error on FFmpeg's testsrc2 5.0 -> 8.0
+# (bilinear 7.3; LANCZOS 4.0 but less steady than the default, 5.77).
+CHROMA_DOWNSAMPLING = ("BILINEAR", "FULL_CHR_H_INP", "ACCURATE_RND")
 # Odd sides resized to even for such formats: area for luma, chroma from full resolution.
 RESIZED_DOWNSAMPLING = ("AREA", "FULL_CHR_H_INP", "ACCURATE_RND")
 _SUBSAMPLED_PREFIXES = ("yuv420", "yuv422", "yuv411", "yuva420", "yuva422", "nv12", "nv21", "p010")
