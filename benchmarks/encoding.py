@@ -318,7 +318,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only a few settings")
     parser.add_argument("--only", help="settings whose name contains this text")
     args = parser.parse_args()
-    clips = [tuple(c.rsplit(":", 1)) for c in args.clips] or [c for c in DEFAULT_CLIPS if glob.glob(os.path.join(c[0], "*.png"))]
+    clips = [tuple(c.rsplit(":", 1)) for c in args.clips] or [
+        c for c in DEFAULT_CLIPS if glob.glob(os.path.join(c[0], "*.png"))
+    ]
     settings = [s for s in SETTINGS if (not args.quick or s.name in QUICK) and (not args.only or args.only in s.name)]
     for frames_dir, source in clips:
         run_clip(frames_dir, source, settings)
