@@ -150,7 +150,7 @@ def test_fps_resamples_the_video_and_leaves_the_audio_alone(tmp_path, capsys, fa
         ("out.mp4", (100, 76)),
         ("out.webm", (100, 76)),
         ("out.mkv", (100, 76)),
-        ("out.mov", (100, 76)),
+        ("out.mov", (101, 77)),  # ProRes 4444: chroma not subsampled, no rounding
         ("out.gif", (101, 77)),
         ("seq/%05d.png", (101, 77)),
     ],

@@ -33,34 +33,59 @@ class OutputFormat:
 
 
 MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3"})
+# Defaults chosen with benchmarks/encoding.py: flicker ratio of stylized
+# frames after encoding, decoded as players show 4:2:0, on bikes.mp4 (25
+# frames 256x108; lossless frames 3.64) / the sample clip (72 frames
+# 256x144; lossless 0.43). Old default, x264 yuv420p crf 14: 5.59 at 940
+# kbit/s / 0.74 at 603.
+#
+# H.264 yuv420p High profile, the one every player takes; crf 12 with the
+# chroma filter (CHROMA_DOWNSAMPLING): 5.19 at 1118 / 0.69 at 736 (crf 14:
+# 5.48 at 917 / 0.73 at 593; crf 10 with the Gaussian: 4.91 at 1330 / 0.65
+# at 895). 4:4:4 did not pay: yuv444p crf 12 5.39 at 1189 / 0.73 at 781, and
+# few players decode it, so .mkv gets the same.
 X264_OPTIONS = {"preset": "medium"}
+# ProRes 4444 (10-bit 4:4:4): 4.37 / 0.70 (ProRes 422: 6.81 / 1.20). An
+# editing format: 6-8 Mbit/s at these sizes is the price of no chroma loss.
+PRORES_4444 = {"profile": "4"}
+# VP9 profile 0 (4:2:0 plays in every browser), chroma filtered, crf 12
+# (DEFAULT_CRF), about the .mp4 default's size: 5.61 at 1112 / 0.88 at 507
+# (crf 31: 8.09 at 455 / 1.24 at 179); 4:4:4 (profile 1) crf 18 was no
+# steadier than 4:2:0 crf 18 (6.45 vs 6.33 / 1.04 vs 1.00) at 40% more.
+VP9_OPTIONS = {"row-mt": "1", "deadline": "good", "cpu-used": "4"}
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
     ".mp4": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
     ".m4v": OutputFormat("libx264", "yuv420p", "aac", MP4_AUDIO, X264_OPTIONS),
     ".mkv": OutputFormat("libx264", "yuv420p", "aac", None, X264_OPTIONS),
     ".mov": OutputFormat(
-        "prores_ks", "yuv422p10le", "aac", MP4_AUDIO | {"pcm_s16le", "pcm_s24le"}, {"profile": "2"}
-    ),  # ProRes 422 (standard)
-    ".webm": OutputFormat(
-        "libvpx-vp9",
-        "yuv420p",
-        "libopus",
-        frozenset({"opus", "vorbis"}),
-        {"row-mt": "1", "deadline": "good", "cpu-used": "4"},
-    ),
+        "prores_ks", "yuv444p10le", "aac", MP4_AUDIO | {"pcm_s16le", "pcm_s24le"}, PRORES_4444
+    ),  # ProRes 4444
+    ".webm": OutputFormat("libvpx-vp9", "yuv420p", "libopus", frozenset({"opus", "vorbis"}), VP9_OPTIONS),
     ".gif": OutputFormat("gif", "pal8", None, frozenset(), {}),
 }
-# x264 at crf 14, not the usual 18: stylized frames are dense high-frequency
-# texture and the encoder's noise counts as flicker (measured on the sample
-# clip's stylized frames, flicker ratio: 0.42 raw, 0.85 crf 10, 0.92 crf 14,
-# 1.08 crf 18; the file grows from 150 to 234 kB).
-DEFAULT_CRF = {"libx264": 14, "libx265": 22, "libvpx-vp9": 31, "libsvtav1": 35}
+# Stylized frames are dense high-frequency texture and the encoder's noise
+# counts as flicker, so the quality is higher than each encoder's usual
+# default (measured as above, chroma through the Gaussian; x265 crf 18 5.77
+# at 656 / 0.71 at 352;
+# SVT-AV1 crf 28 6.50 at 453 / 0.65 at 182, crf 35 7.41 at 300 / 0.72 at 136).
+DEFAULT_CRF = {"libx264": 12, "libx265": 18, "libvpx-vp9": 12, "libsvtav1": 28}
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # the sample rates libopus takes
 GIF_TIME_BASE = Fraction(1, 100)  # GIF stores frame delays in hundredths of a second
 # Numbered image files an image sequence (out/%05d.png) can be written as.
 SEQUENCE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 # Encoding converts to BT.709 limited range and tags the stream so, so that players agree.
 BT709, LIMITED_RANGE = 1, 1  # FFmpeg's AVCOL_* numbers for the stream's colour tags
+# RGB -> subsampled chroma (4:2:0, 4:2:2), as swscale flags. Unasked, swscale
+# averages pairs of pixels horizontally and filters bilinearly vertically:
+# fine colour texture moving by subpixel amounts aliases into chroma flicker.
+# A tent filter over the full-resolution chroma (FULL_CHR_H_INP) holds it
+# back (benchmarks/encoding.py, x264 crf 12: flicker 5.30 -> 5.19 and 0.695
+# -> 0.687, files 2% smaller). swscale's GAUSS was a little steadier (5.14,
+# 0.684) but smeared colour edges: mean error on FFmpeg's testsrc2 5.0 -> 8.0
+# (bilinear 7.3; LANCZOS 4.0 but less steady than the default, 5.77).
+CHROMA_DOWNSAMPLING = ("BILINEAR", "FULL_CHR_H_INP", "ACCURATE_RND")
+# Odd sides resized to even for such formats: area for luma, chroma from full resolution.
+RESIZED_DOWNSAMPLING = ("AREA", "FULL_CHR_H_INP", "ACCURATE_RND")
 _SUBSAMPLED_PREFIXES = ("yuv420", "yuv422", "yuv411", "yuva420", "yuva422", "nv12", "nv21", "p010")
 
 
@@ -99,6 +124,15 @@ def needs_even_size(pix_fmt: str) -> bool:
     """Chroma subsampled horizontally or vertically (4:2:0, 4:2:2, 4:1:1):
     such an encoder needs even width and height."""
     return pix_fmt.startswith(_SUBSAMPLED_PREFIXES)
+
+
+def conversion_flags(pix_fmt: str, *, resizing: bool) -> tuple[str, ...]:
+    """The swscale flags (``Interpolation`` names) converting RGB frames to
+    ``pix_fmt``: the chroma filter for subsampled formats (``CHROMA_DOWNSAMPLING``),
+    area resizing when the size changes, else none (FFmpeg's default)."""
+    if needs_even_size(pix_fmt):
+        return RESIZED_DOWNSAMPLING if resizing else CHROMA_DOWNSAMPLING
+    return ("AREA",) if resizing else ()
 
 
 def is_rgb_pix_fmt(pix_fmt: str) -> bool:

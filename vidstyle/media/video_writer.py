@@ -10,7 +10,9 @@ tagged so, so players agree.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import os
 from collections.abc import Sequence
 from fractions import Fraction
@@ -18,7 +20,7 @@ from typing import cast
 
 import av
 import numpy as np
-from av.video.reformatter import ColorRange, Colorspace
+from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from av.video.stream import VideoStream
 
 from vidstyle.checks import check_crf
@@ -39,6 +41,7 @@ from vidstyle.media.formats import (
     LIMITED_RANGE,
     OUTPUT_FORMATS,
     check_video_destination,
+    conversion_flags,
     encoder_options,
     is_rgb_pix_fmt,
     needs_even_size,
@@ -50,6 +53,11 @@ from vidstyle.media.timestamps import OutputClock
 
 AUDIO_LOOKAHEAD_S = 0.5  # mux audio up to this far ahead of the last video frame
 DEFAULT_FPS = Fraction(25)  # rate-control hint when the source does not say its rate
+
+
+def _interpolation(names: tuple[str, ...]) -> Interpolation | None:
+    """swscale flags from their names (``formats.conversion_flags``); None: FFmpeg's default."""
+    return functools.reduce(operator.or_, (Interpolation[name] for name in names)) if names else None
 
 
 def partial_path(dst) -> str:
@@ -72,9 +80,12 @@ class VideoWriter(AtomicWriter):
     (``destination.publish``).
 
     Container and codecs follow the extension (see ``formats.OUTPUT_FORMATS``):
-    .mp4 and .m4v H.264 yuv420p crf 14 + AAC, .mkv H.264 + audio copied as is,
-    .mov ProRes 422 10-bit + audio copied (AAC/PCM) or AAC, .webm VP9 + Opus,
-    .gif palette per frame with dithering, no audio.
+    .mp4 and .m4v H.264 yuv420p crf 12 + AAC, .mkv H.264 + audio copied as is,
+    .mov ProRes 4444 10-bit + audio copied (AAC/PCM) or AAC, .webm VP9
+    yuv420p crf 12 + Opus, .gif palette per frame with dithering, no audio.
+    Subsampled chroma is filtered from full resolution before it is
+    subsampled (``formats.CHROMA_DOWNSAMPLING``), so fine colour texture
+    does not alias into flicker.
 
     Frame times: ``pts`` are written in ``time_base`` unchanged (only
     shifted by the trim origin, see ``audio_start_s``), so VFR and NTSC rates
@@ -98,7 +109,7 @@ class VideoWriter(AtomicWriter):
         shift_to_zero: without ``audio_start_s``, start the output at the
             first frame's time (sources whose timestamps start late).
         codec, crf, bitrate: override the extension's encoder and quality
-            (crf default 14 for x264, see ``formats.DEFAULT_CRF``; bitrate in
+            (crf default 12 for x264, see ``formats.DEFAULT_CRF``; bitrate in
             bits/s wins over crf).
         overwrite: replace an existing ``dst``.
         input_paths: files that must never be overwritten, even with ``overwrite``.
@@ -250,12 +261,13 @@ class VideoWriter(AtomicWriter):
         if self.palette is not None:
             return self.palette.convert(rgb)
         stream_size = (self.video.width, self.video.height)
-        yuv = not is_rgb_pix_fmt(str(self.video.pix_fmt))
+        pix_fmt = str(self.video.pix_fmt)
+        yuv = not is_rgb_pix_fmt(pix_fmt)
         converted = rgb.reformat(
             width=stream_size[0],
             height=stream_size[1],
-            format=self.video.pix_fmt,
-            interpolation="AREA" if stream_size != self.frame_size else None,
+            format=pix_fmt,
+            interpolation=_interpolation(conversion_flags(pix_fmt, resizing=stream_size != self.frame_size)),
             dst_colorspace=Colorspace.ITU709 if yuv else None,  # BT.709, limited range, as the stream is tagged
             dst_color_range=ColorRange.MPEG if yuv else None,
         )
