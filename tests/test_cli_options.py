@@ -39,6 +39,7 @@ EXAMPLES = {
     "--max-side": (["--max-side", "96"], {"max_side": 96}),
     "--size": (["--size", "64x48"], {"size": (64, 48)}),
     "--keep-size": (["--keep-size"], {"keep_size": True}),
+    "--tile": (["--tile", "512"], {"tile": 512}),
     "--no-temporal": (["--no-temporal"], {"temporal": False, "warm_start": False}),
     "--flow": (["--flow", "farneback"], {"flow": "farneback"}),
     "--long-term": (["--long-term", "1,2,4"], {"long_term": (1, 2, 4)}),
