@@ -219,7 +219,7 @@ class StyleConfig:
         int_check(MIN_TILE, optional=True, unit=" pixels"),
         flags=Flag(
             ("--tile",),
-            "optimize in N-pixel tiles (a multiple of 16) with whole-frame style "
+            "optimize in N-pixel tiles (rounded down to a multiple of 16) with whole-frame style "
             "statistics (default: only when a frame does not fit in memory)",
             metavar="N",
             parse=parse_int,
