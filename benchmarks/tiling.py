@@ -101,7 +101,8 @@ def part_b(iters: int, tile: int, budget_gib: float) -> None:
     print(
         f"(b) 3840x2160: estimate untiled {untiled / GIB:.1f} GiB, in {tile} px tiles {tiled / GIB:.1f} GiB "
         f"(budget {budget_gib:g} GiB: untiled {'fits' if untiled <= budget_gib * GIB else 'does not fit'}, "
-        f"tiled {'fits' if tiled <= budget_gib * GIB else 'does not fit'})"
+        f"tiled {'fits' if tiled <= budget_gib * GIB else 'does not fit'})",
+        flush=True,
     )
     engine = OptimizerEngine([style], config=config)
     times: list[float] = []
@@ -111,10 +112,16 @@ def part_b(iters: int, tile: int, budget_gib: float) -> None:
         now = time.perf_counter()
         times.append(now - last[0])
         last[0] = now
+        print(
+            f"(b) iteration {event.iteration}: {times[-1]:.0f} s, loss {event.loss:.6g}, "
+            f"peak RSS so far {peak_rss() / GIB:.2f} GiB",
+            flush=True,
+        )
 
     started = time.perf_counter()
     engine.style_grams((3840, 2160))
     style_seconds = time.perf_counter() - started
+    print(f"(b) style targets (1920 px style image, in tiles): {style_seconds:.0f} s", flush=True)
     last[0] = time.perf_counter()
     result = engine.stylize(content, max_iters=iters, on_iteration=on_iteration)
     total = time.perf_counter() - started

@@ -37,7 +37,16 @@ Receptive field: a relu5_1 activation sees 156 x 156 pixels of VGG19's input
 (3x3 convolutions: 2 px in block 1, 4 in block 2, 16 in block 3, 32 in block 4
 and 16 for conv5_1, plus the pools' 1+2+4+8, around 1 centre pixel), about 78
 px on each side. ``DEFAULT_HALO`` = 80 covers it: tests/test_tiling.py measures
-the tiled loss and gradient against the untiled ones.
+the tiled loss and gradient against the untiled ones (halo 80: the same loss,
+the gradient within 2e-7 of its largest element; halo 16: 3e-2 and 8e-2).
+
+Measured (``benchmarks/tiling.py``, CPU, one thread, fp32): 512x512 in 256 px
+tiles, 10 L-BFGS iterations: final style loss within 6e-5 of the untiled run,
+pixels within 8 grey levels (mean 0.05; float rounding that L-BFGS amplifies),
+no seam (boundary/overall neighbour difference 1.164 vs 1.163 untiled), 2.9x
+the time per iteration. 3840x2160 in 512 px tiles: estimated 12.6 GiB (9.3 of
+them the 50-pair L-BFGS history) where untiled needs 36.8 GiB; one iteration
+peaked at 2.8 GiB resident.
 """
 
 from __future__ import annotations
