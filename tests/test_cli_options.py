@@ -40,6 +40,7 @@ EXAMPLES = {
     "--size": (["--size", "64x48"], {"size": (64, 48)}),
     "--output-size": (["--output-size", "640x360"], {"output_size": (640, 360)}),
     "--detail-iters": (["--detail-iters", "3"], {"detail_iters": 3}),
+    "--tile": (["--tile", "512"], {"tile": 512}),
     "--no-temporal": (["--no-temporal"], {"temporal": False, "warm_start": False}),
     "--flow": (["--flow", "farneback"], {"flow": "farneback"}),
     "--long-term": (["--long-term", "1,2,4"], {"long_term": (1, 2, 4)}),

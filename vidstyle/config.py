@@ -61,6 +61,7 @@ FLOW_METHODS = ("dis-medium", "dis-fast", "dis-ultrafast", "farneback")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 MIN_SIDE = 16  # VGG19 pools four times before relu5_1
+MIN_TILE = 64  # smallest tile core (engines/tiling.py): smaller ones are mostly halo
 
 # ----------------------------------------------------------------------------- configs
 
@@ -231,6 +232,22 @@ class StyleConfig:
             parse=parse_int,
         ),
     )
+    # core side of the tiles a frame is optimized in (engines/tiling.py); None:
+    # whole frames unless sizing.choose_size finds one does not fit in memory
+    tile: int | None = setting(
+        None,
+        int_check(MIN_TILE, optional=True, unit=" pixels"),
+        flags=Flag(
+            ("--tile",),
+            "optimize in N-pixel tiles (rounded down to a multiple of 16) with whole-frame style "
+            "statistics (default: only when a frame does not fit in memory)",
+            metavar="N",
+            parse=parse_int,
+        ),
+    )
+    # context around each tile, rounded up to a multiple of 16; 80 covers
+    # relu5_1's receptive field, so tiles give the untiled result
+    tile_halo: int = setting(80, int_check(0, unit=" pixels"), api_only=TUNING)
 
     # -- temporal consistency (Ruder et al. 2016) --
     temporal: bool = setting(

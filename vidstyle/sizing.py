@@ -12,8 +12,11 @@ Used alike by files, still images and live sources:
    frame at the output size;
 3. refused when a side is below ``MIN_PROCESSING_SIDE`` or the frame has more
    than ``MAX_PROCESSING_PIXELS``;
-4. shrunk, with a note saying so, when the engine's memory estimate for it
-   does not fit in ``MEMORY_FRACTION`` of what the device has free.
+4. when the engine's memory estimate for it does not fit in
+   ``MEMORY_FRACTION`` of what the device has free: optimized in tiles
+   (``engines/tiling.py``) of the largest of ``TILE_CHOICES`` that fits, when
+   the engine can tile, else (or when no tile fits) shrunk; with a note
+   saying so either way.
 
 Every size limit of the project lives here.
 """
@@ -31,6 +34,7 @@ from vidstyle.frames import fit_size
 
 MIN_PROCESSING_SIDE = MIN_SIDE  # VGG19 pools four times before relu5_1 (the options' own lower bound)
 MIN_SHRUNK_SIDE = 32  # a memory fallback never shrinks the shorter side below this
+TILE_CHOICES = (1024, 768, 512, 384, 256, 192, 128, 96, 64)  # tile sides tried, largest first (config.MIN_TILE last)
 MIN_STYLE_SIDE = 64  # smaller style images are enlarged to this before their Grams are taken
 MAX_PROCESSING_PIXELS = 4096 * 4096  # the optimizer's memory grows with the pixel count
 # Default processing longer side on a CPU. Measured on 2 idle cores (fp32,
@@ -47,12 +51,16 @@ class SizeChoice:
     Attributes:
         size: ``(width, height)`` in pixels.
         requested: what the options asked for, before the memory check.
-        note: one line for the user when ``size != requested``, else None.
+        note: one line for the user when ``size != requested`` or tiles were
+            chosen, else None.
+        tile: the tile side frames are optimized in (``config.tile``), or
+            None for whole frames.
     """
 
     size: tuple[int, int]
     requested: tuple[int, int]
     note: str | None
+    tile: int | None = None
 
 
 def output_size(source: tuple[int, int], config: StyleConfig) -> tuple[int, int]:
@@ -136,8 +144,10 @@ def choose_size(
     device,
     even: bool = True,
     available: int | None = None,
+    tiled_bytes: Callable[[tuple[int, int], int], int] | None = None,
 ) -> SizeChoice:
-    """The processing size for frames of ``source`` = (width, height).
+    """The processing size for frames of ``source`` = (width, height), and
+    the tile side they are optimized in.
 
     Args:
         required_bytes: the engine's memory estimate for a size
@@ -145,12 +155,40 @@ def choose_size(
         device: where the engine runs (for the free-memory reading).
         even: round to even sides (video); stills may keep odd ones.
         available: free bytes; default measured with ``available_bytes``.
+        tiled_bytes: the engine's estimate for a size optimized in tiles of
+            a given side (``engines.tiled_memory_estimate``); None: the engine
+            cannot tile, frames that do not fit are shrunk. Not used when
+            ``config.tile`` is set (``required_bytes`` counts that tile).
     """
     requested = requested_size(source, config, device=device, even=even)
     if required_bytes is None:
-        return SizeChoice(requested, requested, None)
+        return SizeChoice(requested, requested, None, config.tile)
+    available = available_bytes(device) if available is None else available
+    if tiled_bytes is not None and config.tile is None and available is not None:
+        need = required_bytes(requested)
+        budget = MEMORY_FRACTION * available
+        if need > budget:
+            tile = fit_tiles(requested, tiled_bytes, budget=budget)
+            if tile is not None:
+                why = (
+                    f"optimizing {requested[0]}x{requested[1]} in {tile} px tiles: untiled needs about "
+                    f"{_gib(need)}, {_gib(available)} available on {device} (--tile N sets the tile side)"
+                )
+                return SizeChoice(requested, requested, why, tile)
     size, note = fit_in_memory(requested, required_bytes, device=device, available=available)
-    return SizeChoice(size, requested, note)
+    return SizeChoice(size, requested, note, config.tile)
+
+
+def fit_tiles(
+    size: tuple[int, int], tiled_bytes: Callable[[tuple[int, int], int], int], *, budget: float
+) -> int | None:
+    """The largest of ``TILE_CHOICES`` smaller than the frame whose estimate
+    fits in ``budget`` bytes; None when not even the smallest does (the
+    full-size image, gradient and L-BFGS history do not shrink with tiles)."""
+    for tile in TILE_CHOICES:
+        if tile < max(size) and tiled_bytes(size, tile) <= budget:
+            return tile
+    return None
 
 
 def fit_in_memory(

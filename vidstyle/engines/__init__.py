@@ -11,6 +11,7 @@ a test) adds engines with ``register_engine``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Sequence
 
@@ -34,6 +35,7 @@ __all__ = [
     "IterationDone",
     "make_engine",
     "memory_estimate",
+    "tiled_memory_estimate",
     "register_engine",
     "unregister_engine",
     "engine_names",
@@ -82,6 +84,17 @@ def memory_estimate(config: StyleConfig, device) -> Callable[[tuple[int, int]], 
     if estimate is None:
         return None
     return lambda size: estimate(size, config=config, device=device)
+
+
+def tiled_memory_estimate(config: StyleConfig, device) -> Callable[[tuple[int, int], int], int] | None:
+    """``memory_estimate`` for a (width, height) optimized in tiles of a given
+    side (``engines/tiling.py``); None when the engine ``config.engine``
+    cannot tile (its class has no true ``can_tile``) or has no memory model."""
+    factory = _factory(config)
+    estimate = getattr(factory, "estimate_required_bytes", None)
+    if estimate is None or not getattr(factory, "can_tile", False):
+        return None
+    return lambda size, tile: estimate(size, config=dataclasses.replace(config, tile=tile), device=device)
 
 
 def _factory(config: StyleConfig) -> EngineFactory:

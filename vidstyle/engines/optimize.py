@@ -6,7 +6,10 @@ per processing size) and turns one content frame into one stylized frame. It
 owns its iteration policy: cold starts (``warm=None``) get ``iters_first``
 iterations, solved coarse-to-fine; warm-started frames get ``iters_later``
 with at least ``min_iters_later`` before the convergence test may stop them.
-Its memory model is ``engines/optimize_memory.py``.
+Its memory model is ``engines/optimize_memory.py``. With ``config.tile`` a
+frame larger than a tile is optimized in tiles with the whole frame's style
+statistics (``engines/tiling.py``, built by ``_tiled_objective``): the same
+loss and gradient, one tile's activations at a time.
 
 On a GPU (issue 14, "the CUDA path as a GPU user will meet it"):
 
@@ -52,6 +55,7 @@ from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
 from vidstyle.engines.lbfgs import DeviceLBFGS
 from vidstyle.engines.out_of_memory import describe, is_out_of_memory
 from vidstyle.engines.precision import LossScaler, choose_precision, precision_name, requested_precision
+from vidstyle.engines.tiling import TiledObjective, needs_tiles, tiled_content_targets, tiled_grams
 from vidstyle.errors import InputError, OutOfMemoryError, VidstyleError
 from vidstyle.features import VGG19Features, select_device
 from vidstyle.frames import TemporalTarget, WarmStart
@@ -149,6 +153,7 @@ class OptimizerEngine:
 
     name = "optimize"
     wants_warm_start = True
+    can_tile = True  # config.tile: engines/tiling.py (engines.tiled_memory_estimate)
 
     def __init__(
         self,
@@ -333,19 +338,54 @@ class OptimizerEngine:
     def style_grams(self, size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """Blended target Gram matrices for frames of ``size`` = (width, height);
         computed once per size. Each style image is scaled so its longer side is
-        ``style_scale`` times the frame's longer side."""
+        ``style_scale`` times the frame's longer side; with ``config.tile``, a
+        style image larger than a tile is measured tile by tile (the same
+        Grams, one tile's activations at a time)."""
         if size not in self._style_grams:
             longer = max(16, round(self.config.style_scale * max(size)))
             grams: dict[str, torch.Tensor] = {}
             with self._memory_guard("computing the style targets", size), torch.no_grad():
                 for style_u8, weight in zip(self.styles_u8, self.style_blend):
-                    feats = self.features(self.to_tensor(resize_longer_side(style_u8, longer)))
-                    for layer in self.config.style_layers:
-                        g = gram_matrix(feats[layer]) * weight
+                    style = self.to_tensor(resize_longer_side(style_u8, longer))
+                    for layer, gram in self._grams(style).items():
+                        g = gram * weight
                         grams[layer] = grams[layer] + g if layer in grams else g
-                    del feats
+                    del style
             self._style_grams[size] = grams
         return self._style_grams[size]
+
+    def _grams(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Gram matrices of the style layers of ``image`` ``(1, 3, H, W)``
+        (call without gradients); window by window when it is larger than a
+        ``config.tile`` tile."""
+        cfg = self.config
+        if cfg.tile is not None and needs_tiles((image.shape[-1], image.shape[-2]), cfg.tile):
+            return tiled_grams(self.features, image, layers=cfg.style_layers, tile=cfg.tile, halo=cfg.tile_halo)
+        feats = self.features(image)
+        return {layer: gram_matrix(feats[layer]) for layer in cfg.style_layers}
+
+    def _tiled_objective(self, content: torch.Tensor, style_targets: dict[str, torch.Tensor]) -> TiledObjective | None:
+        """The content and style losses of frames like ``content`` ``(1, 3, H,
+        W)`` evaluated in tiles (``engines/tiling.py``), with its content
+        targets computed tile by tile; None when the frame is optimized whole
+        (no ``config.tile``, or the frame fits in one tile)."""
+        cfg = self.config
+        size = (content.shape[-1], content.shape[-2])
+        if cfg.tile is None or not needs_tiles(size, cfg.tile):
+            return None
+        targets = tiled_content_targets(
+            self.features, content, layers=cfg.content_layers, tile=cfg.tile, halo=cfg.tile_halo
+        )
+        return TiledObjective(
+            self.features,
+            size=size,
+            style_targets=style_targets,
+            content_targets=targets,
+            style_weight=cfg.style_weight,
+            content_weight=cfg.content_weight,
+            tile=cfg.tile,
+            halo=cfg.tile_halo,
+        )
 
     # -- optimization -------------------------------------------------------
 
@@ -465,11 +505,14 @@ class OptimizerEngine:
         style_targets = self.style_grams(size)
         with self._memory_guard("computing the content features", size, frame_size):
             content = self.to_tensor(content_u8)
+            objective = self._tiled_objective(content, style_targets)
+            content_targets: dict[str, torch.Tensor] = {}
             with torch.no_grad():
                 # Keep only the content layers: the other activations of this pass
                 # (relu1_1 alone is 64 floats per pixel) would stay alive for the
                 # whole optimization.
-                content_targets = {k: v for k, v in self.features(content).items() if k in cfg.content_layers}
+                if objective is None:
+                    content_targets = {k: v for k, v in self.features(content).items() if k in cfg.content_layers}
             # The optimized variable lives on the 0..255 scale, as in the references:
             # on [0, 1] float32 L-BFGS's curvature estimates break down (measured:
             # the loss diverges at the third iteration).
@@ -479,18 +522,44 @@ class OptimizerEngine:
             if temporal is not None and cfg.temporal_weight > 0:
                 warped = self._upload(temporal.warped).permute(0, 3, 1, 2).float()
                 weights = self._upload(temporal.weights).unsqueeze(1).float()
-        use_compiled = not coarse_level  # the graph that repeats (see the module docstring)
+        # The graph that repeats (see the module docstring); tiles have several
+        # shapes and run eagerly.
+        use_compiled = not coarse_level and objective is None
 
-        def weighted_losses(x: torch.Tensor, *, compiled: bool = False) -> dict[str, torch.Tensor]:
-            feats = self.features(x, compiled=compiled)
-            terms = {
-                "content": cfg.content_weight * content_loss(feats, content_targets),
-                "style": cfg.style_weight * style_loss(feats, style_targets),
-                "tv": cfg.tv_weight * total_variation(x),
-            }
+        def pixel_losses(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            """The terms computed on the pixels, without VGG."""
+            terms = {"tv": cfg.tv_weight * total_variation(x)}
             if warped is not None and weights is not None:  # set together
                 terms["temporal"] = cfg.temporal_weight * temporal_loss(x, warped, weights)
             return terms
+
+        def weighted_losses(x: torch.Tensor, *, compiled: bool = False) -> dict[str, torch.Tensor]:
+            if objective is not None:  # without gradients: evaluate() differentiates tiles
+                return {**objective.losses(x), **pixel_losses(x)}
+            feats = self.features(x, compiled=compiled)
+            return {
+                "content": cfg.content_weight * content_loss(feats, content_targets),
+                "style": cfg.style_weight * style_loss(feats, style_targets),
+                **pixel_losses(x),
+            }
+
+        def evaluate(scale: float | None) -> torch.Tensor:
+            """The total loss; sets ``pixels.grad`` to its gradient (times
+            ``scale``, the fp16 loss scale, when given)."""
+            pixels.grad = None
+            if objective is None:
+                loss = sum_terms(weighted_losses(pixels / PIXEL_SCALE, compiled=use_compiled).values())
+                (loss if scale is None else loss * scale).backward()
+                return loss
+            # Tiles: the per-pixel terms on the whole image, then content and
+            # style window by window, each adding its share of the gradient.
+            pixels.grad = torch.zeros_like(pixels)
+            per_pixel = pixel_losses(pixels / PIXEL_SCALE)
+            total = sum_terms(per_pixel.values())
+            if total.requires_grad:
+                (total if scale is None else total * scale).backward()
+            terms = objective.evaluate(pixels, pixels.grad, scale=1.0 if scale is None else scale)
+            return sum_terms([*terms.values(), *(term.detach() for term in per_pixel.values())])
 
         optimizer = self._make_optimizer(pixels)
         scaler = self._scaler
@@ -498,17 +567,15 @@ class OptimizerEngine:
 
         def closure() -> torch.Tensor:
             while True:
-                # What optimizer.zero_grad(set_to_none=True) does for its one
-                # parameter, without keeping the optimizer (deleted below) in scope.
-                pixels.grad = None
-                loss = sum_terms(weighted_losses(pixels / PIXEL_SCALE, compiled=use_compiled).values())
+                # evaluate() sets pixels.grad = None first: what
+                # optimizer.zero_grad(set_to_none=True) does for its one parameter,
+                # without keeping the optimizer (deleted below) in scope.
                 if scaler is None:
-                    loss.backward()
-                    return loss
+                    return evaluate(None)
                 # fp16: scale the loss so small gradients inside the network
                 # survive; a non-finite gradient means the scale overflowed it:
                 # evaluate again at half the scale rather than feed it to L-BFGS.
-                (loss * scaler.scale).backward()
+                loss = evaluate(scaler.scale)
                 grad = pixels.grad
                 assert grad is not None  # pixels is a leaf the loss depends on (through TV at least)
                 if bool(torch.isfinite(grad).all()):

@@ -18,6 +18,13 @@ copy lives on the GPU), and ``ACTIVATION_OVERHEAD`` from the CPU run, which
 covers cuDNN workspaces only roughly. ``benchmarks/gpu_smoke.py`` prints the
 measured peak (``torch.cuda.max_memory_allocated``) at 1280x720 beside this
 estimate: calibrate from its output.
+
+Tiles (``config.tile``, ``engines/tiling.py``): only one window's activations
+(the core plus the halo on each side) live at a time; the image, its
+gradient, the L-BFGS history and the content targets stay at full size.
+``estimate_bytes(..., tile=N)`` counts that, with the same overhead factor
+(not calibrated separately: ``benchmarks/tiling.py`` prints the measured peak
+beside it).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import torch
 from vidstyle.config import StyleConfig
 from vidstyle.engines.optimize import LBFGS_HISTORY_SIZE
 from vidstyle.engines.precision import choose_precision, requested_precision
+from vidstyle.engines.tiling import DEFAULT_HALO, align_halo, align_tile, feature_size, layer_stride, needs_tiles
 from vidstyle.features import _BLOCKS, layer_names
 
 # Measured peak / what the layer walk below counts as saved for backward:
@@ -64,6 +72,11 @@ def activation_bytes(width: int, height: int, *, layers, dtype: torch.dtype = to
     return total
 
 
+def _channels(name: str) -> int:
+    """Channels of VGG19 layer ``name`` (``reluB_C``, ``convB_C``, ``poolB``)."""
+    return _BLOCKS[int(name[4]) - 1][2]
+
+
 def model_bytes(layers, *, dtype: torch.dtype = torch.float32) -> int:
     """Bytes of the VGG19 weights in ``dtype`` up to the deepest of ``layers``."""
     order = layer_names()
@@ -85,6 +98,9 @@ def estimate_bytes(
     dtype: torch.dtype = torch.float32,
     history_size: int = LBFGS_HISTORY_SIZE,
     temporal_frames: int = 1,
+    tile: int | None = None,
+    halo: int = DEFAULT_HALO,
+    content_layers=StyleConfig.content_layers,
 ) -> int:
     """Peak bytes one frame's optimization adds at ``width`` x ``height``,
     beyond the loaded network (see ``model_bytes``) and ``RUNTIME_BYTES``.
@@ -96,11 +112,23 @@ def estimate_bytes(
         history_size: L-BFGS curvature pairs; each pair is two float32 images.
         temporal_frames: warped previous frames of the temporal loss (each a
             float32 image plus a float32 weight map).
+        tile, halo: optimize in tiles of this core side with this context
+            (``engines/tiling.py``): the activations are one window's, and the
+            full-size float32 content targets are counted apart.
+        content_layers: the layers whose targets tiles keep at full size.
     """
     if width <= 0 or height <= 0:
         raise ValueError(f"size must be positive, got {width}x{height}")
     image = 3 * width * height * 4
-    activations = ACTIVATION_OVERHEAD * activation_bytes(width, height, layers=layers, dtype=dtype)
+    targets = 0
+    window = (width, height)
+    if tile is not None and needs_tiles((width, height), tile):
+        side = align_tile(tile) + 2 * align_halo(halo)
+        window = (min(width, side), min(height, side))
+        for name in content_layers:
+            h, w = feature_size((width, height), layer_stride(name))
+            targets += _channels(name) * h * w * 4
+    activations = ACTIVATION_OVERHEAD * activation_bytes(*window, layers=layers, dtype=dtype) + targets
     optimizer = 2 * history_size * image + IMAGE_WORK_TENSORS * image
     temporal = temporal_frames * (image + width * height * 4) * 2  # targets + their difference
     return int(activations + optimizer + temporal + FRAME_FIXED_BYTES)
@@ -108,11 +136,20 @@ def estimate_bytes(
 
 def required_bytes(size: tuple[int, int], *, config: StyleConfig, device: torch.device | str) -> int:
     """Everything a run at ``size`` = (width, height) needs: one frame's
-    optimization (``estimate_bytes``), the network and the runtime."""
+    optimization (``estimate_bytes``, in ``config.tile`` tiles when set), the
+    network and the runtime."""
     layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
     dtype = choose_precision(requested_precision(config), torch.device(device))
     temporal_frames = len(config.long_term) if config.temporal and config.temporal_weight > 0 else 0
-    frame = estimate_bytes(*size, layers=layers, dtype=dtype, temporal_frames=temporal_frames)
+    frame = estimate_bytes(
+        *size,
+        layers=layers,
+        dtype=dtype,
+        temporal_frames=temporal_frames,
+        tile=config.tile,
+        halo=config.tile_halo,
+        content_layers=config.content_layers,
+    )
     network = model_bytes(layers, dtype=dtype)
     if dtype != torch.float32 and torch.device(device).type == "cpu":
         network += model_bytes(layers)  # the float32 original stays in host memory beside its copy

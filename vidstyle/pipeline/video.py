@@ -19,7 +19,7 @@ import numpy as np
 
 from vidstyle import __version__
 from vidstyle.config import ExportConfig, StyleConfig, make_configs
-from vidstyle.engines import make_engine, memory_estimate
+from vidstyle.engines import make_engine, memory_estimate, tiled_memory_estimate
 from vidstyle.errors import CorruptInputError, InputError, OutOfMemoryError, OutputError
 from vidstyle.features import select_device
 from vidstyle.media import (
@@ -173,8 +173,13 @@ def stylize_video(
 
     device = select_device(config.device)
     choice = choose_size(
-        (info.width, info.height), config, required_bytes=memory_estimate(config, device), device=device
+        (info.width, info.height),
+        config,
+        required_bytes=memory_estimate(config, device),
+        device=device,
+        tiled_bytes=tiled_memory_estimate(config, device),
     )
+    config = dataclasses.replace(config, tile=choice.tile)  # the engine and the fingerprint see the tiles
     size = choice.size
     if choice.note is not None:
         record(Notice(choice.note))
