@@ -248,9 +248,9 @@ def stylize_video(
     except (KeyboardInterrupt, CorruptInputError) as err:
         # Keep what is finished: a playable, clearly named partial output, and
         # the work directory so that the same command resumes.
-        for kept in (store, low_store):
-            if kept is not None:
-                kept.flush(raise_error=False)  # every handed-over frame on disk
+        for saving in (store, low_store):
+            if saving is not None:
+                saving.flush(raise_error=False)  # every handed-over frame on disk
         try:
             partial = writer.close_partial()
         except OutputError:  # the output folder went away too: the work directory still has every frame
