@@ -36,7 +36,6 @@ import sys
 import tempfile
 from fractions import Fraction
 
-import cv2
 import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -44,7 +43,7 @@ sys.path.insert(0, ROOT)
 
 from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
-from vidstyle.evaluate import FlickerReport, evaluate_flicker  # noqa: E402
+from vidstyle.evaluate import evaluate_frames, sharpness  # noqa: E402
 from vidstyle.frames import (
     Frame,  # noqa: E402
     fit_size,  # noqa: E402
@@ -58,49 +57,19 @@ CLIPS = (SAMPLE, os.path.join("out", "clips", "bikes.mp4"), os.path.join("out", 
 COLD_PAIRS = 15
 
 
-def luma(image_u8: np.ndarray) -> np.ndarray:
-    """BT.709 Y of an RGB uint8 frame, replicated to 3 channels (so the
-    meter's mean over channels is the luma error)."""
-    y = image_u8.astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    y8 = np.clip(np.rint(y), 0, 255).astype(np.uint8)
-    return np.repeat(y8[..., None], 3, axis=-1)
-
-
-def sharpness(image_u8: np.ndarray) -> float:
-    """Variance of the Laplacian of luma in [0, 1]."""
-    y = luma(image_u8)[..., 0].astype(np.float32) / 255.0
-    return float(cv2.Laplacian(y, cv2.CV_32F).var())
-
-
-def ratio(stylized: list[float], source: list[float]) -> float:
-    pairs = [(s, i) for s, i in zip(stylized, source) if math.isfinite(s) and math.isfinite(i)]
-    total = sum(i for _, i in pairs)
-    return sum(s for s, _ in pairs) / total if total > 0 else math.nan
-
-
-def segments(report: FlickerReport) -> dict[str, float]:
-    """First-15-after-cold-start vs rest, the worst shot and the stillest shot."""
-    n = report.num_pairs
-    cuts = set(report.scene_cut_pairs)
-    cold = set()
-    for start in [0, *(c + 1 for c in sorted(cuts))]:
-        cold.update(range(start, min(n, start + COLD_PAIRS)))
-    s, i = report.per_pair_stylized, report.per_pair_input
-    first = ratio([s[k] for k in sorted(cold)], [i[k] for k in sorted(cold)])
-    rest = ratio([s[k] for k in range(n) if k not in cold], [i[k] for k in range(n) if k not in cold])
-    shots, current = [], []
-    for k in range(n):
-        if k in cuts:
-            shots.append(current)
-            current = []
-        else:
-            current.append(k)
-    shots.append(current)
-    shots = [shot for shot in shots if len(shot) >= 3]
-    per_shot = [(ratio([s[k] for k in shot], [i[k] for k in shot]), np.mean([i[k] for k in shot])) for shot in shots]
-    worst = max((r for r, _ in per_shot), default=math.nan)
-    stillest = min(per_shot, key=lambda item: item[1])[0] if per_shot else math.nan
-    return {"first15": first, "rest": rest, "worst_shot": worst, "still_shot": stillest}
+def shot_numbers(report) -> dict[str, float]:
+    """First-15-after-cold-start vs rest, the worst shot and the stillest
+    shot (the shot whose input moves least), from the meter's segments."""
+    segments = report.segments()
+    shots = [shot for shot in segments["shots"] if shot["pairs"] >= 3]
+    worst = max((shot["flicker_ratio"] or math.nan for shot in shots), default=math.nan)
+    still = min(shots, key=lambda shot: shot["e_warp_input"])["flicker_ratio"] if shots else math.nan
+    return {
+        "first15": segments["cold_start"]["flicker_ratio"] or math.nan,
+        "rest": segments["rest"]["flicker_ratio"] or math.nan,
+        "worst_shot": worst,
+        "still_shot": still if still is not None else math.nan,
+    }
 
 
 def run_tool(clip: str, out_size: tuple[int, int], frames: int, folder: str, extra: list[str]) -> dict:
@@ -158,16 +127,15 @@ def measure(clip: str, out_size: tuple[int, int], frames: int, extra: list[str],
         encoded = [f.image_u8 for f in read_frames(mp4)]
         size_kb = os.path.getsize(mp4) / 1024
     even = (encoded[0].shape[1], encoded[0].shape[0])
-    lossless = evaluate_flicker(sources, stylized)
+    lossless = evaluate_frames(sources, stylized)
+    mp4 = evaluate_frames([resize(f, even) for f in sources], encoded)
     row = {
-        "rgb": lossless.flicker_ratio,
-        "luma": evaluate_flicker([luma(f) for f in sources], [luma(f) for f in stylized]).flicker_ratio,
-        "mp4 rgb": evaluate_flicker([resize(f, even) for f in sources], encoded).flicker_ratio,
-        "mp4 luma": evaluate_flicker(
-            [luma(resize(f, even)) for f in sources], [luma(f) for f in encoded]
-        ).flicker_ratio,
+        "rgb": lossless.variants["full/rgb"].flicker_ratio,
+        "luma": lossless.variants["full/luma"].flicker_ratio,
+        "mp4 rgb": mp4.variants["full/rgb"].flicker_ratio,
+        "mp4 luma": mp4.variants["full/luma"].flicker_ratio,
         "mp4 kB": size_kb,
-        **segments(lossless),
+        **shot_numbers(lossless.variants["full/rgb"]),
     }
     losses = [engine.measure(image, source) for image, source in zip(stylized, sources)]
     sharp = [sharpness(image) for image in stylized]
@@ -176,7 +144,7 @@ def measure(clip: str, out_size: tuple[int, int], frames: int, extra: list[str],
     row["sharp"] = float(np.mean(sharp[1:]) / sharp[0])
     row["s/frame"] = summary.get("seconds_per_frame", summary.get("seconds", math.nan) / max(1, len(stylized)))
     row["peak MB"] = summary["peak_mb"]
-    row["processing"] = "x".join(str(v) for v in summary.get("size", []))
+    row["processing"] = "x".join(str(v) for v in summary.get("processing_size", []))
     return row
 
 

@@ -52,7 +52,7 @@ def test_the_size_note_says_what_was_chosen_what_it_costs_and_how_to_change_it()
     config = StyleConfig()
     line = describe_sizes((256, 144), (1280, 720), config, device=torch.device("cpu"), detail=True)
     assert "processing at 256x144" in line and "output 1280x720 (the source's size)" in line
-    assert "5 iterations per frame" in line and "25.0x the cost" in line and "--detail-iters 0" in line
+    assert "3 iterations per frame" in line and "25.0x the cost" in line and "--detail-iters 0" in line
     assert "--max-side" in line and "\n" not in line
     assert wants_detail((256, 144), (1280, 720), 5) and not wants_detail((256, 144), (1280, 720), 0)
     assert not wants_detail((256, 144), (258, 146), 5)  # a pixel of rounding is resized, not refined

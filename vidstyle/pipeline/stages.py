@@ -83,12 +83,12 @@ def stylize_frames(
             warm, resumed, result = None, True, _replayed(store.read(frame.index))
             low_u8 = result.image_u8
             if detail is not None:
-                detail.stage.remember(result.image_u8)
                 if low_store is not None and frame.index < low_store.count:
                     low_u8 = low_store.read(frame.index)
                 else:  # lost with a killed run: the finished frame, at the processing size, stands in
                     low_u8 = resize(result.image_u8, frame.size)
                     _keep(low_store, frame.index, low_u8)
+                detail.stage.remember(result.image_u8, low_u8, detail.content(frame.index))
         else:
             warm, resumed = starter.start(frame.image_u8, motion), False
             result = engine.stylize(frame.image_u8, warm, on_iteration=emit)
@@ -160,7 +160,7 @@ def stylize_pairs(
     full: dict[int, np.ndarray] = {}  # input frames at the output size, by index, until their turn
     if uses_detail(engine, size, out_size, config):
         detail = Detail(
-            DetailStage(engine, out_size, iters=config.detail_iters, temporal=config.temporal),
+            DetailStage(engine, out_size, iters=config.detail_iters, temporal=config.temporal, flow=config.flow),
             content=full.__getitem__,
             store=low_store,
         )
