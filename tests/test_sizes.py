@@ -20,7 +20,14 @@ from vidstyle.media.images import load_image, resize
 from vidstyle.pipeline.detail import DetailStage, scale_flow, wants_detail
 from vidstyle.pipeline.stages import stylize_pairs
 from vidstyle.pipeline.video import InterruptedRun
-from vidstyle.sizing import CPU_MAX_SIDE, default_max_side, describe_sizes, output_size, requested_size
+from vidstyle.sizing import (
+    CPU_MAX_SIDE,
+    default_max_side,
+    describe_sizes,
+    fit_output_size,
+    output_size,
+    requested_size,
+)
 
 STYLE = Path(__file__).resolve().parent.parent / "samples" / "starry_night.jpg"
 
@@ -130,3 +137,25 @@ def test_an_interrupted_run_with_the_detail_stage_resumes_where_it_stopped(tmp_p
     assert fake_engine.calls == 6 and summary.resumed_frames == 3
     for name in sorted(p.name for p in (tmp_path / "whole").iterdir()):
         assert np.array_equal(load_image(tmp_path / "whole" / name), load_image(tmp_path / "cut" / name))
+
+
+def test_the_detail_stage_tiles_or_steps_aside_when_the_output_size_does_not_fit():
+    def untiled(size):
+        return size[0] * size[1] * 1000
+
+    def tiled(size, tile):
+        return size[0] * size[1] * 10 + tile * tile * 1000
+
+    config = StyleConfig()
+    same, line = fit_output_size(
+        (1920, 1080), config, required_bytes=untiled, tiled_bytes=tiled, device="cpu", available=10**13
+    )
+    assert same == config and line is None
+    tiles, line = fit_output_size(
+        (1920, 1080), config, required_bytes=untiled, tiled_bytes=tiled, device="cpu", available=10**9
+    )
+    assert tiles.tile is not None and tiles.tile < 1080 and "finishing at 1920x1080 in" in line
+    off, line = fit_output_size(
+        (1920, 1080), config, required_bytes=untiled, tiled_bytes=tiled, device="cpu", available=10**7
+    )
+    assert off.detail_iters == 0 and "no detail stage at 1920x1080" in line and "--output-size" in line

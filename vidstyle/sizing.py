@@ -179,6 +179,44 @@ def choose_size(
     return SizeChoice(size, requested, note, config.tile)
 
 
+def fit_output_size(
+    out_size: tuple[int, int],
+    config: StyleConfig,
+    *,
+    required_bytes: Callable[[tuple[int, int]], int] | None,
+    tiled_bytes: Callable[[tuple[int, int], int], int] | None,
+    device,
+    available: int | None = None,
+) -> tuple[StyleConfig, str | None]:
+    """The memory check of the detail stage (``pipeline/detail.py``), which
+    optimizes whole frames at ``out_size``: ``config`` as it is when they fit,
+    else with the largest tile that fits (``config.tile``), else with the
+    detail stage off (``detail_iters=0``: the result is resized); and one
+    line saying which, or None."""
+    if required_bytes is None or config.tile is not None:
+        return config, None
+    available = available_bytes(device) if available is None else available
+    if available is None:
+        return config, None
+    budget = MEMORY_FRACTION * available
+    need = required_bytes(out_size)
+    if need <= budget:
+        return config, None
+    tile = fit_tiles(out_size, tiled_bytes, budget=budget) if tiled_bytes is not None else None
+    size = f"{out_size[0]}x{out_size[1]}"
+    if tile is not None:
+        line = (
+            f"finishing at {size} in {tile} px tiles: untiled needs about {_gib(need)}, "
+            f"{_gib(available)} available on {device} (--tile N sets the tile side)"
+        )
+        return dataclasses.replace(config, tile=tile), line
+    line = (
+        f"no detail stage at {size}: it needs about {_gib(need)} and {device} has {_gib(available)} available; "
+        f"the result is resized (choose a smaller --output-size)"
+    )
+    return dataclasses.replace(config, detail_iters=0), line
+
+
 def fit_tiles(
     size: tuple[int, int], tiled_bytes: Callable[[tuple[int, int], int], int], *, budget: float
 ) -> int | None:

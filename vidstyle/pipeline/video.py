@@ -33,12 +33,13 @@ from vidstyle.media import (
     read_frames,
 )
 from vidstyle.media.background import BackgroundWriter
+from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.multipass import refine_passes
 from vidstyle.pipeline.stages import finish_frames, stylize_pairs, uses_detail
 from vidstyle.pipeline.summary import RunStats, RunSummary
 from vidstyle.pipeline.workdir import FrameStore, file_identity, work_dir_for
-from vidstyle.sizing import choose_size, describe_sizes, output_size
+from vidstyle.sizing import choose_size, describe_sizes, fit_output_size, output_size
 from vidstyle.threads import prefetch
 
 DECODE_PREFETCH_DEPTH = 4  # frames decoded ahead of the motion stage
@@ -184,6 +185,16 @@ def stylize_video(
     if choice.note is not None:
         record(Notice(choice.note))
     out_size = output_size((info.width, info.height), config)
+    if wants_detail(size, out_size, config.detail_iters):
+        config, line = fit_output_size(
+            out_size,
+            config,
+            required_bytes=memory_estimate(config, device),
+            tiled_bytes=tiled_memory_estimate(config, device),
+            device=device,
+        )
+        if line is not None:
+            record(Notice(line))
 
     def decode(at_size):
         return decode_frames(src, info, export, at_size)
