@@ -51,9 +51,9 @@ from vidstyle.motion.flow import FlowEstimator, consistency_mask, is_scene_cut  
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DEFAULT_CLIPS = [
-    (os.path.join(ROOT, "out/enc/bikes"), "/work/clips/bikes.mp4"),
+    (os.path.join(ROOT, "out/enc/bikes"), os.path.join(ROOT, "out/clips/bikes.mp4")),
     (os.path.join(ROOT, "out/enc/bbb"), os.path.join(ROOT, "samples/bbb_tail_480x270.mp4")),
-    (os.path.join(ROOT, "out/enc/bikes640"), "/work/clips/bikes.mp4"),
+    (os.path.join(ROOT, "out/enc/bikes640"), os.path.join(ROOT, "out/clips/bikes.mp4")),
 ]
 BT709_LUMA = np.array([0.2126, 0.7152, 0.0722])
 FPS = Fraction(25)
