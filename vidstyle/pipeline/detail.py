@@ -125,10 +125,6 @@ class DetailStage:
         self._previous, self._previous_low = output_u8, low_u8
         self._previous_content = content_u8
 
-    def reset(self) -> None:
-        """Forget the previous output: the next frame is a cold start."""
-        self._previous = self._previous_low = self._previous_content = None
-
     def _warm_start(self, low_u8: np.ndarray, motion: Motion | None, content_u8: np.ndarray) -> tuple[WarmStart, int]:
         up = u8_to_float(resize(low_u8, self.out_size))
         cold = (

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -171,7 +172,7 @@ def stylize_pairs(
                 full[frame.index] = frame.image_u8
             yield frame.with_image(resize(frame.image_u8, size)) if frame.size != size else frame
 
-    frames = at_processing_size(_chain(first, frames))
+    frames = at_processing_size(itertools.chain([first], frames))
     if config.temporal and engine.wants_warm_start:
         pairs = prefetch(
             with_motion(
@@ -202,11 +203,6 @@ def uses_detail(engine: Engine, size: tuple[int, int], out_size: tuple[int, int]
     """Frames processed at ``size`` are finished at ``out_size`` by the
     detail stage: an iterative engine (warm starts) and ``wants_detail``."""
     return engine.wants_warm_start and wants_detail(size, out_size, config.detail_iters)
-
-
-def _chain(first: Frame, rest: Iterator[Frame]) -> Iterator[Frame]:
-    yield first
-    yield from rest
 
 
 def finish_frames(
