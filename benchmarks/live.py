@@ -1,6 +1,7 @@
 """Live-mode benchmark (issue 4): one command, prints a table.
 
     .venv/bin/python benchmarks/live.py [--seconds 10] [--source lavfi:testsrc2=size=320x240:rate=30]
+    .venv/bin/python benchmarks/live.py --model LOOK.pt   # the network engine (a look of `vidstyle train`)
 
 Runs the real live loop (capture thread, one-slot mailbox, budgeted
 optimization, flow between processed frames) on a paced lavfi source for
@@ -14,6 +15,11 @@ optimization, flow between processed frames) on a paced lavfi source for
              relative to a 40-iteration L-BFGS optimization of the first
              source frame at the same size (1.0 = as stylized as that; the
              raw content frame scores in the hundreds)
+
+With ``--model`` the settings are the network engine's (one pass per frame,
+``--net-blend`` with the flow-warped previous output, or raw), at the
+source's own 320x240 and at 160 px, as fast as frames come (30 fps budget);
+the style reference is then the look's own style image.
 
 Timings are wall-clock on a shared machine: compare rows of the same run.
 """
@@ -53,6 +59,12 @@ SETTINGS = [
     ("128 px, 2 fps, L-BFGS", 128, dict(target_fps=2), dict(optimizer="lbfgs")),
     ("160 px, 2 fps", 160, dict(target_fps=2), {}),
     ("160 px, 4 fps", 160, dict(target_fps=4), {}),
+]
+# --model: the network engine (no iterations: one pass per frame)
+NETWORK_SETTINGS = [
+    ("network 320 px, blend 0.5", 320, dict(target_fps=30), dict(net_blend=0.5)),
+    ("network 320 px, raw", 320, dict(target_fps=30), dict(net_blend=0.0)),
+    ("network 160 px, blend 0.5", 160, dict(target_fps=30), dict(net_blend=0.5)),
 ]
 
 
@@ -100,8 +112,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per setting")
     parser.add_argument("--source", default=SOURCE)
     parser.add_argument("--only", help="run the settings whose label contains this text")
+    parser.add_argument("--model", metavar="LOOK", help="measure the network engine with this look file")
     args = parser.parse_args()
     style = load_image(STYLE)
+    settings = SETTINGS
+    base: dict = preset_options("live")
+    if args.model:
+        from vidstyle.training import load_look
+
+        style = load_look(args.model).styles_u8[0]
+        settings = NETWORK_SETTINGS
+        base = {"engine": "net", "model": args.model}
     threads = default_num_threads()
     print(
         f"source {args.source}, {args.seconds:g} s per setting, torch threads {threads}, "
@@ -114,17 +135,23 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     references: dict[int, float] = {}
-    for label, max_side, live_fields, overrides in SETTINGS:
+    judges: dict[int, OptimizerEngine] = {}
+    for label, max_side, live_fields, overrides in settings:
         if args.only and args.only not in label:
             continue
-        config = StyleConfig(**{**preset_options("live"), "max_side": max_side, "num_threads": threads, **overrides})
+        config = StyleConfig(**{**base, "max_side": max_side, "num_threads": threads, **overrides})
         engine = make_engine(config, [style])
+        if max_side not in judges:
+            judges[max_side] = OptimizerEngine(
+                [style], config=StyleConfig(**{**preset_options("live"), "max_side": max_side, "num_threads": threads})
+            )
+        judge = judges[max_side]
         if max_side not in references:
-            references[max_side], raw = reference_style_loss(engine, args.source, max_side)
+            references[max_side], raw = reference_style_loss(judge, args.source, max_side)
             print(f"{'':<26} ({max_side} px: the unstylized frame scores style {raw:.0f})")
         keep = KeepPairs()
         summary = run_setting(args.source, engine, config, LiveOptions(**live_fields, duration_s=args.seconds), [keep])
-        ratio = style_ratio(engine, keep.pairs, references[max_side]) if keep.pairs else float("nan")
+        ratio = style_ratio(judge, keep.pairs, references[max_side]) if keep.pairs else float("nan")
         w, h = summary.processing_size
         print(
             f"{label:<26} {f'{w}x{h}':>7} {summary.output_fps:>7.2f} {summary.latency_median_s * 1000:>6.0f}ms "

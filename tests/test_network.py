@@ -19,7 +19,9 @@ from vidstyle.engines.network import NetworkEngine, StyleNet, blend_with_warm_st
 from vidstyle.errors import InputError
 from vidstyle.frames import TemporalTarget, WarmStart
 from vidstyle.media import load_image, probe, read_frames, resize_longer_side
-from vidstyle.training import TrainingOptions, load_look, save_look, train_look
+from vidstyle.pipeline import stylize_video
+from vidstyle.pipeline.events import Notice
+from vidstyle.training import TrainingDone, TrainingOptions, load_look, save_look, train_look
 
 TINY = StyleConfig(max_side=64, num_threads=1, device="cpu")
 STEPS = 40
@@ -131,8 +133,6 @@ def test_model_stylizes_a_file_through_the_pipeline(look_path, clip, tmp_path, c
     code = main(
         [
             str(clip),
-            "--style",
-            str(STYLE_PATH),
             "--model",
             str(look_path),
             "-o",
@@ -157,8 +157,6 @@ def test_model_runs_live_on_a_lavfi_source(look_path, tmp_path, capsys):
         [
             "live",
             "lavfi:testsrc2=size=96x64:rate=30",
-            "--style",
-            str(STYLE_PATH),
             "--model",
             str(look_path),
             "-o",
@@ -174,6 +172,47 @@ def test_model_runs_live_on_a_lavfi_source(look_path, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert probe(str(dst)).num_frames >= 5  # network speed: most of the 30 frames, not a handful
+
+
+def test_no_style_and_no_look_is_one_clear_line(clip, tmp_path, capsys):
+    code = main([str(clip), "-o", str(tmp_path / "out.mp4")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--style" in err and "--model" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_style_beside_a_look_is_noted_as_unused(look_path, clip, tmp_path):
+    notes = []
+    stylize_video(
+        clip,
+        tmp_path / "out.mp4",
+        style=STYLE_PATH,
+        model=str(look_path),
+        engine="net",
+        device="cpu",
+        num_threads=1,
+        on_event=lambda e: notes.append(e.message) if isinstance(e, Notice) else None,
+    )
+    assert any("--style is not used" in n for n in notes)
+
+
+def test_net_engine_trains_on_the_clip_it_stylizes(clip, tmp_path):
+    events = []
+    summary = stylize_video(
+        clip,
+        tmp_path / "out.mp4",
+        style=STYLE_PATH,
+        engine="net",
+        train_steps=2,
+        max_side=64,
+        device="cpu",
+        num_threads=1,
+        on_event=events.append,
+    )
+    assert summary.frames == probe(str(clip)).num_frames
+    done = [e for e in events if isinstance(e, TrainingDone)]
+    assert len(done) == 1 and done[0].summary["clips"] == [str(clip)]
+    assert done[0].summary["steps"] == 2
 
 
 def test_blend_holds_reliable_pixels_only():

@@ -16,7 +16,7 @@ __all__ = ["stylize_video", "stylize_image"]
 
 
 def stylize_video(
-    src, dst=None, *, style, on_event: Callable[[Event], None] | None = None, on_start=None, **options
+    src, dst=None, *, style=None, on_event: Callable[[Event], None] | None = None, on_start=None, **options
 ) -> RunSummary:
     """Stylize the video ``src`` into ``dst`` (see ``pipeline.video.stylize_video``
     for every argument); with ``ray="auto"`` or ``ray="ray://HOST:PORT"`` the

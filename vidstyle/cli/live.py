@@ -83,11 +83,15 @@ def run(argv: list[str]) -> int:
 
     from vidstyle.engines import make_engine, memory_estimate
     from vidstyle.features import select_device
-    from vidstyle.media import load_image, open_source
+    from vidstyle.media import open_source
+    from vidstyle.pipeline.video import ignored_style_note, load_styles
     from vidstyle.sizing import choose_size
 
-    styles = [load_image(path) for path in args.style]
+    styles = load_styles(args.style, config.model)
     status = _StatusLine(enabled=not args.quiet)
+    unused = ignored_style_note(args.style, config.model)
+    if unused is not None:
+        status.note(unused)
     source = open_source(
         args.source, input_size=args.input_size, input_fps=args.input_fps, input_format=args.input_format
     )
@@ -176,6 +180,8 @@ def _recording_fps(source_fps, nominal_fps: float) -> float:
 def _open_outputs(args, *, size: tuple[int, int], fps: float, recording_fps: float) -> _Outputs:
     """The sinks the options ask for (streams get the target rate ``fps`` as
     their hint and keyframe clock); those opened are closed if a later one fails."""
+    from vidstyle.pipeline.video import style_paths_of
+
     outputs = _Outputs(sinks=[], preview=None)
     width, height = size
     try:
@@ -187,7 +193,7 @@ def _open_outputs(args, *, size: tuple[int, int], fps: float, recording_fps: flo
                     height=height,
                     fps=recording_fps,
                     overwrite=args.overwrite,
-                    input_paths=[args.source, *args.style],
+                    input_paths=[args.source, *style_paths_of(args.style, args.model)],
                 )
             )
         if args.stream_out:

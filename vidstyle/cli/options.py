@@ -215,12 +215,20 @@ def preset_help(default_preset: str) -> str:
     )
 
 
-def add_style_options(parser: argparse.ArgumentParser, *, default_preset: str = "balanced") -> None:
-    """The options of every command that stylizes (file and live): --style,
+def add_style_options(
+    parser: argparse.ArgumentParser, *, default_preset: str = "balanced", style_required: bool = False
+) -> None:
+    """The options of every command that stylizes (file and live) or trains:
+    --style (optional where a look file, --model, can bring the style),
     --preset and the StyleConfig flags of the ``style`` group."""
     g = parser.add_argument_group("style")
     g.add_argument(
-        "--style", action="append", required=True, metavar="IMAGE", help="style image (repeat to blend several)"
+        "--style",
+        action="append",
+        required=style_required,
+        metavar="IMAGE",
+        help="style image (repeat to blend several)"
+        + ("" if style_required else "; not needed with --model (a look paints its own style)"),
     )
     g.add_argument(
         "--preset",

@@ -1,4 +1,4 @@
-"""Turns pipeline events into a tqdm progress bar (display only, on stderr)."""
+"""Turns pipeline and training events into tqdm progress bars (display only, on stderr)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class ProgressReporter:
         self.unit = unit
         self.bar: tqdm | None = None
         self.iteration = 0
+        self.training = TrainingBar(enabled=enabled, file=self.file)  # the net engine training before the frames
 
     def on_start(self, info, size) -> None:
         if self.enabled:
@@ -34,6 +35,9 @@ class ProgressReporter:
             )
 
     def on_event(self, event) -> None:
+        if type(event).__module__.startswith("vidstyle.training"):
+            self.training.on_event(event)
+            return
         if getattr(event, "restart_reason", None):
             self.write(f"starting over: {event.restart_reason}")
         elif getattr(event, "frames", 0):  # WorkResumed
@@ -59,6 +63,56 @@ class ProgressReporter:
         """A status line that does not break the bar; silent when disabled."""
         if self.enabled:
             (self.bar.write if self.bar is not None else print)(message, file=self.file)
+
+    def close(self) -> None:
+        self.training.close()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class TrainingBar:
+    """Training events -> a tqdm bar over steps (or over the time budget), with loss and ETA."""
+
+    def __init__(self, *, enabled: bool = True, file=None):
+        self.enabled = enabled
+        self.file = file or sys.stderr
+        self.bar = None
+        self.by_time = False
+
+    def on_event(self, event) -> None:
+        from vidstyle.training import CheckpointSaved, StepDone, TrainingDone, TrainingStarted
+
+        if not self.enabled:
+            return
+        if isinstance(event, TrainingStarted):
+            from tqdm import tqdm
+
+            if event.restart_reason:
+                print(f"starting over: {event.restart_reason}", file=self.file)
+            elif event.step:
+                print(f"resuming from step {event.step} ({event.elapsed_s / 60:.1f} min done)", file=self.file)
+            self.by_time = event.steps is None and event.budget_s is not None
+            total = round(event.budget_s) if self.by_time and event.budget_s is not None else event.steps
+            self.bar = tqdm(
+                total=total,
+                initial=round(event.elapsed_s) if self.by_time else event.step,
+                unit="s" if self.by_time else "step",
+                file=self.file,
+                dynamic_ncols=True,
+                desc=f"training {event.size[0]}x{event.size[1]} on {event.pairs} pairs",
+            )
+        elif isinstance(event, StepDone) and self.bar is not None:
+            eta = f" eta {event.eta_s / 60:.1f} min" if event.eta_s is not None else ""
+            self.bar.set_postfix_str(f"step {event.step} loss {event.loss:.4g}{eta}", refresh=False)
+            if self.by_time:
+                self.bar.update(max(0, min(self.bar.total, round(event.elapsed_s)) - self.bar.n))
+            else:
+                self.bar.update(1)
+        elif isinstance(event, CheckpointSaved) and self.bar is not None:
+            self.bar.set_description_str(f"training (checkpoint at step {event.step})", refresh=False)
+        elif isinstance(event, TrainingDone):
+            self.close()
 
     def close(self) -> None:
         if self.bar is not None:

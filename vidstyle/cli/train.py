@@ -15,6 +15,7 @@ import os
 import sys
 
 from vidstyle.cli.options import PROG, Parser, add_style_options, argparse_type, field_type, style_options
+from vidstyle.cli.progress import TrainingBar
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.parsing import parse_int
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="clips",
         help="a clip to train on (repeat for several; default: the bundled sample clip)",
     )
-    add_style_options(parser)
+    add_style_options(parser, style_required=True)
     g = parser.add_argument_group("training")
     g.add_argument(
         "--minutes",
@@ -126,49 +127,3 @@ def run(argv: list[str]) -> int:
             file=sys.stderr,
         )
     return 0
-
-
-class TrainingBar:
-    """Training events -> a tqdm bar over steps (or over the time budget), with loss and ETA."""
-
-    def __init__(self, *, enabled: bool = True, file=None):
-        self.enabled = enabled
-        self.file = file or sys.stderr
-        self.bar = None
-        self.by_time = False
-
-    def on_event(self, event) -> None:
-        from vidstyle.training import CheckpointSaved, StepDone, TrainingStarted
-
-        if not self.enabled:
-            return
-        if isinstance(event, TrainingStarted):
-            from tqdm import tqdm
-
-            if event.restart_reason:
-                print(f"starting over: {event.restart_reason}", file=self.file)
-            elif event.step:
-                print(f"resuming from step {event.step} ({event.elapsed_s / 60:.1f} min done)", file=self.file)
-            self.by_time = event.steps is None and event.budget_s is not None
-            total = round(event.budget_s) if self.by_time and event.budget_s is not None else event.steps
-            self.bar = tqdm(
-                total=total,
-                initial=round(event.elapsed_s) if self.by_time else event.step,
-                unit="s" if self.by_time else "step",
-                file=self.file,
-                dynamic_ncols=True,
-                desc=f"training {event.size[0]}x{event.size[1]} on {event.pairs} pairs",
-            )
-        elif isinstance(event, StepDone) and self.bar is not None:
-            eta = f" eta {event.eta_s / 60:.1f} min" if event.eta_s is not None else ""
-            self.bar.set_postfix_str(f"step {event.step} loss {event.loss:.4g}{eta}", refresh=False)
-            if self.by_time:
-                self.bar.update(max(0, min(self.bar.total, round(event.elapsed_s)) - self.bar.n))
-            else:
-                self.bar.update(1)
-        elif isinstance(event, CheckpointSaved) and self.bar is not None:
-            self.bar.set_description_str(f"training (checkpoint at step {event.step})", refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

@@ -39,6 +39,7 @@ from vidstyle.pipeline.video import (
     InterruptedRun,
     decode_frames,
     default_output_path,
+    ignored_style_note,
     load_styles,
     open_output,
     run_fingerprint,
@@ -71,7 +72,7 @@ def stylize_video_on_ray(
     src,
     dst=None,
     *,
-    style,
+    style=None,
     config: StyleConfig,
     export: ExportConfig,
     on_event: Callable[[Event], None] | None = None,
@@ -81,6 +82,11 @@ def stylize_video_on_ray(
     output, computed by segments on a Ray cluster. See the module doc."""
     if config.passes > 1:
         raise InputError("--passes sweeps the whole clip back and forth; it does not combine with --ray")
+    if config.engine == "net" and config.model is None:
+        raise InputError(
+            "--engine net on Ray needs a trained look (each worker would train its own): "
+            "vidstyle train --style ART --on IN -o look.pt, then --model look.pt"
+        )
     connection = connect(export.ray or "auto")
     try:
         return _run(
@@ -97,14 +103,17 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
     src = os.fspath(src)
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src)
-    styles = load_styles(style)
-    style_paths = style_paths_of(style)
+    styles = load_styles(style, config.model)
+    style_paths = style_paths_of(style, config.model)
     stats = RunStats()  # fed in frame order as the output is assembled (it counts frames by rising index)
 
     def record(event: Event) -> None:  # progress: as segments finish, in any order
         if on_event is not None:
             on_event(event)
 
+    unused = ignored_style_note(style, config.model)
+    if unused is not None:
+        record(Notice(unused))
     # Workers may have other devices than this machine: the requested size, no memory fit here.
     size = choose_size((info.width, info.height), config, required_bytes=None, device=None).size
     # Not yet on Ray: the detail stage (pipeline/detail.py); segments come back at the processing size.
@@ -130,7 +139,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
             start_s=export.start_s,
             end_s=export.end_s,
         )
-        fingerprint = run_fingerprint(src, style, config, export, size, device="ray")
+        fingerprint = run_fingerprint(src, style_paths, config, export, size, device="ray")
         work_dir = work_dir_for(dst, root=export.work_dir)
         stores = [_segment_store(work_dir, segment, fingerprint, size, resume=export.resume) for segment in segments]
         done = {s.number for s, store in zip(segments, stores) if store.count == len(s.pts)}

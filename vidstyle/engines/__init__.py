@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -61,16 +63,37 @@ def unregister_engine(name: str) -> None:
     ENGINES.pop(name, None)
 
 
-def make_engine(config: StyleConfig, styles_u8: Sequence[np.ndarray], *, device=None, **parts) -> Engine:
+def make_engine(
+    config: StyleConfig,
+    styles_u8: Sequence[np.ndarray],
+    *,
+    device=None,
+    clips: Sequence | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    **parts,
+) -> Engine:
     """The engine ``config.engine`` names, built for ``styles_u8`` (uint8
     ``(H, W, 3)`` RGB style images).
 
     Args:
         device: a ``torch.device`` or name; None: ``config.device``.
+        clips: the video files the engine is built to stylize. An engine that
+            learns from the footage takes them (its factory has a ``clips``
+            parameter: ``net`` without a look file trains on them); the
+            others never see them.
+        on_event: receives the engine's set-up events (a factory with an
+            ``on_event`` parameter: the ``net`` engine's training progress,
+            ``training.TrainingStarted``/``StepDone``...).
         parts: engine-specific ready parts (e.g. ``features=`` a shared VGG19
             trunk for the optimizer).
     """
-    return _factory(config)(styles_u8, config=config, device=device, **parts)
+    factory = _factory(config)
+    takes = inspect.signature(factory).parameters
+    if clips is not None and "clips" in takes:
+        parts["clips"] = list(clips)
+    if on_event is not None and "on_event" in takes:
+        parts["on_event"] = on_event
+    return factory(styles_u8, config=config, device=device, **parts)
 
 
 def memory_estimate(config: StyleConfig, device) -> Callable[[tuple[int, int]], int] | None:

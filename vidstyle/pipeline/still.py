@@ -13,11 +13,13 @@ from vidstyle.media.images import check_image_destination, load_image, preserve_
 from vidstyle.pipeline.detail import DetailStage
 from vidstyle.pipeline.events import Event, Notice
 from vidstyle.pipeline.stages import uses_detail
-from vidstyle.pipeline.video import load_styles, style_paths_of
+from vidstyle.pipeline.video import ignored_style_note, load_styles, style_paths_of
 from vidstyle.sizing import choose_size, describe_sizes, output_size
 
 
-def stylize_image(src, dst=None, *, style, on_event: Callable[[Event], None] | None = None, **options) -> np.ndarray:
+def stylize_image(
+    src, dst=None, *, style=None, on_event: Callable[[Event], None] | None = None, **options
+) -> np.ndarray:
     """Stylize one still image (a path); writes ``dst`` when given and returns
     the uint8 ``(H, W, 3)`` RGB result at the output size (the source's size
     unless ``output_size`` says otherwise). Processed at a smaller size
@@ -36,10 +38,13 @@ def stylize_image(src, dst=None, *, style, on_event: Callable[[Event], None] | N
     emit = on_event or (lambda event: None)
     if choice.note is not None:
         emit(Notice(choice.note))
-    style_paths = style_paths_of(style)
+    style_paths = style_paths_of(style, config.model)
+    unused = ignored_style_note(style, config.model)
+    if unused is not None:
+        emit(Notice(unused))
     if dst is not None:
         check_image_destination(dst, overwrite=export.overwrite, input_paths=[src, *style_paths])
-    engine = make_engine(config, load_styles(style), device=device)
+    engine = make_engine(config, load_styles(style, config.model), device=device)
     out_size = output_size((w, h), config)
     detail = uses_detail(engine, choice.size, out_size, config)
     emit(Notice(describe_sizes(choice.size, out_size, config, device=device, detail=detail)))

@@ -76,17 +76,35 @@ def frames_to_stylize(info: VideoInfo, export: ExportConfig) -> int | None:
     return max(1, round((end - start) * float(rate)))
 
 
-def style_paths_of(style) -> list:
-    """``style`` as given to the API (one path or several) -> a list of paths."""
-    return [style] if isinstance(style, (str, os.PathLike)) else list(style)
+def style_paths_of(style, model=None) -> list:
+    """``style`` as given to the API (one path, several, or None) -> a list of
+    paths. With a look file (``model``) and no style, the look's path: the
+    look carries its style, and runs record (and never overwrite) it."""
+    if style is None:
+        paths = []
+    else:
+        paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    return paths or ([model] if model is not None else [])
 
 
-def load_styles(style) -> list[np.ndarray]:
-    """One path or a sequence of paths -> list of uint8 RGB style images."""
-    paths = style_paths_of(style)
+def load_styles(style, model=None) -> list[np.ndarray]:
+    """One path or a sequence of paths -> list of uint8 RGB style images.
+    With a look file (``model``) no style is needed (an empty list: the
+    ``net`` engine paints the look's own style)."""
+    paths = [] if style is None else style_paths_of(style)
     if not paths:
-        raise InputError("at least one style image is required (--style)")
+        if model is not None:
+            return []
+        raise InputError("a style image is required (--style IMAGE), or a trained look (--model LOOK.pt)")
     return [load_image(path) for path in paths]
+
+
+def ignored_style_note(style, model) -> str | None:
+    """The note of a run given both style images and a look: the look paints
+    the style it was trained on."""
+    if model is None or not style_paths_of(style):
+        return None
+    return f"--style is not used: the look {os.fspath(model)} paints the style it was trained on"
 
 
 def decode_frames(src, info: VideoInfo, export: ExportConfig, size: tuple[int, int]):
@@ -125,7 +143,7 @@ def stylize_video(
     src,
     dst=None,
     *,
-    style,
+    style=None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[VideoInfo, tuple[int, int]], None] | None = None,
     **options,
@@ -137,9 +155,12 @@ def stylize_video(
         dst: output path; its extension picks the container (.mp4, .m4v,
             .mkv, .mov, .webm, .gif), a numbered pattern such as
             ``out/%05d.png`` writes an image sequence.
-        style: a style image path, or several.
+        style: a style image path, or several (optional with ``model=``, a
+            look file of ``vidstyle train``, which paints its own style).
         on_event: progress callback (WorkResumed, Notice, FrameStarted,
-            IterationDone, FrameDone).
+            IterationDone, FrameDone; and the ``net`` engine's training
+            events, ``training.TrainingStarted``/``StepDone``/..., when it
+            trains on ``src`` before the first frame).
         on_start: called once with the probed source and the processing
             size; its ``num_frames`` is the estimated number of frames to
             stylize (the range of -ss/-t/-to, after --fps), for progress bars.
@@ -162,8 +183,8 @@ def stylize_video(
     src = os.fspath(src)
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src)
-    styles = load_styles(style)
-    style_paths = style_paths_of(style)
+    styles = load_styles(style, config.model)
+    style_paths = style_paths_of(style, config.model)
     stats = RunStats()
 
     def record(event: Event) -> None:
@@ -172,6 +193,9 @@ def stylize_video(
         if on_event is not None:
             on_event(event)
 
+    unused = ignored_style_note(style, config.model)
+    if unused is not None:
+        record(Notice(unused))
     device = select_device(config.device)
     choice = choose_size(
         (info.width, info.height),
@@ -201,11 +225,11 @@ def stylize_video(
 
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
     try:  # the destination is checked before the network loads
-        engine = make_engine(config, styles, device=device)
+        engine = make_engine(config, styles, device=device, clips=[src], on_event=record)
         detail = uses_detail(engine, size, out_size, config)
         record(Notice(describe_sizes(size, out_size, config, device=device, detail=detail)))
         fingerprint = run_fingerprint(
-            src, style, config, export, size, device=device, precision=getattr(engine, "precision", None)
+            src, style_paths, config, export, size, device=device, precision=getattr(engine, "precision", None)
         )
         if detail:  # the stored frames are output-size frames
             fingerprint.update(output_size=list(out_size), detail_iters=config.detail_iters)
