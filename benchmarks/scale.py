@@ -49,6 +49,7 @@ from vidstyle.config import ExportConfig, StyleConfig
 from vidstyle.distributed import plan_segments, scan_frames
 from vidstyle.engines import make_engine
 from vidstyle.evaluate import evaluate_flicker
+from vidstyle.frames import fit_size
 from vidstyle.media import load_image, probe, read_frames
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -71,8 +72,16 @@ def main() -> None:
     first, later = (int(v) for v in args.iters.split(","))
     info = probe(SAMPLE)
     end_s = float(args.frames / info.fps) - 1e-3
+    # Output at the processing size: the detail stage (a single-machine stage, pipeline/detail.py)
+    # would otherwise make the one-machine row do work the Ray rows do not.
     options = dict(
-        max_side=args.max_side, iters_first=first, iters_later=later, num_threads=1, end_s=end_s, device="cpu"
+        max_side=args.max_side,
+        output_size=fit_size(info.width, info.height, max_side=args.max_side),
+        iters_first=first,
+        iters_later=later,
+        num_threads=1,
+        end_s=end_s,
+        device="cpu",
     )
     work = tempfile.mkdtemp(prefix="vidstyle-scale-")
     started = time.perf_counter()
