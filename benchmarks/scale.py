@@ -25,6 +25,9 @@ real optimizer (1 torch thread per worker) on a local Ray runtime:
                row shows the same pairs of its own output
   seam mean    mean E_warp over the seam zones' pairs
   inner        median E_warp over the other pairs (same run)
+  seam ratio   the per-pair flicker ratio (stylized / input E_warp: the
+               footage's own motion divided out) of the worst seam-zone pair
+               and the seam zones' mean, each over the median inner pair's
   style        mean style loss over the clip / the single-machine run's
 
 The CPU is shared with whatever else runs: compare rows of one invocation
@@ -136,9 +139,9 @@ def main() -> None:
     )
     print(
         "| run | workers | seam frames | wall s | speed-up | busy/engine s | fixed s | per-seg s | seam max "
-        "| seam mean | inner median | style | load |"
+        "| seam mean | inner median | seam ratio max / mean vs inner | style | load |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     reference_style = None
     one_worker_wall = next(r["wall"] for r in rows if r["workers"] == 1)
     for row in rows:
@@ -147,11 +150,23 @@ def main() -> None:
         reference_style = reference_style or style
         report = evaluate_flicker(inputs, outputs)
         seam_frames = row["seam"] if row["workers"] else args.seam_frames  # one machine: the same pairs
-        segments = plan_segments(scan, segment_frames=args.segment_frames, seam_frames=seam_frames)
+        segments = plan_segments(
+            scan, segment_frames=args.segment_frames, seam_frames=seam_frames, workers=row["workers"] or 2
+        )
         seam_pairs = {p for s in segments if not s.starts_shot for p in range(s.first - 1 - s.warmup, s.first)}
         per_pair = report.per_pair_stylized
         seam = [per_pair[i] for i in sorted(seam_pairs) if np.isfinite(per_pair[i])]
         inner = [v for i, v in enumerate(per_pair) if i not in seam_pairs and np.isfinite(v)]
+        # per-pair flicker ratios (stylized / input E_warp): the footage's own motion divided out
+        ratios = [s / i if i > 0 else float("nan") for s, i in zip(per_pair, report.per_pair_input)]
+        seam_ratio = [ratios[i] for i in sorted(seam_pairs) if np.isfinite(ratios[i])]
+        inner_ratio = [v for i, v in enumerate(ratios) if i not in seam_pairs and np.isfinite(v)]
+        ratio_cell = (
+            f"{np.max(seam_ratio) / statistics.median(inner_ratio):.2f} / "
+            f"{np.mean(seam_ratio) / statistics.median(inner_ratio):.2f}"
+            if seam_ratio
+            else "-"
+        )
         summary = row["summary"]
         workers = getattr(summary, "workers", ())
         busy = sum(w["busy_s"] for w in workers)
@@ -165,7 +180,7 @@ def main() -> None:
             f"| {one_worker_wall / row['wall']:.2f} | {f'{busy:.1f}/{engine_s:.1f}' if n else '-'} "
             f"| {fixed} | {per_segment} "
             f"| {f'{np.max(seam):.3g}' if seam else '-'} | {f'{np.mean(seam):.3g}' if seam else '-'} "
-            f"| {statistics.median(inner):.3g} "
+            f"| {statistics.median(inner):.3g} | {ratio_cell} "
             f"| {style / reference_style:.3f} ({style:.3g}) | {row['load']:.1f} |"
         )
     for row in rows:

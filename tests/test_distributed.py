@@ -19,7 +19,7 @@ from conftest import ROOT, STYLE_PATH, make_clip, moving_frames
 from fakes import InvertingEngine
 
 from vidstyle import engines
-from vidstyle.distributed.plan import ClipScan, plan_segments
+from vidstyle.distributed.plan import ClipScan, balanced_pieces, plan_segments
 from vidstyle.distributed.seams import crossfade
 
 try:
@@ -126,6 +126,17 @@ def test_plan_cuts_at_scene_cuts_then_splits_long_shots_with_warm_seams():
     assert segments[1].start_s == pytest.approx((times[2] + times[3]) / 2)  # between frames: no rounding trap
     assert segments[1].end_s == pytest.approx((times[9] + times[10]) / 2)
     assert segments[0].start_s is None and segments[-1].end_s is None
+
+
+def test_plan_fills_whole_waves_of_workers():
+    scan = ClipScan(pts=list(range(72)), times_s=[i / 25 for i in range(72)], cuts=[])
+    assert len(plan_segments(scan, segment_frames=24, seam_frames=8)) == 3  # one worker: as asked
+    balanced = plan_segments(scan, segment_frames=24, seam_frames=8, workers=2)
+    assert [s.num_frames for s in balanced] == [18, 18, 18, 18]  # 3 on 2 workers would leave one idle
+    assert len(plan_segments(scan, segment_frames=24, seam_frames=8, workers=3)) == 3  # already whole
+    # never a segment of 2 * seam_frames or less: the extra seams would cost more than the idle worker
+    assert [s.num_frames for s in plan_segments(scan, segment_frames=24, seam_frames=20, workers=2)] == [24, 24, 24]
+    assert balanced_pieces([100, 10], [2, 1], workers=4, seam_frames=4) == [3, 1]  # the long shot takes it
 
 
 def test_crossfade_spreads_a_seam_over_the_overlap_and_keeps_the_strokes():
