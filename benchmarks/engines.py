@@ -1,6 +1,6 @@
 """Optimizer vs feed-forward network on the sample clip: one command, prints a table.
 
-    .venv/bin/python benchmarks/engines.py [--max-side 256] [--minutes 5] [--frames 24] [--look LOOK.pt]
+    .venv/bin/python benchmarks/engines.py [--clip CLIP] [--max-side 256] [--minutes 5] [--frames 24] [--look LOOK.pt]
 
 Both engines run through the normal file pipeline (``stylize_video``) into a
 lossless PNG sequence, which is then encoded with the default mp4 settings.
@@ -9,7 +9,7 @@ For each engine it reports:
   s/frame        wall seconds per frame of the pipeline run (median of warm frames), this machine;
                  the network pass alone (1 thread) is printed below the table
   flicker        E_warp(stylized) / E_warp(input), measured flow (vidstyle.evaluate):
-                 on the lossless frames and on the encoded mp4
+                 on the lossless frames and on the encoded mp4, RGB and luma
   style/content  mean unweighted losses over the frames (OptimizerEngine.measure), and
                  the style loss relative to the optimizer's
   sharp          mean Laplacian variance of the luma, relative to the optimizer's
@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker, evaluate_videos  # noqa: E402
-from vidstyle.frames import Frame  # noqa: E402
+from vidstyle.frames import Frame, fit_size  # noqa: E402
 from vidstyle.media import load_image, open_writer, probe, read_frames  # noqa: E402
 from vidstyle.pipeline import stylize_video  # noqa: E402
 from vidstyle.training import TrainingOptions, load_look, train_look  # noqa: E402
@@ -99,6 +99,7 @@ def reference_run(folder: str, *, work: str, fps) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", default=SAMPLE, help="the clip to train on and stylize (default: the sample)")
     parser.add_argument("--max-side", type=int, default=256)
     parser.add_argument("--minutes", type=float, default=5.0, help="network training budget (wall minutes)")
     parser.add_argument("--frames", type=int, default=None, help="stylize only the first N frames")
@@ -112,18 +113,26 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    base = dict(max_side=args.max_side, num_threads=args.threads, device="cpu")
-    info = probe(SAMPLE)
+    clip = args.clip
+    info = probe(clip)
+    # output at the processing size: the detail stage is the optimizer's, not the network's
+    base = dict(
+        max_side=args.max_side,
+        output_size=fit_size(info.width, info.height, max_side=args.max_side),
+        num_threads=args.threads,
+        device="cpu",
+    )
     end_s = args.frames / float(info.fps) if args.frames else None
     style_u8 = load_image(STYLE)
     work = tempfile.mkdtemp(prefix="vidstyle-engines-")
     look = args.look
     if look is None:
-        look = os.path.join(work, "look.pt")
+        look = os.path.join(ROOT, "out", "looks", f"starry_night_{os.path.basename(clip)}_{args.max_side}.pt")
+        os.makedirs(os.path.dirname(look), exist_ok=True)  # kept for benchmarks/live.py --model
         trained = train_look(
             [style_u8],
             config=StyleConfig(**base),
-            clips=[SAMPLE],
+            clips=[clip],
             options=TrainingOptions(minutes=args.minutes),
             style_names=["starry_night.jpg"],
         )
@@ -145,19 +154,22 @@ def main() -> None:
         if name.startswith("optimize") and args.reference:
             results[name] = reference_run(args.reference, work=work, fps=info.fps)
         else:
-            results[name] = run_engine(name, options, src=SAMPLE, work=work, end_s=end_s)
+            results[name] = run_engine(name, options, src=clip, work=work, end_s=end_s)
     print(f"frames in {work}")
 
     first = results["optimize (default)"]["frames"][0]
     size = (first.shape[1], first.shape[0])
-    inputs = [f.image_u8 for f in read_frames(SAMPLE, size=tuple(size), end_s=end_s)]
+    inputs = [f.image_u8 for f in read_frames(clip, size=tuple(size), end_s=end_s)]
     judge = OptimizerEngine([style_u8], config=StyleConfig(**base))
     table = []
     for name, result in results.items():
         frames = result["frames"]
         measured = [judge.measure(out, content) for out, content in zip(frames, inputs)]
         lossless = evaluate_flicker(inputs, frames, size=tuple(size))
-        encoded = evaluate_videos(SAMPLE if end_s is None else _trimmed(SAMPLE, inputs, work, info), result["encoded"])
+        lossless_luma = evaluate_flicker(inputs, frames, size=tuple(size), channels="luma")
+        source = clip if end_s is None else _trimmed(clip, inputs, work, info)
+        encoded = evaluate_videos(source, result["encoded"])
+        encoded_luma = evaluate_videos(source, result["encoded"], channels="luma")
         s = result["summary"]
         table.append(
             {
@@ -170,6 +182,8 @@ def main() -> None:
                 else s.steady_seconds_per_frame,
                 "flicker_lossless": lossless.flicker_ratio,
                 "flicker_mp4": encoded.flicker_ratio,
+                "flicker_luma": lossless_luma.flicker_ratio,
+                "flicker_mp4_luma": encoded_luma.flicker_ratio,
                 "style": statistics.mean(m["style"] for m in measured),
                 "content": statistics.mean(m["content"] for m in measured),
                 "sharp": statistics.mean(sharpness(f) for f in frames),
@@ -178,19 +192,26 @@ def main() -> None:
             }
         )
     ref = table[0]
+    middle = len(inputs) // 2
+    picture = os.path.join(ROOT, "out", f"engines_{os.path.splitext(os.path.basename(clip))[0]}.jpg")
+    os.makedirs(os.path.dirname(picture), exist_ok=True)
+    strip = np.concatenate([inputs[middle], *(r["frames"][middle] for r in results.values())], axis=1)
+    cv2.imwrite(picture, cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    print(f"frame {middle}: input | {' | '.join(results)} -> {picture}")
     print(
         f"\nnetwork pass alone (1 thread, median over {len(inputs)} frames): "
         f"{inference_seconds(look, inputs):.3f} s/frame at {size[0]}x{size[1]}"
     )
-    print(f"\nsample clip at {size[0]}x{size[1]}, {table[0]['frames']} frames, CPU; style starry_night")
+    print(f"\n{os.path.basename(clip)} at {size[0]}x{size[1]}, {table[0]['frames']} frames, CPU; style starry_night")
     print(
-        f"{'engine':20} {'trainCPUmin':>11} {'s/frame':>8} {'flick-png':>9} {'flick-mp4':>9} {'style':>10} "
-        f"{'style/opt':>9} {'content':>10} {'sharp/opt':>9} {'load':>10}"
+        f"{'engine':20} {'trainCPUmin':>11} {'s/frame':>8} {'flick-png':>9} {'flick-mp4':>9} {'luma-png':>9} "
+        f"{'luma-mp4':>9} {'style':>10} {'style/opt':>9} {'content':>10} {'sharp/opt':>9} {'load':>10}"
     )
     for row in table:
         print(
             f"{row['engine']:20} {row['train_cpu_min']:11.2f} {row['s_per_frame']:8.3f} "
-            f"{row['flicker_lossless']:9.3f} {row['flicker_mp4']:9.3f} {row['style']:10.4g} "
+            f"{row['flicker_lossless']:9.3f} {row['flicker_mp4']:9.3f} {row['flicker_luma']:9.3f} "
+            f"{row['flicker_mp4_luma']:9.3f} {row['style']:10.4g} "
             f"{row['style'] / ref['style']:9.2f} {row['content']:10.4g} {row['sharp'] / ref['sharp']:9.2f} "
             f"{row['load'][0]:4.1f}->{row['load'][1]:4.1f}"
         )
