@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--source", default=SOURCE)
     parser.add_argument("--only", help="run the settings whose label contains this text")
     parser.add_argument("--model", metavar="LOOK", help="measure the network engine with this look file")
+    parser.add_argument("--threads", type=int, help="torch threads (default: live mode's, all cores but one)")
     args = parser.parse_args()
     style = load_image(STYLE)
     settings = SETTINGS
@@ -123,7 +124,7 @@ def main() -> None:
         style = load_look(args.model).styles_u8[0]
         settings = NETWORK_SETTINGS
         base = {"engine": "net", "model": args.model}
-    threads = default_num_threads()
+    threads = args.threads or default_num_threads("net" if args.model else "optimize")
     print(
         f"source {args.source}, {args.seconds:g} s per setting, torch threads {threads}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"

@@ -75,7 +75,8 @@ def run(argv: list[str]) -> int:
     if args.side_by_side and not args.preview:
         raise InputError("--side-by-side needs --preview")
     options = style_options(args)
-    options.setdefault("num_threads", live.default_num_threads())
+    engine = "net" if options.get("model") is not None else options.get("engine", "optimize")
+    options.setdefault("num_threads", live.default_num_threads(engine))
     config = StyleConfig(**options)
     live_options = live.LiveOptions(
         target_fps=_target_fps(args), max_latency_s=args.max_latency, duration_s=args.duration, still_dir=args.still_dir

@@ -165,11 +165,16 @@ class LiveOptions:
         return self.target_fps
 
 
-def default_num_threads() -> int:
-    """Torch threads in live mode: all cores but one, which is left to
-    decoding, flow and encoding (measured on 2 cores: 2 torch threads beside
-    a busy capture thread made each iteration several times slower)."""
-    return max(1, (os.cpu_count() or 1) - 1)
+def default_num_threads(engine: str = "optimize") -> int:
+    """Torch threads in live mode. The optimizer: all cores but one, which is
+    left to decoding, flow and encoding (measured on 2 cores: 2 torch threads
+    beside a busy capture thread made each iteration several times slower).
+    The network engine (``net``): all cores; its one short pass per frame
+    leaves the other threads room (measured on 2 cores, 320x240,
+    benchmarks/live.py --model: 11.9 fps blended / 18.1 raw with 2 threads,
+    8.6 / 9.7 with 1)."""
+    cores = os.cpu_count() or 1
+    return max(1, cores if engine == "net" else cores - 1)
 
 
 # -------------------------------------------------------------------------------- loop
