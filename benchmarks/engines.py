@@ -111,7 +111,21 @@ def main() -> None:
         metavar="DIR",
         help="the optimizer's PNG frames of an earlier run of this script (its s/frame is then not measured)",
     )
+    parser.add_argument(
+        "--inference-only",
+        action="store_true",
+        help="with --look: only the network pass, at 256x144 and 640x360, on 1 and 2 threads",
+    )
     args = parser.parse_args()
+    if args.inference_only:
+        if not args.look:
+            parser.error("--inference-only needs --look")
+        for threads in (1, 2):
+            for size in ((256, 144), (640, 360)):
+                frames = [f.image_u8 for _, f in zip(range(12), read_frames(args.clip, size=size))]
+                seconds = inference_seconds(args.look, frames, threads=threads)
+                print(f"network pass, {threads} thread(s), {size[0]}x{size[1]}: {seconds:.3f} s/frame (median)")
+        return
 
     clip = args.clip
     info = probe(clip)
