@@ -75,9 +75,9 @@ def run(argv: list[str]) -> int:
     if args.side_by_side and not args.preview:
         raise InputError("--side-by-side needs --preview")
     options = style_options(args)
-    engine = "net" if options.get("model") is not None else options.get("engine", "optimize")
-    options.setdefault("num_threads", live.default_num_threads(engine))
     config = StyleConfig(**options)
+    if "num_threads" not in options:
+        config = config.replace(num_threads=live.default_num_threads(config.engine))
     live_options = live.LiveOptions(
         target_fps=_target_fps(args), max_latency_s=args.max_latency, duration_s=args.duration, still_dir=args.still_dir
     )
