@@ -139,7 +139,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
             seam_frames=export.seam_frames,
             start_s=export.start_s,
             end_s=export.end_s,
-            workers=slots,
+            workers=slots.count,
         )
         fingerprint = run_fingerprint(src, style_paths, config, export, size, device="ray")
         work_dir = work_dir_for(dst, root=export.work_dir)
@@ -154,7 +154,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         started = time.perf_counter()
         if todo:
             actors, kept_refs = _start_workers(
-                ray, connection, config, styles, size, src, workers=min(slots, len(todo))
+                ray, connection, config, styles, size, src, slots=slots, workers=min(slots.count, len(todo))
             )
         pool = ActorPool(actors)
         results = pool.map_unordered(lambda actor, segment: actor.run.remote(segment), todo)
@@ -276,23 +276,31 @@ def _segment_store(work_dir: str, segment: Segment, fingerprint: dict, size, *, 
     return FrameStore(path, fingerprint=described, shape=(size[1], size[0], 3), resume=resume)
 
 
-def _worker_slots(connection: Connection, config: StyleConfig, export: ExportConfig) -> int:
-    """How many workers run at once: one per GPU of the cluster (else per
-    ``--threads`` CPUs), at most ``--workers``."""
+@dataclasses.dataclass(frozen=True)
+class WorkerSlots:
+    """What the cluster offers a run: ``count`` workers at once, each with
+    one GPU (``gpus`` > 0) or ``threads`` CPUs."""
+
+    count: int
+    gpus: int
+    threads: int
+
+
+def _worker_slots(connection: Connection, config: StyleConfig, export: ExportConfig) -> WorkerSlots:
+    """One worker per GPU of the cluster (else per ``--threads`` CPUs), at
+    most ``--workers``."""
     resources = connection.resources()
     gpus = int(resources.get("GPU", 0)) if config.device != "cpu" else 0
     threads = config.num_threads or 1
     slots = gpus if gpus else max(1, int(resources.get("CPU", 1)) // threads)
-    return max(1, min(slots, export.workers or slots))
+    return WorkerSlots(count=max(1, min(slots, export.workers or slots)), gpus=gpus, threads=threads)
 
 
 def _start_workers(
-    ray, connection: Connection, config: StyleConfig, styles, size, src: str, *, workers: int
+    ray, connection: Connection, config: StyleConfig, styles, size, src: str, *, slots: WorkerSlots, workers: int
 ) -> tuple[list, list]:
-    """``workers`` SegmentWorkers (``_worker_slots``, at most one per segment to do)."""
-    resources = connection.resources()
-    gpus = int(resources.get("GPU", 0)) if config.device != "cpu" else 0
-    threads = config.num_threads or 1
+    """``workers`` SegmentWorkers (at most ``slots.count``, one per segment to do)."""
+    gpus, threads = slots.gpus, slots.threads
     source = InputSource(path=os.path.abspath(src), size=os.path.getsize(src))
     if not connection.is_local and source.size <= MAX_SHIPPED_INPUT_BYTES:
         with open(src, "rb") as file:  # for workers on nodes that do not see this path

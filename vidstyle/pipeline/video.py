@@ -91,7 +91,7 @@ def load_styles(style, model=None) -> list[np.ndarray]:
     """One path or a sequence of paths -> list of uint8 RGB style images.
     With a look file (``model``) no style is needed (an empty list: the
     ``net`` engine paints the look's own style)."""
-    paths = [] if style is None else style_paths_of(style)
+    paths = style_paths_of(style)
     if not paths:
         if model is not None:
             return []
