@@ -1,7 +1,7 @@
 """Full-resolution benchmark (issue 10): one command, prints a table.
 
     .venv/bin/python benchmarks/fetch_clips.py          # the second and third real clips
-    .venv/bin/python benchmarks/resolution.py [--outputs 256,512,720] [--frames 24] [--clips A B ...]
+    .venv/bin/python benchmarks/resolution.py [--outputs 256,512,720] [--frames 24] [--clips A B@3.4 ...]
 
 Each clip is stylized by the command-line tool, as a user runs it (default
 options, CPU defaults: processing at 256 px, the detail stage finishing at
@@ -13,7 +13,11 @@ tool's default mp4 encoder (what ``vidstyle in.mp4`` writes). Columns:
                      frames, and of the encoded mp4 (``mp4 rgb``/``mp4 luma``);
                      luma = BT.709 Y
   first15/rest       flicker ratio (lossless, RGB) over the 15 pairs after each
-                     cold start (first frame, scene cuts) / over the other pairs
+                     cold start (first frame, scene cuts) / over the other pairs,
+                     summed (stylized E_warp / input E_warp of the part)
+  f15 med/rest med   the same parts by the median of the pairs' own ratios:
+                     the fair comparison when the input moves faster in one
+                     part (see ``FlickerReport.segments``)
   worst shot         the highest per-shot ratio, and the stillest shot's ratio
                      (the shot whose input moves least)
   style, content     mean loss over frames 1.. / the first frame's, measured
@@ -67,16 +71,27 @@ def shot_numbers(report) -> dict[str, float]:
     return {
         "first15": segments["cold_start"]["flicker_ratio"] or math.nan,
         "rest": segments["rest"]["flicker_ratio"] or math.nan,
+        "f15 med": segments["cold_start"]["median_pair_ratio"] or math.nan,
+        "rest med": segments["rest"]["median_pair_ratio"] or math.nan,
         "worst_shot": worst,
         "still_shot": still if still is not None else math.nan,
     }
 
 
+def split_clip(spec: str) -> tuple[str, float | None]:
+    """``path`` or ``path@SECONDS`` (start there, as ``-ss SECONDS``)."""
+    path, _, start = spec.partition("@")
+    return path, float(start) if start else None
+
+
 def run_tool(clip: str, out_size: tuple[int, int], frames: int, folder: str, extra: list[str]) -> dict:
     """``vidstyle clip --style STYLE -o folder/%05d.png --output-size WxH -t ...`` in
     a child process; returns its --json summary plus peak RSS (MB)."""
+    clip, start_s = split_clip(clip)
     info = probe(clip)
     seconds = (frames + 0.5) / float(info.fps or 25)
+    if start_s is not None:
+        extra = ["-ss", f"{start_s:g}", *extra]
     cmd = [
         "/usr/bin/time",
         "-f",
@@ -121,9 +136,10 @@ def measure(clip: str, out_size: tuple[int, int], frames: int, extra: list[str],
     with tempfile.TemporaryDirectory() as folder:
         summary = run_tool(clip, out_size, frames, folder, extra)
         stylized = [load_image(path) for path in sorted(glob.glob(os.path.join(folder, "*.png")))]
-        sources = [f.image_u8 for f in read_frames(clip, size=out_size)][: len(stylized)]
+        path, start_s = split_clip(clip)
+        sources = [f.image_u8 for f in read_frames(path, size=out_size, start_s=start_s)][: len(stylized)]
         mp4 = os.path.join(folder, "encoded.mp4")
-        encode(stylized, mp4, probe(clip).fps)
+        encode(stylized, mp4, probe(path).fps)
         encoded = [f.image_u8 for f in read_frames(mp4)]
         size_kb = os.path.getsize(mp4) / 1024
     even = (encoded[0].shape[1], encoded[0].shape[0])
@@ -148,13 +164,16 @@ def measure(clip: str, out_size: tuple[int, int], frames: int, extra: list[str],
     return row
 
 
-COLUMNS = ("rgb", "luma", "mp4 rgb", "mp4 luma", "mp4 kB", "first15", "rest", "worst_shot", "still_shot")
+COLUMNS = ("rgb", "luma", "mp4 rgb", "mp4 luma", "mp4 kB", "first15", "rest", "f15 med", "rest med")
+COLUMNS += ("worst_shot", "still_shot")
 COLUMNS += ("style", "content", "sharp", "s/frame", "peak MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", nargs="+", default=[c for c in CLIPS if os.path.isfile(c)])
+    parser.add_argument(
+        "--clips", nargs="+", default=[c for c in CLIPS if os.path.isfile(c)], help="videos; PATH@S starts at S seconds"
+    )
     parser.add_argument("--outputs", default="256,512,720", help="output longer sides (capped at the source's)")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--extra", default="", help="more vidstyle options for every run, e.g. '--detail-iters 3'")
@@ -162,7 +181,7 @@ def main() -> None:
     engine = OptimizerEngine([load_image(STYLE)], config=StyleConfig())
     print(f"{'clip':<18} {'output':>9} {'process':>8} " + " ".join(f"{c:>10}" for c in COLUMNS), flush=True)
     for clip in args.clips:
-        info = probe(clip)
+        info = probe(split_clip(clip)[0])
         done = set()
         for side in (int(v) for v in args.outputs.split(",")):
             source_side = max(info.width, info.height)
@@ -173,7 +192,7 @@ def main() -> None:
             out_size = fit_size(info.width, info.height, max_side=side)
             row = measure(clip, out_size, args.frames, args.extra.split(), engine)
             cells = " ".join(f"{row[c]:>10.3g}" if isinstance(row[c], float) else f"{row[c]:>10}" for c in COLUMNS)
-            name = os.path.basename(clip)[:18]
+            name = os.path.basename(clip)[-18:]
             print(f"{name:<18} {out_size[0]:>4}x{out_size[1]:<4} {row['processing']:>8} {cells}", flush=True)
 
 

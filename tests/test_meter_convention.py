@@ -181,17 +181,46 @@ def test_segments_split_cold_starts_from_the_rest_and_per_shot():
         "e_warp_stylized": pytest.approx(0.004),
         "e_warp_input": pytest.approx(0.001),
         "flicker_ratio": pytest.approx(4.0),
+        "median_pair_ratio": pytest.approx(4.0),
     }
     assert segments["rest"]["pairs"] == 9 and segments["rest"]["flicker_ratio"] == pytest.approx(2.0)
+    assert segments["rest"]["median_pair_ratio"] == pytest.approx(2.0)
     first, second = segments["shots"]
     assert (first["first_frame"], first["last_frame"], first["pairs"]) == (0, 20, 20)
     assert (second["first_frame"], second["last_frame"], second["pairs"]) == (21, 40, 19)
     assert first["flicker_ratio"] == pytest.approx((15 * 4 + 5 * 2) / 20)
     assert FlickerReport([], []).segments() == {
-        "cold_start": {"pairs": 0, "e_warp_stylized": None, "e_warp_input": None, "flicker_ratio": None},
-        "rest": {"pairs": 0, "e_warp_stylized": None, "e_warp_input": None, "flicker_ratio": None},
+        "cold_start": {
+            "pairs": 0,
+            "e_warp_stylized": None,
+            "e_warp_input": None,
+            "flicker_ratio": None,
+            "median_pair_ratio": None,
+        },
+        "rest": {
+            "pairs": 0,
+            "e_warp_stylized": None,
+            "e_warp_input": None,
+            "flicker_ratio": None,
+            "median_pair_ratio": None,
+        },
         "shots": [],
     }
+
+
+def test_the_median_pair_ratio_is_not_swayed_by_how_fast_the_input_moves():
+    # The same stylized change on every pair: a floor. Summed, the part whose
+    # input moves fast reads 10x steadier than the near-still part; the
+    # median of the pairs' own ratios reads the part as a whole.
+    slow, fast = [0.001] * 5, [0.01] * 6
+    report = FlickerReport([0.002] * 11, slow + fast)
+    summary = report.segments(length=5)
+    assert summary["cold_start"]["flicker_ratio"] == pytest.approx(2.0)
+    assert summary["rest"]["flicker_ratio"] == pytest.approx(0.2)
+    assert summary["shots"][0]["flicker_ratio"] == pytest.approx(0.022 / 0.065)
+    assert summary["shots"][0]["median_pair_ratio"] == pytest.approx(0.2)  # 6 of the 11 pairs are fast
+    still = FlickerReport([0.002, 0.0], [0.0, 0.0])  # a frozen input has no pair ratio
+    assert still.segments()["cold_start"]["median_pair_ratio"] is None
 
 
 def test_a_cut_starts_a_new_shot_and_a_new_cold_start():

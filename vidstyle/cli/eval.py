@@ -93,7 +93,7 @@ def run_eval(argv: list[str]) -> int:
         for c in channels:
             print(f"  {c:<6}" + "".join(f"{_fmt(report.report(m, c).flicker_ratio):>12}" for m in masks))
     segments = headline.segments()
-    print("flicker ratio by segment:")
+    print("flicker ratio by segment (summed; median of the pairs' own ratios):")
     rows = [("first 15 pairs after each cold start", segments["cold_start"]), ("the rest", segments["rest"])]
     rows += [
         (f"shot {k} (frames {shot['first_frame']}-{shot['last_frame']})", shot)
@@ -113,4 +113,5 @@ def _fmt(value: float | None) -> str:
 def _segment(summary: dict) -> str:
     if not summary["pairs"]:
         return "- (no pair)"
-    return f"{_fmt(summary['flicker_ratio'])}  ({summary['pairs']} pairs)"
+    median = _fmt(summary["median_pair_ratio"])
+    return f"{_fmt(summary['flicker_ratio'])}; median pair {median}  ({summary['pairs']} pairs)"
