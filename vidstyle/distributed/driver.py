@@ -6,7 +6,9 @@
          segment) -> frames in source order, paired with the source frames
          decoded again here -> finish_frames -> the normal writer
 
-The output is written by the same writer as a single-machine run (every
+Frames processed at a size smaller than the output are finished at the
+output size by the detail stage inside each segment, as on one machine
+(``plans_detail``). The output is written by the same writer as a single-machine run (every
 source timestamp, audio copied, -ss/-t, --fps, formats, atomic rename) while
 later segments are still being computed; at each seam inside a shot the
 output cross-fades into the next segment over its warm-up frames (``seams``). Resume works per segment: a rerun
@@ -32,6 +34,7 @@ from vidstyle.engines.base import FrameResult
 from vidstyle.errors import InputError, VidstyleError
 from vidstyle.frames import Frame
 from vidstyle.media import probe
+from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.stages import finish_frames
 from vidstyle.pipeline.summary import RunStats, RunSummary
@@ -46,7 +49,7 @@ from vidstyle.pipeline.video import (
     style_paths_of,
 )
 from vidstyle.pipeline.workdir import FrameStore, work_dir_for
-from vidstyle.sizing import choose_size, output_size
+from vidstyle.sizing import choose_size, describe_sizes, output_size
 
 MAX_SHIPPED_INPUT_BYTES = 2 << 30  # larger inputs must be on storage every node mounts
 WORKER_RESTARTS = 3  # a worker process that dies (OOM, SIGKILL, lost node) is restarted this often...
@@ -114,17 +117,13 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
     unused = ignored_style_note(style, config.model)
     if unused is not None:
         record(Notice(unused))
-    # Workers may have other devices than this machine: the requested size, no memory fit here.
+    # Workers may have other devices than this machine: the requested size (256 px unless
+    # --max-side/--size say otherwise), no memory fit here; each worker fits the detail stage.
     size = choose_size((info.width, info.height), config, required_bytes=None, device=None).size
-    # Not yet on Ray: the detail stage (pipeline/detail.py); segments come back at the processing size.
     out_size = output_size((info.width, info.height), config)
-    if out_size != size:
-        record(
-            Notice(
-                f"--ray: processing at {size[0]}x{size[1]}, resized to {out_size[0]}x{out_size[1]} "
-                "(no detail stage on Ray yet)"
-            )
-        )
+    detail = plans_detail(config, size, out_size)  # workers then return output-size frames
+    stored = out_size if detail else size
+    record(Notice(describe_sizes(size, out_size, config, device="the workers", detail=detail)))
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
     actors: list = []
     kept_refs: list = []  # constructor arguments of the workers, alive while they may restart
@@ -142,8 +141,10 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
             workers=slots.count,
         )
         fingerprint = run_fingerprint(src, style_paths, config, export, size, device="ray")
+        if detail:  # as a single-machine run: the stored frames are output-size frames
+            fingerprint.update(output_size=list(out_size), detail_iters=config.detail_iters)
         work_dir = work_dir_for(dst, root=export.work_dir)
-        stores = [_segment_store(work_dir, segment, fingerprint, size, resume=export.resume) for segment in segments]
+        stores = [_segment_store(work_dir, segment, fingerprint, stored, resume=export.resume) for segment in segments]
         done = {s.number for s, store in zip(segments, stores) if store.count == len(s.pts)}
         todo = [segment for segment in segments if segment.number not in done]
         if on_start is not None:
@@ -154,7 +155,14 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         started = time.perf_counter()
         if todo:
             actors, kept_refs = _start_workers(
-                ray, connection, config, styles, size, src, slots=slots, workers=min(slots.count, len(todo))
+                ray,
+                connection,
+                config,
+                styles,
+                (size, out_size, detail),
+                src,
+                slots=slots,
+                workers=min(slots.count, len(todo)),
             )
         pool = ActorPool(actors)
         results = pool.map_unordered(lambda actor, segment: actor.run.remote(segment), todo)
@@ -197,7 +205,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
                     record(event)
                     events.append(event)
 
-        frames, retime = decode_frames(src, info, export, size)  # the source frames again, in lockstep
+        frames, retime = decode_frames(src, info, export, stored)  # the source frames again, in lockstep
 
         def wait_for(segment: Segment) -> None:
             while segment.number not in done:
@@ -296,10 +304,23 @@ def _worker_slots(connection: Connection, config: StyleConfig, export: ExportCon
     return WorkerSlots(count=max(1, min(slots, export.workers or slots)), gpus=gpus, threads=threads)
 
 
+def plans_detail(config: StyleConfig, size: tuple[int, int], out_size: tuple[int, int]) -> bool:
+    """Whether workers finish frames at ``out_size`` with the detail stage,
+    decided before any engine exists (the driver builds none): ``wants_detail``
+    and an engine that takes warm starts (every engine but ``net`` with
+    ``--net-blend 0``, see ``NetworkEngine``); a worker checks it against its
+    own engine (``SegmentWorker``)."""
+    takes_warm_starts = config.engine != "net" or config.net_blend > 0
+    return takes_warm_starts and wants_detail(size, out_size, config.detail_iters)
+
+
 def _start_workers(
-    ray, connection: Connection, config: StyleConfig, styles, size, src: str, *, slots: WorkerSlots, workers: int
+    ray, connection: Connection, config: StyleConfig, styles, sizes, src: str, *, slots: WorkerSlots, workers: int
 ) -> tuple[list, list]:
-    """``workers`` SegmentWorkers (at most ``slots.count``, one per segment to do)."""
+    """``workers`` SegmentWorkers (at most ``slots.count``, one per segment to
+    do); ``sizes``: the processing size, the output size and whether the
+    detail stage runs (``plans_detail``)."""
+    size, out_size, detail = sizes
     gpus, threads = slots.gpus, slots.threads
     source = InputSource(path=os.path.abspath(src), size=os.path.getsize(src))
     if not connection.is_local and source.size <= MAX_SHIPPED_INPUT_BYTES:
@@ -310,7 +331,7 @@ def _start_workers(
     )
     worker_config = config if config.num_threads else config.replace(num_threads=1)
     styles_ref = ray.put(styles)
-    actors = [remote.remote(worker_config, styles_ref, size, source) for _ in range(workers)]
+    actors = [remote.remote(worker_config, styles_ref, size, source, out_size, detail) for _ in range(workers)]
     return actors, [styles_ref, *source.data]  # the caller holds these: a restarted worker is built from them
 
 

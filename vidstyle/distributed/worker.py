@@ -3,9 +3,10 @@
 ``SegmentWorker`` keeps the engine (VGG19 and the style targets) resident, as
 Ray's actor pattern suggests (one actor per GPU, or per CPU slot); each
 ``run(segment)`` decodes the segment's time range with PyAV, stylizes it in
-order with ``pipeline.stages.stylize_pairs`` (warm starts, temporal loss and
-scene cuts exactly as on one machine) and returns every frame, warm-up
-included, losslessly (raw uint8) through the object store.
+order with ``pipeline.stages.stylize_pairs`` (warm starts, temporal loss,
+scene cuts and the detail stage at the output size exactly as on one
+machine) and returns every frame, warm-up included, losslessly (raw uint8)
+through the object store.
 
 The input reaches a worker by its path when the worker can read it (a local
 runtime, shared storage); otherwise from the bytes the driver put in the
@@ -25,13 +26,14 @@ import numpy as np
 
 from vidstyle.config import StyleConfig
 from vidstyle.distributed.plan import Segment
-from vidstyle.engines import make_engine
+from vidstyle.engines import make_engine, memory_estimate, tiled_memory_estimate
 from vidstyle.errors import InputError
 from vidstyle.features import select_device
 from vidstyle.frames import Frame
 from vidstyle.media import read_frames
 from vidstyle.pipeline.events import FrameDone
-from vidstyle.pipeline.stages import stylize_pairs
+from vidstyle.pipeline.stages import stylize_pairs, uses_detail
+from vidstyle.sizing import fit_output_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +63,7 @@ class FrameStats:
 @dataclasses.dataclass(frozen=True)
 class SegmentResult:
     """A finished segment: ``frames_u8`` uint8 ``(warmup + N, H, W, 3)`` at
-    the processing size (the warm-up frames first), the kept frames' ``pts``
+    the worker's ``frame_size`` (the warm-up frames first), the kept frames' ``pts``
     (checked by the driver), their stats, the worker that did it and how long it took: ``seconds`` the whole
     call (decoding and warm-up included), ``warmup_s`` the engine's time on
     the warm-up frames (cross-faded, not delivered), ``setup_s`` the worker's one-time engine set-up."""
@@ -84,15 +86,47 @@ class SegmentWorker:
         styles_u8: the style images.
         size: processing size ``(width, height)``.
         source: where the input is (see ``InputSource``).
+        out_size: the output size; when the detail stage finishes frames
+            there (``uses_detail``), segments come back at it, else at ``size``.
+        detail: what the driver planned (``driver.plans_detail``): a worker
+            whose engine decides otherwise fails with one line rather than
+            return frames of another size.
     """
 
-    def __init__(self, config: StyleConfig, styles_u8: list[np.ndarray], size: tuple[int, int], source: InputSource):
+    def __init__(
+        self,
+        config: StyleConfig,
+        styles_u8: list[np.ndarray],
+        size: tuple[int, int],
+        source: InputSource,
+        out_size: tuple[int, int] | None = None,
+        detail: bool = False,
+    ):
         started = time.perf_counter()
-        self.config = config
         self.size = (int(size[0]), int(size[1]))
+        self.out_size = self.size if out_size is None else (int(out_size[0]), int(out_size[1]))
         self.source = source
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self.engine = make_engine(config, styles_u8, device=select_device(config.device))
+        device = select_device(config.device)
+        if detail:  # the detail stage within this worker's memory: in tiles, or not at all (below)
+            config, _ = fit_output_size(
+                self.out_size,
+                config,
+                required_bytes=memory_estimate(config, device),
+                tiled_bytes=tiled_memory_estimate(config, device),
+                device=device,
+            )
+        self.config = config
+        self.engine = make_engine(config, styles_u8, device=device)
+        self.detail = uses_detail(self.engine, self.size, self.out_size, config)
+        if self.detail != detail:
+            raise InputError(
+                f"worker {self.name}: the detail stage at {self.out_size[0]}x{self.out_size[1]} "
+                f"{'runs' if self.detail else 'does not run'} here (engine {config.engine!r}, "
+                f"{'memory' if detail else 'options'}), unlike the plan of the Ray driver: "
+                "pass --detail-iters 0 (resize instead) or a smaller --output-size"
+            )
+        self.frame_size = self.out_size if self.detail else self.size
         self._local_path: str | None = None
         self.setup_s = time.perf_counter() - started
 
@@ -105,7 +139,9 @@ class SegmentWorker:
         wanted = set(segment.pts)
         decoded = (
             frame
-            for frame in read_frames(self._input_path(), size=self.size, start_s=segment.start_s, end_s=segment.end_s)
+            for frame in read_frames(
+                self._input_path(), size=self.frame_size, start_s=segment.start_s, end_s=segment.end_s
+            )
             if frame.pts in wanted
         )
         frames = _renumbered(decoded, first=segment.first - segment.warmup)
@@ -119,7 +155,8 @@ class SegmentWorker:
         pts: list[int] = []
         stats: list[FrameStats] = []
         warmup_s = 0.0
-        for original, stylized in stylize_pairs(frames, self.engine, config=self.config, on_event=record):
+        pairs = stylize_pairs(frames, self.engine, config=self.config, on_event=record, size=self.size)
+        for original, stylized in pairs:
             event = done.pop(stylized.index)
             images.append(stylized.image_u8)
             if stylized.index < segment.first:
