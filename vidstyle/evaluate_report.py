@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections.abc import Iterable
 
 from vidstyle.evaluate_convention import CONVENTION, METER_METHOD
@@ -122,15 +123,12 @@ def _summary(report: FlickerReport) -> dict:
 def _median_pair_ratio(report: FlickerReport) -> float | None:
     """Median over measured pairs with a moving input (input E_warp > 0) of
     stylized / input E_warp; None without such a pair."""
-    ratios = sorted(
+    ratios = [
         s / i
         for s, i in zip(report.per_pair_stylized, report.per_pair_input)
         if math.isfinite(s) and math.isfinite(i) and i > 0
-    )
-    if not ratios:
-        return None
-    middle = len(ratios) // 2
-    return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+    ]
+    return statistics.median(ratios) if ratios else None
 
 
 def _ratio(stylized: float, source: float) -> float:
