@@ -84,10 +84,11 @@ def split_clip(spec: str) -> tuple[str, float | None]:
     return path, float(start) if start else None
 
 
-def run_tool(clip: str, out_size: tuple[int, int], frames: int, folder: str, extra: list[str]) -> dict:
-    """``vidstyle clip --style STYLE -o folder/%05d.png --output-size WxH -t ...`` in
-    a child process; returns its --json summary plus peak RSS (MB)."""
-    clip, start_s = split_clip(clip)
+def run_tool(
+    clip: str, start_s: float | None, out_size: tuple[int, int], frames: int, folder: str, extra: list[str]
+) -> dict:
+    """``vidstyle clip --style STYLE -o folder/%05d.png --output-size WxH [-ss S] -t ...``
+    in a child process; returns its --json summary plus peak RSS (MB)."""
     info = probe(clip)
     seconds = (frames + 0.5) / float(info.fps or 25)
     if start_s is not None:
@@ -132,14 +133,15 @@ def encode(frames_u8: list[np.ndarray], dst: str, fps) -> None:
             writer.write(Frame(image_u8=image, pts=index, time_base=time_base, index=index))
 
 
-def measure(clip: str, out_size: tuple[int, int], frames: int, extra: list[str], engine: OptimizerEngine) -> dict:
+def measure(
+    clip: str, start_s: float | None, out_size: tuple[int, int], frames: int, extra: list[str], engine: OptimizerEngine
+) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        summary = run_tool(clip, out_size, frames, folder, extra)
+        summary = run_tool(clip, start_s, out_size, frames, folder, extra)
         stylized = [load_image(path) for path in sorted(glob.glob(os.path.join(folder, "*.png")))]
-        path, start_s = split_clip(clip)
-        sources = [f.image_u8 for f in read_frames(path, size=out_size, start_s=start_s)][: len(stylized)]
+        sources = [f.image_u8 for f in read_frames(clip, size=out_size, start_s=start_s)][: len(stylized)]
         mp4 = os.path.join(folder, "encoded.mp4")
-        encode(stylized, mp4, probe(path).fps)
+        encode(stylized, mp4, probe(clip).fps)
         encoded = [f.image_u8 for f in read_frames(mp4)]
         size_kb = os.path.getsize(mp4) / 1024
     even = (encoded[0].shape[1], encoded[0].shape[0])
@@ -180,8 +182,9 @@ def main() -> None:
     args = parser.parse_args()
     engine = OptimizerEngine([load_image(STYLE)], config=StyleConfig())
     print(f"{'clip':<18} {'output':>9} {'process':>8} " + " ".join(f"{c:>10}" for c in COLUMNS), flush=True)
-    for clip in args.clips:
-        info = probe(split_clip(clip)[0])
+    for spec in args.clips:
+        clip, start_s = split_clip(spec)
+        info = probe(clip)
         done = set()
         for side in (int(v) for v in args.outputs.split(",")):
             source_side = max(info.width, info.height)
@@ -190,9 +193,9 @@ def main() -> None:
                 continue
             done.add(side)
             out_size = fit_size(info.width, info.height, max_side=side)
-            row = measure(clip, out_size, args.frames, args.extra.split(), engine)
+            row = measure(clip, start_s, out_size, args.frames, args.extra.split(), engine)
             cells = " ".join(f"{row[c]:>10.3g}" if isinstance(row[c], float) else f"{row[c]:>10}" for c in COLUMNS)
-            name = os.path.basename(clip)[-18:]
+            name = os.path.basename(spec)[-18:]
             print(f"{name:<18} {out_size[0]:>4}x{out_size[1]:<4} {row['processing']:>8} {cells}", flush=True)
 
 

@@ -159,8 +159,10 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
                 connection,
                 config,
                 styles,
-                (size, out_size, detail),
                 src,
+                size=size,
+                out_size=out_size,
+                detail=detail,
                 slots=slots,
                 workers=min(slots.count, len(todo)),
             )
@@ -315,12 +317,21 @@ def plans_detail(config: StyleConfig, size: tuple[int, int], out_size: tuple[int
 
 
 def _start_workers(
-    ray, connection: Connection, config: StyleConfig, styles, sizes, src: str, *, slots: WorkerSlots, workers: int
+    ray,
+    connection: Connection,
+    config: StyleConfig,
+    styles,
+    src: str,
+    *,
+    size: tuple[int, int],
+    out_size: tuple[int, int],
+    detail: bool,
+    slots: WorkerSlots,
+    workers: int,
 ) -> tuple[list, list]:
     """``workers`` SegmentWorkers (at most ``slots.count``, one per segment to
-    do); ``sizes``: the processing size, the output size and whether the
-    detail stage runs (``plans_detail``)."""
-    size, out_size, detail = sizes
+    do), processing at ``size`` and, when ``detail`` (``plans_detail``),
+    finishing frames at ``out_size``."""
     gpus, threads = slots.gpus, slots.threads
     source = InputSource(path=os.path.abspath(src), size=os.path.getsize(src))
     if not connection.is_local and source.size <= MAX_SHIPPED_INPUT_BYTES:
