@@ -6,14 +6,13 @@
          segment) -> frames in source order, paired with the source frames
          decoded again here -> finish_frames -> the normal writer
 
-Frames processed at a size smaller than the output are finished at the
-output size by the detail stage inside each segment, as on one machine
-(``plans_detail``). The output is written by the same writer as a single-machine run (every
-source timestamp, audio copied, -ss/-t, --fps, formats, atomic rename) while
-later segments are still being computed; at each seam inside a shot the
-output cross-fades into the next segment over its warm-up frames (``seams``). Resume works per segment: a rerun
-with the same settings recomputes only the segments not in the work
-directory. Ctrl-C kills this run's workers and keeps every finished segment.
+Frames processed smaller than the output are finished at the output size by the detail stage inside
+each segment, as on one machine (``plans_detail``). The output is written by the same writer as a
+single-machine run (every source timestamp, audio copied, -ss/-t, --fps, formats, atomic rename) while
+later segments are still being computed; at each seam inside a shot the output cross-fades into the next
+segment over its warm-up frames (``seams``). Resume works per segment: a rerun with the same settings
+recomputes only the segments not in the work directory. Ctrl-C kills this run's workers and keeps
+every finished segment.
 """
 
 from __future__ import annotations
@@ -154,6 +153,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         record(Notice(f"Ray: {len(segments)} segments ({len(scan.cuts)} scene cuts), {len(done)} already done"))
         started = time.perf_counter()
         if todo:
+            count = min(slots.count, len(todo))
             actors, kept_refs = _start_workers(
                 ray,
                 connection,
@@ -164,7 +164,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
                 out_size=out_size,
                 detail=detail,
                 slots=slots,
-                workers=min(slots.count, len(todo)),
+                workers=count,
             )
         pool = ActorPool(actors)
         results = pool.map_unordered(lambda actor, segment: actor.run.remote(segment), todo)
@@ -317,17 +317,7 @@ def plans_detail(config: StyleConfig, size: tuple[int, int], out_size: tuple[int
 
 
 def _start_workers(
-    ray,
-    connection: Connection,
-    config: StyleConfig,
-    styles,
-    src: str,
-    *,
-    size: tuple[int, int],
-    out_size: tuple[int, int],
-    detail: bool,
-    slots: WorkerSlots,
-    workers: int,
+    ray, connection: Connection, config: StyleConfig, styles, src: str, *, size, out_size, detail, slots, workers: int
 ) -> tuple[list, list]:
     """``workers`` SegmentWorkers (at most ``slots.count``, one per segment to
     do), processing at ``size`` and, when ``detail`` (``plans_detail``),
