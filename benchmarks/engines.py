@@ -37,7 +37,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
+from vidstyle.engines.precision import device_label  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker, evaluate_videos  # noqa: E402
+from vidstyle.features import select_device  # noqa: E402
 from vidstyle.frames import Frame, fit_size  # noqa: E402
 from vidstyle.media import load_image, open_writer, probe, read_frames  # noqa: E402
 from vidstyle.pipeline import stylize_video  # noqa: E402
@@ -74,12 +76,12 @@ def run_engine(name: str, options: dict, *, src: str, work: str, end_s: float | 
     }
 
 
-def inference_seconds(look: str, inputs: list[np.ndarray], *, threads: int = 1) -> float:
+def inference_seconds(look: str, inputs: list[np.ndarray], *, threads: int = 1, device: str = "cpu") -> float:
     """Median wall seconds of one raw network pass (``NetworkEngine.stylize``
     called directly, after one warm-up call), without the pipeline around it."""
     from vidstyle.training import network_engine
 
-    engine = network_engine([], config=StyleConfig(model=look, engine="net", device="cpu", num_threads=threads))
+    engine = network_engine([], config=StyleConfig(model=look, engine="net", device=device, num_threads=threads))
     engine.stylize(inputs[0])
     times = []
     for image in inputs:
@@ -106,6 +108,7 @@ def main() -> None:
     parser.add_argument("--look", help="use this trained look instead of training one")
     parser.add_argument("--blend", type=float, default=0.5, help="net_blend of the blended network row")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu", help="cpu (the README's CPU rows) | auto | cuda:N")
     parser.add_argument(
         "--reference",
         metavar="DIR",
@@ -123,7 +126,7 @@ def main() -> None:
         for threads in (1, 2):
             for size in ((256, 144), (640, 360)):
                 frames = [f.image_u8 for _, f in zip(range(12), read_frames(args.clip, size=size))]
-                seconds = inference_seconds(args.look, frames, threads=threads)
+                seconds = inference_seconds(args.look, frames, threads=threads, device=args.device)
                 print(f"network pass, {threads} thread(s), {size[0]}x{size[1]}: {seconds:.3f} s/frame (median)")
         return
 
@@ -134,7 +137,7 @@ def main() -> None:
         max_side=args.max_side,
         output_size=fit_size(info.width, info.height, max_side=args.max_side),
         num_threads=args.threads,
-        device="cpu",
+        device=args.device,
     )
     end_s = args.frames / float(info.fps) if args.frames else None
     style_u8 = load_image(STYLE)
@@ -206,6 +209,7 @@ def main() -> None:
             }
         )
     ref = table[0]
+    device_name = device_label(select_device(args.device))
     middle = len(inputs) // 2
     picture = os.path.join(ROOT, "out", f"engines_{os.path.splitext(os.path.basename(clip))[0]}.jpg")
     os.makedirs(os.path.dirname(picture), exist_ok=True)
@@ -213,10 +217,11 @@ def main() -> None:
     cv2.imwrite(picture, cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
     print(f"frame {middle}: input | {' | '.join(results)} -> {picture}")
     print(
-        f"\nnetwork pass alone (1 thread, median over {len(inputs)} frames): "
-        f"{inference_seconds(look, inputs):.3f} s/frame at {size[0]}x{size[1]}"
+        f"\nnetwork pass alone (1 thread, {args.device}, median over {len(inputs)} frames): "
+        f"{inference_seconds(look, inputs, device=args.device):.3f} s/frame at {size[0]}x{size[1]}"
     )
-    print(f"\n{os.path.basename(clip)} at {size[0]}x{size[1]}, {table[0]['frames']} frames, CPU; style starry_night")
+    clip_name = os.path.basename(clip)
+    print(f"\n{clip_name} at {size[0]}x{size[1]}, {table[0]['frames']} frames, {device_name}; style starry_night")
     print(
         f"{'engine':20} {'trainCPUmin':>11} {'s/frame':>8} {'flick-png':>9} {'flick-mp4':>9} {'luma-png':>9} "
         f"{'luma-mp4':>9} {'style':>10} {'style/opt':>9} {'content':>10} {'sharp/opt':>9} {'load':>10}"

@@ -158,7 +158,12 @@ class Smoke:
         reference = None
         for name in self.precisions():
             engine = self.engine(name)
-            engine.stylize(content, max_iters=3)  # warm-up: kernels, cuDNN benchmark, style Grams
+            try:
+                engine.stylize(content, max_iters=3)  # warm-up: kernels, cuDNN benchmark, style Grams
+            except VidstyleError as err:  # fp16's range: refused with one line, which is the behaviour we want
+                print(f"| {name} | refused: {err} | | | | | | |", flush=True)
+                del engine
+                continue
             losses: list[float] = []
             sync(self.device)
             started = time.perf_counter()
@@ -301,7 +306,7 @@ class Smoke:
         torch.cuda.empty_cache()
         _, total = torch.cuda.mem_get_info(self.device)
         allowed = torch.cuda.memory_allocated(self.device) + 64 * 2**20
-        torch.cuda.set_per_process_memory_fraction(min(1.0, allowed / total), self.device)
+        torch.cuda.set_per_process_memory_fraction(min(1.0, allowed / total), self.cuda_index)
         try:
             engine.stylize(content, max_iters=5)
             print(
@@ -312,17 +317,22 @@ class Smoke:
             print(f"{self.check('--max-side' in str(err), 'clear out-of-memory message')}: vidstyle: error: {err}")
             print(f"(exit code {err.exit_code}, stage {err.stage!r}, size {err.size})")
         finally:
-            torch.cuda.set_per_process_memory_fraction(1.0, self.device)
+            torch.cuda.set_per_process_memory_fraction(1.0, self.cuda_index)
             del engine
             torch.cuda.empty_cache()
 
+    @property
+    def cuda_index(self) -> int:
+        return self.device.index if self.device.index is not None else torch.cuda.current_device()
+
     def run(self) -> int:
         self.describe()
-        self.precision_rows()
-        self.host_syncs()
-        self.compile_rows()
-        self.memory()
-        self.out_of_memory()
+        for part in (self.precision_rows, self.host_syncs, self.compile_rows, self.memory, self.out_of_memory):
+            try:
+                part()
+            except Exception as err:  # one broken section must not hide the others
+                self.failures.append(f"{part.__name__}: {type(err).__name__}: {err}")
+                print(f"FAILED {part.__name__}: {type(err).__name__}: {err}", flush=True)
         section("result")
         print("all checks passed" if not self.failures else "FAILED: " + "; ".join(self.failures))
         return 1 if self.failures else 0

@@ -24,6 +24,7 @@ tool's default mp4 encoder (what ``vidstyle in.mp4`` writes). Columns:
                      at the output size (>1: the look fades as the clip goes on)
   sharp              mean variance of the Laplacian of luma / the first frame's
   s/frame, peak MB   wall seconds per frame and peak resident memory of the run
+  gpu MB             peak CUDA memory of the run (torch.cuda.max_memory_allocated)
 
 Numbers on a shared 2-core CPU are noisy: compare rows of one run.
 """
@@ -35,6 +36,7 @@ import glob
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -93,10 +95,9 @@ def run_tool(
     seconds = (frames + 0.5) / float(info.fps or 25)
     if start_s is not None:
         extra = ["-ss", f"{start_s:g}", *extra]
+    timer = ["/usr/bin/time", "-f", "PEAK_KB %M"] if os.path.exists("/usr/bin/time") else []
     cmd = [
-        "/usr/bin/time",
-        "-f",
-        "PEAK_KB %M",
+        *timer,
         sys.executable,
         "-m",
         "vidstyle",
@@ -119,7 +120,10 @@ def run_tool(
         raise SystemExit(f"failed: {' '.join(cmd)}\n{done.stderr[-2000:]}")
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     peak = [line for line in done.stderr.splitlines() if line.startswith("PEAK_KB")]
-    summary["peak_mb"] = int(peak[-1].split()[1]) / 1024 if peak else math.nan
+    if peak:
+        summary["peak_mb"] = int(peak[-1].split()[1]) / 1024
+    else:  # no GNU time: the largest child so far (right when rows grow, as they do here)
+        summary["peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return summary
 
 
@@ -162,13 +166,14 @@ def measure(
     row["sharp"] = float(np.mean(sharp[1:]) / sharp[0])
     row["s/frame"] = summary.get("seconds_per_frame", summary.get("seconds", math.nan) / max(1, len(stylized)))
     row["peak MB"] = summary["peak_mb"]
+    row["gpu MB"] = summary.get("device_peak_mb") or math.nan
     row["processing"] = "x".join(str(v) for v in summary.get("processing_size", []))
     return row
 
 
 COLUMNS = ("rgb", "luma", "mp4 rgb", "mp4 luma", "mp4 kB", "first15", "rest", "f15 med", "rest med")
 COLUMNS += ("worst_shot", "still_shot")
-COLUMNS += ("style", "content", "sharp", "s/frame", "peak MB")
+COLUMNS += ("style", "content", "sharp", "s/frame", "peak MB", "gpu MB")
 
 
 def main() -> None:
@@ -178,6 +183,7 @@ def main() -> None:
     )
     parser.add_argument("--outputs", default="256,512,720", help="output longer sides (capped at the source's)")
     parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--upscale", action="store_true", help="allow output sizes above the source's (GPU rows)")
     parser.add_argument("--extra", default="", help="more vidstyle options for every run, e.g. '--detail-iters 3'")
     args = parser.parse_args()
     engine = OptimizerEngine([load_image(STYLE)], config=StyleConfig())
@@ -188,11 +194,14 @@ def main() -> None:
         done = set()
         for side in (int(v) for v in args.outputs.split(",")):
             source_side = max(info.width, info.height)
-            side = min(side, source_side)
+            side = side if args.upscale else min(side, source_side)
             if side in done:
                 continue
             done.add(side)
             out_size = fit_size(info.width, info.height, max_side=side)
+            if args.upscale and side > source_side:  # fit_size never enlarges
+                scale = side / source_side
+                out_size = (2 * round(info.width * scale / 2), 2 * round(info.height * scale / 2))
             row = measure(clip, start_s, out_size, args.frames, args.extra.split(), engine)
             cells = " ".join(f"{row[c]:>10.3g}" if isinstance(row[c], float) else f"{row[c]:>10}" for c in COLUMNS)
             name = os.path.basename(spec)[-18:]

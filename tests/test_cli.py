@@ -51,6 +51,7 @@ def test_per_frame_json_summary_is_strict_json(tmp_path, capsys):
     assert code == 0, err
     summary = json.loads(out, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
     assert summary["frames"] == 2 and summary["steady_seconds_per_frame"] is None
+    assert summary["device"] == "cpu" and summary["device_peak_mb"] is None  # CUDA runs report their peak
 
 
 def test_existing_output_needs_y(tmp_path, capsys):

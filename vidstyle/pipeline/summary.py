@@ -28,6 +28,7 @@ class RunSummary:
     engine: str
     precision: str | None = None  # what the engine computes in (fp32, bf16, fp16), when it says
     compile: dict | None = None  # --compile's counters: compiles, seconds, first frame, fallback
+    device_peak_mb: float | None = None  # CUDA: torch.cuda.max_memory_allocated over the run, MiB
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -71,6 +72,7 @@ class RunStats:
         frames_written: int,
         precision: str | None = None,
         compile: dict | None = None,
+        device_peak_mb: float | None = None,
     ) -> RunSummary:
         """Timing over the frames this run computed (replayed frames cost nothing)."""
         computed_frames = self.frames - self.resumed
@@ -91,4 +93,5 @@ class RunStats:
             engine=engine,
             precision=precision,
             compile=compile,
+            device_peak_mb=device_peak_mb,
         )

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
 from vidstyle import __version__
 from vidstyle.config import ExportConfig, StyleConfig, make_configs
@@ -319,7 +320,16 @@ def stylize_video(
         frames_written=writer.frames_written,
         precision=getattr(engine, "precision", None),
         compile=_compile_stats(engine),
+        device_peak_mb=_device_peak_mb(engine.device),
     )
+
+
+def _device_peak_mb(device) -> float | None:
+    """Peak CUDA memory the run allocated (MiB); None off CUDA."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
 
 
 def _compile_stats(engine) -> dict | None:
