@@ -56,8 +56,9 @@ class TrainingOptions:
         steps: stop after this many steps (None: the time budget decides).
         minutes: stop after this much wall time (None: the steps decide).
         batch_pairs: frame pairs per step (each pair is two images).
-        crop: side of the square random crops, pixels (limited by the frames).
-        learning_rate: Adam's.
+        crop: side of the square random crops, pixels (limited by the frames);
+            144 gave 8.0x the optimizer's style loss, 96 16.5x (README, "Engines").
+        learning_rate: Adam's; 1e-3 gave 16.5x the optimizer's style, 5e-3 56x.
         checkpoint_every_s: seconds between checkpoints.
         seed: network initialization and crop sampling.
         output: the network's output layer (``engines.network.StyleNet``).
@@ -66,18 +67,7 @@ class TrainingOptions:
     steps: int | None = None
     minutes: float | None = 5.0
     batch_pairs: int = 1
-    # Issue 12: the network learns what its crops show; a frame's style needs
-    # crops near the frame's scale. Sample at 256x144, Adam 1e-3, 300 steps,
-    # 1 thread, style of 3 full frames vs the optimizer's: 96 px crops 16.5x
-    # (600 steps: 22.9x, the crops' loss still falling), 144 px 8.0x at 1.8x
-    # the cost per step; 2 pairs of 96 px per step 20.6x.
     crop: int = 144
-    # Issue 12: 5e-3 left the style loss 30-50x the optimizer's. Measured on
-    # the sample at 256x144, 96x96 crops, 300 steps, 1 thread, style loss of
-    # 3 full frames vs the optimizer's cold-started ones (8,930): 5e-3 56x,
-    # 2e-3 40x, 1e-3 16.5x, 5e-4 27x (overfitting one crop for 80 steps:
-    # relu4_1 Gram loss 3e4 at 1e-3 vs 4e5 at 5e-3; Johnson et al. use 1e-3).
-    # A cosine decay to 1e-4 over the 300 steps measured worse (24x).
     learning_rate: float = 1e-3
     checkpoint_every_s: float = 30.0
     seed: int = 0
