@@ -48,7 +48,7 @@ from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.engines import optimize  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.engines.optimize_memory import RUNTIME_BYTES, estimate_bytes, model_bytes  # noqa: E402
-from vidstyle.engines.precision import choose_precision, device_label, precision_name  # noqa: E402
+from vidstyle.engines.precision import choose_precision, cuda_index, device_label, precision_name  # noqa: E402
 from vidstyle.errors import OutOfMemoryError, VidstyleError  # noqa: E402
 from vidstyle.features import VGG19Features, select_device  # noqa: E402
 from vidstyle.frames import TemporalTarget, WarmStart  # noqa: E402
@@ -306,7 +306,7 @@ class Smoke:
         torch.cuda.empty_cache()
         _, total = torch.cuda.mem_get_info(self.device)
         allowed = torch.cuda.memory_allocated(self.device) + 64 * 2**20
-        torch.cuda.set_per_process_memory_fraction(min(1.0, allowed / total), self.cuda_index)
+        torch.cuda.set_per_process_memory_fraction(min(1.0, allowed / total), cuda_index(self.device))
         try:
             engine.stylize(content, max_iters=5)
             print(
@@ -317,13 +317,9 @@ class Smoke:
             print(f"{self.check('--max-side' in str(err), 'clear out-of-memory message')}: vidstyle: error: {err}")
             print(f"(exit code {err.exit_code}, stage {err.stage!r}, size {err.size})")
         finally:
-            torch.cuda.set_per_process_memory_fraction(1.0, self.cuda_index)
+            torch.cuda.set_per_process_memory_fraction(1.0, cuda_index(self.device))
             del engine
             torch.cuda.empty_cache()
-
-    @property
-    def cuda_index(self) -> int:
-        return self.device.index if self.device.index is not None else torch.cuda.current_device()
 
     def run(self) -> int:
         self.describe()

@@ -198,10 +198,9 @@ def main() -> None:
             if side in done:
                 continue
             done.add(side)
-            out_size = fit_size(info.width, info.height, max_side=side)
-            if args.upscale and side > source_side:  # fit_size never enlarges
-                scale = side / source_side
-                out_size = (2 * round(info.width * scale / 2), 2 * round(info.height * scale / 2))
+            # fit_size never enlarges: an upscaled size is a huge one fitted down to the side
+            factor = side if args.upscale else 1
+            out_size = fit_size(info.width * factor, info.height * factor, max_side=side)
             row = measure(clip, start_s, out_size, args.frames, args.extra.split(), engine)
             cells = " ".join(f"{row[c]:>10.3g}" if isinstance(row[c], float) else f"{row[c]:>10}" for c in COLUMNS)
             name = os.path.basename(spec)[-18:]

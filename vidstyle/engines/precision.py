@@ -54,11 +54,15 @@ def requested_precision(config) -> str:
     return config.precision
 
 
+def cuda_index(device: torch.device) -> int:
+    """The index of the CUDA device ``device`` (plain ``cuda``: the current one)."""
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
 def cuda_capability(device: torch.device) -> tuple[int, int]:
     """Compute capability of the CUDA device ``device`` (its own index, not the
     current device's)."""
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    major, minor = torch.cuda.get_device_capability(index)
+    major, minor = torch.cuda.get_device_capability(cuda_index(device))
     return int(major), int(minor)
 
 
@@ -68,7 +72,7 @@ def device_label(device: torch.device) -> str:
     if device.type != "cuda":
         return str(device)
     try:
-        index = device.index if device.index is not None else torch.cuda.current_device()
+        index = cuda_index(device)
         major, minor = torch.cuda.get_device_capability(index)
         return f"cuda:{index} ({torch.cuda.get_device_name(index)}, capability {major}.{minor})"
     except Exception:  # a label must never fail
