@@ -13,7 +13,7 @@ from fakes import fake_engine  # noqa: F401 - fixture
 
 import vidstyle
 from vidstyle.config import StyleConfig
-from vidstyle.engines.optimize import OptimizerEngine, pyramid_sizes
+from vidstyle.engines.optimize import OptimizerEngine, cold_start_iters, pyramid_sizes
 from vidstyle.frames import Frame
 from vidstyle.losses import TV_REFERENCE_PIXELS, total_variation
 from vidstyle.media import read_frames
@@ -84,6 +84,24 @@ def test_cold_starts_climb_a_pyramid_of_sqrt2_steps_within_the_iteration_cap(eng
     result = engine.stylize(content, max_iters=24, on_iteration=lambda event: seen.append(event))
     assert result.num_iters == len(seen) <= 24
     assert result.image_u8.shape == content.shape
+
+
+def test_a_larger_frame_gets_the_same_cold_start_iterations_per_pyramid_level():
+    """iters_first is the budget of a 256x144 frame's 5 levels; each further level adds a fifth."""
+    assert cold_start_iters((256, 144), 200) == 200
+    assert cold_start_iters((128, 72), 200) == 200  # fewer levels: never fewer iterations
+    assert [cold_start_iters(size, 200) for size in [(480, 270), (1280, 720), (1920, 1080)]] == [240, 360, 400]
+    for size in [(480, 270), (1280, 720), (3840, 2160)]:
+        levels = len(pyramid_sizes(size, max_iters=2**31))
+        assert cold_start_iters(size, 200) / levels == pytest.approx(200 / 5, abs=1)
+
+
+def test_the_cold_start_cap_follows_the_frame_size():
+    engine = OptimizerEngine([texture(64, 64)], config=StyleConfig(num_threads=1, iters_first=5, tolerance=0.0))
+    assert engine.max_iters(cold=True) == 5 and engine.max_iters(cold=False) == StyleConfig().iters_later
+    large = engine.stylize(texture(362, 204))  # 6 pyramid levels, one more than 256x144
+    assert large.num_iters == cold_start_iters((362, 204), 5) == 6
+    assert engine.stylize(texture(256, 144)).num_iters == 5
 
 
 def test_a_cold_start_ends_with_a_restart_that_lowers_the_style_loss(engine, monkeypatch):

@@ -117,13 +117,14 @@ class StyleConfig:
     )
     # Adam only, on the 0..255 pixel scale; L-BFGS uses step 1 like the references
     learning_rate: float = setting(5.0, real_check(0, above=True), api_only=TUNING)
-    # cap for the first frame (and after a scene cut), coarse level included
+    # cap for the first frame (and after a scene cut), coarse levels included, at
+    # 256x144; larger frames get a fifth more per pyramid level (engines.optimize.cold_start_iters)
     iters_first: int = setting(
         200,
         int_check(1),
         flags=Flag(
             ("--iters",),
-            "iteration caps: first frame, later frames",
+            "iteration caps: first frame (at 256 px; larger frames get more), later frames",
             metavar="FIRST,LATER",
             parse=parse_pair,
             fields=("iters_first", "iters_later"),

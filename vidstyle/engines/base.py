@@ -74,8 +74,9 @@ class Engine(Protocol):
     wants_warm_start: bool
     min_iters: int
 
-    def max_iters(self, *, cold: bool) -> int:
-        """The engine's own iteration cap for a cold or a warm-started frame."""
+    def max_iters(self, *, cold: bool, size: tuple[int, int] | None = None) -> int:
+        """The engine's own iteration cap for a cold or a warm-started frame
+        of ``size`` = (width, height) (None: the cap at the engine's reference size)."""
         ...
 
     def stylize(

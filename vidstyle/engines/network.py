@@ -193,7 +193,7 @@ class NetworkEngine:
         with self._memory_guard("loading the network", None):
             self.net = net.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
 
-    def max_iters(self, *, cold: bool) -> int:
+    def max_iters(self, *, cold: bool, size: tuple[int, int] | None = None) -> int:
         return 1
 
     def required_bytes(self, size: tuple[int, int]) -> int:
