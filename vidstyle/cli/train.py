@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--crop",
         type=argparse_type(_positive_int),
         metavar="PX",
-        help="side of the random crops in pixels (default: TrainingOptions's, 144)",
+        help="train on square random crops of this side in pixels (default: whole frames)",
     )
     g.add_argument("-y", action="store_true", dest="overwrite", help="overwrite an existing look file")
     g.add_argument("--no-resume", action="store_false", dest="resume", help="ignore an existing checkpoint")

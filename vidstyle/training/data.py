@@ -109,10 +109,13 @@ def load_pairs(clips: Sequence, *, config: StyleConfig, max_pairs: int = MAX_PAI
     return pairs
 
 
-def crop_side(pairs: Sequence[FramePair], wanted: int) -> tuple[int, int]:
-    """The crop (width, height): ``wanted`` square, limited by the smallest frame."""
+def crop_side(pairs: Sequence[FramePair], wanted: int | None) -> tuple[int, int]:
+    """The crop (width, height): ``wanted`` square, limited by the smallest
+    frame; None: the smallest frame whole."""
     height = min(p.current_u8.shape[0] for p in pairs)
     width = min(p.current_u8.shape[1] for p in pairs)
+    if wanted is None:
+        return width, height
     return min(wanted, width), min(wanted, height)
 
 
