@@ -175,3 +175,29 @@ def test_a_trained_look_keeps_frame_count_and_size(clip, tmp_path, capsys):
     info = probe(str(dst))
     assert (info.width, info.height, info.num_frames) == (48, 32, 6)
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"steps": None, "minutes": None}, "training needs a budget"),
+        ({"steps": 0}, "steps must be positive"),
+        ({"minutes": float("nan")}, "minutes must be positive"),
+        ({"style_gain": float("inf")}, "style gain must be a positive number"),
+        ({"style_gain": 0.0}, "style gain must be a positive number"),
+    ],
+)
+def test_training_options_refuse_out_of_range_values(options, message):
+    from vidstyle.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        TrainingOptions(**options)
+
+
+def test_whole_frames_are_the_default_training_window(clip):
+    from vidstyle.training.data import crop_side, load_pairs
+
+    pairs = load_pairs([clip], config=TINY)
+    assert TrainingOptions().crop is None
+    assert crop_side(pairs, None) == (48, 32)
+    assert crop_side(pairs, 40) == (40, 32)
