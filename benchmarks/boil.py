@@ -1,0 +1,70 @@
+"""The boil after a cold start, on the same input pairs (issue 10): one command.
+
+    .venv/bin/python benchmarks/boil.py [--size 256x144] [--start 20] [--end 48] [--clip PATH]
+
+The clip's first END frames are stylized twice by the optimizer at SIZE
+(default options, no detail stage): once as one warm-started chain from
+frame 0, once cold-started at frame START. Over the 15 pairs after START
+the input is the same, so the difference is the cold start's alone (the
+clip's own motion, which differs between its first second and the rest,
+cancels). Prints the flicker ratio (``vidstyle eval``'s meter, full mask,
+RGB) over those pairs for both runs, the per-pair ratios, and the style
+loss of the frames from START on in both runs.
+
+Numbers on a shared 2-core CPU are noisy: compare the two runs of one call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+from vidstyle.config import StyleConfig  # noqa: E402
+from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
+from vidstyle.evaluate import evaluate_frames  # noqa: E402
+from vidstyle.media import read_frames  # noqa: E402
+from vidstyle.media.images import load_image  # noqa: E402
+from vidstyle.pipeline.stages import stylize_pairs  # noqa: E402
+
+SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
+STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
+PAIRS = 15  # the meter's cold-start span (evaluate_report.COLD_START_PAIRS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="256x144", help="processing size WxH")
+    parser.add_argument("--start", type=int, default=20, help="frame the second run cold-starts at")
+    parser.add_argument("--end", type=int, default=48, help="frames read from the clip")
+    parser.add_argument("--clip", default=SAMPLE)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    width, height = map(int, args.size.lower().split("x"))
+    frames = [frame for _, frame in zip(range(args.end), read_frames(args.clip, size=(width, height)))]
+    if args.start + PAIRS + 1 > len(frames):
+        parser.error(f"--end must leave {PAIRS + 1} frames after --start (the clip has {len(frames)} of {args.end})")
+    config = StyleConfig(num_threads=args.threads)
+    engine = OptimizerEngine([load_image(STYLE)], config=config)
+
+    def stylize(part) -> list:
+        return [stylized.image_u8 for _, stylized in stylize_pairs(part, engine, config=config)]
+
+    chain = stylize(frames)[args.start :]
+    cold = stylize(frames[args.start :])
+    inputs = [frame.image_u8 for frame in frames[args.start :]]
+    for name, outputs in (("warm chain from frame 0", chain), (f"cold start at frame {args.start}", cold)):
+        report = evaluate_frames(inputs, outputs).report("full", "rgb")
+        ratio = report.over(range(PAIRS)).flicker_ratio
+        pairs = " ".join(f"{s / i:.2f}" for s, i in list(zip(report.per_pair_stylized, report.per_pair_input))[:PAIRS])
+        styles = " ".join(f"{engine.measure(o, c)['style']:,.0f}" for o, c in zip(outputs[: PAIRS + 1], inputs))
+        print(f"{name}: pairs {args.start}-{args.start + PAIRS} flicker {ratio:.3f}", flush=True)
+        print(f"  per pair: {pairs}")
+        print(f"  style loss per frame: {styles}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
