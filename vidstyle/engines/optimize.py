@@ -712,8 +712,8 @@ def cold_start_iters(size: tuple[int, int], iters_first: int) -> int:
     to settle its scale, and a fixed total spread over more levels left the
     large ones short. Measured at 480x270 (sample frame 0, starry_night, fp32):
     with 200 the frame's style loss fell another 18% over 60 more iterations
-    (the boil of the frames after a cold start), with 280 9%; at 256x144
-    with 200, 11%. A level has half the pixels of the one above it, so a
+    (the boil of the frames after a cold start), with this rule's 240 11%,
+    as at 256x144 with 200 (``benchmarks/cold_start.py``). A level has half the pixels of the one above it, so a
     pyramid costs about twice its last level whatever its depth: about
     ``2 * iters_first / 5 + COLD_RESTART_ITERS`` full-size iterations at every
     size (90 with the default).
