@@ -28,6 +28,7 @@ from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_frames  # noqa: E402
 from vidstyle.media import read_frames  # noqa: E402
 from vidstyle.media.images import load_image  # noqa: E402
+from vidstyle.parsing import parse_size  # noqa: E402
 from vidstyle.pipeline.stages import stylize_pairs  # noqa: E402
 
 SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--clip", default=SAMPLE)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    width, height = map(int, args.size.lower().split("x"))
+    width, height = parse_size(args.size)
     frames = [frame for _, frame in zip(range(args.end), read_frames(args.clip, size=(width, height)))]
     if args.start + PAIRS + 1 > len(frames):
         parser.error(f"--end must leave {PAIRS + 1} frames after --start (the clip has {len(frames)} of {args.end})")

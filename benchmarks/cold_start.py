@@ -37,15 +37,11 @@ from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.frames import WarmStart  # noqa: E402
 from vidstyle.media import read_frames  # noqa: E402
 from vidstyle.media.images import load_image  # noqa: E402
+from vidstyle.parsing import parse_size  # noqa: E402
 
 SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
 STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
 MORE_ROUNDS, MORE_ITERS = 3, 20
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, height = text.lower().split("x")
-    return int(width), int(height)
 
 
 def row(clip: str, style: np.ndarray, size: tuple[int, int], iters_first: int, threads: int) -> list[str]:

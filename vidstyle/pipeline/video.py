@@ -225,7 +225,7 @@ def stylize_video(
         return decode_frames(src, info, export, at_size)
 
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
-    if torch.device(device).type == "cuda":  # device_peak_mb: this run's peak, network and style targets included
+    if device.type == "cuda":  # device_peak_mb: this run's peak, network and style targets included
         torch.cuda.reset_peak_memory_stats(device)
     try:  # the destination is checked before the network loads
         engine = make_engine(config, styles, device=device, clips=[src], on_event=record)
