@@ -11,8 +11,9 @@ Prints, one section each (a CUDA-only row prints why it is skipped elsewhere):
    (samples/bbb_tail_480x270.mp4, style samples/starry_night.jpg) at
    ``--size``, from the content, with every precision the device offers
    (CPU: bf16 and fp16 too, as a check of their numerics, not their speed):
-   first and last loss, finite and falling, last loss / fp32's (pass: within
-   5%), seconds per iteration.
+   first and the frame's final loss, finite and falling, final loss / fp32's
+   (pass: within 5%), seconds per iteration, and how many iterations
+   overshot (the engine restarts from its best iterate: ``diverged``).
 3. host syncs per iteration (CUDA): torch.cuda's sync debug mode counts
    device-to-host waits during 5 iterations, torch.optim.LBFGS against
    DeviceLBFGS (expected: 1 per iteration, the loss read by the stopping rule).
@@ -153,26 +154,32 @@ class Smoke:
         if not self.cuda:
             print("(CPU: bf16 and fp16 rows check the numerics, not the speed; CPU fp16 convolutions are slow)")
         content = resize(self.frames[0], size)
-        print("| precision | first loss | last loss | finite | falling | last / fp32 | within 5% | s/iter |")
-        print("|---|---|---|---|---|---|---|---|")
+        columns = ("precision", "first loss", "final loss", "finite", "falling", "final / fp32", "within 5%")
+        columns += ("s/iter", "overshot")
+        print("| " + " | ".join(columns) + " |")
+        print("|" + "---|" * len(columns))
         reference = None
         for name in self.precisions():
             engine = self.engine(name)
             try:
                 engine.stylize(content, max_iters=3)  # warm-up: kernels, cuDNN benchmark, style Grams
             except VidstyleError as err:  # fp16's range: refused with one line, which is the behaviour we want
-                print(f"| {name} | refused: {err} | | | | | | |", flush=True)
+                print(f"| {name} | refused: {err} | | | | | | | |", flush=True)
                 del engine
                 continue
             losses: list[float] = []
             sync(self.device)
             started = time.perf_counter()
-            engine.stylize(
+            result = engine.stylize(
                 content, max_iters=self.args.iters, on_iteration=lambda e, losses=losses: losses.append(e.loss)
             )
             sync(self.device)
             per_iter = (time.perf_counter() - started) / self.args.iters
-            finite = all(np.isfinite(losses))
+            # the frame's own final loss: an iteration that overshot is in the
+            # events, but the engine restarts from (or keeps) its best iterate
+            restarts = sum(optimize.diverged(loss, min(losses[: i + 1])) for i, loss in enumerate(losses))
+            losses.append(result.losses["total"])
+            finite = all(np.isfinite(losses[-1:]))
             falling = finite and losses[-1] < losses[0]
             if name == "fp32":
                 reference = losses[-1]
@@ -184,7 +191,7 @@ class Smoke:
             )
             print(
                 f"| {name} | {losses[0]:.4g} | {losses[-1]:.4g} | {self.check(finite, f'{name} finite')} | "
-                f"{self.check(falling, f'{name} falling')} | {ratio:.3f} | {within} | {per_iter:.4f} |",
+                f"{self.check(falling, f'{name} falling')} | {ratio:.3f} | {within} | {per_iter:.4f} | {restarts} |",
                 flush=True,
             )
             del engine

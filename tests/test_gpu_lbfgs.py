@@ -151,3 +151,45 @@ def test_bad_arguments():
         DeviceLBFGS(torch.zeros(3))
     with pytest.raises(ValueError, match="history_size"):
         DeviceLBFGS(torch.zeros(3, requires_grad=True), history_size=0)
+
+
+@pytest.mark.parametrize("overshoot_at", [8, 30])  # mid-run, and the last of the 30 steps
+def test_an_overshooting_step_restarts_from_the_best_pixels(monkeypatch, overshoot_at):
+    """L-BFGS without a line search can throw the pixels far out of 0..255,
+    where the loss goes flat and the stopping rule would call it converged;
+    the engine restarts from the best iterate instead (or, after the last
+    step, keeps it) and ends near the loss of a run that did not overshoot."""
+    from vidstyle.engines import optimize
+
+    engine = OptimizerEngine([load_image(STYLE_PATH)], config=StyleConfig(num_threads=1, tolerance=1e-3))
+    content = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    make_optimizer = engine._make_optimizer
+
+    def overshooting(pixels):
+        optimizer = make_optimizer(pixels)
+        step = optimizer.step
+        steps = [0]
+
+        def step_once_too_far(closure):
+            loss = step(closure)
+            steps[0] += 1
+            if steps[0] == overshoot_at:  # one step (of the first optimizer only) lands far out of range
+                with torch.no_grad():
+                    pixels.add_(3000.0)
+            return loss
+
+        optimizer.step = step_once_too_far
+        monkeypatch.setattr(engine, "_make_optimizer", make_optimizer)  # the restart gets a sound one
+        return optimizer
+
+    plain = engine._optimize(content, init=None, temporal=None, max_iters=30)
+    assert plain.num_iters == 30
+    monkeypatch.setattr(engine, "_make_optimizer", overshooting)
+    thrown = engine._optimize(content, init=None, temporal=None, max_iters=30)
+    assert thrown.num_iters == 30  # not stopped as "converged" on the flat loss out of range
+    assert thrown.losses["total"] < 1.25 * plain.losses["total"]
+
+    monkeypatch.setattr(optimize, "diverged", lambda loss, best_loss: False)  # without the guard: stuck
+    monkeypatch.setattr(engine, "_make_optimizer", overshooting)
+    stuck = engine._optimize(content, init=None, temporal=None, max_iters=30)
+    assert not stuck.losses["total"] <= 2 * plain.losses["total"]  # far worse, or NaN

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -81,6 +82,16 @@ REFERENCE_SIZE = (256, 144)  # the size the iteration defaults were tuned at (``
 # A cold start ends with this many iterations of a fresh L-BFGS from its own
 # clamped result (``_cold_start``).
 COLD_RESTART_ITERS = 10
+# L-BFGS here takes step 1 without a line search (as neural-style does) and
+# now and then overshoots: measured on the sample's frame 20 at 256x144, the
+# first iterations of the full-size level of a 400-iteration cold start threw
+# pixels far outside 0..255, where VGG's ReLUs go dead; the loss jumped from
+# 4.2e6 to 2.6e7 and stayed there (flat, so the stopping rule took it for
+# converged), and the frame kept 1.7x the style loss of a cold start that did
+# not overshoot (with a flat loss, L-BFGS's next steps can also divide by
+# zero: NaN). A loss above this multiple of the best one seen in the run, or
+# not finite, restarts the optimizer from the pixels of that best loss.
+DIVERGED_FACTOR = 2.0
 LBFGS_HISTORY_SIZE = 50  # curvature pairs L-BFGS keeps (memory: 2 x this many images, see optimize_memory.py)
 # The fewest iterations that change a frame. L-BFGS (no line search) takes a
 # tiny first step: measured at 96 px, 12 frames of 1 or 2 L-BFGS iterations
@@ -105,8 +116,8 @@ LBFGS_ON_DEVICE = True
 # torch's rule spiked the loss to 4e9..5e12 inside every frame (from ~7e6) and
 # ended 2-5% above fp32; a first step of 1 grey level never rose above the
 # starting loss and ended 1-2% below fp32 (5.68e6 vs 5.79e6 at the fifth
-# frame). float32 keeps torch's rule: it is smooth there, and the iterates
-# then match torch.optim.LBFGS.
+# frame). float32 keeps torch's rule on the CPU: it is smooth there, and the
+# iterates then match torch.optim.LBFGS. Not on CUDA (``first_step_max``).
 FIRST_STEP_MAX = {"bf16": 1.0, "fp16": 1.0}
 
 
@@ -618,8 +629,12 @@ class OptimizerEngine:
                     )
 
         converged = False
+        best_loss = float("inf")
+        best_pixels = pixels.detach().clone()
+        window_from = 0  # the stopping rule looks at the history from here (after a restart)
         with self._memory_guard("optimizing", size, frame_size):
             for iteration in range(1, max_iters + 1):
+                evaluated = pixels.detach().clone()  # step() returns the loss at the pixels it starts from
                 loss = optimizer.step(closure)
                 # The one host read per iteration (the stopping rule and the
                 # events need the loss): DeviceLBFGS keeps everything else on
@@ -627,13 +642,25 @@ class OptimizerEngine:
                 history.append(float(loss.detach()))
                 if on_iteration is not None:
                     on_iteration(IterationDone(iteration=iteration, loss=history[-1]))
-                if iteration >= max(min_iters, cfg.tolerance_window + 1) and self._has_converged(history):
+                if history[-1] <= best_loss:
+                    best_loss, best_pixels = history[-1], evaluated
+                elif diverged(history[-1], best_loss):
+                    with torch.no_grad():
+                        pixels.copy_(best_pixels)
+                    optimizer = self._make_optimizer(pixels)
+                    window_from = len(history)
+                    continue
+                since = len(history) - window_from
+                if iteration >= min_iters and since > cfg.tolerance_window and self._has_converged(history):
                     converged = True
                     break
             del optimizer
         with self._memory_guard("computing the final losses", size, frame_size), torch.no_grad():
             image = pixels.clamp(0, PIXEL_SCALE) / PIXEL_SCALE
             final = {k: float(v) for k, v in weighted_losses(image).items()}
+            if diverged(sum(final.values()), best_loss):  # the last step overshot: keep the best iterate
+                image = best_pixels.clamp(0, PIXEL_SCALE) / PIXEL_SCALE
+                final = {k: float(v) for k, v in weighted_losses(image).items()}
             image_u8 = self.to_u8(image)
         final["total"] = sum(final.values())
         return FrameResult(
@@ -681,7 +708,10 @@ class OptimizerEngine:
         # search, as in neural-style.
         if LBFGS_ON_DEVICE:
             return DeviceLBFGS(
-                pixels, lr=1.0, history_size=LBFGS_HISTORY_SIZE, first_step_max=FIRST_STEP_MAX.get(self.precision)
+                pixels,
+                lr=1.0,
+                history_size=LBFGS_HISTORY_SIZE,
+                first_step_max=first_step_max(self.precision, self.device),
             )
         return torch.optim.LBFGS(
             [pixels],
@@ -700,23 +730,53 @@ class OptimizerEngine:
         return abs(before - now) <= self.config.tolerance * max(abs(now), 1e-12)
 
 
+def first_step_max(precision: str, device: torch.device) -> float | None:
+    """L-BFGS's first step rule (``FIRST_STEP_MAX``; None: torch's).
+
+    float32 on CUDA gets the reduced-precision rule too while cuDNN may run
+    float32 convolutions in TF32 (PyTorch's default, Ampere and newer): TF32's
+    10-bit mantissa cannot see torch's first step either. Measured on an H200
+    (``benchmarks/gpu_smoke.py``, 30 iterations of a cold start at 256x144):
+    fp32 with torch's rule overshot at 10 of them and ended at its first loss
+    (before the restart guard: 3.8e11, from 1.0e8), while bf16 with this rule
+    reached 5.2e6; a run two sessions earlier had passed, cuDNN's algorithm
+    choice (``cudnn.benchmark``) deciding whether TF32 was used.
+    """
+    if precision == "fp32" and device.type == "cuda" and torch.backends.cudnn.allow_tf32:
+        return FIRST_STEP_MAX["bf16"]
+    return FIRST_STEP_MAX.get(precision)
+
+
+def diverged(loss: float, best_loss: float) -> bool:
+    """Whether an iteration's loss says L-BFGS overshot (``DIVERGED_FACTOR``)."""
+    return not math.isfinite(loss) or loss > DIVERGED_FACTOR * best_loss
+
+
 def cold_start_iters(size: tuple[int, int], iters_first: int) -> int:
     """The iteration cap of a cold start at ``size`` = (width, height):
     ``iters_first`` covers the pyramid of a 256x144 frame (``REFERENCE_SIZE``,
     where the defaults were tuned: 5 levels); every level a larger frame has
     beyond those adds the same share, ``iters_first / 5``. With the default
-    200: 240 at 480x270 (6 levels), 360 at 1280x720 (9), 400 at 1920x1080,
-    480 at 3840x2160; smaller frames keep 200.
+    400: 480 at 480x270 (6 levels), 720 at 1280x720 (9), 800 at 1920x1080,
+    960 at 3840x2160; smaller frames keep 400.
 
     Why: each level of the pyramid needs about the same number of iterations
     to settle its scale, and a fixed total spread over more levels left the
     large ones short. Measured at 480x270 (sample frame 0, starry_night, fp32):
-    with 200 the frame's style loss fell another 18% over 60 more iterations
-    (the boil of the frames after a cold start), with this rule's 240 11%,
-    as at 256x144 with 200 (``benchmarks/cold_start.py``). A level has half the pixels of the one above it, so a
-    pyramid costs about twice its last level whatever its depth: about
-    ``2 * iters_first / 5 + COLD_RESTART_ITERS`` full-size iterations at every
-    size (90 with the default).
+    with a cap of 200 the frame's style loss fell another 18% over 60 more
+    iterations (the boil of the frames after a cold start), with this rule's
+    240 11%, as at 256x144 with 200 (``benchmarks/cold_start.py``).
+
+    Why 400: the warm frames after a cold start keep converging until they
+    reach what a long warm chain holds; a cold start that stops short of it
+    boils. On the sample at 256x144 (``benchmarks/boil.py``, pairs 20-35):
+    with 200 the chain from frame 0 read 0.748 and a cold start at frame 20
+    1.055, its style loss 23% above the chain's; with 400, 0.579 and 0.584,
+    3% above (and the whole chain steadier). The cold start costs 1.8x as
+    long (44 s -> 78 s on 2 CPU threads). A level has half the pixels of the
+    one above it, so a pyramid costs about twice its last level whatever its
+    depth: about ``2 * iters_first / 5 + COLD_RESTART_ITERS`` full-size
+    iterations at every size (170 with the default).
     """
     reference = len(pyramid_sizes(REFERENCE_SIZE, max_iters=2**31))
     levels = len(pyramid_sizes(size, max_iters=2**31))
