@@ -104,11 +104,13 @@ def test_the_cold_start_cap_follows_the_frame_size():
     assert engine.stylize(texture(256, 144)).num_iters == 5
 
 
-def test_a_cold_start_ends_with_a_restart_that_lowers_the_style_loss(engine, monkeypatch):
+def test_a_cold_start_ends_with_a_restart_that_lowers_the_style_loss(monkeypatch):
     """The last iterations of a cold start, a fresh L-BFGS from the clamped
-    result, buy a lower style loss than the same budget spent without them."""
+    result, buy a lower style loss than the same budget spent without them,
+    when the pixels drifted out of range (no range penalty)."""
     from vidstyle.engines import optimize
 
+    engine = OptimizerEngine([load_image(STYLE)], config=StyleConfig(num_threads=1, range_weight=0.0))
     content = next(iter(read_frames(str(SAMPLE_CLIP), size=(128, 72)))).image_u8  # a real frame: 12% lower
 
     def cold_style() -> float:
@@ -120,6 +122,22 @@ def test_a_cold_start_ends_with_a_restart_that_lowers_the_style_loss(engine, mon
     monkeypatch.setattr(optimize, "COLD_RESTART_ITERS", 0)
     without = cold_style()
     assert with_restart < without
+
+
+def test_the_range_penalty_keeps_a_cold_start_from_losing_style_to_the_clamp():
+    """Held inside 0..255 while it is optimized, a cold start loses nothing
+    when clamped, and ends with a lower style loss than one that drifted out
+    of range and was clamped (the same budget, restart included)."""
+    content = next(iter(read_frames(str(SAMPLE_CLIP), size=(128, 72)))).image_u8
+    style = load_image(STYLE)
+
+    def cold_style(range_weight: float) -> float:
+        engine = OptimizerEngine([style], config=StyleConfig(num_threads=1, range_weight=range_weight))
+        result = engine.stylize(content, max_iters=100)
+        return engine.measure(result.image_u8, content)["style"]
+
+    assert StyleConfig().range_weight > 0
+    assert cold_style(StyleConfig().range_weight) < cold_style(0.0)
 
 
 def test_the_detail_stage_paints_at_the_output_size(engine):

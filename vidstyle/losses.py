@@ -64,6 +64,18 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return 0.5 * per_reference * (dx.pow(2).sum() + dy.pow(2).sum())
 
 
+def range_penalty(image: torch.Tensor) -> torch.Tensor:
+    """How far ``image`` ``(B, 3, H, W)`` (in [0, 1] when displayable) strays
+    outside [0, 1], measured like ``total_variation``: 0.5 * sum of the
+    squared excess on the 0..255 scale, times ``TV_REFERENCE_PIXELS / (H * W)``.
+    Zero inside the range; the optimized image is clamped to it at the end.
+    """
+    x = image.float() * PIXEL_SCALE
+    excess = torch.relu(-x) + torch.relu(x - PIXEL_SCALE)
+    per_reference = TV_REFERENCE_PIXELS / (image.shape[-1] * image.shape[-2])
+    return 0.5 * per_reference * excess.pow(2).sum()
+
+
 def temporal_loss(image: torch.Tensor, warped: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Ruder et al. 2016, eq. 7 (and eq. 8 for long-term): for each previous frame
     k, ``(1/D) * sum c_k * (x - w_k)^2`` on the 0..255 scale, summed over k.

@@ -65,6 +65,7 @@ from vidstyle.losses import (
     PIXEL_SCALE,
     content_loss,
     gram_matrix,
+    range_penalty,
     style_loss,
     sum_terms,
     temporal_loss,
@@ -480,7 +481,9 @@ class OptimizerEngine:
         8,430 after 10 more restarted, 8,400 on the following warm-started
         frames; 10 more iterations straight on instead: no better). Without
         it the following frames, each a fresh L-BFGS, keep converging for a
-        second: the cold start's boil.
+        second: the cold start's boil. With the range penalty
+        (``config.range_weight``, on by default) the pixels stay in range and
+        the clamp costs little; the restart then only adds 10 iterations.
 
         Budget rule: every level but the last may use up to
         ``max_iters // levels`` iterations and stops at the tolerance; the
@@ -570,6 +573,8 @@ class OptimizerEngine:
         def pixel_losses(x: torch.Tensor) -> dict[str, torch.Tensor]:
             """The terms computed on the pixels, without VGG."""
             terms = {"tv": cfg.tv_weight * total_variation(x)}
+            if cfg.range_weight > 0:
+                terms["range"] = cfg.range_weight * range_penalty(x)
             if warped is not None and weights is not None:  # set together
                 terms["temporal"] = cfg.temporal_weight * temporal_loss(x, warped, weights)
             return terms
