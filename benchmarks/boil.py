@@ -1,6 +1,7 @@
 """The boil after a cold start, on the same input pairs (issue 10): one command.
 
-    .venv/bin/python benchmarks/boil.py [--size 256x144] [--start 20] [--end 48] [--clip PATH[@S]] [--iters-first N]
+    .venv/bin/python benchmarks/boil.py [--size 256x144] [--start 20] [--end 48] [--clip PATH[@S]]
+        [--iters-first N] [--range-weight W]
 
 The clip's first END frames are stylized twice by the optimizer at SIZE
 (default options, no detail stage): once as one warm-started chain from
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--clip", default=SAMPLE, help="video; PATH@S starts at S seconds")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iters-first", type=int, default=None, help="cold-start cap at 256x144")
+    parser.add_argument("--range-weight", type=float, default=None, help="StyleConfig.range_weight (0: off)")
     args = parser.parse_args()
     width, height = parse_size(args.size)
     path, _, start_s = args.clip.partition("@")
@@ -55,6 +57,8 @@ def main() -> None:
     config = StyleConfig(num_threads=args.threads)
     if args.iters_first is not None:
         config = dataclasses.replace(config, iters_first=args.iters_first)
+    if args.range_weight is not None:
+        config = dataclasses.replace(config, range_weight=args.range_weight)
     engine = OptimizerEngine([load_image(STYLE)], config=config)
 
     def stylize(part) -> list:
