@@ -82,6 +82,8 @@ STYLE_NONSENSE = [
     ("style_scale", 0.0, "style-scale must be positive"),
     ("learning_rate", INF, "learning-rate must be a finite number"),
     ("learning_rate", 0.0, "learning-rate must be positive"),
+    ("range_weight", NAN, "range-weight must be a finite number"),
+    ("range_weight", -1.0, "range-weight must be >= 0"),
     ("iters_first", 0, "iters-first must be positive"),
     ("iters_later", -3, "iters-later must be positive"),
     ("iters_first", 2.5, "iters-first must be a whole number"),
