@@ -25,6 +25,8 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
+from resolution import split_clip  # noqa: E402  (benchmarks/, this script's folder)
+
 from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_frames  # noqa: E402
@@ -49,8 +51,8 @@ def main() -> None:
     parser.add_argument("--range-weight", type=float, default=None, help="StyleConfig.range_weight (0: off)")
     args = parser.parse_args()
     width, height = parse_size(args.size)
-    path, _, start_s = args.clip.partition("@")
-    source = read_frames(path, size=(width, height), start_s=float(start_s) if start_s else None)
+    path, start_s = split_clip(args.clip)
+    source = read_frames(path, size=(width, height), start_s=start_s)
     frames = [frame for _, frame in zip(range(args.end), source)]
     if args.start + PAIRS + 1 > len(frames):
         parser.error(f"--end must leave {PAIRS + 1} frames after --start (the clip has {len(frames)} of {args.end})")
