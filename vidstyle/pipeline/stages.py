@@ -18,7 +18,7 @@ import numpy as np
 
 from vidstyle.config import StyleConfig
 from vidstyle.engines.base import Engine, FrameResult
-from vidstyle.frames import Frame
+from vidstyle.frames import Frame, WarmStart
 from vidstyle.media.images import preserve_colors, resize
 from vidstyle.motion.estimate import Motion, with_motion
 from vidstyle.motion.warmstart import WarmStarter, WarmStartPolicy
@@ -46,6 +46,21 @@ class Detail:
     store: FrameStore | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class FirstStart:
+    """How the first frame of a sequence starts when it is not a cold start:
+    a Ray segment inside a shot starts from the shot's first painting carried
+    to it (``distributed.anchor``).
+
+    Attributes:
+        warm: its warm start (start image and temporal target).
+        max_iters: its iteration cap.
+    """
+
+    warm: WarmStart
+    max_iters: int
+
+
 def stylize_frames(
     pairs: Iterable[tuple[Frame, Motion | None]],
     engine: Engine,
@@ -54,6 +69,7 @@ def stylize_frames(
     on_event: Callable[[Event], None] | None = None,
     store: FrameStore | None = None,
     detail: Detail | None = None,
+    first_start: FirstStart | None = None,
 ) -> Iterator[tuple[Frame, FrameResult]]:
     """Stylize a sequence of frames in order, each warm-started from its
     predecessors (Ruder et al. 2016).
@@ -68,6 +84,7 @@ def stylize_frames(
             recomputed) and where each new frame is saved as it finishes.
         detail: finish each frame at the output size (None: the frames stay
             at the processing size).
+        first_start: how the first frame starts (None: cold, like any first frame).
 
     Yields ``(frame, result)`` where ``frame`` carries the stylized pixels at the
     processing size (the output size with ``detail``) and the source timestamp.
@@ -75,7 +92,7 @@ def stylize_frames(
     emit = on_event or (lambda event: None)
     starter = WarmStarter(policy)
     low_store = detail.store if detail is not None else None
-    for frame, motion in pairs:
+    for position, (frame, motion) in enumerate(pairs):
         scene_cut = bool(motion is not None and motion.is_scene_cut)
         emit(FrameStarted(index=frame.index))
         if store is not None and frame.index < store.count:  # replayed: no warm start to build
@@ -91,8 +108,10 @@ def stylize_frames(
                     _keep(low_store, frame.index, low_u8)
                 detail.stage.remember(result.image_u8, low_u8, detail.content(frame.index))
         else:
-            warm, resumed = starter.start(frame.image_u8, motion), False
-            result = engine.stylize(frame.image_u8, warm, on_iteration=emit)
+            warm, cap, resumed = starter.start(frame.image_u8, motion), None, False
+            if position == 0 and first_start is not None:
+                warm, cap = first_start.warm, first_start.max_iters
+            result = engine.stylize(frame.image_u8, warm, max_iters=cap, on_iteration=emit)
             low_u8 = result.image_u8
             if detail is not None:
                 _keep(low_store, frame.index, low_u8)
@@ -140,6 +159,7 @@ def stylize_pairs(
     store: FrameStore | None = None,
     size: tuple[int, int] | None = None,
     low_store: FrameStore | None = None,
+    first_start: FirstStart | None = None,
 ) -> Iterator[tuple[Frame, Frame]]:
     """Input frames -> ``(input frame, stylized frame)``, computing optical
     flow on a background thread when the temporal method is on.
@@ -149,7 +169,8 @@ def stylize_pairs(
     finished at the output size by the detail stage when ``uses_detail``
     says so (its processing-size results kept in ``low_store``), else the
     pairs stay at ``size`` (``finish_frames`` resizes them). Without
-    ``size`` frames are stylized as they come.
+    ``size`` frames are stylized as they come. ``first_start``: how the first frame
+    starts (``stylize_frames``).
     """
     frames = iter(frames)
     first = next(frames, None)
@@ -191,7 +212,7 @@ def stylize_pairs(
 
     policy = WarmStartPolicy.from_config(config)
     for stylized, _ in stylize_frames(
-        remember(pairs), engine, policy=policy, on_event=on_event, store=store, detail=detail
+        remember(pairs), engine, policy=policy, on_event=on_event, store=store, detail=detail, first_start=first_start
     ):
         original = originals.pop(stylized.index)
         if detail is not None:  # the input at the output size, for --preserve-colors
