@@ -66,6 +66,7 @@ EXAMPLES = {
     "--workers": (["--workers", "2"], {"workers": 2}),
     "--segment-frames": (["--segment-frames", "24"], {"segment_frames": 24}),
     "--seam-frames": (["--seam-frames", "4"], {"seam_frames": 4}),
+    "--anchor-frames": (["--anchor-frames", "0"], {"anchor_frames": 0}),
 }
 
 

@@ -128,6 +128,7 @@ EXPORT_NONSENSE = [
     ("workers", 0, "workers must be positive"),
     ("segment_frames", 1, "segment-frames must be >= 2"),
     ("seam_frames", -1, "seam-frames must be >= 0"),
+    ("anchor_frames", -1, "anchor-frames must be >= 0"),
     ("start_s", NAN, "start must be a finite number"),
     ("start_s", -1.0, "start must be >= 0 seconds"),
     ("end_s", INF, "end must be a finite number"),

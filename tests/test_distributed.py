@@ -169,6 +169,7 @@ def test_ray_run_has_the_frames_timestamps_and_audio_of_a_single_machine_run(ray
         **RAY_OPTIONS,
     )
     assert summary.segments >= 3 and any("1 scene cuts" in note for note in notes), notes
+    assert summary.anchored_segments == summary.segments - 2  # every segment inside one of the 2 shots
     assert len(summary.workers) == 2 and sum(w["frames"] for w in summary.workers) == 32
     assert summary.frames == summary.frames_written == summary.computed_frames == 32
     pts_in, _ = decoded(src)

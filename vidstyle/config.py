@@ -476,6 +476,19 @@ class ExportConfig:
             parse=parse_int,
         ),
     )
+    # measured on the sample clip: vidstyle/distributed/anchor.py
+    anchor_frames: int = setting(
+        480,
+        int_check(0),
+        flags=Flag(
+            ("--anchor-frames",),
+            "with --ray: a segment that starts at most N frames into its shot starts from the shot's "
+            "first painting carried along the motion, not cold (0: always cold)",
+            group="video",
+            metavar="N",
+            parse=parse_int,
+        ),
+    )
 
     def __post_init__(self) -> None:
         validate(self)

@@ -2,8 +2,9 @@
 
 ``plan`` splits the clip into segments (at scene cuts, then every
 ``segment_frames`` frames, each inside a shot starting ``seam_frames`` early
-so its seam is warm), ``seams`` cross-fades the overlap of two segments,
-``worker`` stylizes a segment through the
+so its seam is warm), ``anchor`` starts such a segment from its shot's
+first painting carried along the motion, ``seams`` cross-fades the overlap
+of two segments, ``worker`` stylizes a segment through the
 single-machine chain in a Ray actor that keeps the engine resident,
 ``driver`` hands segments to an ActorPool (Ray restarts dead workers and
 retries their segments), saves finished segments for resume and writes the

@@ -58,15 +58,16 @@ _NO_PIXELS = np.zeros((1, 1, 3), np.uint8)  # events kept for the summary drop t
 
 @dataclasses.dataclass(frozen=True)
 class DistributedSummary(RunSummary):
-    """A RunSummary plus the cluster's side: segments, and per worker
-    (``host:pid``) its segments, frames delivered, ``busy_s`` (inside its
-    segment calls: decoding, engine, warm-up), ``engine_s`` (the engine alone,
-    warm-up frames included), ``warmup_s`` (the engine on the cross-faded warm-up
-    frames), ``setup_s`` (making the engine, once) and ``frames_per_s``
-    (delivered frames per busy second)."""
+    """A RunSummary plus the cluster's side: segments (``anchored_segments``
+    started from their shot's first painting, ``anchor``), and per worker
+    (``host:pid``) its segments (``anchored``), frames delivered, ``busy_s`` (inside its
+    segment calls: decoding, engine, warm-up), ``engine_s`` (the engine alone, warm-up
+    frames included), ``warmup_s`` (the engine on the cross-faded warm-up frames), ``anchor_s``
+    (anchoring), ``setup_s`` (making the engine, once), ``frames_per_s`` (frames per busy second)."""
 
     segments: int = 0
     resumed_segments: int = 0
+    anchored_segments: int = 0
     workers: tuple[dict, ...] = ()
 
 
@@ -138,6 +139,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
             start_s=export.start_s,
             end_s=export.end_s,
             workers=slots.count,
+            anchor_lead=export.anchor_frames if config.temporal and config.engine != "net" else 0,
         )
         fingerprint = run_fingerprint(src, style_paths, config, export, size, device="ray")
         if detail:  # as a single-machine run: the stored frames are output-size frames
@@ -264,6 +266,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         **dataclasses.asdict(summary),
         segments=len(segments),
         resumed_segments=len(segments) - len(todo),
+        anchored_segments=sum(row["anchored"] for row in per_worker.values()),
         workers=tuple(_worker_report(name, row) for name, row in sorted(per_worker.items())),
     )
 
@@ -362,11 +365,11 @@ def _replayed() -> FrameResult:
 
 
 def _count_worker(per_worker: dict[str, dict], result: SegmentResult) -> None:
-    row = per_worker.setdefault(
-        result.worker,
-        {"segments": 0, "frames": 0, "busy_s": 0.0, "engine_s": 0.0, "warmup_s": 0.0, "setup_s": result.setup_s},
-    )
-    row["segments"] += 1
+    counts = dict.fromkeys(("segments", "anchored", "frames"), 0)
+    seconds = dict.fromkeys(("busy_s", "engine_s", "warmup_s", "anchor_s"), 0.0)
+    row = per_worker.setdefault(result.worker, {**counts, **seconds, "setup_s": result.setup_s})
+    row["segments"], row["anchored"] = row["segments"] + 1, row["anchored"] + int(result.anchored)
+    row["anchor_s"] += result.anchor_s
     row["frames"] += len(result.stats)
     row["busy_s"] += result.seconds
     row["warmup_s"] += result.warmup_s
@@ -378,10 +381,12 @@ def _worker_report(name: str, row: dict) -> dict:
     return {
         "worker": name,
         "segments": row["segments"],
+        "anchored": row["anchored"],
         "frames": row["frames"],
         "busy_s": round(busy, 3),
         "engine_s": round(row["engine_s"], 3),
         "warmup_s": round(row["warmup_s"], 3),
+        "anchor_s": round(row["anchor_s"], 3),
         "setup_s": round(row["setup_s"], 3),
         "frames_per_s": round(row["frames"] / busy, 3) if busy else None,
     }

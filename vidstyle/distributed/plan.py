@@ -7,6 +7,9 @@ cold, a visible jump at the seam; instead it starts ``seam_frames`` earlier
 (never before the previous segment's first frame), so its first kept frame
 is warm-started, and its warm-up frames are cross-faded with the previous
 segment's last frames (``seams``; benchmarks/scale.py measures the seams).
+Its first frame starts from the shot's first painting carried along the
+motion (``anchor``), for which it also reads the shot's frames before it
+(``lead_pts``).
 
 Each segment names its frames by their source timestamps (``pts``): a worker
 decodes the time range around them and keeps exactly those frames, so --fps
@@ -32,7 +35,10 @@ class Segment:
     be cross-faded with the previous segment's last ``warmup`` frames.
     ``pts`` lists the source timestamps of every frame a worker stylizes
     (warm-up included); ``start_s``/``end_s`` is the source time range that
-    holds them and no other frame it keeps."""
+    holds them and no other frame it keeps. ``lead_pts``: the timestamps of
+    the shot's frames before ``first - warmup``, from the shot's first frame
+    on, which anchor the segment's first frame (``anchor``; empty: it starts
+    cold), decoded from ``lead_start_s`` on."""
 
     number: int
     first: int
@@ -42,6 +48,8 @@ class Segment:
     start_s: float | None
     end_s: float | None
     starts_shot: bool
+    lead_pts: tuple[int, ...] = ()
+    lead_start_s: float | None = None
 
     @property
     def num_frames(self) -> int:
@@ -87,6 +95,7 @@ def plan_segments(
     start_s: float | None = None,
     end_s: float | None = None,
     workers: int = 1,
+    anchor_lead: int = 0,
 ) -> list[Segment]:
     """Segments covering every frame of ``scan`` once, in order.
 
@@ -97,6 +106,9 @@ def plan_segments(
         start_s, end_s: the run's source range (-ss/-t), used as the outer
             bounds of the first and last segments.
         workers: the segments that run at once (``balanced_pieces``).
+        anchor_lead: a segment that starts inside a shot at most this many
+            frames after the shot's first frame is anchored to it
+            (``Segment.lead_pts``); 0: none is.
     """
     count = len(scan.pts)
     bounds = [0, *sorted(c for c in set(scan.cuts) if 0 < c < count), count]
@@ -111,6 +123,8 @@ def plan_segments(
         for previous, first, stop in zip([shot_start, *edges[:-2]], edges[:-1], edges[1:]):
             warmup = min(seam_frames, first - previous)  # within the previous segment of this shot
             decode_first = first - warmup
+            anchored = first != shot_start and 0 < decode_first - shot_start <= anchor_lead
+            shot_start_s = start_s if shot_start == 0 else _between(scan.times_s, shot_start)
             segments.append(
                 Segment(
                     number=len(segments),
@@ -121,6 +135,8 @@ def plan_segments(
                     start_s=start_s if decode_first == 0 else _between(scan.times_s, decode_first),
                     end_s=end_s if stop == count else _between(scan.times_s, stop),
                     starts_shot=first == shot_start,
+                    lead_pts=tuple(scan.pts[shot_start:decode_first]) if anchored else (),
+                    lead_start_s=shot_start_s if anchored else None,
                 )
             )
     return segments

@@ -32,35 +32,17 @@ defaults); at that share (2 segments of 12, K = 4): worst seam-zone pair
 3.8e-4 (no repair 9.6e-3; inner median 2.5e-5), style loss 1.07x (no repair
 1.05x).
 
-At the default 256x144 and 200/10 iterations (README, "Measured", the
-idle-machine table) the fade is the weak part: mid-fade frames reach 10x
+At the default 256x144 and 200/10 iterations the fade alone was the weak
+part: a cold-started segment's painting of a frame differs from the earlier
+segment's by 760-920x the median pair's E_warp, mid-fade frames reached 10x
 the style loss (two sharp, unrelated textures blended and rescaled are no
-painting), 1.48x over the clip at K = 8, and the worst seam pair is 12.6x
-the inner median. It is kept until a repair that optimizes the seam frames
-measures better.
-
-Why a longer window is the only lever on seam flicker (measured outside the
-product, 256x144, sample frames 0-55, a segment cold-started at frame 24
-beside the single-machine chain): the two paintings of frame 24 differ by
-D^2 = 2.4e-2 (E_warp of the jump, 760x the inner median pair of 3.1e-5).
-Spread evenly over W pairs, each pair carries about D^2 / W^2 on top of its
-own change, so 1.5x the median needs W of about 40 frames here. What each
-repair gave over W frames (worst seam-zone pair / inner median; style of
-frames 24.. / the single machine's):
-
-- this cross-fade, W = 24: 2.9x, style 3.9x (mid-fade frames 10x);
-- a chain from the earlier segment's last frame, each frame warm-started
-  from the previous one and pulled a 1/(W-j) step towards the later
-  segment's frame (an extra temporal target): W = 24 4.5x, W = 31 3.6x,
-  style 1.07x; the optimizer pulls each step partly back, so the steps grow
-  towards the end instead of staying even;
-- the cross-fade re-optimized as a chain (temporal targets: the previous
-  output and the faded frame), W = 24: 4.8x, style 1.15x;
-- a chain pulled by a fixed quadratic ramp: W = 24 18.7x, style 1.12x.
-
-So a seam that no one can see costs a transition of ~40 frames at 256 px
-on this clip, computed twice (both segments) and optimized (style), which
-pays off only for segments of several hundred frames.
+painting), and spreading such a jump evenly below 1.5x the median pair
+needs a transition of ~40 frames (a pixel's share over ``W`` pairs is about
+``D^2 / W^2``; repairs tried: README, "Measured"). Since the later segment
+starts from the shot's first painting carried along the motion
+(``anchor``), the two paintings of the overlapping frames differ by ~20x
+instead, and these ``K`` = 8 faded frames spread that below the clip's own
+pair-to-pair change (``anchor`` has the numbers).
 """
 
 from __future__ import annotations

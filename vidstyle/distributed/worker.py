@@ -6,7 +6,9 @@ Ray's actor pattern suggests (one actor per GPU, or per CPU slot); each
 order with ``pipeline.stages.stylize_pairs`` (warm starts, temporal loss,
 scene cuts and the detail stage at the output size exactly as on one
 machine) and returns every frame, warm-up included, losslessly (raw uint8)
-through the object store.
+through the object store. A segment that starts inside a shot first reads
+the shot's frames before it and starts from the shot's first painting
+carried to its first frame (``anchor``).
 
 The input reaches a worker by its path when the worker can read it (a local
 runtime, shared storage); otherwise from the bytes the driver put in the
@@ -16,21 +18,25 @@ file; without those bytes the worker fails with one clear line.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
 from vidstyle.config import StyleConfig
+from vidstyle.distributed.anchor import anchored_start
 from vidstyle.distributed.plan import Segment
 from vidstyle.engines import make_engine, memory_estimate, tiled_memory_estimate
 from vidstyle.errors import InputError
 from vidstyle.features import select_device
 from vidstyle.frames import Frame
 from vidstyle.media import read_frames
+from vidstyle.media.images import resize
 from vidstyle.pipeline.events import FrameDone
 from vidstyle.pipeline.stages import stylize_pairs, uses_detail
 from vidstyle.sizing import fit_output_size
@@ -76,6 +82,8 @@ class SegmentResult:
     seconds: float
     setup_s: float
     warmup_s: float
+    anchor_s: float = 0.0
+    anchored: bool = False
 
 
 class SegmentWorker:
@@ -155,7 +163,14 @@ class SegmentWorker:
         pts: list[int] = []
         stats: list[FrameStats] = []
         warmup_s = 0.0
-        pairs = stylize_pairs(frames, self.engine, config=self.config, on_event=record, size=self.size)
+        anchoring = time.perf_counter()
+        start = None
+        if segment.lead_pts and self.config.temporal and self.engine.wants_warm_start:
+            start = anchored_start(self.engine, self.config, lambda: self._lead_frames(segment))
+        anchor_s = time.perf_counter() - anchoring
+        pairs = stylize_pairs(
+            frames, self.engine, config=self.config, on_event=record, size=self.size, first_start=start
+        )
         for original, stylized in pairs:
             event = done.pop(stylized.index)
             images.append(stylized.image_u8)
@@ -189,6 +204,26 @@ class SegmentWorker:
             seconds=time.perf_counter() - started,
             setup_s=self.setup_s,
             warmup_s=warmup_s,
+            anchor_s=anchor_s,
+            anchored=start is not None,
+        )
+
+    def _lead_frames(self, segment: Segment) -> Iterator[np.ndarray]:
+        """The shot's frames from its first one to the segment's first decoded
+        frame, both included, at the processing size (resized as
+        ``stylize_pairs`` resizes the segment's own frames), uint8 ``(H, W, 3)``."""
+        wanted = set(segment.lead_pts)
+        last = segment.pts[0]
+        decoded = read_frames(self._input_path(), size=self.frame_size, start_s=segment.lead_start_s)
+        with contextlib.closing(decoded):
+            for frame in decoded:
+                if frame.pts in wanted or frame.pts == last:
+                    yield resize(frame.image_u8, self.size) if frame.size != self.size else frame.image_u8
+                if frame.pts == last:
+                    return
+        raise InputError(
+            f"segment {segment.number}: worker {self.name} did not find the frames before it in its shot "
+            f"(the input changed, or its timestamps are not unique)"
         )
 
     def _input_path(self) -> str:
