@@ -67,8 +67,11 @@ def main() -> None:
     parser.add_argument("--iters", default="60,8", help="FIRST,LATER")
     parser.add_argument("--segment-frames", type=int, default=8)
     parser.add_argument("--seam-frames", type=int, default=ExportConfig().seam_frames, help="1- and 2-worker rows")
-    parser.add_argument("--seams", default="0", help="more 2-worker rows with these --seam-frames values")
+    parser.add_argument("--seams", default="0", help="more 2-worker rows with these --seam-frames values ('': none)")
     parser.add_argument("--skip-single", action="store_true", help="no single-machine row (style = 1-worker's)")
+    parser.add_argument(
+        "--cold-seams", action="store_true", help="one more 2-worker row with --anchor-frames 0 (cold-started seams)"
+    )
     args = parser.parse_args()
     import ray
 
@@ -96,19 +99,28 @@ def main() -> None:
     )
     print(f"Ray local runtime start: {time.perf_counter() - started:.1f} s; load average {os.getloadavg()}")
 
+    anchored = ExportConfig().anchor_frames
     runs = []
     if not args.skip_single:
-        runs.append(("single machine", None, args.seam_frames))
-    runs += [("Ray, 1 worker", 1, args.seam_frames), ("Ray, 2 workers", 2, args.seam_frames)]
-    runs += [(f"Ray, 2 workers, seam frames {k}", 2, k) for k in (int(v) for v in args.seams.split(","))]
+        runs.append(("single machine", None, args.seam_frames, anchored))
+    runs += [("Ray, 1 worker", 1, args.seam_frames, anchored), ("Ray, 2 workers", 2, args.seam_frames, anchored)]
+    if args.cold_seams:
+        runs.append(("Ray, 2 workers, cold seams", 2, args.seam_frames, 0))
+    runs += [(f"Ray, 2 workers, seam frames {k}", 2, k, anchored) for k in (int(v) for v in args.seams.split(",") if v)]
     rows = []
-    for name, workers, seam in runs:
+    for name, workers, seam, anchor_frames in runs:
         out = os.path.join(work, f"run{len(rows)}", "%04d.png")
         os.makedirs(os.path.dirname(out))
         extra = (
             {}
             if workers is None
-            else dict(ray="auto", workers=workers, segment_frames=args.segment_frames, seam_frames=seam)
+            else dict(
+                ray="auto",
+                workers=workers,
+                segment_frames=args.segment_frames,
+                seam_frames=seam,
+                anchor_frames=anchor_frames,
+            )
         )
         began = time.perf_counter()
         summary = stylize_video(SAMPLE, out, style=STYLE, work_dir=os.path.join(work, "w"), **options, **extra)
@@ -125,7 +137,8 @@ def main() -> None:
                 "load": os.getloadavg()[0],
             }
         )
-        print(f"  {name}: {wall:.1f} s ({summary.frames} frames)", flush=True)
+        anchored_segments = getattr(summary, "anchored_segments", 0)
+        print(f"  {name}: {wall:.1f} s ({summary.frames} frames, {anchored_segments} anchored segments)", flush=True)
     ray.shutdown()
 
     size = rows[0]["summary"].processing_size
