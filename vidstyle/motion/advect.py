@@ -17,21 +17,13 @@ flow followed it through every step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import Iterable
 
 import numpy as np
 
 from vidstyle.frames import u8_to_float
 from vidstyle.motion.flow import FlowEstimator, consistency_mask, warp
-
-
-def _steps(frames_u8: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Consecutive pairs ``(earlier, later)`` of ``frames_u8``."""
-    previous = None
-    for frame in frames_u8:
-        if previous is not None:
-            yield previous, frame
-        previous = frame
 
 
 def composed_reliability(
@@ -48,7 +40,7 @@ def composed_reliability(
     """
     estimator = FlowEstimator(method)
     mask: np.ndarray | None = None
-    for earlier, later in _steps(frames_u8):
+    for earlier, later in itertools.pairwise(frames_u8):
         backward = estimator.estimate(later, earlier)
         step = consistency_mask(backward, estimator.estimate(earlier, later))
         mask = step if mask is None else step * (warp(mask, backward, interpolation="linear") > 0.5)
@@ -69,7 +61,7 @@ def advect(painting_u8: np.ndarray, frames_u8: Iterable[np.ndarray], *, method: 
     """
     estimator = FlowEstimator(method)
     painting = painting_u8
-    for earlier, later in _steps(frames_u8):
+    for earlier, later in itertools.pairwise(frames_u8):
         warped = np.clip(warp(u8_to_float(painting), estimator.estimate(later, earlier)), 0.0, 1.0)
         painting = np.round(warped * 255.0).astype(np.uint8)
     return painting
