@@ -201,3 +201,30 @@ def test_whole_frames_are_the_default_training_window(clip):
     assert TrainingOptions().crop is None
     assert crop_side(pairs, None) == (48, 32)
     assert crop_side(pairs, 40) == (40, 32)
+
+
+def test_content_targets_are_computed_once_per_whole_frame_and_match_a_fresh_pass(clip, style):
+    import numpy as np
+
+    from vidstyle.engines.optimize import OptimizerEngine
+    from vidstyle.training.data import load_pairs, sample_batch
+    from vidstyle.training.loop import _to_device
+    from vidstyle.training.targets import FRAMES, ContentTargets
+
+    pairs = load_pairs([clip], config=TINY)
+    judge = OptimizerEngine([style], config=TINY)
+    targets = ContentTargets(pairs, judge.features, TINY.content_layers)
+    rng = np.random.default_rng(0)
+    for _ in range(12):  # whole frames: 5 pairs share 6 distinct frames
+        batch = _to_device(sample_batch(pairs, batch=2, crop=(48, 32), rng=rng), "cpu")
+        images = torch.cat([batch[name] for name in FRAMES])
+        got = targets(images, batch, FRAMES)
+        fresh = {k: v for k, v in judge.features(images).items() if k in TINY.content_layers}
+        for layer in TINY.content_layers:
+            assert torch.allclose(got[layer], fresh[layer], rtol=1e-4, atol=1e-2)  # batched vs one by one
+    assert targets.computed <= 6 and targets.held_bytes > 0
+    before = targets.computed
+    crops = _to_device(sample_batch(pairs, batch=1, crop=(32, 32), rng=rng), "cpu")
+    targets(crops["current"], crops, ("current",))
+    targets(crops["current"], crops, ("current",))
+    assert targets.computed == before + 2  # crops are computed each time, never kept

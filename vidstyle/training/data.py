@@ -125,9 +125,10 @@ def sample_batch(
     """``batch`` random crops of random pairs (the same window in both frames,
     the flow and the mask). Returns ``previous``/``current`` uint8
     ``(B, h, w, 3)``, ``backward`` float32 ``(B, h, w, 2)`` and ``mask``
-    float32 ``(B, h, w)``; the mask is 0 where the flow leaves the crop."""
+    float32 ``(B, h, w)``; the mask is 0 where the flow leaves the crop;
+    ``index`` int64 ``(B,)``: the pairs drawn."""
     width, height = crop
-    out: dict[str, list[np.ndarray]] = {"previous": [], "current": [], "backward": [], "mask": []}
+    out: dict[str, list[np.ndarray]] = {"previous": [], "current": [], "backward": [], "mask": [], "index": []}
     for index in rng.integers(0, len(pairs), size=batch):
         pair = pairs[int(index)]
         frame_h, frame_w = pair.current_u8.shape[:2]
@@ -146,4 +147,5 @@ def sample_batch(
         out["current"].append(pair.current_u8[window])
         out["backward"].append(backward)
         out["mask"].append(pair.mask[window] * inside)
+        out["index"].append(np.asarray(index, dtype=np.int64))
     return {k: np.ascontiguousarray(np.stack(v)) for k, v in out.items()}

@@ -49,6 +49,7 @@ from vidstyle.training.data import (
     sample_batch,
 )
 from vidstyle.training.look import atomic_save, look_payload, network_from_payload, read_payload, recorded_options
+from vidstyle.training.targets import FRAMES, ContentTargets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,10 +60,15 @@ class TrainingOptions:
     Attributes:
         steps: stop after this many steps (None: the time budget decides).
         minutes: stop after this much wall time (None: the steps decide).
-        batch_pairs: frame pairs per step (each pair is two images).
+        batch_pairs: frame pairs per step (each pair is two images; a
+            single-frame step takes the current frame of each).
         crop: side of square random crops, pixels (limited by the frames); None:
             whole frames (at style gain 1: 3.5x the optimizer's style, 144 px 8.0x).
         learning_rate: Adam's; 1e-3 gave 16.5x the optimizer's style, 5e-3 56x.
+        temporal_every: one step in this many trains on frame pairs with the
+            temporal term; the others on single frames, at half the cost (the
+            style is learned per frame). 5 CPU-minutes at 256x144: every step
+            on pairs 8.2x the optimizer's style loss, one in 4 3.4x.
         style_gain: the style weight in training is ``config.style_weight`` times
             this: a small network under-paints at the optimizer's balance (whole
             frames, 300 steps: gain 1 3.5x the optimizer's style loss and 0.90x its
@@ -77,6 +83,7 @@ class TrainingOptions:
     batch_pairs: int = 1
     crop: int | None = None
     learning_rate: float = 1e-3
+    temporal_every: int = 4
     style_gain: float = 4.0
     checkpoint_every_s: float = 30.0
     seed: int = 0
@@ -89,6 +96,8 @@ class TrainingOptions:
             raise InputError(f"steps must be positive, got {self.steps}")
         if self.minutes is not None and not self.minutes > 0:
             raise InputError(f"minutes must be positive, got {self.minutes}")
+        if self.temporal_every < 1:
+            raise InputError(f"temporal_every must be positive, got {self.temporal_every}")
         if not (math.isfinite(self.style_gain) and self.style_gain > 0):
             raise InputError(f"style gain must be a positive number, got {self.style_gain}")
 
@@ -205,6 +214,7 @@ def train_look(
             "batch_pairs": options.batch_pairs,
             "crop": list(crop),
             "learning_rate": options.learning_rate,
+            "temporal_every": options.temporal_every,
             "style_gain": options.style_gain,
             "seed": options.seed,
         }
@@ -240,12 +250,14 @@ def train_look(
         )
 
         grams = judge.style_grams(frame_size)  # style scale relative to the whole frame, as when stylizing
+        targets = ContentTargets(pairs, judge.features, config.content_layers)
+        temporal = config.temporal and config.temporal_weight > 0
         probe = _to_device(
             sample_batch(pairs, batch=options.batch_pairs, crop=crop, rng=np.random.default_rng([options.seed, 2**31])),
             device,
         )
         if not history:
-            history.append(_measure(net, probe, judge, grams, loss_config))
+            history.append(_measure(net, probe, judge, grams, loss_config, targets))
 
         def summary() -> dict:
             return {
@@ -259,6 +271,7 @@ def train_look(
                 "crop": list(crop),
                 "batch_pairs": options.batch_pairs,
                 "learning_rate": options.learning_rate,
+                "temporal_every": options.temporal_every,
                 "style_gain": options.style_gain,
                 "device": str(device),
                 "fingerprint": fingerprint,
@@ -283,7 +296,8 @@ def train_look(
                     device,
                 )
                 optimizer.zero_grad(set_to_none=True)
-                terms = _losses(net, batch, judge, grams, loss_config)
+                pair_step = temporal and step % options.temporal_every == 0
+                terms = _losses(net, batch, judge, grams, loss_config, targets, pair_step=pair_step)
                 total = sum(terms.values())
                 total.backward()
                 optimizer.step()
@@ -306,7 +320,7 @@ def train_look(
         except KeyboardInterrupt:
             save_checkpoint()
             raise
-        history.append(_measure(net, probe, judge, grams, loss_config))
+        history.append(_measure(net, probe, judge, grams, loss_config, targets))
         done = summary()
         done["final_loss"] = history[-1]["total"]
         emit(TrainingDone(summary=done))
@@ -350,8 +364,9 @@ def _eta(step: int, elapsed_s: float, options: TrainingOptions) -> float | None:
     return min(estimates) if estimates else None
 
 
-def _to_device(batch: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
-    """Crops as tensors: images float ``(B, 3, h, w)`` in [0, 1], flow ``(B, h, w, 2)``, mask ``(B, 1, h, w)``."""
+def _to_device(batch: dict[str, np.ndarray], device) -> dict:
+    """Crops as tensors: images float ``(B, 3, h, w)`` in [0, 1], flow
+    ``(B, h, w, 2)``, mask ``(B, 1, h, w)``; ``index`` stays a host array."""
 
     def image(a):
         return torch.from_numpy(a).to(device).permute(0, 3, 1, 2).float() / 255.0
@@ -361,6 +376,7 @@ def _to_device(batch: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
         "current": image(batch["current"]),
         "backward": torch.from_numpy(batch["backward"]).to(device),
         "mask": torch.from_numpy(batch["mask"]).to(device).unsqueeze(1),
+        "index": batch["index"],
     }
 
 
@@ -380,20 +396,29 @@ def warp_images(images: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def _losses(net: StyleNet, batch: dict, judge: OptimizerEngine, grams: dict, config: StyleConfig) -> dict:
+def _losses(
+    net: StyleNet,
+    batch: dict,
+    judge: OptimizerEngine,
+    grams: dict,
+    config: StyleConfig,
+    targets: ContentTargets,
+    *,
+    pair_step: bool = True,
+) -> dict:
     """The optimizer's weighted terms (``OptimizerEngine``'s composition),
-    averaged per image, plus the temporal term on the pairs."""
-    contents = torch.cat((batch["previous"], batch["current"]))
+    averaged per image; ``pair_step``: on both frames of the pairs, plus the
+    temporal term, else on the current frames alone."""
+    which = FRAMES if pair_step else ("current",)
+    contents = torch.cat([batch[name] for name in which])
     outputs = net(contents)
-    with torch.no_grad():
-        targets = {k: v for k, v in judge.features(contents).items() if k in config.content_layers}
     feats = judge.features(outputs)
     terms = {
-        "content": config.content_weight * content_loss(feats, targets),
+        "content": config.content_weight * content_loss(feats, targets(contents, batch, which)),
         "style": config.style_weight * style_loss(feats, grams),
         "tv": config.tv_weight * total_variation(outputs) / outputs.shape[0],
     }
-    if config.temporal and config.temporal_weight > 0:
+    if pair_step and config.temporal and config.temporal_weight > 0:
         previous_out, current_out = outputs.chunk(2)
         warped = warp_images(previous_out, batch["backward"])
         # temporal_loss sums over its K targets; here K is the batch: average it
@@ -403,12 +428,14 @@ def _losses(net: StyleNet, batch: dict, judge: OptimizerEngine, grams: dict, con
     return terms
 
 
-def _measure(net: StyleNet, batch: dict, judge: OptimizerEngine, grams: dict, config: StyleConfig) -> dict:
-    """The loss terms on a fixed batch (before and after training)."""
+def _measure(
+    net: StyleNet, batch: dict, judge: OptimizerEngine, grams: dict, config: StyleConfig, targets: ContentTargets
+) -> dict:
+    """The loss terms on a fixed batch of pairs (before and after training)."""
     was_training = net.training
     net.eval()
     with torch.no_grad():
-        terms = {k: float(v) for k, v in _losses(net, batch, judge, grams, config).items()}
+        terms = {k: float(v) for k, v in _losses(net, batch, judge, grams, config, targets).items()}
     net.train(was_training)
     terms["total"] = sum(terms.values())
     return terms
