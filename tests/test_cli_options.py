@@ -34,6 +34,7 @@ EXAMPLES = {
     "--engine": (["--engine", "optimize"], {"engine": "optimize"}),
     "--model": (["--model", "look.pt"], {"model": "look.pt", "engine": "net"}),
     "--net-blend": (["--net-blend", "0.3"], {"net_blend": 0.3}),
+    "--net-refine": (["--net-refine", "3"], {"net_refine": 3}),
     "--train-minutes": (["--train-minutes", "2"], {"train_minutes": 2.0}),
     "--train-steps": (["--train-steps", "50"], {"train_steps": 50}),
     "--max-side": (["--max-side", "96"], {"max_side": 96}),
@@ -190,6 +191,7 @@ def test_eval_max_side_is_checked_like_the_config_field(capsys):
 def test_still_image_notices_are_rendered_like_the_videos(tmp_path, capsys, monkeypatch):
     """The library reports a reduced size as a Notice event; the still-image
     path prints it as a ``note:`` line (and stays silent with -q)."""
+    import vidstyle.api  # noqa: F401  (binds the real stylize_image before the patch, for later tests)
     import vidstyle.pipeline as pipeline
 
     def fake_stylize_image(src, dst=None, *, style, on_event=None, **options):
