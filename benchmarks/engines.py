@@ -107,6 +107,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None, help="stylize only the first N frames")
     parser.add_argument("--look", help="use this trained look instead of training one")
     parser.add_argument("--blend", type=float, default=0.5, help="net_blend of the blended network row")
+    parser.add_argument(
+        "--refine", type=int, default=0, help="one more row: the blended network refined by N optimizer iterations"
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu", help="cpu (the README's CPU rows) | auto | cuda:N")
     parser.add_argument(
@@ -166,6 +169,10 @@ def main() -> None:
         "net raw": dict(base, model=look, engine="net", net_blend=0.0),
         f"net blend {args.blend:g}": dict(base, model=look, engine="net", net_blend=args.blend),
     }
+    if args.refine:
+        rows[f"net b{args.blend:g} refine {args.refine}"] = dict(
+            base, model=look, engine="net", net_blend=args.blend, net_refine=args.refine
+        )
     results = {}
     for name, options in rows.items():
         if name.startswith("optimize") and args.reference:

@@ -67,6 +67,7 @@ def test_bare_dataclass_field_without_cli_facts_is_refused():
 STYLE_NONSENSE = [
     ("net_blend", NAN, "net-blend must be a finite number"),
     ("net_blend", 1.5, "net-blend must be between 0 and 1"),
+    ("net_refine", -1, "net-refine must be"),
     ("train_minutes", INF, "train-minutes must be a finite number"),
     ("train_minutes", 0.0, "train-minutes must be positive"),
     ("train_steps", 0, "train-steps must be positive"),

@@ -246,3 +246,28 @@ def test_residual_output_starts_from_the_content_and_reloads(tmp_path, style):
     assert load_look(tmp_path / "r.pt").net.output == "residual"
     with pytest.raises(ValueError, match="unknown output"):
         StyleNet(output="linear")
+
+
+def test_refinement_lowers_the_style_loss_of_network_frames_and_uses_warm_starts(look_path, clip):
+    from vidstyle.training import network_engine
+
+    frames = [f.image_u8 for f in read_frames(str(clip), size=(64, 48))][:2]
+    raw = network_engine([], config=TINY.replace(model=str(look_path), engine="net", net_blend=0.0))
+    refined = network_engine([], config=TINY.replace(model=str(look_path), engine="net", net_blend=0.0, net_refine=5))
+    assert not raw.wants_warm_start and refined.wants_warm_start  # the refiner's temporal loss needs the flow
+    assert raw.refiner is None and refined.refiner is not None
+    judge = refined.refiner
+    before = raw.stylize(frames[0])
+    after = refined.stylize(frames[0])
+    assert after.num_iters == 1 + 5
+    assert judge.measure(after.image_u8, frames[0])["style"] < 0.9 * judge.measure(before.image_u8, frames[0])["style"]
+    # a warm start's temporal target (here the raw frame, everywhere reliable) holds the refined frame near it
+    target = before.image_u8.astype(np.float32) / 255
+    warm = WarmStart(
+        init=target, temporal=TemporalTarget(warped=target[None], weights=np.ones((1, 48, 64), np.float32))
+    )
+    held = refined.stylize(frames[0], warm)
+    assert (
+        np.abs(held.image_u8.astype(int) - before.image_u8).mean()
+        < np.abs(after.image_u8.astype(int) - before.image_u8).mean()
+    )

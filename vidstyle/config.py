@@ -182,6 +182,18 @@ class StyleConfig:
             parse=parse_float,
         ),
     )
+    # optimizer iterations on each network frame, started from it (Engines in the README)
+    net_refine: int = setting(
+        0,
+        int_check(0, 1000),
+        flags=Flag(
+            ("--net-refine",),
+            "network engine: optimizer iterations on each network frame, started from it and held by the"
+            " temporal loss (0: none)",
+            metavar="N",
+            parse=parse_int,
+        ),
+    )
     train_minutes: float = setting(
         5.0,
         real_check(0, above=True, unit=" minutes"),

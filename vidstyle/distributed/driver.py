@@ -315,7 +315,7 @@ def plans_detail(config: StyleConfig, size: tuple[int, int], out_size: tuple[int
     and an engine that takes warm starts (every engine but ``net`` with
     ``--net-blend 0``, see ``NetworkEngine``); a worker checks it against its
     own engine (``SegmentWorker``)."""
-    takes_warm_starts = config.engine != "net" or config.net_blend > 0
+    takes_warm_starts = config.engine != "net" or config.net_blend > 0 or config.net_refine > 0
     return takes_warm_starts and wants_detail(size, out_size, config.detail_iters)
 
 

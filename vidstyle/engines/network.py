@@ -16,10 +16,16 @@ flow-warped previous output over the pixels where the flow is reliable,
 ``out = net * (1 - b*m) + warped * b*m`` with ``m = warm.temporal.weights[0]``
 and ``b = config.net_blend``. ``net_blend = 0`` turns it off, and then the
 engine asks for no warm start (the pipeline skips optical flow).
+
+Refinement (``config.net_refine`` = N > 0, a ``refiner`` engine): the
+(blended) network frame is the warm start of N iterations of the optimizer,
+held by the same temporal target: a hybrid that pays N VGG19 passes per frame
+for the optimizer's look and steadiness.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import cast
@@ -29,7 +35,7 @@ import torch
 from torch import nn
 
 from vidstyle.config import StyleConfig
-from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
+from vidstyle.engines.base import Engine, FrameResult, IterationDone, OnIteration
 from vidstyle.engines.out_of_memory import describe, memory_guard
 from vidstyle.features import select_device
 from vidstyle.frames import WarmStart
@@ -169,6 +175,9 @@ class NetworkEngine:
         device: a ``torch.device`` or name; None: ``config.device``.
         look: what the look file records (style, options, training summary),
             kept for run summaries; optional.
+        refiner: the engine that refines each network frame for
+            ``config.net_refine`` iterations (an ``OptimizerEngine`` with the
+            look's style and options); None: none.
 
     Attributes (besides the protocol's):
         blend: ``config.net_blend``.
@@ -178,13 +187,22 @@ class NetworkEngine:
     name = "net"
     min_iters = 1
 
-    def __init__(self, net: StyleNet, *, config: StyleConfig, device=None, look: dict | None = None):
+    def __init__(
+        self,
+        net: StyleNet,
+        *,
+        config: StyleConfig,
+        device=None,
+        look: dict | None = None,
+        refiner: Engine | None = None,
+    ):
         self.config = config
         self.device = select_device(config.device) if device is None else torch.device(device)
         if config.num_threads and self.device.type == "cpu":
             torch.set_num_threads(config.num_threads)
         self.blend = float(config.net_blend)
-        self.wants_warm_start = self.blend > 0
+        self.refiner = refiner if config.net_refine > 0 else None
+        self.wants_warm_start = self.blend > 0 or self.refiner is not None
         self.look = look or {}
         # fp16 on CUDA: instance norm and tanh are stable in half precision,
         # and the network is small enough that its weights cost nothing to cast.
@@ -225,7 +243,8 @@ class NetworkEngine:
         max_iters: int | None = None,
         on_iteration: OnIteration | None = None,
     ) -> FrameResult:
-        """One pass of the network, blended with the warm start (module docstring)."""
+        """One pass of the network, blended with the warm start, then refined
+        (module docstring)."""
         started = time.perf_counter()
         size = (content_u8.shape[1], content_u8.shape[0])
         with self._memory_guard("running the network", size), torch.inference_mode():
@@ -233,6 +252,14 @@ class NetworkEngine:
             x = x.permute(2, 0, 1).unsqueeze(0).to(self.dtype) / 255.0
             out = blend_with_warm_start(self.net(x).float(), warm, self.blend)
             image_u8 = _to_u8(out)[0]
+        if self.refiner is not None:
+            start = WarmStart(
+                init=out[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy(), temporal=None if warm is None else warm.temporal
+            )
+            refined = self.refiner.stylize(
+                content_u8, start, max_iters=self.config.net_refine, on_iteration=on_iteration
+            )
+            return dataclasses.replace(refined, num_iters=1 + refined.num_iters, seconds=time.perf_counter() - started)
         if on_iteration is not None:
             on_iteration(IterationDone(iteration=1, loss=float("nan")))
         # No losses are computed; "total" is NaN because cli/progress.py reads it.

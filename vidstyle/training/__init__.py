@@ -13,7 +13,9 @@ package imports the engines, never the other way round (the registry names
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +63,8 @@ def network_engine(
     """
     if config.model is not None:
         look = load_look(config.model)
-        return NetworkEngine(look.net, config=config, device=device, look=look.describe())
+        refiner = _refiner(look.styles_u8, look.options, config=config, device=device)
+        return NetworkEngine(look.net, config=config, device=device, look=look.describe(), refiner=refiner)
     options = TrainingOptions(steps=config.train_steps, minutes=config.train_minutes, seed=config.seed)
     trained = train_look(
         styles_u8, config=config, clips=clips, options=options, device=device, on_event=on_event, on_the_fly=True
@@ -71,7 +74,21 @@ def network_engine(
         config=config,
         device=device,
         look={"training": trained.payload["training"], "options": trained.payload["options"]},
+        refiner=_refiner(styles_u8, trained.payload["options"], config=config, device=device),
     )
+
+
+def _refiner(styles_u8: Sequence[np.ndarray], options: dict, *, config: StyleConfig, device):
+    """The optimizer that refines network frames (``config.net_refine`` > 0),
+    with the look's style and recorded loss options; None without refinement."""
+    if config.net_refine <= 0:
+        return None
+    from vidstyle.engines.optimize import OptimizerEngine
+
+    recorded: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if hasattr(config, k)
+    }
+    return OptimizerEngine(styles_u8, config=dataclasses.replace(config, **recorded), device=device)
 
 
 network_engine.estimate_required_bytes = NetworkEngine.estimate_required_bytes  # type: ignore[attr-defined]
