@@ -218,7 +218,8 @@ def main() -> None:
     ref = table[0]
     device_name = device_label(select_device(args.device))
     middle = len(inputs) // 2
-    picture = os.path.join(ROOT, "out", f"engines_{os.path.splitext(os.path.basename(clip))[0]}.jpg")
+    clip_stem = os.path.splitext(os.path.basename(clip))[0]
+    picture = os.path.join(ROOT, "out", f"engines_{clip_stem}_{size[0]}x{size[1]}.jpg")
     os.makedirs(os.path.dirname(picture), exist_ok=True)
     strip = np.concatenate([inputs[middle], *(r["frames"][middle] for r in results.values())], axis=1)
     cv2.imwrite(picture, cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])

@@ -1,0 +1,131 @@
+"""Training recipes side by side: the same wall budget each, style and raw
+flicker of the resulting looks. One command, prints a table.
+
+    .venv/bin/python benchmarks/training_recipes.py [--minutes 5] [--threads 1] [--recipes default,pairs]
+
+Each recipe trains a look on the sample clip at 256x144 with ``train_look``
+(``--threads`` torch threads, ``--minutes`` of wall time), then paints the
+first 24 frames raw (no blend) and reports: steps, CPU-minutes, style loss
+relative to the optimizer's frames (``--reference DIR``: PNG frames of an
+optimizer run, e.g. the optimizer's folder that benchmarks/engines.py leaves;
+without it the optimizer stylizes the 24 frames first), content loss, raw
+flicker (vidstyle eval's meter, lossless). Recipes (``TrainingOptions`` /
+``StyleConfig`` fields):
+
+    default       one pair step with the temporal term in 4, whole frames (the defaults)
+    pairs         every step on a pair with the temporal term (the earlier recipe)
+    every8        one pair step in 8
+    lr2e-3        learning rate 2e-3
+    temporal1e5   temporal weight 1e5 instead of 1e4
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import os
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from vidstyle.config import StyleConfig  # noqa: E402
+from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
+from vidstyle.evaluate import evaluate_flicker  # noqa: E402
+from vidstyle.media import load_image, read_frames  # noqa: E402
+from vidstyle.pipeline import stylize_video  # noqa: E402
+from vidstyle.training import TrainingOptions, train_look  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
+STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
+FRAMES = 24
+RECIPES: dict[str, tuple[dict, dict]] = {  # name: (TrainingOptions fields, StyleConfig fields)
+    "default": ({}, {}),
+    "pairs": ({"temporal_every": 1}, {}),
+    "every8": ({"temporal_every": 8}, {}),
+    "lr2e-3": ({"learning_rate": 2e-3}, {}),
+    "temporal1e5": ({}, {"temporal_weight": 1e5}),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--recipes", default="default,pairs", help=f"comma-separated, of: {', '.join(RECIPES)}")
+    parser.add_argument("--reference", metavar="DIR", help="the optimizer's PNG frames of the first 24 frames")
+    args = parser.parse_args()
+    names = args.recipes.split(",")
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
+    base = StyleConfig(max_side=256, num_threads=args.threads, device="cpu")
+    fps = 24.0
+    inputs = [f.image_u8 for _, f in zip(range(FRAMES), read_frames(SAMPLE, size=(256, 144)))]
+    reference = args.reference
+    if reference is None:
+        reference = tempfile.mkdtemp(prefix="vidstyle-recipes-")
+        stylize_video(
+            SAMPLE,
+            os.path.join(reference, "%05d.png"),
+            style=STYLE,
+            end_s=FRAMES / fps,
+            max_side=256,
+            output_size=(256, 144),
+            num_threads=args.threads,
+            device="cpu",
+        )
+    opt_frames = [load_image(p) for p in sorted(glob.glob(os.path.join(reference, "*.png")))][:FRAMES]
+    style_u8 = load_image(STYLE)
+    judge = OptimizerEngine([style_u8], config=base)
+    opt_style = statistics.mean(judge.measure(o, c)["style"] for o, c in zip(opt_frames, inputs))
+    opt_content = statistics.mean(judge.measure(o, c)["content"] for o, c in zip(opt_frames, inputs))
+    rows = []
+    for name in names:
+        training, style = RECIPES[name]
+        config = dataclasses.replace(base, **style)
+        trained = train_look(
+            [style_u8],
+            config=config,
+            clips=[SAMPLE],
+            options=TrainingOptions(minutes=args.minutes, **training),
+        )
+        with torch.no_grad():
+            outs = list(_paint(trained.net, inputs))
+        measured = [judge.measure(o, c) for o, c in zip(outs, inputs)]
+        summary = trained.payload["training"]
+        rows.append(
+            (
+                name,
+                summary["steps"],
+                summary["cpu_seconds"] / 60,
+                statistics.mean(m["style"] for m in measured) / opt_style,
+                statistics.mean(m["content"] for m in measured) / opt_content,
+                evaluate_flicker(inputs, outs, size=(256, 144)).flicker_ratio,
+            )
+        )
+        print(rows[-1], flush=True)
+    print(
+        f"\nsample at 256x144, {args.minutes:g} wall minutes each on {args.threads} thread(s); "
+        f"losses over {FRAMES} frames against the optimizer's (style {opt_style:.4g})"
+    )
+    print(f"{'recipe':12} {'steps':>6} {'CPU-min':>7} {'style/opt':>9} {'content/opt':>11} {'raw flicker':>11}")
+    for name, steps, cpu, style_ratio, content_ratio, flicker in rows:
+        print(f"{name:12} {steps:6d} {cpu:7.2f} {style_ratio:9.2f} {content_ratio:11.2f} {flicker:11.3f}")
+
+
+def _paint(net, inputs):
+    """The network's raw frames, uint8 ``(H, W, 3)``."""
+    for image in inputs:
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+        yield net(x)[0].permute(1, 2, 0).clamp(0, 1).mul(255).round().byte().numpy()
+
+
+if __name__ == "__main__":
+    main()
