@@ -251,7 +251,6 @@ class NetworkEngine:
             x = torch.from_numpy(np.ascontiguousarray(content_u8)).to(self.device)
             x = x.permute(2, 0, 1).unsqueeze(0).to(self.dtype) / 255.0
             out = blend_with_warm_start(self.net(x).float(), warm, self.blend)
-            image_u8 = _to_u8(out)[0]
         if self.refiner is not None:
             start = WarmStart(
                 init=out[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy(), temporal=None if warm is None else warm.temporal
@@ -260,6 +259,7 @@ class NetworkEngine:
                 content_u8, start, max_iters=self.config.net_refine, on_iteration=on_iteration
             )
             return dataclasses.replace(refined, num_iters=1 + refined.num_iters, seconds=time.perf_counter() - started)
+        image_u8 = _to_u8(out)[0]
         if on_iteration is not None:
             on_iteration(IterationDone(iteration=1, loss=float("nan")))
         # No losses are computed; "total" is NaN because cli/progress.py reads it.
