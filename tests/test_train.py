@@ -185,6 +185,7 @@ def test_a_trained_look_keeps_frame_count_and_size(clip, tmp_path, capsys):
         ({"minutes": float("nan")}, "minutes must be positive"),
         ({"style_gain": float("inf")}, "style gain must be a positive number"),
         ({"style_gain": 0.0}, "style gain must be a positive number"),
+        ({"temporal_every": 0}, "temporal_every must be positive"),
     ],
 )
 def test_training_options_refuse_out_of_range_values(options, message):
@@ -228,3 +229,13 @@ def test_content_targets_are_computed_once_per_whole_frame_and_match_a_fresh_pas
     targets(crops["current"], crops, ("current",))
     targets(crops["current"], crops, ("current",))
     assert targets.computed == before + 2  # crops are computed each time, never kept
+
+
+def test_one_step_in_temporal_every_trains_on_pairs_with_the_temporal_term(clip, style):
+    import dataclasses
+
+    events = []
+    options = dataclasses.replace(OPTIONS, steps=6, temporal_every=3)
+    train_look([style], config=TINY, clips=[clip], options=options, on_event=events.append)
+    steps = [e for e in events if isinstance(e, StepDone)]
+    assert [("temporal" in e.losses) for e in steps] == [True, False, False, True, False, False]
