@@ -67,8 +67,9 @@ class TrainingOptions:
         learning_rate: Adam's; 1e-3 gave 16.5x the optimizer's style, 5e-3 56x.
         temporal_every: one step in this many trains on frame pairs with the
             temporal term; the others on single frames, at half the cost (the
-            style is learned per frame). 5 CPU-minutes at 256x144: every step
-            on pairs 8.2x the optimizer's style loss, one in 4 3.4x.
+            style is learned per frame). 5 minutes at 256x144 on one thread
+            (benchmarks/training_recipes.py): every step on pairs 6.0x the
+            optimizer's style loss, one in 4 3.9x.
         style_gain: the style weight in training is ``config.style_weight`` times
             this: a small network under-paints at the optimizer's balance (whole
             frames, 300 steps: gain 1 3.5x the optimizer's style loss and 0.90x its
