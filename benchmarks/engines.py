@@ -246,7 +246,7 @@ def main() -> None:
 
 def _trimmed(src: str, inputs: list[np.ndarray], work: str, info) -> str:
     """The input frames that were stylized, as a lossless-ish mp4 for evaluate_videos."""
-    path = os.path.join(work, "input_trimmed.mkv")
+    path = os.path.join(work, f"input_{len(inputs)}.mkv")
     if not os.path.exists(path):
         _encode(inputs, path, fps=info.fps, codec="ffv1")
     return path

@@ -132,7 +132,7 @@ def main() -> None:
     opt_sharp = statistics.mean(sharpness(f) for f in opt_frames)
     opt_encoded = os.path.join(work, "optimizer.mp4")
     _encode(opt_frames, opt_encoded, fps=info.fps)
-    ref_inputs = _trimmed_to(args.clip, inputs[: len(opt_frames)], work, info)
+    ref_inputs = _trimmed(args.clip, inputs[: len(opt_frames)], work, info)
     opt_flicker = (
         evaluate_flicker(inputs[: len(opt_frames)], opt_frames, size=size).flicker_ratio,
         evaluate_videos(ref_inputs, opt_encoded).flicker_ratio,
@@ -186,14 +186,6 @@ def main() -> None:
     print(f"frames in {work}")
     if os.path.exists(checkpoint):
         os.remove(checkpoint)
-
-
-def _trimmed_to(src: str, inputs: list, work: str, info) -> str:
-    """Like engines._trimmed, for another number of frames."""
-    path = os.path.join(work, f"input_{len(inputs)}.mkv")
-    if not os.path.exists(path):
-        _encode(inputs, path, fps=info.fps, codec="ffv1")
-    return path
 
 
 if __name__ == "__main__":

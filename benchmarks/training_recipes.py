@@ -31,10 +31,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
 from vidstyle.config import StyleConfig  # noqa: E402
+from vidstyle.engines.network import NetworkEngine  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker  # noqa: E402
 from vidstyle.media import load_image, read_frames  # noqa: E402
@@ -96,8 +94,7 @@ def main() -> None:
             clips=[SAMPLE],
             options=TrainingOptions(minutes=args.minutes, **training),
         )
-        with torch.no_grad():
-            outs = list(_paint(trained.net, inputs))
+        outs = NetworkEngine(trained.net, config=config).stylize_batch(inputs)  # raw: no blend
         measured = [judge.measure(o, c) for o, c in zip(outs, inputs)]
         summary = trained.payload["training"]
         rows.append(
@@ -118,13 +115,6 @@ def main() -> None:
     print(f"{'recipe':12} {'steps':>6} {'CPU-min':>7} {'style/opt':>9} {'content/opt':>11} {'raw flicker':>11}")
     for name, steps, cpu, style_ratio, content_ratio, flicker in rows:
         print(f"{name:12} {steps:6d} {cpu:7.2f} {style_ratio:9.2f} {content_ratio:11.2f} {flicker:11.3f}")
-
-
-def _paint(net, inputs):
-    """The network's raw frames, uint8 ``(H, W, 3)``."""
-    for image in inputs:
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
-        yield net(x)[0].permute(1, 2, 0).clamp(0, 1).mul(255).round().byte().numpy()
 
 
 if __name__ == "__main__":
