@@ -13,15 +13,13 @@ package imports the engines, never the other way round (the registry names
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from vidstyle.config import StyleConfig
 from vidstyle.engines.network import NetworkEngine
-from vidstyle.training.look import Look, load_look, save_look
+from vidstyle.training.look import Look, load_look, save_look, with_recorded_options
 from vidstyle.training.loop import (
     CheckpointSaved,
     StepDone,
@@ -85,10 +83,7 @@ def _refiner(styles_u8: Sequence[np.ndarray], options: dict, *, config: StyleCon
         return None
     from vidstyle.engines.optimize import OptimizerEngine
 
-    recorded: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if hasattr(config, k)
-    }
-    return OptimizerEngine(styles_u8, config=dataclasses.replace(config, **recorded), device=device)
+    return OptimizerEngine(styles_u8, config=with_recorded_options(config, options), device=device)
 
 
 network_engine.estimate_required_bytes = NetworkEngine.estimate_required_bytes  # type: ignore[attr-defined]

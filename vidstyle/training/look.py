@@ -16,6 +16,7 @@ import dataclasses
 import os
 import pickle
 import tempfile
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,6 +71,15 @@ class Look:
 def recorded_options(config: StyleConfig) -> dict:
     """The fields of ``config`` a look records (tuples as lists)."""
     return {name: list(v) if isinstance(v := getattr(config, name), tuple) else v for name in RECORDED_OPTIONS}
+
+
+def with_recorded_options(config: StyleConfig, options: dict) -> StyleConfig:
+    """``config`` with the fields a look recorded (``recorded_options``'
+    inverse: lists back to tuples; fields this version lacks are ignored)."""
+    recorded: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if hasattr(config, k)
+    }
+    return dataclasses.replace(config, **recorded)
 
 
 def look_payload(net: StyleNet, *, styles_u8, style_names, config: StyleConfig, training: dict) -> dict:
