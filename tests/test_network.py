@@ -237,15 +237,32 @@ def test_zero_blend_needs_no_optical_flow(trained):
 
 
 def test_residual_output_starts_from_the_content_and_reloads(tmp_path, style):
-    net = StyleNet(output="residual")
-    image = torch.rand(1, 3, 18, 22) * 0.9 + 0.05
+    net = StyleNet(output="residual", logit_eps=0.1)
+    image = torch.rand(1, 3, 18, 22)
     with torch.no_grad():
-        assert torch.allclose(net(image), image, atol=1e-5)  # untrained: the input itself
+        # untrained: the input itself, within the logit clamp
+        assert torch.allclose(net(image), image.clamp(0.1, 0.9), atol=1e-5)
     assert net.architecture()["output"] == "residual"
     save_look(tmp_path / "r.pt", net, styles_u8=[style], style_names=["s"], config=TINY, training={})
-    assert load_look(tmp_path / "r.pt").net.output == "residual"
+    reloaded = load_look(tmp_path / "r.pt").net
+    assert (reloaded.output, reloaded.logit_eps) == ("residual", 0.1)
     with pytest.raises(ValueError, match="unknown output"):
         StyleNet(output="linear")
+    with pytest.raises(ValueError, match="logit_eps"):
+        StyleNet(output="residual", logit_eps=0.5)
+
+
+def test_a_look_saved_before_the_logit_clamp_was_recorded_keeps_its_clamp(tmp_path, style):
+    from vidstyle.engines.network import FORMER_LOGIT_EPS, LOGIT_EPS
+
+    net = StyleNet(output="residual", logit_eps=FORMER_LOGIT_EPS)
+    path = tmp_path / "old.pt"
+    save_look(path, net, styles_u8=[style], style_names=["s"], config=TINY, training={})
+    payload = torch.load(path, weights_only=True)
+    del payload["architecture"]["logit_eps"]
+    torch.save(payload, path)
+    assert LOGIT_EPS != FORMER_LOGIT_EPS
+    assert load_look(path).net.logit_eps == FORMER_LOGIT_EPS
 
 
 def test_refinement_lowers_the_style_loss_of_network_frames_and_uses_warm_starts(look_path, clip):

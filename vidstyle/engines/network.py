@@ -44,7 +44,13 @@ CHANNELS = (16, 32, 64)  # encoder widths; the decoder mirrors them
 RESIDUAL_BLOCKS = 3
 OUTPUTS = ("tanh", "residual")
 OUTPUT = "tanh"  # see StyleNet
-LOGIT_EPS = 1e-3  # the residual output's input clamp: logit(0) and logit(1) are infinite
+# The residual output's input clamp (logit(0) and logit(1) are infinite). A
+# near-white pixel at 1e-3 needs the body to reach -6.9 to turn mid-grey and
+# the sigmoid's slope there is 0.001: on bikes.mp4 (a white object on grey),
+# 5 CPU-minutes of training left it white, 28.6x and 35.3x the optimizer's
+# style loss in two seeds; at 0.05, 16.6x and 17.9x (out/exp/ff.py, 1 thread).
+LOGIT_EPS = 0.05
+FORMER_LOGIT_EPS = 1e-3  # looks saved before the clamp was recorded
 RUNTIME_BYTES = 64 * 2**20  # torch's own working memory besides the tensors, a rough allowance
 # Peak live activations per pixel during a forward pass without gradients:
 # the widest full-resolution maps (16 channels, a few at once) and their
@@ -94,14 +100,21 @@ class StyleNet(nn.Module):
         channels: the three encoder widths.
         residual_blocks: how many residual blocks at the lowest resolution.
         output: ``tanh``: Johnson et al.'s ``(tanh(body) + 1) / 2``;
-            ``residual``: ``sigmoid(logit(image) + body)`` with the last
-            convolution initialized to zero, so an untrained network returns
-            its input and training starts from the content (the content
-            term is already met and every step goes to the style).
+            ``residual``: ``sigmoid(logit(clamp(image, e, 1 - e)) + body)``
+            with the last convolution initialized to zero, so an untrained
+            network returns its input (clamped to [e, 1 - e]) and training
+            starts from the content (the content term is already met and
+            every step goes to the style).
+        logit_eps: ``e`` above.
     """
 
     def __init__(
-        self, *, channels: Sequence[int] = CHANNELS, residual_blocks: int = RESIDUAL_BLOCKS, output: str = OUTPUT
+        self,
+        *,
+        channels: Sequence[int] = CHANNELS,
+        residual_blocks: int = RESIDUAL_BLOCKS,
+        output: str = OUTPUT,
+        logit_eps: float = LOGIT_EPS,
     ):
         super().__init__()
         if output not in OUTPUTS:
@@ -110,6 +123,9 @@ class StyleNet(nn.Module):
         self.channels = tuple(int(c) for c in channels)
         self.residual_blocks = int(residual_blocks)
         self.output = output
+        if not 0 < logit_eps < 0.5:
+            raise ValueError(f"logit_eps must be in (0, 0.5), got {logit_eps}")
+        self.logit_eps = float(logit_eps)
 
         def norm_relu(c: int) -> list[nn.Module]:
             return [nn.InstanceNorm2d(c, affine=True), nn.ReLU(inplace=True)]
@@ -141,14 +157,19 @@ class StyleNet(nn.Module):
         if pad_h or pad_w:
             x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         if self.output == "residual":
-            out = torch.sigmoid(torch.logit(x.clamp(LOGIT_EPS, 1 - LOGIT_EPS)) + self.body(x))
+            out = torch.sigmoid(torch.logit(x.clamp(self.logit_eps, 1 - self.logit_eps)) + self.body(x))
         else:  # Johnson et al. end in a scaled tanh; (tanh + 1) / 2 maps to [0, 1].
             out = (torch.tanh(self.body(x)) + 1.0) * 0.5
         return out[..., :height, :width]
 
     def architecture(self) -> dict:
         """What rebuilds this network (saved in look files)."""
-        return {"channels": list(self.channels), "residual_blocks": self.residual_blocks, "output": self.output}
+        return {
+            "channels": list(self.channels),
+            "residual_blocks": self.residual_blocks,
+            "output": self.output,
+            "logit_eps": self.logit_eps,
+        }
 
 
 def blend_with_warm_start(image: torch.Tensor, warm: WarmStart | None, weight: float) -> torch.Tensor:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from vidstyle.config import StyleConfig
-from vidstyle.engines.network import StyleNet
+from vidstyle.engines.network import FORMER_LOGIT_EPS, StyleNet
 from vidstyle.errors import InputError, OutputError
 
 LOOK_FORMAT = "vidstyle-look"
@@ -148,7 +148,10 @@ def network_from_payload(payload: dict, *, path="look") -> StyleNet:
     arch = payload.get("architecture") or {}
     try:
         net = StyleNet(
-            channels=arch["channels"], residual_blocks=arch["residual_blocks"], output=arch.get("output", "tanh")
+            channels=arch["channels"],
+            residual_blocks=arch["residual_blocks"],
+            output=arch.get("output", "tanh"),
+            logit_eps=float(arch.get("logit_eps", FORMER_LOGIT_EPS)),
         )
         net.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
