@@ -48,7 +48,7 @@ OUTPUT = "tanh"  # see StyleNet
 # near-white pixel at 1e-3 needs the body to reach -6.9 to turn mid-grey and
 # the sigmoid's slope there is 0.001: on bikes.mp4 (a white object on grey),
 # 5 CPU-minutes of training left it white, 28.6x and 35.3x the optimizer's
-# style loss in two seeds; at 0.05, 16.6x and 17.9x (out/exp/ff.py, 1 thread).
+# style loss in two seeds; at 0.05, 16.6x and 17.9x (README, "A second clip").
 LOGIT_EPS = 0.05
 FORMER_LOGIT_EPS = 1e-3  # looks saved before the clamp was recorded
 RUNTIME_BYTES = 64 * 2**20  # torch's own working memory besides the tensors, a rough allowance
