@@ -1,10 +1,10 @@
 """The boil after a cold start, on the same input pairs (issue 10): one command.
 
     .venv/bin/python benchmarks/boil.py [--size 256x144] [--start 20] [--end 48] [--clip PATH[@S]]
-        [--iters-first N] [--range-weight W]
+        [--iters-first N] [--range-weight W] [--output WxH [--detail-cold-factor F]] [--cold-only]
 
 The clip's first END frames are stylized twice by the optimizer at SIZE
-(default options, no detail stage): once as one warm-started chain from
+(default options; no detail stage unless --output): once as one warm-started chain from
 frame 0, once cold-started at frame START. Over the 15 pairs after START
 the input is the same, so the difference is the cold start's alone (the
 clip's own motion, which differs between its first second and the rest,
@@ -16,6 +16,14 @@ With ``--start 0`` (the clip's first second, where the pipeline always
 cold-starts) the warm chain runs backwards, from frame END-1 down to frame
 0, so that the clip's first pairs are reached warm: the boil there is then
 told apart from the motion of the clip's first frames.
+
+With ``--output WxH`` (larger than SIZE) every frame is also finished at
+the output size by the detail stage (``pipeline/detail.py``), as the
+command line does, and the output-size frames are measured: the detail
+stage's own cold start (``DETAIL_COLD_FACTOR`` x ``detail_iters``
+iterations at the output size from the upscaled painting; the factor is
+``--detail-cold-factor``) is then part of what is compared.
+``--cold-only`` skips the warm chain.
 
 Numbers on a shared 2-core CPU are noisy: compare the two runs of one call.
 """
@@ -38,6 +46,7 @@ from vidstyle.evaluate import evaluate_frames  # noqa: E402
 from vidstyle.media import read_frames  # noqa: E402
 from vidstyle.media.images import load_image  # noqa: E402
 from vidstyle.parsing import parse_size  # noqa: E402
+from vidstyle.pipeline import detail  # noqa: E402
 from vidstyle.pipeline.stages import stylize_pairs  # noqa: E402
 
 SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
@@ -54,10 +63,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iters-first", type=int, default=None, help="cold-start cap at 256x144")
     parser.add_argument("--range-weight", type=float, default=None, help="StyleConfig.range_weight (0: off)")
+    parser.add_argument("--output", default=None, help="output size WxH: finish at it with the detail stage")
+    parser.add_argument("--detail-cold-factor", type=int, default=None, help="detail.DETAIL_COLD_FACTOR")
+    parser.add_argument("--cold-only", action="store_true", help="skip the warm chain")
     args = parser.parse_args()
-    width, height = parse_size(args.size)
+    size = parse_size(args.size)
+    out_size = parse_size(args.output) if args.output else size
     path, start_s = split_clip(args.clip)
-    source = read_frames(path, size=(width, height), start_s=start_s)
+    source = read_frames(path, size=out_size, start_s=start_s)
     frames = [frame for _, frame in zip(range(args.end), source)]
     if args.start + PAIRS + 1 > len(frames):
         parser.error(f"--end must leave {PAIRS + 1} frames after --start (the clip has {len(frames)} of {args.end})")
@@ -66,23 +79,29 @@ def main() -> None:
         config = dataclasses.replace(config, iters_first=args.iters_first)
     if args.range_weight is not None:
         config = dataclasses.replace(config, range_weight=args.range_weight)
+    if args.detail_cold_factor is not None:
+        detail.DETAIL_COLD_FACTOR = args.detail_cold_factor
     engine = OptimizerEngine([load_image(STYLE)], config=config)
 
     def stylize(part) -> list:
-        return [stylized.image_u8 for _, stylized in stylize_pairs(part, engine, config=config)]
+        return [stylized.image_u8 for _, stylized in stylize_pairs(part, engine, config=config, size=size)]
 
-    if args.start == 0:  # no frame before the first: reach it warm from the other side
-        chain = stylize(frames[::-1])[::-1]
-    else:
-        chain = stylize(frames)[args.start :]
-    cold = stylize(frames[args.start :])
-    inputs = [frame.image_u8 for frame in frames[args.start :]]
-    warm_name = f"warm chain backwards from frame {len(frames) - 1}" if args.start == 0 else "warm chain from frame 0"
-    for name, outputs in ((warm_name, chain), (f"cold start at frame {args.start}", cold)):
+    span = slice(args.start, args.start + PAIRS + 1)  # the frames measured
+    runs = []
+    if not args.cold_only:
+        if args.start == 0:  # no frame before the first: reach it warm from the other side
+            chain = stylize(frames[::-1])[::-1]
+        else:
+            chain = stylize(frames)
+        name = f"warm chain backwards from frame {len(frames) - 1}" if args.start == 0 else "warm chain from frame 0"
+        runs.append((name, chain[span]))
+    runs.append((f"cold start at frame {args.start}", stylize(frames[span])))
+    inputs = [frame.image_u8 for frame in frames[span]]
+    for name, outputs in runs:
         report = evaluate_frames(inputs, outputs).report("full", "rgb")
-        ratio = report.over(range(PAIRS)).flicker_ratio
-        pairs = " ".join(f"{s / i:.2f}" for s, i in list(zip(report.per_pair_stylized, report.per_pair_input))[:PAIRS])
-        styles = " ".join(f"{engine.measure(o, c)['style']:,.0f}" for o, c in zip(outputs[: PAIRS + 1], inputs))
+        ratio = report.flicker_ratio
+        pairs = " ".join(f"{s / i:.2f}" for s, i in zip(report.per_pair_stylized, report.per_pair_input))
+        styles = " ".join(f"{engine.measure(o, c)['style']:,.0f}" for o, c in zip(outputs, inputs))
         print(f"{name}: pairs {args.start}-{args.start + PAIRS} flicker {ratio:.3f}", flush=True)
         print(f"  per pair: {pairs}")
         print(f"  style loss per frame: {styles}", flush=True)

@@ -172,6 +172,16 @@ def test_a_still_stage_without_motion_is_a_cold_start_with_more_iterations(engin
     assert result.image_u8.shape == (64, 96, 3) and result.num_iters > low.num_iters
 
 
+def test_the_first_frame_at_the_output_size_is_painted_not_an_upscale(engine):
+    """The detail stage's cold start paints the output size: its style loss
+    falls well below the upscaled processing-size result's."""
+    content = texture(128, 96)
+    low = engine.stylize(resize(content, (64, 48)), max_iters=20)
+    up = resize(low.image_u8, (128, 96))
+    finished = DetailStage(engine, (128, 96), iters=2).finish(content, low, None)
+    assert engine.measure(finished.image_u8, content)["style"] < 0.5 * engine.measure(up, content)["style"]
+
+
 def test_an_interrupted_run_with_the_detail_stage_resumes_where_it_stopped(tmp_path, fake_engine):
     """Both stores (output-size frames, processing-size results) come back:
     the rerun computes only the unfinished frames, and writes what an

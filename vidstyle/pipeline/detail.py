@@ -20,9 +20,13 @@ so the output-size chain follows what the processing-size chain decides
 loss (eq. 7, previous frame only) holds it there. Starting instead from
 ``up(low_t)`` with the warped frame's fine detail added measured 10 times
 the pair-to-pair change (480x270 from 256x144, sample clip): the detail
-stage moves the large structures too, and each frame undid that. Cold
-starts (the first frame, scene cuts) have nothing to carry and get
-``DETAIL_COLD_FACTOR`` times the iterations.
+stage moves the large structures too, and each frame undid that.
+
+Cold starts (the first frame, scene cuts) have nothing to carry and get
+``DETAIL_COLD_FACTOR`` times the iterations. With 3 times, the former
+factor, the first frame was a barely textured upscale (sample, 480x270:
+style loss 39,408 against ~9,000 fifteen frames later) and the texture
+built up over the first second (README, "Full resolution").
 
 Cost per frame: ``detail_iters`` VGG19 iterations at the output size, e.g.
 on 2 CPU cores ~25 times one at 256x144 for 1280x720 (see README, "Sizes").
@@ -45,7 +49,9 @@ from vidstyle.motion.flow import FlowEstimator, consistency_mask, warp
 # many processing-size pixels first: its fine part is the warp's
 # interpolation error of the texture, not a change of the picture.
 CHANGE_BLUR_SIGMA = 1.5
-DETAIL_COLD_FACTOR = 3  # cold starts at the output size get this many times detail_iters
+# Cold starts at the output size get this many times detail_iters: 7 (21 at the
+# default 3) starts near where the warm chain settles (README, "Full resolution")
+DETAIL_COLD_FACTOR = 7
 # Below this ratio of output to processing longer side, the detail stage is
 # not worth an iteration at the output size: the result is resized.
 MIN_DETAIL_SCALE = 1.2
