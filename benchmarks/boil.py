@@ -4,11 +4,11 @@
         [--iters-first N] [--range-weight W] [--output WxH [--detail-cold-factor F]] [--cold-only]
 
 The clip's first END frames are stylized twice by the optimizer at SIZE
-(default options; no detail stage unless --output): once as one warm-started chain from
-frame 0, once cold-started at frame START. Over the 15 pairs after START
-the input is the same, so the difference is the cold start's alone (the
-clip's own motion, which differs between its first second and the rest,
-cancels). Prints the flicker ratio (``vidstyle eval``'s meter, full mask,
+(default options; no detail stage unless --output): once as one
+warm-started chain from frame 0, once cold-started at frame START. Over
+the 15 pairs after START the input is the same, so the difference is the
+cold start's alone (the clip's own motion, which differs between its
+first second and the rest, cancels). Prints the flicker ratio (``vidstyle eval``'s meter, full mask,
 RGB) over those pairs for both runs, the per-pair ratios, and the style
 loss of the frames from START on in both runs.
 
@@ -80,6 +80,8 @@ def main() -> None:
     if args.range_weight is not None:
         config = dataclasses.replace(config, range_weight=args.range_weight)
     if args.detail_cold_factor is not None:
+        if args.detail_cold_factor < 1:
+            parser.error("--detail-cold-factor must be at least 1")
         detail.DETAIL_COLD_FACTOR = args.detail_cold_factor
     engine = OptimizerEngine([load_image(STYLE)], config=config)
 
