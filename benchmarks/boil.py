@@ -8,9 +8,9 @@ The clip's first END frames are stylized twice by the optimizer at SIZE
 warm-started chain from frame 0, once cold-started at frame START. Over
 the 15 pairs after START the input is the same, so the difference is the
 cold start's alone (the clip's own motion, which differs between its
-first second and the rest, cancels). Prints the flicker ratio (``vidstyle eval``'s meter, full mask,
-RGB) over those pairs for both runs, the per-pair ratios, and the style
-loss of the frames from START on in both runs.
+first second and the rest, cancels). Prints the flicker ratio (``vidstyle
+eval``'s meter, full mask, RGB) over those pairs for both runs, the
+per-pair ratios, and the style loss of the 16 frames from START on.
 
 With ``--start 0`` (the clip's first second, where the pipeline always
 cold-starts) the warm chain runs backwards, from frame END-1 down to frame
