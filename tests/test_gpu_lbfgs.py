@@ -146,6 +146,21 @@ def test_first_step_max_moves_the_largest_element_by_that_much():
     assert torch.allclose(x.detach(), torch.tensor([-0.5, 2.0, -0.25]))
 
 
+def test_max_step_bounds_every_later_step_and_keeps_the_direction(style_problem):
+    loss_of, start = style_problem
+    free, _ = run(lambda x: DeviceLBFGS(x, first_step_max=1.0), loss_of, start, 6)
+    bounded, _ = run(lambda x: DeviceLBFGS(x, first_step_max=1.0, max_step=4.0), loss_of, start, 6)
+    moves = [(b - a).abs().amax().item() for a, b in zip(free, free[1:])]
+    assert max(moves) > 4.0  # unbounded, some step is larger: the bound has work to do
+    for a, b in zip(bounded, bounded[1:]):
+        assert (b - a).abs().amax().item() <= 4.0 + 1e-3
+    # the second step is the first L-BFGS direction, only shortened
+    free_step, bounded_step = free[1] - free[0], bounded[1] - bounded[0]
+    assert torch.allclose(free[0], bounded[0])
+    cosine = torch.nn.functional.cosine_similarity(free_step.reshape(1, -1), bounded_step.reshape(1, -1)).item()
+    assert cosine > 0.999
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="requires grad"):
         DeviceLBFGS(torch.zeros(3))
@@ -165,8 +180,8 @@ def test_an_overshooting_step_restarts_from_the_best_pixels(monkeypatch, oversho
     content = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
     make_optimizer = engine._make_optimizer
 
-    def overshooting(pixels):
-        optimizer = make_optimizer(pixels)
+    def overshooting(pixels, **options):
+        optimizer = make_optimizer(pixels, **options)
         step = optimizer.step
         steps = [0]
 

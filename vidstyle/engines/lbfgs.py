@@ -55,6 +55,9 @@ class DeviceLBFGS:
         first_step_max: None: torch's first step, ``min(1, 1/|g|_1) * lr``
             along ``-g``; a number: a first step that moves the element with
             the largest gradient by this much.
+        max_step: None: every later step as L-BFGS sizes it; a number: no
+            element moves by more than this in one step (the step is
+            shortened along its direction: a trust region in the max norm).
 
     ``step(closure)`` calls ``closure()`` (which zeroes the gradient, computes
     the loss, calls ``backward`` and returns the loss), then moves ``param``
@@ -63,7 +66,13 @@ class DeviceLBFGS:
     """
 
     def __init__(
-        self, param: torch.Tensor, *, lr: float = 1.0, history_size: int = 50, first_step_max: float | None = None
+        self,
+        param: torch.Tensor,
+        *,
+        lr: float = 1.0,
+        history_size: int = 50,
+        first_step_max: float | None = None,
+        max_step: float | None = None,
     ):
         if not isinstance(param, torch.Tensor) or not param.requires_grad:
             raise ValueError("DeviceLBFGS optimizes one tensor that requires grad")
@@ -73,6 +82,7 @@ class DeviceLBFGS:
         self.lr = float(lr)
         self.history_size = history_size
         self.first_step_max = first_step_max
+        self.max_step = max_step
         self.num_iters = 0
         self._dirs: list[torch.Tensor] = []  # y_k = g_{k+1} - g_k
         self._steps: list[torch.Tensor] = []  # s_k = t_k d_k
@@ -108,6 +118,9 @@ class DeviceLBFGS:
         else:
             direction = self._two_loop(flat_grad)
             step_size = torch.full((), self.lr, dtype=flat_grad.dtype, device=flat_grad.device)
+            if self.max_step is not None:
+                largest = direction.abs().amax().clamp(min=torch.finfo(flat_grad.dtype).tiny)
+                step_size = torch.minimum(step_size, self.max_step / largest)
         if self._prev_grad is None:
             self._prev_grad = flat_grad.clone(memory_format=torch.contiguous_format)
         else:

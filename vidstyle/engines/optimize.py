@@ -120,6 +120,24 @@ LBFGS_ON_DEVICE = True
 # frame). float32 keeps torch's rule on the CPU: it is smooth there, and the
 # iterates then match torch.optim.LBFGS. Not on CUDA (``first_step_max``).
 FIRST_STEP_MAX = {"bf16": 1.0, "fp16": 1.0}
+# A warm-started frame gets that first step in every precision, the CPU's
+# float32 included: it has few iterations (10, 3 in the detail stage) and
+# torch's step, 1 in L1 over the whole image (3e-6 grey levels per value at
+# 512x218), spends one of them on nothing; the second step, built on that
+# invisible curvature pair, then overshot often enough that the frame kept
+# its starting image (detail stage, bikes clip 256x109 -> 512x218, 15 warm
+# frames of 3 iterations: 3 of them unchanged, style loss 4.6 times the first
+# frame's; with this rule every frame's loss fell, style 2.4 times, flicker
+# ratio 3.99 vs 3.78). The processing-size chain barely moves (24 frames at
+# 256 px, 10 iterations, with WARM_MAX_STEP: sample flicker 0.814 vs 0.801,
+# style loss -1%; bikes 3.55 vs 3.36, style loss -5%).
+WARM_FIRST_STEP_MAX = 1.0
+# ...and no pixel of a warm-started frame moves by more than this (0..255) in
+# one L-BFGS step: after that small first step the curvature estimate can be
+# far too large (a blurred warm start at 96x64: the second step took the loss
+# from 1.7e8 to 2e15 and the frame kept its start). On the recorded frames
+# above the bound never bound (the same results to the pixel).
+WARM_MAX_STEP: float | None = 32.0
 
 
 @dataclasses.dataclass
@@ -457,6 +475,7 @@ class OptimizerEngine:
                     max_iters=cap,
                     min_iters=0 if cold else self.config.min_iters_later,
                     on_iteration=on_iteration,
+                    warm=not cold,
                 )
         finally:
             self._serving = None
@@ -529,6 +548,7 @@ class OptimizerEngine:
         min_iters: int = 0,
         on_iteration: Callable[[IterationDone], None] | None = None,
         frame_size: tuple[int, int] | None = None,
+        warm: bool = False,
     ) -> FrameResult:
         """Optimize one frame.
 
@@ -540,6 +560,7 @@ class OptimizerEngine:
             max_iters: iteration cap; ``min_iters``: no convergence stop before.
             frame_size: set on the coarse level: the size of the frame it serves
                 (error messages name it; the coarse level runs eagerly).
+            warm: a warm-started frame (L-BFGS's first step: ``first_step_max``).
         """
         cfg = self.config
         started = time.perf_counter()
@@ -607,7 +628,7 @@ class OptimizerEngine:
             terms = objective.evaluate(pixels, pixels.grad, scale=1.0 if scale is None else scale)
             return sum_terms([*terms.values(), *(term.detach() for term in per_pixel.values())])
 
-        optimizer = self._make_optimizer(pixels)
+        optimizer = self._make_optimizer(pixels, warm=warm)
         scaler = self._scaler
         history: list[float] = []
 
@@ -652,7 +673,7 @@ class OptimizerEngine:
                 elif diverged(history[-1], best_loss):
                     with torch.no_grad():
                         pixels.copy_(best_pixels)
-                    optimizer = self._make_optimizer(pixels)
+                    optimizer = self._make_optimizer(pixels, warm=warm)
                     window_from = len(history)
                     continue
                 since = len(history) - window_from
@@ -705,7 +726,7 @@ class OptimizerEngine:
             return self.to_tensor(noise)
         return self.to_tensor(content_u8).clone()
 
-    def _make_optimizer(self, pixels: torch.Tensor):
+    def _make_optimizer(self, pixels: torch.Tensor, *, warm: bool = False):
         if self.config.optimizer == "adam":
             return torch.optim.Adam([pixels], lr=self.config.learning_rate)
         # One L-BFGS iteration per step() so the stopping rule sees every loss;
@@ -716,7 +737,8 @@ class OptimizerEngine:
                 pixels,
                 lr=1.0,
                 history_size=LBFGS_HISTORY_SIZE,
-                first_step_max=first_step_max(self.precision, self.device),
+                first_step_max=first_step_max(self.precision, self.device, warm=warm),
+                max_step=WARM_MAX_STEP if warm else None,
             )
         return torch.optim.LBFGS(
             [pixels],
@@ -735,8 +757,9 @@ class OptimizerEngine:
         return abs(before - now) <= self.config.tolerance * max(abs(now), 1e-12)
 
 
-def first_step_max(precision: str, device: torch.device) -> float | None:
-    """L-BFGS's first step rule (``FIRST_STEP_MAX``; None: torch's).
+def first_step_max(precision: str, device: torch.device, *, warm: bool = False) -> float | None:
+    """L-BFGS's first step rule (``FIRST_STEP_MAX``; None: torch's); a
+    ``warm``-started frame always gets ``WARM_FIRST_STEP_MAX``.
 
     float32 on CUDA gets the reduced-precision rule too while cuDNN may run
     float32 convolutions in TF32 (PyTorch's default, Ampere and newer): TF32's
@@ -747,6 +770,8 @@ def first_step_max(precision: str, device: torch.device) -> float | None:
     reached 5.2e6; a run two sessions earlier had passed, cuDNN's algorithm
     choice (``cudnn.benchmark``) deciding whether TF32 was used.
     """
+    if warm:
+        return WARM_FIRST_STEP_MAX
     if precision == "fp32" and device.type == "cuda" and torch.backends.cudnn.allow_tf32:
         return FIRST_STEP_MAX["bf16"]
     return FIRST_STEP_MAX.get(precision)
