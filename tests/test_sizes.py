@@ -18,6 +18,7 @@ from vidstyle.frames import Frame
 from vidstyle.losses import TV_REFERENCE_PIXELS, total_variation
 from vidstyle.media import read_frames
 from vidstyle.media.images import load_image, resize
+from vidstyle.motion.estimate import Motion
 from vidstyle.pipeline.detail import DetailStage, scale_flow, wants_detail
 from vidstyle.pipeline.stages import stylize_pairs
 from vidstyle.pipeline.video import InterruptedRun
@@ -180,6 +181,27 @@ def test_the_first_frame_at_the_output_size_is_painted_not_an_upscale(engine):
     up = resize(low.image_u8, (128, 96))
     finished = DetailStage(engine, (128, 96), iters=2).finish(content, low, None)
     assert engine.measure(finished.image_u8, content)["style"] < 0.5 * engine.measure(up, content)["style"]
+
+
+def test_disoccluded_pixels_at_the_output_size_start_textured_not_blurred(engine):
+    """Where the flow is unreliable the output-size frame cannot carry its
+    previous strokes; it starts from the upsampled painting with the warped
+    frame's fine strokes lent, not from a blur that a few iterations cannot
+    paint. Reliable pixels start from the previous frame warped."""
+    stage = DetailStage(engine, (96, 64), iters=2, flow=None)
+    previous = np.random.default_rng(1).integers(0, 256, (64, 96, 3), dtype=np.uint8)  # fine strokes
+    smooth_low = cv2.GaussianBlur(texture(48, 32, seed=2), (0, 0), 2.0)
+    stage.remember(previous, smooth_low, texture(96, 64))
+    mask = np.ones((32, 48), np.float32)
+    mask[:, :24] = 0.0  # the left half disoccluded
+    motion = Motion(warps=[(1, np.zeros((32, 48, 2), np.float32), mask)], is_scene_cut=False, reliable_fraction=0.5)
+    warm, iters = stage._warm_start(smooth_low, motion, texture(96, 64))
+    assert warm.temporal is not None and iters == 2
+    init_u8 = (warm.init * 255).round().astype(np.uint8)
+    up = resize(smooth_low, (96, 64))
+    left = np.s_[:, 4:44]  # away from the mask's edge, resized bilinearly
+    assert sharpness(init_u8[left]) > 5 * sharpness(up[left])
+    assert np.abs(init_u8[:, 56:].astype(int) - previous[:, 56:]).mean() < 3  # reliable: the warped frame
 
 
 def test_an_interrupted_run_with_the_detail_stage_resumes_where_it_stopped(tmp_path, fake_engine):
