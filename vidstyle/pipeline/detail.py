@@ -29,10 +29,10 @@ after the first, the style loss averaged 2.4 times the first frame's (2.9
 over the last four) on the bikes clip (256x109 -> 512x218, 15-18% of the
 pixels disoccluded per frame); with the fine strokes lent 2.0 (2.35;
 sharpness 1.07 of the first frame's, was 0.88; flicker ratio 4.09 vs 3.99),
-on the sample 1.12 vs 1.19 (sharpness
-0.94 vs 0.89, flicker 1.53 either way; one-off replays of the stage's
-recorded inputs over 16 frames, both with L-BFGS's warm first step,
-``engines.optimize.WARM_FIRST_STEP_MAX``).
+on the sample 1.12 vs 1.19 (sharpness 0.94 vs 0.89, flicker 1.53 either
+way; one-off replays of the stage's recorded inputs over 16 frames, both
+with L-BFGS's warm first step, ``engines.optimize.WARM_FIRST_STEP_MAX``;
+README, "The detail stage's warm frames").
 
 Cold starts (the first frame, scene cuts) have nothing to carry and get
 ``DETAIL_COLD_FACTOR`` times the iterations. With 3 times, the former
