@@ -19,8 +19,8 @@ with ``fine(X) = X - G_s(X)``, ``G_s`` a Gaussian blur of ``s`` = the output
 width over the processing width (the strokes finer than the processing size),
 so the output-size chain follows what the processing-size chain decides
 (new content, lighting) without repainting its own texture, and the temporal
-loss (eq. 7, previous frame only) holds it there. Starting instead from
-``up(low_t)`` with the warped frame's fine detail added measured 10 times
+loss (eq. 7, previous frame only) holds it there. Starting every pixel
+instead from ``up(low_t)`` with the warped frame's fine detail added measured 10 times
 the pair-to-pair change (480x270 from 256x144, sample clip): the detail
 stage moves the large structures too, and each frame undid that.
 Disocclusions started from ``up(low_t)`` alone were a blur that 3 iterations
