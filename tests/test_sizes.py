@@ -202,6 +202,10 @@ def test_disoccluded_pixels_at_the_output_size_start_textured_not_blurred(engine
     left = np.s_[:, 4:44]  # away from the mask's edge, resized bilinearly
     assert sharpness(init_u8[left]) > 5 * sharpness(up[left])
     assert np.abs(init_u8[:, 56:].astype(int) - previous[:, 56:]).mean() < 3  # reliable: the warped frame
+    former = DetailStage(engine, (96, 64), iters=2, flow=None, lend_fine_detail=False)
+    former.remember(previous, smooth_low, texture(96, 64))
+    former_u8 = (former._warm_start(smooth_low, motion, texture(96, 64))[0].init * 255).round().astype(np.uint8)
+    assert np.abs(former_u8[left].astype(int) - up[left]).max() <= 1  # the former rule: the blur itself
 
 
 def test_an_interrupted_run_with_the_detail_stage_resumes_where_it_stopped(tmp_path, fake_engine):

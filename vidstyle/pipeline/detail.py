@@ -96,6 +96,9 @@ class DetailStage:
         iters: iterations per warm frame; cold starts get ``DETAIL_COLD_FACTOR`` times as many.
         temporal: carry texture along the flow and add the temporal loss
             (False: every frame starts from its upsampled result alone).
+        lend_fine_detail: disoccluded pixels start from the upsampled result
+            plus the warped frame's fine strokes (False: the upsampled result
+            alone, the former rule; ``benchmarks/detail_warm.py`` compares them).
     """
 
     def __init__(
@@ -106,8 +109,10 @@ class DetailStage:
         iters: int,
         temporal: bool = True,
         flow: str | None = "dis-medium",
+        lend_fine_detail: bool = True,
     ):
         self.engine = engine
+        self.lend_fine_detail = lend_fine_detail
         self.out_size = out_size
         self.iters = iters
         self.temporal = temporal
@@ -174,8 +179,10 @@ class DetailStage:
         # the processing size; lend it the warped frame's (the occluder's
         # strokes, the right statistics in the wrong place), so the few
         # iterations start from a textured image instead of a blur.
-        scale = self.out_size[0] / low_u8.shape[1]
-        fine = warped - cv2.GaussianBlur(warped, (0, 0), scale)
-        init = np.clip(mask * followed + (1.0 - mask) * (up + fine), 0.0, 1.0).astype(np.float32)
+        disoccluded = up
+        if self.lend_fine_detail:
+            scale = self.out_size[0] / low_u8.shape[1]
+            disoccluded = up + (warped - cv2.GaussianBlur(warped, (0, 0), scale))
+        init = np.clip(mask * followed + (1.0 - mask) * disoccluded, 0.0, 1.0).astype(np.float32)
         target = TemporalTarget(warped=warped[None].astype(np.float32), weights=mask[None, ..., 0])
         return WarmStart(init=init, temporal=target), self.iters
