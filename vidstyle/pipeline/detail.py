@@ -25,13 +25,12 @@ the pair-to-pair change (480x270 from 256x144, sample clip): the detail
 stage moves the large structures too, and each frame undid that.
 Disocclusions started from ``up(low_t)`` alone were a blur that 3 iterations
 could not paint, and the next frames carried it on: over the 15 warm frames
-after the first, the style loss averaged 2.4 times the first frame's (2.9
+after the first, the style loss averaged 2.24 times the first frame's (2.64
 over the last four) on the bikes clip (256x109 -> 512x218, 15-18% of the
-pixels disoccluded per frame); with the fine strokes lent 2.0 (2.35;
-sharpness 1.07 of the first frame's, was 0.88; flicker ratio 4.09 vs 3.99),
-on the sample 1.12 vs 1.19 (sharpness 0.94 vs 0.89, flicker 1.53 either
-way; one-off replays of the stage's recorded inputs over 16 frames, both
-with L-BFGS's warm first step, ``engines.optimize.WARM_FIRST_STEP_MAX``;
+pixels disoccluded per frame); with the fine strokes lent 1.84 (2.12;
+sharpness 1.09 of the first frame's, was 0.90; flicker ratio 4.08 vs 3.96;
+``benchmarks/detail_warm.py``, which replays the stage's recorded inputs,
+both with L-BFGS's warm first step, ``engines.optimize.WARM_FIRST_STEP_MAX``;
 README, "The detail stage's warm frames").
 
 Cold starts (the first frame, scene cuts) have nothing to carry and get
