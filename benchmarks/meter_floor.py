@@ -21,27 +21,14 @@ reads steady.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 import numpy as np
+from clip_options import add_clip_options, optimizer, read_clip  # benchmarks/, this script's folder
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, ROOT)
-
-from resolution import split_clip  # noqa: E402  (benchmarks/, this script's folder)
-
-from vidstyle.config import StyleConfig  # noqa: E402
-from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
-from vidstyle.evaluate import evaluate_frames, sharpness  # noqa: E402
-from vidstyle.frames import u8_to_float  # noqa: E402
-from vidstyle.media import read_frames  # noqa: E402
-from vidstyle.media.images import load_image  # noqa: E402
-from vidstyle.motion.flow import FlowEstimator, warp  # noqa: E402
-from vidstyle.parsing import parse_size  # noqa: E402
-
-SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
-STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
+from vidstyle.config import StyleConfig
+from vidstyle.evaluate import evaluate_frames, sharpness
+from vidstyle.frames import u8_to_float
+from vidstyle.motion.flow import FlowEstimator, warp
 
 
 def carry(first_u8: np.ndarray, backward_flows: list[np.ndarray], interpolation: str) -> list[np.ndarray]:
@@ -56,21 +43,15 @@ def carry(first_u8: np.ndarray, backward_flows: list[np.ndarray], interpolation:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clip", default=SAMPLE, help="video; PATH@S starts at S seconds")
-    parser.add_argument("--size", default="256x144", help="size WxH the clip is read, stylized and measured at")
-    parser.add_argument("--frames", type=int, default=24, help="frames from the clip's start (at least 2)")
-    parser.add_argument("--threads", type=int, default=2)
+    add_clip_options(parser)
     args = parser.parse_args()
-    if args.frames < 2:
-        parser.error("--frames must be at least 2")
-    size = parse_size(args.size)
-    path, start_s = split_clip(args.clip)
-    inputs = [frame.image_u8 for _, frame in zip(range(args.frames), read_frames(path, size=size, start_s=start_s))]
+    name, _, frames = read_clip(parser, args)
+    inputs = [frame.image_u8 for frame in frames]
     config = StyleConfig(num_threads=args.threads)
-    painting = OptimizerEngine([load_image(STYLE)], config=config).stylize(inputs[0], None).image_u8
+    painting = optimizer(config).stylize(inputs[0], None).image_u8
     estimator = FlowEstimator(config.flow or "dis-medium")
     flows = [estimator.estimate(inputs[t], inputs[t - 1]) for t in range(1, len(inputs))]
-    print(f"{os.path.basename(path)} at {args.size}, {len(inputs)} frames")
+    print(f"{name} at {args.size}, {len(inputs)} frames")
     print("| carried | warp | flicker rgb | luma | sharp, last / first |")
     print("|---|---|---:|---:|---:|")
     for name, first in (("the painting of frame 0", painting), ("input frame 0", inputs[0])):

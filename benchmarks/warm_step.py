@@ -17,46 +17,26 @@ the same rule: ``benchmarks/detail_warm.py``.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
+from clip_options import add_clip_options, optimizer, read_clip  # benchmarks/, this script's folder
+from detail_warm import torch_first_step
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, ROOT)
-
-from detail_warm import torch_first_step  # noqa: E402  (benchmarks/, this script's folder)
-from resolution import split_clip  # noqa: E402
-
-from vidstyle.config import StyleConfig  # noqa: E402
-from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
-from vidstyle.evaluate import evaluate_frames, sharpness  # noqa: E402
-from vidstyle.media import read_frames  # noqa: E402
-from vidstyle.media.images import load_image  # noqa: E402
-from vidstyle.parsing import parse_size  # noqa: E402
-from vidstyle.pipeline.stages import stylize_pairs  # noqa: E402
-
-SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
-STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
+from vidstyle.config import StyleConfig
+from vidstyle.evaluate import evaluate_frames, sharpness
+from vidstyle.pipeline.stages import stylize_pairs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clip", default=SAMPLE, help="video; PATH@S starts at S seconds")
-    parser.add_argument("--size", default="256x144", help="processing size WxH (the clip is read at it)")
-    parser.add_argument("--frames", type=int, default=24, help="frames from the clip's start (at least 2)")
-    parser.add_argument("--threads", type=int, default=2)
+    add_clip_options(parser)
     args = parser.parse_args()
-    if args.frames < 2:
-        parser.error("--frames must be at least 2")
-    size = parse_size(args.size)
-    path, start_s = split_clip(args.clip)
-    frames = [frame for _, frame in zip(range(args.frames), read_frames(path, size=size, start_s=start_s))]
+    name, size, frames = read_clip(parser, args)
     inputs = [frame.image_u8 for frame in frames]
     config = StyleConfig(num_threads=args.threads)
-    engine = OptimizerEngine([load_image(STYLE)], config=config)
-    print(f"{os.path.basename(path)} at {args.size}, {len(frames)} frames")
+    engine = optimizer(config)
+    print(f"{name} at {args.size}, {len(frames)} frames")
     print("| warm first step | flicker rgb | luma | style 1.. | style, frame 0 | sharp | s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, torch_rule in (("1 grey level, bound 32 (default)", False), ("torch's", True)):
