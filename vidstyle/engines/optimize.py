@@ -126,11 +126,13 @@ FIRST_STEP_MAX = {"bf16": 1.0, "fp16": 1.0}
 # 512x218), spends one of them on nothing; the second step, built on that
 # invisible curvature pair, then overshot often enough that the frame kept
 # its starting image (detail stage, bikes clip 256x109 -> 512x218, 15 warm
-# frames of 3 iterations: 3 of them unchanged, style loss 4.6 times the first
-# frame's; with this rule every frame's loss fell, style 2.4 times, flicker
-# ratio 3.99 vs 3.78). The processing-size chain barely moves (24 frames at
-# 256 px, 10 iterations, with WARM_MAX_STEP: sample flicker 0.814 vs 0.801,
-# style loss -1%; bikes 3.55 vs 3.36, style loss -5%).
+# frames of 3 iterations: in the first diagnosis 3 of them unchanged; style
+# loss 2.89 times the first frame's, with this rule 2.24, flicker ratio 3.96
+# vs 3.80: ``benchmarks/detail_warm.py``, variants ``no-fill`` and
+# ``torch-step+no-fill``). The processing-size
+# chain barely moves (24 frames at 256 px, 10 iterations, with WARM_MAX_STEP:
+# sample flicker 0.814 vs 0.801, style loss -1%; bikes 3.55 vs 3.36, style
+# loss -5%; ``benchmarks/warm_step.py``).
 WARM_FIRST_STEP_MAX = 1.0
 # ...and no pixel of a warm-started frame moves by more than this (0..255) in
 # one L-BFGS step: after that small first step the curvature estimate can be
