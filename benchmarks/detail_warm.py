@@ -44,20 +44,18 @@ import numpy as np
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from resolution import split_clip  # noqa: E402  (benchmarks/, this script's folder)
+from clip_options import SAMPLE, optimizer  # noqa: E402  (benchmarks/, this script's folder)
+from resolution import split_clip  # noqa: E402
 
 from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.engines import optimize  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_frames, sharpness  # noqa: E402
 from vidstyle.media import read_frames  # noqa: E402
-from vidstyle.media.images import load_image  # noqa: E402
 from vidstyle.parsing import parse_size  # noqa: E402
 from vidstyle.pipeline import detail  # noqa: E402
 from vidstyle.pipeline.stages import stylize_pairs  # noqa: E402
 
-SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
-STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
 DEFAULT_VARIANTS = (
     "default;torch-step+no-fill;no-fill;iters=4;iters=6+no-fill;iters=6+no-fill+tw=3;iters=6+no-fill+tw=10"
 )
@@ -139,7 +137,7 @@ def replay(records, variant: Variant, config: StyleConfig, engine: OptimizerEngi
     from the recorded first frame; returns them and the seconds per warm frame."""
     if variant.temporal_factor != 1.0:
         weighted = dataclasses.replace(config, temporal_weight=config.temporal_weight * variant.temporal_factor)
-        engine = OptimizerEngine([load_image(STYLE)], config=weighted)
+        engine = optimizer(weighted)
     content0, low0, _, output0 = records[0]
     out_size = (content0.shape[1], content0.shape[0])
     stage = detail.DetailStage(
@@ -175,7 +173,7 @@ def main() -> None:
         parser.error(str(error))
     path, start_s = split_clip(args.clip)
     frames = [frame for _, frame in zip(range(args.frames), read_frames(path, size=out_size, start_s=start_s))]
-    engine = OptimizerEngine([load_image(STYLE)], config=config)
+    engine = optimizer(config)
     started = time.perf_counter()
     records = record(frames, engine, config, size)
     print(f"recorded {len(records)} frames, {args.size} -> {args.output}, in {time.perf_counter() - started:.0f} s")
