@@ -106,6 +106,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="network training budget (wall minutes)")
     parser.add_argument("--frames", type=int, default=None, help="stylize only the first N frames")
     parser.add_argument("--look", help="use this trained look instead of training one")
+    parser.add_argument(
+        "--prior",
+        action="store_true",
+        help="train a look that takes its warped previous output (TrainingOptions.prior)",
+    )
     parser.add_argument("--blend", type=float, default=0.5, help="net_blend of the blended network row")
     parser.add_argument(
         "--refine", type=int, default=0, help="one more row: the blended network refined by N optimizer iterations"
@@ -147,13 +152,14 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="vidstyle-engines-")
     look = args.look
     if look is None:
-        look = os.path.join(ROOT, "out", "looks", f"starry_night_{os.path.basename(clip)}_{args.max_side}.pt")
+        kind = "_prior" if args.prior else ""
+        look = os.path.join(ROOT, "out", "looks", f"starry_night_{os.path.basename(clip)}_{args.max_side}{kind}.pt")
         os.makedirs(os.path.dirname(look), exist_ok=True)  # kept for benchmarks/live.py --model
         trained = train_look(
             [style_u8],
             config=StyleConfig(**base),
             clips=[clip],
-            options=TrainingOptions(minutes=args.minutes),
+            options=TrainingOptions(minutes=args.minutes, prior=args.prior),
             style_names=["starry_night.jpg"],
         )
         atomic_save(trained.payload, look)

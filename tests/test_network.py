@@ -288,3 +288,33 @@ def test_refinement_lowers_the_style_loss_of_network_frames_and_uses_warm_starts
         np.abs(held.image_u8.astype(int) - before.image_u8).mean()
         < np.abs(after.image_u8.astype(int) - before.image_u8).mean()
     )
+
+
+def test_a_network_with_a_prior_carries_reliable_pixels_and_paints_the_rest(tmp_path, style):
+    net = StyleNet(output="residual", logit_eps=0.1, prior=True)
+    image, prior = torch.rand(1, 3, 18, 22), torch.rand(1, 3, 18, 22)
+    mask = torch.zeros(1, 1, 18, 22)
+    mask[..., :11] = 1
+    with torch.no_grad():  # untrained: the prior where reliable, the frame elsewhere, within the clamp
+        out = net(image, prior, mask)
+        assert torch.allclose(out[..., :11], prior[..., :11].clamp(0.1, 0.9), atol=1e-5)
+        assert torch.allclose(out[..., 11:], image[..., 11:].clamp(0.1, 0.9), atol=1e-5)
+        assert torch.allclose(net(image), image.clamp(0.1, 0.9), atol=1e-5)  # a cold start
+    save_look(tmp_path / "p.pt", net, styles_u8=[style], style_names=["s"], config=TINY, training={})
+    assert load_look(tmp_path / "p.pt").net.prior
+    with pytest.raises(ValueError, match="residual"):
+        StyleNet(output="tanh", prior=True)
+
+
+def test_the_engine_hands_a_network_with_a_prior_its_warm_start_even_without_blend():
+    net = StyleNet(output="residual", prior=True)
+    engine = NetworkEngine(net, config=TINY.replace(net_blend=0.0))
+    assert engine.wants_warm_start
+    frame = np.zeros((8, 10, 3), np.uint8)
+    init = np.full((8, 10, 3), 0.5, np.float32)
+    mask = np.zeros((1, 8, 10), np.float32)
+    mask[0, :, :5] = 1
+    warm = WarmStart(init=init, temporal=TemporalTarget(warped=init[None], weights=mask))
+    out = engine.stylize(frame, warm).image_u8.astype(int)
+    assert np.abs(out[:, :5] - 128).max() <= 1  # the prior, carried
+    assert np.array_equal(out[:, 5:], engine.stylize(frame).image_u8[:, 5:])  # the cold frame elsewhere

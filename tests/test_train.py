@@ -239,3 +239,33 @@ def test_one_step_in_temporal_every_trains_on_pairs_with_the_temporal_term(clip,
     train_look([style], config=TINY, clips=[clip], options=options, on_event=events.append)
     steps = [e for e in events if isinstance(e, StepDone)]
     assert [("temporal" in e.losses) for e in steps] == [True, False, False, True, False, False]
+
+
+def test_a_network_with_a_prior_trains_its_pair_steps_on_its_own_warped_output(clip, style):
+    import dataclasses
+
+    events = []
+    options = dataclasses.replace(OPTIONS, steps=12, temporal_every=2, prior=True)
+    trained = train_look([style], config=TINY, clips=[clip], options=options, on_event=events.append)
+    steps = [e for e in events if isinstance(e, StepDone)]
+    assert [("temporal" in e.losses) for e in steps] == [True, False] * 6
+    assert trained.net.prior and trained.payload["architecture"]["prior"]
+    history = trained.payload["training"]["history"]
+    assert history[-1]["total"] < history[0]["total"], history
+
+
+def test_a_prior_chain_follows_consecutive_pairs_of_one_clip(clip, style):
+    import dataclasses
+
+    from vidstyle.training.data import load_pairs, pairs_before
+
+    pairs = load_pairs([clip], config=TINY)
+    assert len(pairs) == probe(str(clip)).num_frames - 1
+    chain = pairs_before(pairs, 3, 8)
+    assert chain == pairs[:3]  # no further back than the clip's first pair
+    assert all(a.current_u8 is b.previous_u8 for a, b in zip(chain, [*chain[1:], pairs[3]]))
+    assert pairs_before(pairs, 3, 2) == pairs[1:3] and pairs_before(pairs, 0, 8) == []
+    # whole frames: the chain path of training runs (a crop would repaint the previous frame in place)
+    options = dataclasses.replace(OPTIONS, steps=4, crop=None, temporal_every=1, prior=True, prior_chain=3)
+    trained = train_look([style], config=TINY, clips=[clip], options=options)
+    assert trained.payload["training"]["fingerprint"]["prior_chain"] == 3

@@ -15,7 +15,9 @@ notion of time): with a warm start, the network's frame is blended with the
 flow-warped previous output over the pixels where the flow is reliable,
 ``out = net * (1 - b*m) + warped * b*m`` with ``m = warm.temporal.weights[0]``
 and ``b = config.net_blend``. ``net_blend = 0`` turns it off, and then the
-engine asks for no warm start (the pipeline skips optical flow).
+engine asks for no warm start (the pipeline skips optical flow), unless the
+network takes a prior (``StyleNet``'s ``prior``, Ruder et al. 2018): then the
+warm start's image and mask are its input, before any blend.
 
 Refinement (``config.net_refine`` = N > 0, a ``refiner`` engine): the
 (blended) network frame is the warm start of N iterations of the optimizer,
@@ -44,6 +46,7 @@ CHANNELS = (16, 32, 64)  # encoder widths; the decoder mirrors them
 RESIDUAL_BLOCKS = 3
 OUTPUTS = ("tanh", "residual")
 OUTPUT = "tanh"  # see StyleNet
+PRIOR_CHANNELS = 7  # image, masked prior, mask (StyleNet's ``prior``)
 # The residual output's input clamp (logit(0) and logit(1) are infinite). A
 # near-white pixel at 1e-3 needs the body to reach -6.9 to turn mid-grey and
 # the sigmoid's slope there is 0.001: on bikes.mp4 (a white object on grey),
@@ -106,6 +109,15 @@ class StyleNet(nn.Module):
             starts from the content (the content term is already met and
             every step goes to the style).
         logit_eps: ``e`` above.
+        prior: the network also takes the previous output warped into this
+            frame and the mask of its reliable pixels (Ruder et al. 2018,
+            "Artistic style transfer for videos and spherical images", IJCV,
+            sec. 5): the input is ``image``, ``prior * mask`` and ``mask``
+            (7 channels), and the residual output starts from
+            ``mask * prior + (1 - mask) * image``, so an untrained body
+            carries the previous strokes over reliable pixels and the trained
+            one repaints where they are missing or stale. Only with the
+            ``residual`` output. Without a prior (a cold start) both are zero.
     """
 
     def __init__(
@@ -115,10 +127,14 @@ class StyleNet(nn.Module):
         residual_blocks: int = RESIDUAL_BLOCKS,
         output: str = OUTPUT,
         logit_eps: float = LOGIT_EPS,
+        prior: bool = False,
     ):
         super().__init__()
         if output not in OUTPUTS:
             raise ValueError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
+        if prior and output != "residual":
+            raise ValueError("a network with a prior needs the residual output")
+        self.prior = bool(prior)
         c1, c2, c3 = channels
         self.channels = tuple(int(c) for c in channels)
         self.residual_blocks = int(residual_blocks)
@@ -131,7 +147,7 @@ class StyleNet(nn.Module):
             return [nn.InstanceNorm2d(c, affine=True), nn.ReLU(inplace=True)]
 
         self.body = nn.Sequential(
-            ConvLayer(3, c1, 9),
+            ConvLayer(PRIOR_CHANNELS if prior else 3, c1, 9),
             *norm_relu(c1),
             ConvLayer(c1, c2, 3, stride=2),
             *norm_relu(c2),
@@ -150,14 +166,28 @@ class StyleNet(nn.Module):
             assert last.bias is not None  # nn.Conv2d's default: with bias
             nn.init.zeros_(last.bias)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, image: torch.Tensor, prior: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``image`` ``(B, 3, H, W)`` in [0, 1]; with ``self.prior``, the warped
+        previous output ``prior`` ``(B, 3, H, W)`` and its reliability
+        ``mask`` ``(B, 1, H, W)`` in [0, 1] (None: a cold start; ignored
+        without ``self.prior``)."""
         height, width = image.shape[-2:]
         pad_h, pad_w = -height % 4, -width % 4
-        x = image
+        x = base = image
+        if self.prior:
+            if prior is None or mask is None:
+                prior = torch.zeros_like(image)
+                mask = image.new_zeros((image.shape[0], 1, height, width))
+            mask = mask.clamp(0, 1)
+            base = mask * prior + (1 - mask) * image
+            x = torch.cat([image, prior * mask, mask], dim=1)
         if pad_h or pad_w:
             x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+            base = nn.functional.pad(base, (0, pad_w, 0, pad_h), mode="replicate")
         if self.output == "residual":
-            out = torch.sigmoid(torch.logit(x.clamp(self.logit_eps, 1 - self.logit_eps)) + self.body(x))
+            out = torch.sigmoid(torch.logit(base.clamp(self.logit_eps, 1 - self.logit_eps)) + self.body(x))
         else:  # Johnson et al. end in a scaled tanh; (tanh + 1) / 2 maps to [0, 1].
             out = (torch.tanh(self.body(x)) + 1.0) * 0.5
         return out[..., :height, :width]
@@ -169,6 +199,7 @@ class StyleNet(nn.Module):
             "residual_blocks": self.residual_blocks,
             "output": self.output,
             "logit_eps": self.logit_eps,
+            "prior": self.prior,
         }
 
 
@@ -223,7 +254,7 @@ class NetworkEngine:
             torch.set_num_threads(config.num_threads)
         self.blend = float(config.net_blend)
         self.refiner = refiner if config.net_refine > 0 else None
-        self.wants_warm_start = self.blend > 0 or self.refiner is not None
+        self.wants_warm_start = self.blend > 0 or self.refiner is not None or net.prior
         self.look = look or {}
         # fp16 on CUDA: instance norm and tanh are stable in half precision,
         # and the network is small enough that its weights cost nothing to cast.
@@ -247,8 +278,9 @@ class NetworkEngine:
         return RUNTIME_BYTES + padded * ACTIVATION_FLOATS_PER_PIXEL * 4 + 4 * 300_000
 
     def stylize_batch(self, contents_u8: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The raw network outputs (no blending) of several frames of one size,
-        one batch: uint8 ``(H, W, 3)`` each."""
+        """The raw network outputs (no blending; a network with a prior paints
+        each as a cold start) of several frames of one size, one batch: uint8
+        ``(H, W, 3)`` each."""
         batch = np.stack([np.ascontiguousarray(c) for c in contents_u8])
         size = (batch.shape[2], batch.shape[1])
         with self._memory_guard("running the network", size), torch.inference_mode():
@@ -271,7 +303,8 @@ class NetworkEngine:
         with self._memory_guard("running the network", size), torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(content_u8)).to(self.device)
             x = x.permute(2, 0, 1).unsqueeze(0).to(self.dtype) / 255.0
-            out = blend_with_warm_start(self.net(x).float(), warm, self.blend)
+            prior, mask = self._prior(warm, x)
+            out = blend_with_warm_start(self.net(x, prior, mask).float(), warm, self.blend)
         if self.refiner is not None:
             start = WarmStart(
                 init=out[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy(), temporal=None if warm is None else warm.temporal
@@ -291,6 +324,18 @@ class NetworkEngine:
             losses={"total": float("nan")},
             seconds=time.perf_counter() - started,
         )
+
+    def _prior(self, warm: WarmStart | None, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The warm start's image and its first temporal weights as the
+        network's prior and mask ``(1, C, H, W)`` (StyleNet's ``prior``);
+        None, None for a cold start or a network without a prior."""
+        if not self.net.prior or warm is None or warm.temporal is None:
+            return None, None
+        prior = torch.from_numpy(np.ascontiguousarray(warm.init)).to(x.device, x.dtype).permute(2, 0, 1)[None]
+        mask = torch.from_numpy(np.ascontiguousarray(warm.temporal.weights[0])).to(x.device, x.dtype)[None, None]
+        if prior.shape[-2:] != x.shape[-2:]:
+            return None, None
+        return prior, mask
 
     def _memory_guard(self, stage: str, size: tuple[int, int] | None):
         """A failed allocation inside the block becomes ``OutOfMemoryError``

@@ -119,6 +119,30 @@ def crop_side(pairs: Sequence[FramePair], wanted: int | None) -> tuple[int, int]
     return min(wanted, width), min(wanted, height)
 
 
+def inside_mask(backward: np.ndarray) -> np.ndarray:
+    """float32 ``(h, w)``: 1 where ``backward`` ``(h, w, 2)`` lands inside the window."""
+    height, width = backward.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    inside = (
+        (xs + backward[..., 0] >= 0)
+        & (xs + backward[..., 0] <= width - 1)
+        & (ys + backward[..., 1] >= 0)
+        & (ys + backward[..., 1] <= height - 1)
+    )
+    return inside.astype(np.float32)
+
+
+def pairs_before(pairs: Sequence[FramePair], index: int, length: int) -> list[FramePair]:
+    """Up to ``length`` pairs that lead without a gap into ``pairs[index]``
+    (each one's current frame is the next one's previous frame), oldest first."""
+    chain: list[FramePair] = []
+    j = index
+    while len(chain) < length and j > 0 and pairs[j - 1].current_u8 is pairs[j].previous_u8:
+        j -= 1
+        chain.insert(0, pairs[j])
+    return chain
+
+
 def sample_batch(
     pairs: Sequence[FramePair], *, batch: int, crop: tuple[int, int], rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
@@ -136,16 +160,9 @@ def sample_batch(
         x = int(rng.integers(0, frame_w - width + 1))
         window = (slice(y, y + height), slice(x, x + width))
         backward = pair.backward[window]
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-        inside = (
-            (xs + backward[..., 0] >= 0)
-            & (xs + backward[..., 0] <= width - 1)
-            & (ys + backward[..., 1] >= 0)
-            & (ys + backward[..., 1] <= height - 1)
-        )
         out["previous"].append(pair.previous_u8[window])
         out["current"].append(pair.current_u8[window])
         out["backward"].append(backward)
-        out["mask"].append(pair.mask[window] * inside)
+        out["mask"].append(pair.mask[window] * inside_mask(backward))
         out["index"].append(np.asarray(index, dtype=np.int64))
     return {k: np.ascontiguousarray(np.stack(v)) for k, v in out.items()}

@@ -152,6 +152,7 @@ def network_from_payload(payload: dict, *, path="look") -> StyleNet:
             residual_blocks=arch["residual_blocks"],
             output=arch.get("output", "tanh"),
             logit_eps=float(arch.get("logit_eps", FORMER_LOGIT_EPS)),
+            prior=bool(arch.get("prior", False)),
         )
         net.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
