@@ -233,6 +233,8 @@ class NetworkEngine:
 
     Attributes (besides the protocol's):
         blend: ``config.net_blend``.
+        takes_prior: the network takes the warm start as its input
+            (``StyleNet``'s ``prior``).
         half: on CUDA the network runs in float16 (the output is float32).
     """
 
@@ -254,7 +256,8 @@ class NetworkEngine:
             torch.set_num_threads(config.num_threads)
         self.blend = float(config.net_blend)
         self.refiner = refiner if config.net_refine > 0 else None
-        self.wants_warm_start = self.blend > 0 or self.refiner is not None or net.prior
+        self.takes_prior = net.prior
+        self.wants_warm_start = self.blend > 0 or self.refiner is not None or self.takes_prior
         self.look = look or {}
         # fp16 on CUDA: instance norm and tanh are stable in half precision,
         # and the network is small enough that its weights cost nothing to cast.
@@ -304,7 +307,8 @@ class NetworkEngine:
             x = torch.from_numpy(np.ascontiguousarray(content_u8)).to(self.device)
             x = x.permute(2, 0, 1).unsqueeze(0).to(self.dtype) / 255.0
             prior, mask = self._prior(warm, x)
-            out = blend_with_warm_start(self.net(x, prior, mask).float(), warm, self.blend)
+            painted = self.net(x) if prior is None else self.net(x, prior, mask)
+            out = blend_with_warm_start(painted.float(), warm, self.blend)
         if self.refiner is not None:
             start = WarmStart(
                 init=out[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy(), temporal=None if warm is None else warm.temporal
@@ -329,7 +333,7 @@ class NetworkEngine:
         """The warm start's image and its first temporal weights as the
         network's prior and mask ``(1, C, H, W)`` (StyleNet's ``prior``);
         None, None for a cold start or a network without a prior."""
-        if not self.net.prior or warm is None or warm.temporal is None:
+        if not self.takes_prior or warm is None or warm.temporal is None:
             return None, None
         prior = torch.from_numpy(np.ascontiguousarray(warm.init)).to(x.device, x.dtype).permute(2, 0, 1)[None]
         mask = torch.from_numpy(np.ascontiguousarray(warm.temporal.weights[0])).to(x.device, x.dtype)[None, None]
