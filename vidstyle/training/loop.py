@@ -421,12 +421,7 @@ def _losses(
     which = FRAMES if pair_step else ("current",)
     contents = torch.cat([batch[name] for name in which])
     outputs = net(contents)
-    feats = judge.features(outputs)
-    terms = {
-        "content": config.content_weight * content_loss(feats, targets(contents, batch, which)),
-        "style": config.style_weight * style_loss(feats, grams),
-        "tv": config.tv_weight * total_variation(outputs) / outputs.shape[0],
-    }
+    terms = _frame_terms(outputs, contents, batch, which, judge, grams, config, targets)
     if pair_step and config.temporal and config.temporal_weight > 0:
         previous_out, current_out = outputs.chunk(2)
         warped = warp_images(previous_out, batch["backward"])
@@ -435,6 +430,27 @@ def _losses(
             config.temporal_weight * temporal_loss(current_out, warped, batch["mask"]) / current_out.shape[0]
         )
     return terms
+
+
+def _frame_terms(
+    outputs: torch.Tensor,
+    contents: torch.Tensor,
+    batch: dict,
+    which: Sequence[str],
+    judge: OptimizerEngine,
+    grams: dict,
+    config: StyleConfig,
+    targets: ContentTargets,
+) -> dict:
+    """The weighted content, style and total-variation terms of ``outputs``
+    ``(N, 3, h, w)``, the network's paintings of ``contents`` (the frames
+    ``which`` of ``batch``), averaged per image where the loss sums."""
+    feats = judge.features(outputs)
+    return {
+        "content": config.content_weight * content_loss(feats, targets(contents, batch, which)),
+        "style": config.style_weight * style_loss(feats, grams),
+        "tv": config.tv_weight * total_variation(outputs) / outputs.shape[0],
+    }
 
 
 def _prior_losses(
@@ -470,12 +486,7 @@ def _prior_losses(
             prior = torch.cat([chained_prior(net, batch, b, targets.pairs, chain) for b in range(contents.shape[0])])
         mask = batch["mask"]
     outputs = net(contents, prior, mask)
-    feats = judge.features(outputs)
-    terms = {
-        "content": config.content_weight * content_loss(feats, targets(contents, batch, ("current",))),
-        "style": config.style_weight * style_loss(feats, grams),
-        "tv": config.tv_weight * total_variation(outputs) / outputs.shape[0],
-    }
+    terms = _frame_terms(outputs, contents, batch, ("current",), judge, grams, config, targets)
     if prior is not None and mask is not None and config.temporal and config.temporal_weight > 0:
         terms["temporal"] = config.temporal_weight * temporal_loss(outputs, prior, mask) / outputs.shape[0]
     return terms
