@@ -35,6 +35,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+# --prior: the recipe of the README's prior rows
+from training_recipes import PRIOR  # noqa: E402  (benchmarks/, this script's folder)
+
 from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.engines.precision import device_label  # noqa: E402
@@ -109,7 +112,7 @@ def main() -> None:
     parser.add_argument(
         "--prior",
         action="store_true",
-        help="train a look that takes its warped previous output (TrainingOptions.prior)",
+        help="train a look that takes its warped previous output (training_recipes.py's prior recipe)",
     )
     parser.add_argument("--blend", type=float, default=0.5, help="net_blend of the blended network row")
     parser.add_argument(
@@ -159,7 +162,7 @@ def main() -> None:
             [style_u8],
             config=StyleConfig(**base),
             clips=[clip],
-            options=TrainingOptions(minutes=args.minutes, prior=args.prior),
+            options=TrainingOptions(minutes=args.minutes, **(PRIOR if args.prior else {})),
             style_names=["starry_night.jpg"],
         )
         atomic_save(trained.payload, look)
