@@ -1,12 +1,12 @@
 """The boil after a cold start, on the same input pairs (issue 10): one command.
 
     .venv/bin/python benchmarks/boil.py [--size 256x144] [--start 20] [--end 48] [--clip PATH[@S]]
-        [--iters-first N] [--range-weight W] [--output WxH [--detail-cold-factor F]] [--cold-only]
+        [--iters-first N] [--range-weight W] [--output WxH [--detail-cold-iters N]] [--cold-only] [--pairs 15]
 
 The clip's first END frames are stylized twice by the optimizer at SIZE
 (default options; no detail stage unless --output): once as one
 warm-started chain from frame 0, once cold-started at frame START. Over
-the 15 pairs after START the input is the same, so the difference is the
+the 15 pairs after START (``--pairs``) the input is the same, so the difference is the
 cold start's alone (the clip's own motion, which differs between its
 first second and the rest, cancels). Prints the flicker ratio (``vidstyle
 eval``'s meter, full mask, RGB) over those pairs for both runs, the
@@ -20,9 +20,9 @@ told apart from the motion of the clip's first frames.
 With ``--output WxH`` (larger than SIZE) every frame is also finished at
 the output size by the detail stage (``pipeline/detail.py``), as the
 command line does, and the output-size frames are measured: the detail
-stage's own cold start (``DETAIL_COLD_FACTOR`` x ``detail_iters``
-iterations at the output size from the upscaled painting; the factor is
-``--detail-cold-factor``) is then part of what is compared.
+stage's own cold start (``sizing.detail_cold_iters`` iterations at the output
+size from the upscaled painting, or ``--detail-cold-iters``) is then part
+of what is compared.
 ``--cold-only`` skips the warm chain.
 
 Numbers on a shared 2-core CPU are noisy: compare the two runs of one call.
@@ -64,31 +64,42 @@ def main() -> None:
     parser.add_argument("--iters-first", type=int, default=None, help="cold-start cap at 256x144")
     parser.add_argument("--range-weight", type=float, default=None, help="StyleConfig.range_weight (0: off)")
     parser.add_argument("--output", default=None, help="output size WxH: finish at it with the detail stage")
-    parser.add_argument("--detail-cold-factor", type=int, default=None, help="detail.DETAIL_COLD_FACTOR")
+    parser.add_argument(
+        "--detail-cold-iters",
+        type=int,
+        default=None,
+        help="iterations of the detail stage's cold start (default: sizing.detail_cold_iters)",
+    )
     parser.add_argument("--cold-only", action="store_true", help="skip the warm chain")
+    parser.add_argument("--pairs", type=int, default=PAIRS, help="pairs measured after START (fewer for large sizes)")
     args = parser.parse_args()
     size = parse_size(args.size)
     out_size = parse_size(args.output) if args.output else size
     path, start_s = split_clip(args.clip)
     source = read_frames(path, size=out_size, start_s=start_s)
     frames = [frame for _, frame in zip(range(args.end), source)]
-    if args.start + PAIRS + 1 > len(frames):
-        parser.error(f"--end must leave {PAIRS + 1} frames after --start (the clip has {len(frames)} of {args.end})")
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
+    if args.start + args.pairs + 1 > len(frames):
+        parser.error(
+            f"--end must leave {args.pairs + 1} frames after --start (the clip has {len(frames)} of {args.end})"
+        )
     config = StyleConfig(num_threads=args.threads)
     if args.iters_first is not None:
         config = dataclasses.replace(config, iters_first=args.iters_first)
     if args.range_weight is not None:
         config = dataclasses.replace(config, range_weight=args.range_weight)
-    if args.detail_cold_factor is not None:
-        if args.detail_cold_factor < 1:
-            parser.error("--detail-cold-factor must be at least 1")
-        detail.DETAIL_COLD_FACTOR = args.detail_cold_factor
+    if args.detail_cold_iters is not None:
+        if args.detail_cold_iters < 1:
+            parser.error("--detail-cold-iters must be at least 1")
+        fixed = args.detail_cold_iters
+        detail.detail_cold_iters = lambda iters, size, out_size: fixed
     engine = OptimizerEngine([load_image(STYLE)], config=config)
 
     def stylize(part) -> list:
         return [stylized.image_u8 for _, stylized in stylize_pairs(part, engine, config=config, size=size)]
 
-    span = slice(args.start, args.start + PAIRS + 1)  # the frames measured
+    span = slice(args.start, args.start + args.pairs + 1)  # the frames measured
     runs = []
     if not args.cold_only:
         if args.start == 0:  # no frame before the first: reach it warm from the other side
@@ -104,7 +115,7 @@ def main() -> None:
         ratio = report.flicker_ratio
         pairs = " ".join(f"{s / i:.2f}" for s, i in zip(report.per_pair_stylized, report.per_pair_input))
         styles = " ".join(f"{engine.measure(o, c)['style']:,.0f}" for o, c in zip(outputs, inputs))
-        print(f"{name}: pairs {args.start}-{args.start + PAIRS} flicker {ratio:.3f}", flush=True)
+        print(f"{name}: pairs {args.start}-{args.start + args.pairs} flicker {ratio:.3f}", flush=True)
         print(f"  per pair: {pairs}")
         print(f"  style loss per frame: {styles}", flush=True)
 
