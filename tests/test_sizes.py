@@ -26,6 +26,7 @@ from vidstyle.sizing import (
     CPU_MAX_SIDE,
     default_max_side,
     describe_sizes,
+    detail_cold_iters,
     fit_output_size,
     output_size,
     requested_size,
@@ -61,7 +62,8 @@ def test_the_size_note_says_what_was_chosen_what_it_costs_and_how_to_change_it()
     config = StyleConfig()
     line = describe_sizes((256, 144), (1280, 720), config, device=torch.device("cpu"), detail=True)
     assert "processing at 256x144" in line and "output 1280x720 (the source's size)" in line
-    assert "3 iterations per frame" in line and "25.0x the cost" in line and "--detail-iters 0" in line
+    assert "3 iterations per frame and 56 after each cold start" in line and "25.0x the cost" in line
+    assert "--detail-iters 0" in line
     assert "--max-side" in line and "\n" not in line
     assert wants_detail((256, 144), (1280, 720), 5) and not wants_detail((256, 144), (1280, 720), 0)
     assert not wants_detail((256, 144), (258, 146), 5)  # a pixel of rounding is resized, not refined
@@ -171,6 +173,22 @@ def test_a_still_stage_without_motion_is_a_cold_start_with_more_iterations(engin
     low = engine.stylize(texture(48, 32), max_iters=5)
     result = stage.finish(texture(96, 64), low, None)
     assert result.image_u8.shape == (64, 96, 3) and result.num_iters > low.num_iters
+
+
+def test_the_output_size_cold_start_grows_with_the_output_to_processing_ratio(engine):
+    """A cold start five times the processing size per side starts from a far
+    blurrier upscale than one twice its size: it gets proportionally more
+    iterations (with few, the warm frames build the texture up for seconds);
+    warm frames keep ``iters`` whatever the ratio."""
+    low = np.zeros((24, 32, 3), np.uint8)
+    near = DetailStage(engine, (64, 48), iters=3)._warm_start(low, None, texture(64, 48))[1]
+    far = DetailStage(engine, (160, 120), iters=3)._warm_start(low, None, texture(160, 120))[1]
+    assert near == detail_cold_iters(3, (32, 24), (64, 48)) >= 7 * 3
+    assert far == detail_cold_iters(3, (32, 24), (160, 120)) > 2 * near
+    assert (
+        detail_cold_iters(3, (256, 144), (480, 270)) == 21
+    )  # the factor's reference: 256 px processing, 480 px output
+    assert DetailStage(engine, (160, 120), iters=3, temporal=False)._warm_start(low, None, texture(160, 120))[1] == 3
 
 
 def test_the_first_frame_at_the_output_size_is_painted_not_an_upscale(engine):

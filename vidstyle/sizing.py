@@ -42,6 +42,14 @@ MAX_PROCESSING_PIXELS = 4096 * 4096  # the optimizer's memory grows with the pix
 CPU_MAX_SIDE = 256
 MEMORY_FRACTION = 0.8  # use at most this share of the memory available
 GIB = 2**30
+# Cold starts of the detail stage (pipeline/detail.py) get this many times
+# detail_iters at the output size (21 at the default 3) up to
+# DETAIL_COLD_REFERENCE_SCALE times the processing size, proportionally more
+# beyond: 21 start 480x270 from 256x144 near where the warm chain settles,
+# but leave 1280x720 (5x) a barely textured upscale that the warm frames
+# build up for seconds, where 57 paint it (README, "The detail stage's cold start").
+DETAIL_COLD_FACTOR = 7
+DETAIL_COLD_REFERENCE_SCALE = 480 / 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +101,16 @@ def requested_size(source: tuple[int, int], config: StyleConfig, *, device=None,
     return size
 
 
+def detail_cold_iters(iters: int, size: tuple[int, int], out_size: tuple[int, int]) -> int:
+    """Iterations of a cold start at ``out_size`` for frames processed at
+    ``size`` (both (width, height)), ``iters`` per warm frame:
+    ``iters * DETAIL_COLD_FACTOR * max(1, scale / DETAIL_COLD_REFERENCE_SCALE)``,
+    ``scale`` the ratio of the longer sides. 256 px processing: 21 for outputs up
+    to 480 px, 31 at 720x404, 56 at 1280x720, 84 at 1920x1080 (``iters`` 3)."""
+    scale = max(out_size) / max(size)
+    return max(1, round(iters * DETAIL_COLD_FACTOR * max(1.0, scale / DETAIL_COLD_REFERENCE_SCALE)))
+
+
 def describe_sizes(
     size: tuple[int, int], out_size: tuple[int, int], config: StyleConfig, *, device, detail: bool
 ) -> str:
@@ -110,9 +128,10 @@ def describe_sizes(
     line = f"processing at {size[0]}x{size[1]} ({why}), output {out_size[0]}x{out_size[1]} ({whose})"
     if detail:
         ratio = out_size[0] * out_size[1] / (size[0] * size[1])
+        cold = detail_cold_iters(config.detail_iters, size, out_size) if config.temporal else config.detail_iters
         line += (
-            f", finished at the output size with {config.detail_iters} iterations per frame "
-            f"(each ~{ratio:.1f}x the cost of one at {size[0]}x{size[1]}; --detail-iters 0 to skip)"
+            f", finished at the output size with {config.detail_iters} iterations per frame and {cold} after "
+            f"each cold start (each ~{ratio:.1f}x the cost of one at {size[0]}x{size[1]}; --detail-iters 0 to skip)"
         )
     elif out_size != size:
         line += " (resized)"

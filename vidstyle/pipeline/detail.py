@@ -34,10 +34,15 @@ both with L-BFGS's warm first step, ``engines.optimize.WARM_FIRST_STEP_MAX``;
 README, "The detail stage's warm frames").
 
 Cold starts (the first frame, scene cuts) have nothing to carry and get
-``DETAIL_COLD_FACTOR`` times the iterations. With 3 times, the former
-factor, the first frame was a barely textured upscale (sample, 480x270:
-style loss 39,408 against ~9,000 fifteen frames later) and the texture
-built up over the first second (README, "Full resolution").
+``sizing.detail_cold_iters``: 7 times the iterations, growing with
+the ratio of output to processing size past 480/256. With fewer, the first
+frame was a barely textured upscale and the texture built up over the
+first second: at 480x270 from 256x144 with 3 times (the former factor), at
+1280x720 with 7 times (bigbuckbunny: style loss 94,739 on the first frame,
+24,641 six frames later; with 57 iterations 3,217 and 4,714;
+``benchmarks/boil.py --output 1280x720``, README, "Full resolution"). At
+such ratios the warm frames' few iterations then let the painted texture
+fade over the clip: still open.
 
 Cost per frame: ``detail_iters`` VGG19 iterations at the output size, e.g.
 on 2 CPU cores ~25 times one at 256x144 for 1280x720 (see README, "Sizes").
@@ -55,14 +60,12 @@ from vidstyle.frames import TemporalTarget, WarmStart, u8_to_float
 from vidstyle.media.images import resize
 from vidstyle.motion.estimate import Motion
 from vidstyle.motion.flow import FlowEstimator, consistency_mask, warp
+from vidstyle.sizing import detail_cold_iters
 
 # The processing-size result's change along the motion is blurred by this
 # many processing-size pixels first: its fine part is the warp's
 # interpolation error of the texture, not a change of the picture.
 CHANGE_BLUR_SIGMA = 1.5
-# Cold starts at the output size get this many times detail_iters: 7 (21 at the
-# default 3) starts near where the warm chain settles (README, "Full resolution")
-DETAIL_COLD_FACTOR = 7
 # Below this ratio of output to processing longer side, the detail stage is
 # not worth an iteration at the output size: the result is resized.
 MIN_DETAIL_SCALE = 1.2
@@ -92,7 +95,8 @@ class DetailStage:
         engine: the run's engine (its style targets are computed once more,
             at the output size).
         out_size: ``(width, height)`` of the output.
-        iters: iterations per warm frame; cold starts get ``DETAIL_COLD_FACTOR`` times as many.
+        iters: iterations per warm frame; cold starts get ``sizing.detail_cold_iters`` (7 times
+            as many, more where the output is over 1.9 times the processing size).
         temporal: carry texture along the flow and add the temporal loss
             (False: every frame starts from its upsampled result alone).
         lend_fine_detail: disoccluded pixels start from the upsampled result
@@ -159,7 +163,9 @@ class DetailStage:
             or motion.warps[0][0] != 1
         )
         if cold:
-            return WarmStart(init=up), self.iters * (DETAIL_COLD_FACTOR if self.temporal else 1)
+            size = (low_u8.shape[1], low_u8.shape[0])
+            iters = detail_cold_iters(self.iters, size, self.out_size) if self.temporal else self.iters
+            return WarmStart(init=up), iters
         assert self._previous is not None and self._previous_low is not None and motion is not None  # not cold
         _, backward_flow, mask_low = motion.warps[0]
         if self._flow is not None and self._previous_content is not None:
