@@ -185,9 +185,8 @@ def test_the_output_size_cold_start_grows_with_the_output_to_processing_ratio(en
     far = DetailStage(engine, (160, 120), iters=3)._warm_start(low, None, texture(160, 120))[1]
     assert near == detail_cold_iters(3, (32, 24), (64, 48)) >= 7 * 3
     assert far == detail_cold_iters(3, (32, 24), (160, 120)) > 2 * near
-    assert (
-        detail_cold_iters(3, (256, 144), (480, 270)) == 21
-    )  # the factor's reference: 256 px processing, 480 px output
+    # the factor's reference: 256 px processing, 480 px output
+    assert detail_cold_iters(3, (256, 144), (480, 270)) == 21
     assert DetailStage(engine, (160, 120), iters=3, temporal=False)._warm_start(low, None, texture(160, 120))[1] == 3
 
 

@@ -240,7 +240,7 @@ class StyleConfig:
         flags=Flag(("--output-size",), "output size (default: the source's size)", metavar="WxH", parse=parse_size),
     )
     # iterations at the output size after each frame is stylized at a smaller
-    # processing size (pipeline/detail.py); cold starts get more (detail.cold_iters)
+    # processing size (pipeline/detail.py); cold starts get more (sizing.detail_cold_iters)
     # 3 measured steadier than 5 (flicker ratio 1.65 vs 1.95, sample clip 256 -> 480x270, 6 frames)
     detail_iters: int = setting(
         3,
