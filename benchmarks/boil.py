@@ -73,13 +73,15 @@ def main() -> None:
     parser.add_argument("--cold-only", action="store_true", help="skip the warm chain")
     parser.add_argument("--pairs", type=int, default=PAIRS, help="pairs measured after START (fewer for large sizes)")
     args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
+    if args.detail_cold_iters is not None and args.detail_cold_iters < 1:
+        parser.error("--detail-cold-iters must be at least 1")
     size = parse_size(args.size)
     out_size = parse_size(args.output) if args.output else size
     path, start_s = split_clip(args.clip)
     source = read_frames(path, size=out_size, start_s=start_s)
     frames = [frame for _, frame in zip(range(args.end), source)]
-    if args.pairs < 1:
-        parser.error("--pairs must be at least 1")
     if args.start + args.pairs + 1 > len(frames):
         parser.error(
             f"--end must leave {args.pairs + 1} frames after --start (the clip has {len(frames)} of {args.end})"
@@ -90,10 +92,8 @@ def main() -> None:
     if args.range_weight is not None:
         config = dataclasses.replace(config, range_weight=args.range_weight)
     if args.detail_cold_iters is not None:
-        if args.detail_cold_iters < 1:
-            parser.error("--detail-cold-iters must be at least 1")
         fixed = args.detail_cold_iters
-        detail.detail_cold_iters = lambda iters, size, out_size: fixed
+        detail.detail_cold_iters = lambda iters, size, out_size, temporal=True: fixed
     engine = OptimizerEngine([load_image(STYLE)], config=config)
 
     def stylize(part) -> list:

@@ -101,12 +101,15 @@ def requested_size(source: tuple[int, int], config: StyleConfig, *, device=None,
     return size
 
 
-def detail_cold_iters(iters: int, size: tuple[int, int], out_size: tuple[int, int]) -> int:
+def detail_cold_iters(iters: int, size: tuple[int, int], out_size: tuple[int, int], *, temporal: bool = True) -> int:
     """Iterations of a cold start at ``out_size`` for frames processed at
     ``size`` (both (width, height)), ``iters`` per warm frame:
     ``iters * DETAIL_COLD_FACTOR * max(1, scale / DETAIL_COLD_REFERENCE_SCALE)``,
     ``scale`` the ratio of the longer sides. 256 px processing: 21 for outputs up
-    to 480 px, 31 at 720x404, 56 at 1280x720, 84 at 1920x1080 (``iters`` 3)."""
+    to 480 px, 31 at 720x404, 56 at 1280x720, 84 at 1920x1080 (``iters`` 3).
+    Without ``temporal`` every frame is a cold start and gets ``iters``."""
+    if not temporal:
+        return iters
     scale = max(out_size) / max(size)
     return max(1, round(iters * DETAIL_COLD_FACTOR * max(1.0, scale / DETAIL_COLD_REFERENCE_SCALE)))
 
@@ -128,7 +131,7 @@ def describe_sizes(
     line = f"processing at {size[0]}x{size[1]} ({why}), output {out_size[0]}x{out_size[1]} ({whose})"
     if detail:
         ratio = out_size[0] * out_size[1] / (size[0] * size[1])
-        cold = detail_cold_iters(config.detail_iters, size, out_size) if config.temporal else config.detail_iters
+        cold = detail_cold_iters(config.detail_iters, size, out_size, temporal=config.temporal)
         line += (
             f", finished at the output size with {config.detail_iters} iterations per frame and {cold} after "
             f"each cold start (each ~{ratio:.1f}x the cost of one at {size[0]}x{size[1]}; --detail-iters 0 to skip)"

@@ -164,8 +164,7 @@ class DetailStage:
         )
         if cold:
             size = (low_u8.shape[1], low_u8.shape[0])
-            iters = detail_cold_iters(self.iters, size, self.out_size) if self.temporal else self.iters
-            return WarmStart(init=up), iters
+            return WarmStart(init=up), detail_cold_iters(self.iters, size, self.out_size, temporal=self.temporal)
         assert self._previous is not None and self._previous_low is not None and motion is not None  # not cold
         _, backward_flow, mask_low = motion.warps[0]
         if self._flow is not None and self._previous_content is not None:
