@@ -12,6 +12,10 @@ tool's default mp4 encoder (what ``vidstyle in.mp4`` writes). Columns:
   flicker rgb/luma   flicker ratio (``vidstyle eval``'s meter) of the lossless
                      frames, and of the encoded mp4 (``mp4 rgb``/``mp4 luma``);
                      luma = BT.709 Y
+  lz rgb/mp4 lz      the same meter with its warp by Lanczos-4 instead of
+                     bilinear (``vidstyle eval --warp lanczos``; RGB), lossless
+                     and mp4: a bilinear warp blurs a texture sharper than the
+                     footage and reads the blur as change
   first15/rest       flicker ratio (lossless, RGB) over the 15 pairs after each
                      cold start (first frame, scene cuts) / over the other pairs,
                      summed (stylized E_warp / input E_warp of the part)
@@ -153,12 +157,16 @@ def measure(
     even = (encoded[0].shape[1], encoded[0].shape[0])
     lossless = evaluate_frames(sources, stylized)
     mp4 = evaluate_frames([resize(f, even) for f in sources], encoded)
+    lanczos = evaluate_frames(sources, stylized, warp="lanczos")
+    mp4_lanczos = evaluate_frames([resize(f, even) for f in sources], encoded, warp="lanczos")
     row = {
         "rgb": lossless.variants["full/rgb"].flicker_ratio,
         "luma": lossless.variants["full/luma"].flicker_ratio,
         "mp4 rgb": mp4.variants["full/rgb"].flicker_ratio,
         "mp4 luma": mp4.variants["full/luma"].flicker_ratio,
         "mp4 kB": size_kb,
+        "lz rgb": lanczos.variants["full/rgb"].flicker_ratio,
+        "mp4 lz": mp4_lanczos.variants["full/rgb"].flicker_ratio,
         **shot_numbers(lossless.variants["full/rgb"]),
     }
     losses = [engine.measure(image, source) for image, source in zip(stylized, sources)]
@@ -174,7 +182,7 @@ def measure(
     return row
 
 
-COLUMNS = ("rgb", "luma", "mp4 rgb", "mp4 luma", "mp4 kB", "first15", "rest", "f15 med", "rest med")
+COLUMNS = ("rgb", "luma", "mp4 rgb", "mp4 luma", "mp4 kB", "lz rgb", "mp4 lz", "first15", "rest", "f15 med", "rest med")
 COLUMNS += ("worst_shot", "still_shot")
 COLUMNS += ("style 1..", "style", "content", "sharp", "s/frame", "peak MB", "gpu MB")
 

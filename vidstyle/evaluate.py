@@ -45,6 +45,7 @@ from vidstyle.evaluate_convention import (
     MASKS,
     METER_INTERPOLATION,
     METER_METHOD,
+    METER_WARPS,
     luma,
     masked_mean,
     meter_masks,
@@ -59,6 +60,7 @@ __all__ = [
     "CONVENTION",
     "MASKS",
     "METER_INTERPOLATION",
+    "METER_WARPS",
     "FlickerReport",
     "MeterReport",
     "cold_start_spans",
@@ -111,6 +113,7 @@ def evaluate_frames(
     channels: str = "rgb",
     size: tuple[int, int] | None = None,
     cut_reliable_fraction: float = CUT_RELIABLE_FRACTION,
+    warp: str = METER_INTERPOLATION,
 ) -> MeterReport:
     """Measure E_warp of a stylized sequence against its input, every variant at once.
 
@@ -128,6 +131,9 @@ def evaluate_frames(
             size. Frames of another size are resized with INTER_AREA.
         cut_reliable_fraction: a pair with less of its pixels passing the full
             mask is a scene cut (skipped).
+        warp: how the previous frame is warped, one of ``METER_WARPS``: the
+            convention's bilinear (default) or ``lanczos``, which does not
+            read a sharp texture carried along the flow as change.
 
     Returns:
         A ``MeterReport``: per-pair E_warp of input and stylized (MSE of values
@@ -142,6 +148,8 @@ def evaluate_frames(
         raise ValueError(f"unknown mask {mask!r}; choose one of {', '.join(MASKS)}")
     if channels not in CHANNELS:
         raise ValueError(f"unknown channels {channels!r}; choose one of {', '.join(CHANNELS)}")
+    if warp not in METER_WARPS:
+        raise ValueError(f"unknown meter warp {warp!r}; choose one of {', '.join(METER_WARPS)}")
     estimator = FlowEstimator(method)
     keys = [(m, c) for m in MASKS for c in CHANNELS]
     stylized_errors: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
@@ -161,14 +169,14 @@ def evaluate_frames(
             cut = is_scene_cut(prev_source, source, masks["full"], threshold=cut_reliable_fraction)
             if cut:
                 cuts.append(len(fractions["full"]) - 1)
-            source_sq = squared_errors(prev_source, source, backward)
-            stylized_sq = squared_errors(prev_stylized, stylized, backward)
+            source_sq = squared_errors(prev_source, source, backward, interpolation=warp)
+            stylized_sq = squared_errors(prev_stylized, stylized, backward, interpolation=warp)
             for m, c in keys:
                 input_errors[m, c].append(math.nan if cut else masked_mean(source_sq[c], masks[m]))
                 stylized_errors[m, c].append(math.nan if cut else masked_mean(stylized_sq[c], masks[m]))
         previous = (source, stylized)
     variants = {f"{m}/{c}": FlickerReport(stylized_errors[m, c], input_errors[m, c], list(cuts)) for m, c in keys}
-    return MeterReport(variants, fractions, mask=mask, channels=channels, method=method)
+    return MeterReport(variants, fractions, mask=mask, channels=channels, method=method, warp=warp)
 
 
 def evaluate_flicker(
@@ -242,6 +250,7 @@ def evaluate_videos(
     max_side: int | None = None,
     mask: str = "full",
     channels: str = "rgb",
+    warp: str = METER_INTERPOLATION,
 ) -> MeterReport:
     """``evaluate_frames`` on two video files (decoded with PyAV at their own
     size, streamed, then resized with INTER_AREA), at the stylized video's
@@ -261,7 +270,7 @@ def evaluate_videos(
     sources = (f.image_u8 for f in read_frames(input_path))
     stylized = (f.image_u8 for f in read_frames(stylized_path))
     try:
-        return evaluate_frames(sources, stylized, method=method, size=size, mask=mask, channels=channels)
+        return evaluate_frames(sources, stylized, method=method, size=size, mask=mask, channels=channels, warp=warp)
     except ValueError as err:
         raise InputError(f"{input_path} and {stylized_path} do not match: {err}") from err
 

@@ -18,7 +18,8 @@ transfer for videos", GCPR 2016, sec. 3.2:
   ``numpy.gradient``), or when x + w lies outside ``[0, W-1] x [0, H-1]``.
   ``occlusion``: the same without the motion-boundary test.
 - **Warp**: bilinear ``cv2.remap`` of float32 values in [0, 1] (not uint8),
-  border replicated (those pixels are masked anyway).
+  border replicated (those pixels are masked anyway). ``vidstyle eval --warp
+  lanczos`` reads the same with ``cv2.INTER_LANCZOS4``: a number of its own.
 - **Error**: ``E_warp(t) = sum_x M(x) e(x) / sum_x M(x)`` with ``e`` the squared
   difference of frame t and frame t-1 warped, averaged over R, G, B in [0, 1]
   (``rgb``), or of the BT.709 luma ``Y' = 0.2126 R' + 0.7152 G' + 0.0722 B'`` of
@@ -46,6 +47,11 @@ BOUNDARY_ABSOLUTE = 0.002
 
 METER_METHOD = "dis-medium"
 METER_INTERPOLATION = "linear"  # Lai et al. warp bilinearly
+# The warps a meter may use: the convention's, and Lanczos-4, a near-ideal
+# resampling. A bilinear warp blurs a texture sharper than the footage, and
+# the meter reads that blur as change: a painting carried along the flow
+# with no repainting at all reads as flicker (README, "How flicker is measured").
+METER_WARPS = ("linear", "lanczos")
 MASKS = ("full", "occlusion")
 CHANNELS = ("rgb", "luma")
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)  # ITU-R BT.709
@@ -67,7 +73,7 @@ CONVENTION = {
     "or |grad u|^2 + |grad v|^2 > 0.01|w|^2 + 0.002 (central differences (f(x+1)-f(x-1))/2, numpy.gradient), "
     "or x+w outside [0, W-1] x [0, H-1]",
     "mask_occlusion": "mask_full without the motion-boundary test",
-    "warp": "bilinear cv2.remap of float32 in [0, 1], border replicate",
+    "warp": "bilinear cv2.remap of float32 in [0, 1], border replicate (warp 'lanczos': cv2.INTER_LANCZOS4 instead)",
     "channels": {
         "rgb": "squared difference averaged over R, G, B in [0, 1]",
         "luma": "squared difference of BT.709 Y' = 0.2126 R' + 0.7152 G' + 0.0722 B' in [0, 1]",
@@ -108,19 +114,24 @@ def meter_masks(backward: np.ndarray, forward: np.ndarray) -> dict[str, np.ndarr
     return {"full": (occlusion & ~boundary).astype(np.float32), "occlusion": occlusion.astype(np.float32)}
 
 
-def squared_errors(prev_u8: np.ndarray, cur_u8: np.ndarray, backward: np.ndarray) -> dict[str, np.ndarray]:
+def squared_errors(
+    prev_u8: np.ndarray, cur_u8: np.ndarray, backward: np.ndarray, *, interpolation: str = METER_INTERPOLATION
+) -> dict[str, np.ndarray]:
     """Per-pixel squared warping error of one pair, for each channel choice.
 
     Args:
         prev_u8, cur_u8: uint8 ``(H, W, 3)`` RGB frames t-1 and t.
         backward: float32 ``(H, W, 2)`` flow from t to t-1.
+        interpolation: the warp, one of ``METER_WARPS`` (the convention's: linear).
 
     Returns:
         ``{"rgb": ..., "luma": ...}``, float32 ``(H, W)`` in [0, 1] units².
     """
     if prev_u8.shape != cur_u8.shape:
         raise ValueError(f"frames differ in shape: {prev_u8.shape} and {cur_u8.shape}")
-    warped = warp(u8_to_float(prev_u8), backward, interpolation=METER_INTERPOLATION)
+    if interpolation not in METER_WARPS:
+        raise ValueError(f"unknown meter warp {interpolation!r}; choose one of {', '.join(METER_WARPS)}")
+    warped = warp(u8_to_float(prev_u8), backward, interpolation=interpolation)
     difference = u8_to_float(cur_u8) - warped
     return {"rgb": np.mean(difference**2, axis=-1), "luma": (difference @ LUMA_WEIGHTS) ** 2}
 

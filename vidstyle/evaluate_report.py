@@ -12,7 +12,7 @@ import math
 import statistics
 from collections.abc import Iterable
 
-from vidstyle.evaluate_convention import CONVENTION, METER_METHOD
+from vidstyle.evaluate_convention import CONVENTION, METER_INTERPOLATION, METER_METHOD
 
 # Pairs counted as the start of a shot: the first ones after the first frame and after each cut.
 COLD_START_PAIRS = 15
@@ -163,6 +163,7 @@ class MeterReport:
             pass it (cut pairs included).
         mask, channels: the headline variant.
         method: the flow method.
+        warp: the warp of the previous frame (``evaluate_convention.METER_WARPS``).
     """
 
     variants: dict[str, FlickerReport]
@@ -170,6 +171,7 @@ class MeterReport:
     mask: str = "full"
     channels: str = "rgb"
     method: str = METER_METHOD
+    warp: str = METER_INTERPOLATION
 
     def report(self, mask: str | None = None, channels: str | None = None) -> FlickerReport:
         """The variant ``mask``/``channels`` (default: the headline one)."""
@@ -206,6 +208,7 @@ class MeterReport:
             "mask": self.mask,
             "channels": self.channels,
             "method": self.method,
+            "warp": self.warp,
             "convention": CONVENTION,
             "variants": variants,
         }

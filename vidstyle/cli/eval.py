@@ -8,6 +8,7 @@ import math
 
 from vidstyle.cli.options import PROG, Parser, field_type
 from vidstyle.config import FLOW_METHODS, StyleConfig
+from vidstyle.evaluate_convention import METER_INTERPOLATION, METER_WARPS
 
 MASK_CHOICES = ("full", "occlusion", "both")
 CHANNEL_CHOICES = ("rgb", "luma", "both")
@@ -17,7 +18,8 @@ CONVENTION_HELP = (
     "PRESET_MEDIUM (default parameters) on the 8-bit gray input at the measurement size; a pixel is unreliable "
     "where |w + fw(x+w)|^2 > 0.01(|w|^2 + |fw|^2) + 0.5, where |grad u|^2 + |grad v|^2 > 0.01|w|^2 + 0.002 "
     "(central differences; the 'full' mask only) or where x+w leaves the frame; the previous frame is warped "
-    "bilinearly (float values in [0, 1]); E_warp is the masked mean squared difference, averaged over RGB or of "
+    "bilinearly (float values in [0, 1]; --warp lanczos: Lanczos-4); E_warp is the masked mean squared "
+    "difference, averaged over RGB or of "
     "the BT.709 luma; the clip's E_warp is the mean over pairs, the flicker ratio stylized / input. Pairs at a "
     "scene cut (under 20% reliable, or unrelated colours) are skipped. Measured at the stylized size; frames "
     "of another size are resized with cv2.INTER_AREA. --json carries this as 'convention'."
@@ -58,6 +60,14 @@ def build_eval_parser() -> argparse.ArgumentParser:
         default="rgb",
         help="error of 'rgb' (mean over the channels; default), 'luma' (BT.709 Y) or 'both' (rgb is the headline)",
     )
+    parser.add_argument(
+        "--warp",
+        choices=METER_WARPS,
+        default=METER_INTERPOLATION,
+        help="how the previous frame is warped: 'linear' (bilinear, the convention's; default) or 'lanczos' "
+        "(Lanczos-4, near-ideal resampling: a texture sharper than the footage, carried along the flow, does not "
+        "read as flicker the way a bilinear warp's blur of it does). Ratios compare only under one warp",
+    )
     parser.add_argument("--plot", metavar="PNG", help="save the per-frame curve (headline variant) as a PNG")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (every variant, always)")
     return parser
@@ -73,7 +83,13 @@ def run_eval(argv: list[str]) -> int:
     masks = ["full", "occlusion"] if args.mask == "both" else [args.mask]
     channels = ["rgb", "luma"] if args.channels == "both" else [args.channels]
     report = evaluate_videos(
-        args.input, args.stylized, method=args.flow, max_side=args.max_side, mask=masks[0], channels=channels[0]
+        args.input,
+        args.stylized,
+        method=args.flow,
+        max_side=args.max_side,
+        mask=masks[0],
+        channels=channels[0],
+        warp=args.warp,
     )
     if args.plot:
         save_plot(report.primary, args.plot)
@@ -83,7 +99,7 @@ def run_eval(argv: list[str]) -> int:
     headline = report.primary
     skipped = f" ({len(headline.scene_cut_pairs)} skipped at scene cuts)" if headline.scene_cut_pairs else ""
     print(f"pairs: {headline.num_pairs}{skipped}")
-    print(f"mask {masks[0]}, channels {channels[0]}, flow {args.flow}  (convention: see --help)")
+    print(f"mask {masks[0]}, channels {channels[0]}, flow {args.flow}, warp {args.warp}  (convention: see --help)")
     print(f"E_warp stylized: {headline.e_warp_stylized:.6f}")
     print(f"E_warp input:    {headline.e_warp_input:.6f}")
     print(f"flicker ratio:   {headline.flicker_ratio:.3f}  (1.0 = as steady as the source)")

@@ -44,7 +44,12 @@ FARNEBACK_OPTIONS: dict[str, Any] = dict(
     flags=0,
 )
 
-INTERPOLATIONS = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+INTERPOLATIONS = {
+    "cubic": cv2.INTER_CUBIC,
+    "lanczos": cv2.INTER_LANCZOS4,
+    "linear": cv2.INTER_LINEAR,
+    "nearest": cv2.INTER_NEAREST,
+}
 BORDERS = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT101, "constant": cv2.BORDER_CONSTANT}
 
 # Ruder, Dosovitskiy, Brox, "Artistic style transfer for videos", GCPR 2016,
@@ -141,10 +146,11 @@ def warp(image: np.ndarray, flow: np.ndarray, *, interpolation: str = "cubic", b
     Args:
         image: ``(H, W, C)`` or ``(H, W)``, float32 (any range) or uint8.
         flow: float32 ``(H, W, 2)`` in pixels.
-        interpolation: ``cubic`` (default), ``linear`` or ``nearest``. Bicubic
+        interpolation: ``cubic`` (default), ``lanczos`` (Lanczos-4, sharper
+            still: the detail stage's), ``linear`` or ``nearest``. Bicubic
             because a bilinear warp blurs the stylized frame a little at every
             frame and the temporal loss then pins that blur (measured in the temporal benchmark, README).
-            Bicubic can overshoot: clip the result if the range matters.
+            Bicubic and Lanczos can overshoot: clip the result if the range matters.
         border: samples outside the frame: ``replicate`` (default; the mask
             marks those pixels unreliable anyway), ``reflect`` or ``constant`` (0).
 
