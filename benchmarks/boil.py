@@ -70,13 +70,27 @@ def main() -> None:
         default=None,
         help="iterations of the detail stage's cold start (default: sizing.detail_cold_iters)",
     )
+    parser.add_argument(
+        "--detail-warm-iters",
+        type=int,
+        default=None,
+        help="iterations of the detail stage's warm frames (default: sizing.detail_warm_iters)",
+    )
+    parser.add_argument(
+        "--detail-warp",
+        choices=("lanczos", "cubic", "linear"),
+        default=None,
+        help="how the detail stage carries its previous frame (default: detail.WARP_INTERPOLATION; "
+        "cubic until 2026-11-27)",
+    )
     parser.add_argument("--cold-only", action="store_true", help="skip the warm chain")
     parser.add_argument("--pairs", type=int, default=PAIRS, help="pairs measured after START (fewer for large sizes)")
     args = parser.parse_args()
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
-    if args.detail_cold_iters is not None and args.detail_cold_iters < 1:
-        parser.error("--detail-cold-iters must be at least 1")
+    for name in ("detail_cold_iters", "detail_warm_iters"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     size = parse_size(args.size)
     out_size = parse_size(args.output) if args.output else size
     path, start_s = split_clip(args.clip)
@@ -94,6 +108,11 @@ def main() -> None:
     if args.detail_cold_iters is not None:
         fixed = args.detail_cold_iters
         detail.detail_cold_iters = lambda iters, size, out_size, temporal=True: fixed
+    if args.detail_warm_iters is not None:
+        warm_fixed = args.detail_warm_iters
+        detail.detail_warm_iters = lambda iters, size, out_size: warm_fixed
+    if args.detail_warp is not None:
+        detail.WARP_INTERPOLATION = args.detail_warp
     engine = OptimizerEngine([load_image(STYLE)], config=config)
 
     def stylize(part) -> list:

@@ -13,16 +13,22 @@ frame, so that rows differ only in how the warm frames are finished.
 
 Variants (``;`` between variants, ``+`` between changes; ``default`` is none):
 
-  iters=N      N iterations per warm frame (``--detail-iters``; default 3)
+  iters=N      ``--detail-iters N`` (default 3): a warm frame gets N iterations,
+               more where the output is over 1.9 times the processing size
+               (``sizing.detail_warm_iters``: 5 at 5 times)
   tw=K         K times the temporal weight at the output size
   torch-step   L-BFGS's first step as torch takes it, and no step bound
                (``engines.optimize.WARM_FIRST_STEP_MAX``/``WARM_MAX_STEP`` off)
+  warp=NAME    the previous output-size frame warped by NAME (lanczos, the
+               default, ``pipeline.detail.WARP_INTERPOLATION``; cubic, the
+               former rule; linear)
   no-fill      disoccluded pixels start from the upsampled result alone
                (``DetailStage(lend_fine_detail=False)``)
 
 Columns, over the FRAMES-1 warm frames: flicker ratio (``vidstyle eval``'s
-meter, full mask) of the lossless frames in RGB and luma; style loss and
-sharpness (variance of the Laplacian of luma), mean over the warm frames /
+meter, full mask) of the lossless frames in RGB and luma, and in RGB with
+the meter's warp by Lanczos-4 (``lz``, ``vidstyle eval --warp lanczos``);
+style loss and sharpness (variance of the Laplacian of luma), mean over the warm frames /
 the first frame's (``style last4``: the last four frames'); seconds per
 frame of the detail stage alone. Printed first: the flicker ratio of the
 processing-size chain the stage was given, measured at SIZE over the same
@@ -52,9 +58,11 @@ from vidstyle.engines import optimize  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_frames, sharpness  # noqa: E402
 from vidstyle.media import read_frames  # noqa: E402
+from vidstyle.motion.flow import INTERPOLATIONS  # noqa: E402
 from vidstyle.parsing import parse_size  # noqa: E402
 from vidstyle.pipeline import detail  # noqa: E402
 from vidstyle.pipeline.stages import stylize_pairs  # noqa: E402
+from vidstyle.sizing import detail_warm_iters  # noqa: E402
 
 DEFAULT_VARIANTS = (
     "default;torch-step+no-fill;no-fill;iters=4;iters=6+no-fill;iters=6+no-fill+tw=3;iters=6+no-fill+tw=10"
@@ -70,6 +78,7 @@ class Variant:
     temporal_factor: float = 1.0
     torch_step: bool = False
     lend_fine_detail: bool = True
+    interpolation: str = detail.WARP_INTERPOLATION
 
 
 def parse_variant(spec: str, default_iters: int) -> Variant:
@@ -85,6 +94,8 @@ def parse_variant(spec: str, default_iters: int) -> Variant:
             variant = dataclasses.replace(variant, temporal_factor=float(value))
         elif key == "torch-step" and not value:
             variant = dataclasses.replace(variant, torch_step=True)
+        elif key == "warp" and value in INTERPOLATIONS:
+            variant = dataclasses.replace(variant, interpolation=value)
         elif key == "no-fill" and not value:
             variant = dataclasses.replace(variant, lend_fine_detail=False)
         else:
@@ -141,7 +152,12 @@ def replay(records, variant: Variant, config: StyleConfig, engine: OptimizerEngi
     content0, low0, _, output0 = records[0]
     out_size = (content0.shape[1], content0.shape[0])
     stage = detail.DetailStage(
-        engine, out_size, iters=variant.iters, flow=config.flow, lend_fine_detail=variant.lend_fine_detail
+        engine,
+        out_size,
+        iters=variant.iters,
+        flow=config.flow,
+        lend_fine_detail=variant.lend_fine_detail,
+        interpolation=variant.interpolation,
     )
     stage.remember(output0, low0.image_u8, content0)
     outputs = [output0]
@@ -177,6 +193,8 @@ def main() -> None:
     started = time.perf_counter()
     records = record(frames, engine, config, size)
     print(f"recorded {len(records)} frames, {args.size} -> {args.output}, in {time.perf_counter() - started:.0f} s")
+    warm_iters = detail_warm_iters(config.detail_iters, size, out_size)
+    print(f"a warm frame gets {warm_iters} iterations at --detail-iters {config.detail_iters} (iters=N scales alike)")
     inputs = [content for content, *_ in records]
     style0 = engine.measure(records[0][3], inputs[0])["style"]
     sharp0 = sharpness(records[0][3])
@@ -184,16 +202,17 @@ def main() -> None:
     lows = [low.image_u8 for _, low, *_ in records]
     chain = evaluate_frames(inputs, lows, size=size).report("full", "rgb").flicker_ratio
     print(f"the processing-size chain under it: flicker {chain:.3f} (RGB, measured at {args.size})")
-    print("| variant | flicker rgb | luma | style | style last4 | sharp | s/frame |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| variant | flicker rgb | luma | lz rgb | style | style last4 | sharp | s/frame |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for variant in variants:
         outputs, seconds = replay(records, variant, config, engine)
         meter = evaluate_frames(inputs, outputs)
+        lanczos = evaluate_frames(inputs, outputs, warp="lanczos").report("full", "rgb").flicker_ratio
         styles = [engine.measure(output, content)["style"] / style0 for output, content in zip(outputs, inputs)]
         sharp = np.mean([sharpness(output) for output in outputs[1:]]) / sharp0
         print(
             f"| {variant.name} | {meter.report('full', 'rgb').flicker_ratio:.3f} "
-            f"| {meter.report('full', 'luma').flicker_ratio:.3f} | {np.mean(styles[1:]):.2f} "
+            f"| {meter.report('full', 'luma').flicker_ratio:.3f} | {lanczos:.3f} | {np.mean(styles[1:]):.2f} "
             f"| {np.mean(styles[-4:]):.2f} | {sharp:.3f} | {seconds:.1f} |",
             flush=True,
         )

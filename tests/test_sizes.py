@@ -27,6 +27,7 @@ from vidstyle.sizing import (
     default_max_side,
     describe_sizes,
     detail_cold_iters,
+    detail_warm_iters,
     fit_output_size,
     output_size,
     requested_size,
@@ -62,7 +63,7 @@ def test_the_size_note_says_what_was_chosen_what_it_costs_and_how_to_change_it()
     config = StyleConfig()
     line = describe_sizes((256, 144), (1280, 720), config, device=torch.device("cpu"), detail=True)
     assert "processing at 256x144" in line and "output 1280x720 (the source's size)" in line
-    assert "3 iterations per frame and 56 after each cold start" in line and "25.0x the cost" in line
+    assert "5 iterations per frame and 56 after each cold start" in line and "25.0x the cost" in line
     assert "--detail-iters 0" in line
     assert "--max-side" in line and "\n" not in line
     assert wants_detail((256, 144), (1280, 720), 5) and not wants_detail((256, 144), (1280, 720), 0)
@@ -178,8 +179,7 @@ def test_a_still_stage_without_motion_is_a_cold_start_with_more_iterations(engin
 def test_the_output_size_cold_start_grows_with_the_output_to_processing_ratio(engine):
     """A cold start five times the processing size per side starts from a far
     blurrier upscale than one twice its size: it gets proportionally more
-    iterations (with few, the warm frames build the texture up for seconds);
-    warm frames keep ``iters`` whatever the ratio."""
+    iterations (with few, the warm frames build the texture up for seconds)."""
     low = np.zeros((24, 32, 3), np.uint8)
     near = DetailStage(engine, (64, 48), iters=3)._warm_start(low, None, texture(64, 48))[1]
     far = DetailStage(engine, (160, 120), iters=3)._warm_start(low, None, texture(160, 120))[1]
@@ -188,6 +188,25 @@ def test_the_output_size_cold_start_grows_with_the_output_to_processing_ratio(en
     # the factor's reference: 256 px processing, 480 px output
     assert detail_cold_iters(3, (256, 144), (480, 270)) == 21
     assert DetailStage(engine, (160, 120), iters=3, temporal=False)._warm_start(low, None, texture(160, 120))[1] == 3
+
+
+def test_warm_frames_at_the_output_size_get_more_iterations_far_above_the_processing_size(engine):
+    """Five times the processing size per side, the few iterations of a warm
+    frame cannot hold the painted texture: warm frames get more there (by the
+    root of the ratio, each costing its square), ``iters`` up to 480/256."""
+    low = np.zeros((24, 32, 3), np.uint8)
+    motion = Motion(
+        warps=[(1, np.zeros((24, 32, 2), np.float32), np.ones((24, 32), np.float32))],
+        is_scene_cut=False,
+        reliable_fraction=1.0,
+    )
+    counts = []
+    for out_size in ((64, 48), (160, 120)):
+        stage = DetailStage(engine, out_size, iters=3, flow=None)
+        stage.remember(texture(*out_size), low, texture(*out_size))
+        counts.append(stage._warm_start(low, motion, texture(*out_size))[1])
+    assert counts == [3, detail_warm_iters(3, (32, 24), (160, 120))] and counts[1] == 5
+    assert [detail_warm_iters(3, (256, 144), size) for size in ((480, 270), (1280, 720), (1920, 1080))] == [3, 5, 6]
 
 
 def test_the_first_frame_at_the_output_size_is_painted_not_an_upscale(engine):

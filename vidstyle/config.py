@@ -240,14 +240,17 @@ class StyleConfig:
         flags=Flag(("--output-size",), "output size (default: the source's size)", metavar="WxH", parse=parse_size),
     )
     # iterations at the output size after each frame is stylized at a smaller
-    # processing size (pipeline/detail.py); cold starts get more (sizing.detail_cold_iters)
+    # processing size (pipeline/detail.py); past 1.9 times the processing size
+    # warm frames get more (sizing.detail_warm_iters), cold starts always more
+    # (sizing.detail_cold_iters)
     # 3 measured steadier than 5 (flicker ratio 1.65 vs 1.95, sample clip 256 -> 480x270, 6 frames)
     detail_iters: int = setting(
         3,
         int_check(0, 1000),
         flags=Flag(
             ("--detail-iters",),
-            "iterations at the output size when processing is smaller (0: plain resize)",
+            "iterations at the output size per frame when processing is smaller, more for outputs over 1.9x "
+            "the processing size; the size note says how many (0: plain resize)",
             metavar="N",
             parse=parse_int,
         ),

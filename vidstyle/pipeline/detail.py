@@ -3,13 +3,14 @@ at the output size, so a 1280x720 result is painted at 1280x720, not a
 256x144 painting scaled up.
 
 Each frame at the output size is optimized for ``detail_iters`` iterations
-by the same engine against the full-size content frame (the last level of a
+(``sizing.detail_warm_iters``: more where the output is over 1.9 times the
+processing size) by the same engine against the full-size content frame (the last level of a
 multi-scale schedule, as in Gatys et al. 2017, "Controlling Perceptual
 Factors in Neural Style Transfer", sec. 5). Upsampling alone has no brush
 texture at the fine scale; the iterations put it there. For that texture to
 stay put from frame to frame, a frame starts where Ruder et al. 2016 start
 one, from the previous output-size frame warped by the flow (estimated at
-the output size), plus how much the processing-size result itself changed
+the output size; a Lanczos-4 warp, ``WARP_INTERPOLATION``), plus how much the processing-size result itself changed
 along the motion:
 
     init = W(full_{t-1}) + up(low_t - W(low_{t-1}))     where the flow is reliable
@@ -41,10 +42,13 @@ first second: at 480x270 from 256x144 with 3 times (the former factor), at
 1280x720 with 7 times (bigbuckbunny: style loss 94,739 on the first frame,
 24,641 six frames later; with 57 iterations 3,217 and 4,714;
 ``benchmarks/boil.py --output 1280x720``, README, "Full resolution"). At
-such ratios the warm frames' few iterations then let the painted texture
-fade over the clip: still open.
+such ratios 3 iterations per warm frame then let the painted texture fade
+over the clip; a warm frame gets ``sizing.detail_warm_iters`` (5 at 5 times
+the processing size), and the previous frame is carried by a Lanczos-4 warp
+instead of a bicubic one, which blurred the finest strokes at every subpixel
+move (README, "The detail stage's warm frames").
 
-Cost per frame: ``detail_iters`` VGG19 iterations at the output size, e.g.
+Cost per frame: ``detail_warm_iters`` VGG19 iterations at the output size, e.g.
 on 2 CPU cores ~25 times one at 256x144 for 1280x720 (see README, "Sizes").
 """
 
@@ -60,12 +64,17 @@ from vidstyle.frames import TemporalTarget, WarmStart, u8_to_float
 from vidstyle.media.images import resize
 from vidstyle.motion.estimate import Motion
 from vidstyle.motion.flow import FlowEstimator, consistency_mask, warp
-from vidstyle.sizing import detail_cold_iters
+from vidstyle.sizing import detail_cold_iters, detail_warm_iters
 
 # The processing-size result's change along the motion is blurred by this
 # many processing-size pixels first: its fine part is the warp's
 # interpolation error of the texture, not a change of the picture.
 CHANGE_BLUR_SIGMA = 1.5
+# The previous output-size frame is carried along the flow by a Lanczos-4
+# warp: a bicubic one blurs its finest strokes a little at every subpixel
+# move, and a few iterations per frame cannot paint them back, so the texture
+# faded over the clip (README, "The detail stage's warm frames").
+WARP_INTERPOLATION = "lanczos"
 # Below this ratio of output to processing longer side, the detail stage is
 # not worth an iteration at the output size: the result is resized.
 MIN_DETAIL_SCALE = 1.2
@@ -95,10 +104,13 @@ class DetailStage:
         engine: the run's engine (its style targets are computed once more,
             at the output size).
         out_size: ``(width, height)`` of the output.
-        iters: iterations per warm frame; cold starts get ``sizing.detail_cold_iters`` (7 times
-            as many, more where the output is over 1.9 times the processing size).
+        iters: ``--detail-iters``: warm frames get ``sizing.detail_warm_iters`` of
+            it, cold starts ``sizing.detail_cold_iters`` (7 times as many; both
+            grow where the output is over 1.9 times the processing size).
         temporal: carry texture along the flow and add the temporal loss
             (False: every frame starts from its upsampled result alone).
+        interpolation: how the previous output-size frame is warped
+            (``flow.warp``; default ``WARP_INTERPOLATION``).
         lend_fine_detail: disoccluded pixels start from the upsampled result
             plus the warped frame's fine strokes (False: the upsampled result
             alone, the former rule; ``benchmarks/detail_warm.py`` compares them).
@@ -113,9 +125,11 @@ class DetailStage:
         temporal: bool = True,
         flow: str | None = "dis-medium",
         lend_fine_detail: bool = True,
+        interpolation: str | None = None,
     ):
         self.engine = engine
         self.lend_fine_detail = lend_fine_detail
+        self.interpolation = interpolation or WARP_INTERPOLATION
         self.out_size = out_size
         self.iters = iters
         self.temporal = temporal
@@ -175,7 +189,7 @@ class DetailStage:
         else:
             flow = scale_flow(backward_flow, self.out_size)
             mask = cv2.resize(mask_low, self.out_size, interpolation=cv2.INTER_LINEAR).astype(np.float32)[..., None]
-        warped = np.clip(warp(u8_to_float(self._previous), flow), 0.0, 1.0)
+        warped = np.clip(warp(u8_to_float(self._previous), flow, interpolation=self.interpolation), 0.0, 1.0)
         change = u8_to_float(low_u8) - warp(u8_to_float(self._previous_low), backward_flow)
         change = cv2.GaussianBlur(change, (0, 0), CHANGE_BLUR_SIGMA)
         followed = warped + cv2.resize(change, self.out_size, interpolation=cv2.INTER_LINEAR)
@@ -189,4 +203,5 @@ class DetailStage:
             disoccluded = up + (warped - cv2.GaussianBlur(warped, (0, 0), scale))
         init = np.clip(mask * followed + (1.0 - mask) * disoccluded, 0.0, 1.0).astype(np.float32)
         target = TemporalTarget(warped=warped[None].astype(np.float32), weights=mask[None, ..., 0])
-        return WarmStart(init=init, temporal=target), self.iters
+        size = (low_u8.shape[1], low_u8.shape[0])
+        return WarmStart(init=init, temporal=target), detail_warm_iters(self.iters, size, self.out_size)
