@@ -22,6 +22,8 @@ player shows it (chroma interpolated, BT.709), and the flicker meter
 
 The flow and consistency mask are measured once per clip on the source and
 shared by every row; the first row is the lossless frames themselves.
+``--warp lanczos`` reads every column with the meter's Lanczos-4 warp
+(``vidstyle eval --warp lanczos``) instead of the convention's bilinear one.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from av.video.stream import VideoStream
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from vidstyle.evaluate import FlickerReport, warping_error  # noqa: E402
+from vidstyle.evaluate import METER_WARPS, FlickerReport, warping_error  # noqa: E402
 from vidstyle.frames import Frame  # noqa: E402
 from vidstyle.media import VideoWriter, read_frames  # noqa: E402
 from vidstyle.motion.flow import FlowEstimator, consistency_mask, is_scene_cut  # noqa: E402
@@ -175,7 +177,8 @@ class Meter:
     """Flow and mask of each source pair, measured once; ``flicker`` of any
     frame sequence of the same length against them, RGB and luma."""
 
-    def __init__(self, source: list[np.ndarray]):
+    def __init__(self, source: list[np.ndarray], warp: str = "linear"):
+        self.warp = warp
         estimator = FlowEstimator("dis-medium")
         self.pairs: list[tuple[np.ndarray, np.ndarray] | None] = []
         for prev, cur in zip(source, source[1:]):
@@ -187,7 +190,7 @@ class Meter:
     def _errors(self, frames: list[np.ndarray], convert: Callable | None) -> list[float]:
         frames = [convert(f) for f in frames] if convert else frames
         return [
-            float("nan") if pair is None else warping_error(prev, cur, *pair)
+            float("nan") if pair is None else warping_error(prev, cur, *pair, warp=self.warp)
             for prev, cur, pair in zip(frames, frames[1:], self.pairs)
         ]
 
@@ -283,12 +286,16 @@ def format_row(row: tuple) -> str:
     return f"{name:34} {kb:7.1f} {kbps:7.0f} {rgb:7.3f} {y:6.3f} {vidstyle_rgb:8.3f} {speed:>7}"
 
 
-def run_clip(frames_dir: str, source: str, settings: list[Setting]) -> list[tuple]:
+def run_clip(frames_dir: str, source: str, settings: list[Setting], warp: str = "linear") -> list[tuple]:
     stylized, inputs = load_clip(frames_dir, source)
     h, w = stylized[0].shape[:2]
     seconds = len(stylized) / float(FPS)
-    meter = Meter(inputs)
-    print(f"\n{os.path.basename(frames_dir)} ({os.path.basename(source)}): {len(stylized)} frames {w}x{h}", flush=True)
+    meter = Meter(inputs, warp)
+    print(
+        f"\n{os.path.basename(frames_dir)} ({os.path.basename(source)}): {len(stylized)} frames {w}x{h}, "
+        f"meter warp {warp}",
+        flush=True,
+    )
     print(f"{'setting':34} {'kB':>7} {'kbit/s':>7} {'flicker':>7} {'luma':>6} {'vs read':>8} {'enc fps':>7}")
     rgb, y = meter.flicker(stylized)
     png_kb = sum(os.path.getsize(n) for n in glob.glob(os.path.join(frames_dir, "*.png"))) / 1000
@@ -317,13 +324,19 @@ def main() -> None:
     parser.add_argument("clips", nargs="*", help="FRAMES_DIR:SOURCE pairs (default: out/enc/{bikes,bbb,bikes640})")
     parser.add_argument("--quick", action="store_true", help="only a few settings")
     parser.add_argument("--only", help="settings whose name contains this text")
+    parser.add_argument(
+        "--warp",
+        choices=METER_WARPS,
+        default="linear",
+        help="the meter's warp: linear (the convention's) or lanczos (vidstyle eval --warp)",
+    )
     args = parser.parse_args()
     clips = [tuple(c.rsplit(":", 1)) for c in args.clips] or [
         c for c in DEFAULT_CLIPS if glob.glob(os.path.join(c[0], "*.png"))
     ]
     settings = [s for s in SETTINGS if (not args.quick or s.name in QUICK) and (not args.only or args.only in s.name)]
     for frames_dir, source in clips:
-        run_clip(frames_dir, source, settings)
+        run_clip(frames_dir, source, settings, args.warp)
 
 
 if __name__ == "__main__":

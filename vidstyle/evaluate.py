@@ -80,9 +80,11 @@ def warping_error(
     mask: np.ndarray,
     *,
     channels: str = "rgb",
+    warp: str = METER_INTERPOLATION,
 ) -> float:
     """E_warp of one pair: the mask-weighted mean of the squared difference
-    (values in [0, 1]) between ``cur`` and ``prev`` warped bilinearly into it.
+    (values in [0, 1]) between ``cur`` and ``prev`` warped into it (bilinearly,
+    or by ``warp``, one of ``METER_WARPS``).
 
     Args:
         prev_u8, cur_u8: uint8 ``(H, W, 3)`` frames t-1 and t.
@@ -101,7 +103,7 @@ def warping_error(
         raise ValueError(f"frames differ in shape: {prev_u8.shape} and {cur_u8.shape}")
     if mask.shape != cur_u8.shape[:2]:
         raise ValueError(f"mask {mask.shape} does not match frames {cur_u8.shape}")
-    return masked_mean(squared_errors(prev_u8, cur_u8, backward_flow)[channels], mask)
+    return masked_mean(squared_errors(prev_u8, cur_u8, backward_flow, interpolation=warp)[channels], mask)
 
 
 def evaluate_frames(
