@@ -45,6 +45,7 @@ from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_frames  # noqa: E402
 from vidstyle.media import read_frames  # noqa: E402
 from vidstyle.media.images import load_image  # noqa: E402
+from vidstyle.motion.flow import INTERPOLATIONS  # noqa: E402
 from vidstyle.parsing import parse_size  # noqa: E402
 from vidstyle.pipeline import detail  # noqa: E402
 from vidstyle.pipeline.stages import stylize_pairs  # noqa: E402
@@ -78,7 +79,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--detail-warp",
-        choices=("lanczos", "cubic", "linear"),
+        choices=sorted(INTERPOLATIONS),
         default=None,
         help="how the detail stage carries its previous frame (default: detail.WARP_INTERPOLATION; "
         "cubic until 2026-11-27)",

@@ -46,7 +46,7 @@ from av.video.stream import VideoStream
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from vidstyle.evaluate import METER_WARPS, FlickerReport, warping_error  # noqa: E402
+from vidstyle.evaluate import METER_INTERPOLATION, METER_WARPS, FlickerReport, warping_error  # noqa: E402
 from vidstyle.frames import Frame  # noqa: E402
 from vidstyle.media import VideoWriter, read_frames  # noqa: E402
 from vidstyle.motion.flow import FlowEstimator, consistency_mask, is_scene_cut  # noqa: E402
@@ -177,7 +177,7 @@ class Meter:
     """Flow and mask of each source pair, measured once; ``flicker`` of any
     frame sequence of the same length against them, RGB and luma."""
 
-    def __init__(self, source: list[np.ndarray], warp: str = "linear"):
+    def __init__(self, source: list[np.ndarray], warp: str = METER_INTERPOLATION):
         self.warp = warp
         estimator = FlowEstimator("dis-medium")
         self.pairs: list[tuple[np.ndarray, np.ndarray] | None] = []
@@ -286,7 +286,7 @@ def format_row(row: tuple) -> str:
     return f"{name:34} {kb:7.1f} {kbps:7.0f} {rgb:7.3f} {y:6.3f} {vidstyle_rgb:8.3f} {speed:>7}"
 
 
-def run_clip(frames_dir: str, source: str, settings: list[Setting], warp: str = "linear") -> list[tuple]:
+def run_clip(frames_dir: str, source: str, settings: list[Setting], warp: str = METER_INTERPOLATION) -> list[tuple]:
     stylized, inputs = load_clip(frames_dir, source)
     h, w = stylized[0].shape[:2]
     seconds = len(stylized) / float(FPS)
@@ -327,7 +327,7 @@ def main() -> None:
     parser.add_argument(
         "--warp",
         choices=METER_WARPS,
-        default="linear",
+        default=METER_INTERPOLATION,
         help="the meter's warp: linear (the convention's) or lanczos (vidstyle eval --warp)",
     )
     args = parser.parse_args()
