@@ -167,6 +167,7 @@ class DetailStage:
 
     def _warm_start(self, low_u8: np.ndarray, motion: Motion | None, content_u8: np.ndarray) -> tuple[WarmStart, int]:
         up = u8_to_float(resize(low_u8, self.out_size))
+        size = (low_u8.shape[1], low_u8.shape[0])  # the processing size
         cold = (
             not self.temporal
             or self._previous is None
@@ -177,7 +178,6 @@ class DetailStage:
             or motion.warps[0][0] != 1
         )
         if cold:
-            size = (low_u8.shape[1], low_u8.shape[0])
             return WarmStart(init=up), detail_cold_iters(self.iters, size, self.out_size, temporal=self.temporal)
         assert self._previous is not None and self._previous_low is not None and motion is not None  # not cold
         _, backward_flow, mask_low = motion.warps[0]
@@ -203,5 +203,4 @@ class DetailStage:
             disoccluded = up + (warped - cv2.GaussianBlur(warped, (0, 0), scale))
         init = np.clip(mask * followed + (1.0 - mask) * disoccluded, 0.0, 1.0).astype(np.float32)
         target = TemporalTarget(warped=warped[None].astype(np.float32), weights=mask[None, ..., 0])
-        size = (low_u8.shape[1], low_u8.shape[0])
         return WarmStart(init=init, temporal=target), detail_warm_iters(self.iters, size, self.out_size)
