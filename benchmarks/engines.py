@@ -13,6 +13,8 @@ For each engine it reports:
   style/content  mean unweighted losses over the frames (OptimizerEngine.measure), and
                  the style loss relative to the optimizer's
   sharp          mean Laplacian variance of the luma, relative to the optimizer's
+  lz-png         the lossless flicker again with the meter's Lanczos warp (``vidstyle eval --warp lanczos``):
+                 a sharp texture carried along the flow reads as change to the bilinear convention
 
 The machine is shared: the load average before and after each run is printed.
 ``--look`` reuses a trained look (its recorded CPU-minutes are reported);
@@ -38,7 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 # --prior: the recipe of the README's prior rows
 from training_recipes import PRIOR  # noqa: E402  (benchmarks/, this script's folder)
 
-from vidstyle.config import StyleConfig  # noqa: E402
+from vidstyle.config import CARRY_WARPS, StyleConfig  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.engines.precision import device_label  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker, evaluate_videos  # noqa: E402
@@ -118,6 +120,12 @@ def main() -> None:
     parser.add_argument(
         "--refine", type=int, default=0, help="one more row: the blended network refined by N optimizer iterations"
     )
+    parser.add_argument(
+        "--carry-warp",
+        choices=CARRY_WARPS,
+        default=StyleConfig().carry_warp,
+        help="the warp that carries the previous output (warm start, blend) in every row",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu", help="cpu (the README's CPU rows) | auto | cuda:N")
     parser.add_argument(
@@ -149,6 +157,7 @@ def main() -> None:
         output_size=fit_size(info.width, info.height, max_side=args.max_side),
         num_threads=args.threads,
         device=args.device,
+        carry_warp=args.carry_warp,
     )
     end_s = args.frames / float(info.fps) if args.frames else None
     style_u8 = load_image(STYLE)
@@ -200,6 +209,7 @@ def main() -> None:
         measured = [judge.measure(out, content) for out, content in zip(frames, inputs)]
         lossless = evaluate_flicker(inputs, frames, size=tuple(size))
         lossless_luma = evaluate_flicker(inputs, frames, size=tuple(size), channels="luma")
+        lossless_lanczos = evaluate_flicker(inputs, frames, size=tuple(size), warp="lanczos")
         source = clip if end_s is None else _trimmed(clip, inputs, work, info)
         encoded = evaluate_videos(source, result["encoded"])
         encoded_luma = evaluate_videos(source, result["encoded"], channels="luma")
@@ -217,6 +227,7 @@ def main() -> None:
                 "flicker_mp4": encoded.flicker_ratio,
                 "flicker_luma": lossless_luma.flicker_ratio,
                 "flicker_mp4_luma": encoded_luma.flicker_ratio,
+                "flicker_lanczos": lossless_lanczos.flicker_ratio,
                 "style": statistics.mean(m["style"] for m in measured),
                 "content": statistics.mean(m["content"] for m in measured),
                 "sharp": statistics.mean(sharpness(f) for f in frames),
@@ -238,16 +249,19 @@ def main() -> None:
         f"{inference_seconds(look, inputs, device=args.device):.3f} s/frame at {size[0]}x{size[1]}"
     )
     clip_name = os.path.basename(clip)
-    print(f"\n{clip_name} at {size[0]}x{size[1]}, {table[0]['frames']} frames, {device_name}; style starry_night")
+    print(
+        f"\n{clip_name} at {size[0]}x{size[1]}, {table[0]['frames']} frames, {device_name}; style starry_night; "
+        f"carry warp {args.carry_warp}"
+    )
     print(
         f"{'engine':20} {'trainCPUmin':>11} {'s/frame':>8} {'flick-png':>9} {'flick-mp4':>9} {'luma-png':>9} "
-        f"{'luma-mp4':>9} {'style':>10} {'style/opt':>9} {'content':>10} {'sharp/opt':>9} {'load':>10}"
+        f"{'luma-mp4':>9} {'lz-png':>7} {'style':>10} {'style/opt':>9} {'content':>10} {'sharp/opt':>9} {'load':>10}"
     )
     for row in table:
         print(
             f"{row['engine']:20} {row['train_cpu_min']:11.2f} {row['s_per_frame']:8.3f} "
             f"{row['flicker_lossless']:9.3f} {row['flicker_mp4']:9.3f} {row['flicker_luma']:9.3f} "
-            f"{row['flicker_mp4_luma']:9.3f} {row['style']:10.4g} "
+            f"{row['flicker_mp4_luma']:9.3f} {row['flicker_lanczos']:7.3f} {row['style']:10.4g} "
             f"{row['style'] / ref['style']:9.2f} {row['content']:10.4g} {row['sharp'] / ref['sharp']:9.2f} "
             f"{row['load'][0]:4.1f}->{row['load'][1]:4.1f}"
         )

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from vidstyle.config import FLOW_METHODS
+from vidstyle.config import FLOW_METHODS, StyleConfig
 from vidstyle.frames import Frame
-from vidstyle.motion.estimate import with_motion
+from vidstyle.motion.estimate import Motion, with_motion
 from vidstyle.motion.flow import (
     FlowEstimator,
     consistency_mask,
@@ -19,6 +19,7 @@ from vidstyle.motion.flow import (
     photometric_mask,
     warp,
 )
+from vidstyle.motion.warmstart import WarmStartPolicy, warm_start
 from vidstyle.synthetic import occlusion_clip, rotating_zooming_clip, scene_cut_clip, translating_clip
 from vidstyle.threads import prefetch
 
@@ -328,3 +329,20 @@ def test_with_motion_can_add_the_photometric_test(occluding):
         ((_, _, c_strict),) = b.warps
         assert np.all(c_strict <= c_plain) and c_strict.sum() < c_plain.sum()
         assert a.reliable_fraction == b.reliable_fraction  # the cut test sees the flow mask only
+
+
+def test_the_carry_warp_option_reaches_the_warm_start_and_lanczos_keeps_more_texture():
+    rng = np.random.default_rng(0)
+    painted = (rng.random((HEIGHT, WIDTH, 3)) * 255).astype(np.uint8)  # fine texture: the worst case for a blur
+    flow = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 0.5, 0.25  # a subpixel move
+    mask = np.ones((HEIGHT, WIDTH), np.float32)
+    motion = Motion(warps=[(1, flow, mask)], is_scene_cut=False, reliable_fraction=1.0)
+    contrast = {}
+    for interpolation in ("linear", "cubic", "lanczos"):
+        policy = WarmStartPolicy.from_config(StyleConfig(carry_warp=interpolation))
+        assert policy.interpolation == interpolation
+        start = warm_start(painted, motion, {1: painted}, policy)
+        assert start is not None and start.temporal is not None
+        contrast[interpolation] = float(start.init[INTERIOR].std())
+    assert contrast["linear"] < contrast["cubic"] < contrast["lanczos"]

@@ -58,6 +58,8 @@ from vidstyle.parsing import (
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 FLOW_METHODS = ("dis-medium", "dis-fast", "dis-ultrafast", "farneback")
+# interpolations of the warp that carries the previous output along the flow (motion.flow.INTERPOLATIONS)
+CARRY_WARPS = ("cubic", "lanczos", "linear")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 MIN_SIDE = 16  # VGG19 pools four times before relu5_1
@@ -289,6 +291,17 @@ class StyleConfig:
         text_check(*FLOW_METHODS),
         label="flow method",
         flags=Flag(("--flow",), "optical flow method", parse=str),
+    )
+    # the warm start, the temporal loss's target and the network's blend; the detail stage has its own
+    carry_warp: str = setting(
+        "cubic",
+        text_check(*CARRY_WARPS),
+        label="carry warp",
+        flags=Flag(
+            ("--carry-warp",),
+            "interpolation of the warp that carries the previous output along the flow (lanczos: sharper)",
+            parse=str,
+        ),
     )
     long_term: tuple[int, ...] = setting(
         (1,),

@@ -189,10 +189,11 @@ def evaluate_flicker(
     size: tuple[int, int] | None = None,
     mask: str = "full",
     channels: str = "rgb",
+    warp: str = METER_INTERPOLATION,
 ) -> FlickerReport:
-    """``evaluate_frames``' report for one variant (default full mask, RGB)."""
+    """``evaluate_frames``' report for one variant (default full mask, RGB, the convention's warp)."""
     return evaluate_frames(
-        input_frames, stylized_frames, method=method, size=size, mask=mask, channels=channels
+        input_frames, stylized_frames, method=method, size=size, mask=mask, channels=channels, warp=warp
     ).primary
 
 

@@ -7,7 +7,7 @@ weights (sec. 3.3). Files, live mode and multi-pass all build their warm starts
 here; they differ only in their ``WarmStartPolicy``.
 
 Disoccluded pixels (where the mask says the flow is unreliable) keep what the
-bicubic warp samples there: stylized texture from the flow's nearest guess,
+warp (bicubic unless ``--carry-warp`` says otherwise) samples there: stylized texture from the flow's nearest guess,
 which the style and content losses then repaint freely because the temporal
 loss ignores those pixels. Filling them with the raw content frame instead
 leaves photo-like patches after a few iterations, unless the frame gets very
@@ -43,6 +43,8 @@ class WarmStartPolicy:
             content frame (live mode: a few iterations cannot repaint stale
             texture there); None never fills.
         keep: previous outputs kept (the farthest long-term offset).
+        interpolation: the warp's (``motion.flow.warp``): ``cubic``, or
+            ``lanczos``, which blurs a carried texture less at each subpixel move.
     """
 
     follow_motion: bool = True
@@ -50,6 +52,7 @@ class WarmStartPolicy:
     temporal_target: bool = True
     content_fill_below: float | None = None
     keep: int = 1
+    interpolation: str = "cubic"
 
     @classmethod
     def from_config(cls, config: StyleConfig, *, content_fill_below: float | None = None) -> WarmStartPolicy:
@@ -60,6 +63,7 @@ class WarmStartPolicy:
             temporal_target=config.temporal and config.temporal_weight > 0,
             content_fill_below=content_fill_below,
             keep=max(config.long_term) if config.temporal else 1,
+            interpolation=config.carry_warp,
         )
 
 
@@ -93,7 +97,7 @@ def warm_start(
     warped, weights = [], []
     for offset, backward_flow, weight in motion.warps:
         if offset in outputs:
-            warped.append(warp(u8_to_float(outputs[offset]), backward_flow))
+            warped.append(warp(u8_to_float(outputs[offset]), backward_flow, interpolation=policy.interpolation))
             weights.append(weight)
     if not warped or motion.warps[0][0] != 1:
         return None
