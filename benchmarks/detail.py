@@ -6,7 +6,8 @@ one command, prints a table.
 Rows (processing at 256 px, output at the clip's size): the detail stage at
 3 and 5 iterations, a plain resize of the processing-size result
 (``--detail-iters 0``), and processing at the output size directly. Columns:
-flicker ratio (``vidstyle eval``'s meter, lossless, RGB), style loss of frames
+flicker ratio (``vidstyle eval``'s meter, lossless, RGB; ``lz``: the same with
+the meter's Lanczos warp, ``--warp lanczos``), style loss of frames
 1.. over the first frame's (measured at the output size), sharpness (variance
 of the Laplacian of luma, absolute), wall seconds per frame.
 """
@@ -53,17 +54,19 @@ def main() -> None:
         (f"processing at {out_size[0]}x{out_size[1]}", dict(), out_size),
     )
     print(f"{args.clip}: {len(frames)} frames, output {out_size[0]}x{out_size[1]}")
-    print(f"{'configuration':<40} {'flicker':>8} {'style':>7} {'sharp':>9} {'s/frame':>8}", flush=True)
+    print(f"{'configuration':<40} {'flicker':>8} {'lz':>6} {'style':>7} {'sharp':>9} {'s/frame':>8}", flush=True)
     for name, options, size in rows:
         started = time.perf_counter()
         config = StyleConfig(**options)
         outputs = [resize(s.image_u8, out_size) for _, s in stylize_pairs(frames, engine, config=config, size=size)]
         seconds = (time.perf_counter() - started) / len(frames)
         flicker = evaluate_frames(sources, outputs).flicker_ratio
+        lanczos = evaluate_frames(sources, outputs, warp="lanczos").flicker_ratio
         style = [engine.measure(image, source)["style"] for image, source in zip(outputs, sources)]
         sharp = float(np.mean([sharpness(image) for image in outputs]))
         print(
-            f"{name:<40} {flicker:>8.3f} {np.mean(style[1:]) / style[0]:>7.3f} {sharp:>9.2e} {seconds:>8.1f}",
+            f"{name:<40} {flicker:>8.3f} {lanczos:>6.3f} {np.mean(style[1:]) / style[0]:>7.3f} "
+            f"{sharp:>9.2e} {seconds:>8.1f}",
             flush=True,
         )
 
