@@ -20,6 +20,7 @@ from vidstyle.evaluate import (
     warping_error,
 )
 from vidstyle.evaluate_convention import meter_masks
+from vidstyle.media import read_frames
 from vidstyle.motion.flow import FlowEstimator, consistency_mask, warp
 from vidstyle.synthetic import occlusion_clip, rotating_zooming_clip, scene_cut_clip, translating_clip
 
@@ -305,3 +306,46 @@ def test_eval_help_states_the_convention(capsys):
         main(["eval", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "PRESET_MEDIUM" in out and "0.01|w|^2 + 0.002" in out and "bilinear" in out and "BT.709" in out
+
+
+def colour_stripes(width=96, height=64, num_frames=6, shift=0.5):
+    """Fine colour texture (red/green stripes 10 px apart, chroma detail a 4:2:0
+    file keeps) moving right by ``shift`` px a frame."""
+    x = np.arange(width, dtype=np.float32)
+    frames = []
+    for t in range(num_frames):
+        phase = np.sin((x - shift * t) * 2 * np.pi / 10) * 0.5 + 0.5
+        image = np.zeros((height, width, 3), np.float32)
+        image[..., 0] = 40 + 180 * phase
+        image[..., 1] = 40 + 180 * (1 - phase)
+        image[..., 2] = 90
+        frames.append(np.clip(np.rint(image), 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_the_player_decode_interpolates_chroma_and_eval_applies_it_to_the_stylized_file_only(tmp_path, capsys):
+    originals = colour_stripes()
+    src = make_clip(tmp_path / "in.mp4", num_frames=6, width=96, height=64, audio=False)
+    stylized = make_clip(tmp_path / "stylized.mp4", frames=originals, audio=False)
+    for chroma, repeated in (("nearest", True), ("player", False)):
+        decoded = next(read_frames(stylized, chroma=chroma)).image_u8
+        ycc = cv2.cvtColor(decoded, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        within_pairs = np.abs(ycc[:, 0::2, 1:] - ycc[:, 1::2, 1:]).mean()  # pixels 2k, 2k+1: one chroma sample
+        across_pairs = np.abs(ycc[:, 1:-1:2, 1:] - ycc[:, 2::2, 1:]).mean()
+        if repeated:  # each 4:2:0 chroma sample repeated over its pixels
+            assert within_pairs < 0.5 < across_pairs
+        else:  # interpolated: chroma changes as much within a pair as across
+            assert within_pairs > 0.5 * across_pairs > 1
+    with pytest.raises(ValueError, match="unknown chroma upsampling"):
+        next(read_frames(stylized, chroma="bicubic"))
+
+    reports = {}
+    for decode in ("nearest", "player"):
+        assert main(["eval", str(src), str(stylized), "--json", "--decode", decode]) == 0
+        reports[decode] = json.loads(capsys.readouterr().out)
+        assert reports[decode]["decode"] == decode
+    assert reports["player"]["e_warp_input"] == reports["nearest"]["e_warp_input"]  # the input as the convention says
+    assert reports["player"]["e_warp_stylized"] != reports["nearest"]["e_warp_stylized"]
+    assert main(["eval", str(src), str(stylized), "--decode", "bilinear"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'bilinear'" in err and len(err.strip().splitlines()) == 1

@@ -32,6 +32,7 @@ Pure numpy/OpenCV; the plot is in ``evaluate_plot``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Iterator
 
@@ -43,6 +44,7 @@ from vidstyle.evaluate_convention import (
     CONVENTION,
     CUT_RELIABLE_FRACTION,
     MASKS,
+    METER_DECODE,
     METER_INTERPOLATION,
     METER_METHOD,
     METER_WARPS,
@@ -254,15 +256,24 @@ def evaluate_videos(
     mask: str = "full",
     channels: str = "rgb",
     warp: str = METER_INTERPOLATION,
+    decode: str = METER_DECODE,
 ) -> MeterReport:
     """``evaluate_frames`` on two video files (decoded with PyAV at their own
     size, streamed, then resized with INTER_AREA), at the stylized video's
-    size (or smaller, with ``max_side``).
+    size (or smaller, with ``max_side``). ``decode``: how the stylized file's
+    chroma is upsampled (``media.reading.CHROMA_UPSAMPLING``: the
+    convention's ``nearest``, or ``player``, interpolated as players show
+    it). The input is always decoded the convention's way: its flow, mask
+    and E_warp stay the same (the meter's flow moves with the input's
+    decoding, and the stylizer measured its flow on the same decoding).
     Raises InputError when the frame counts differ."""
     from vidstyle.errors import InputError
     from vidstyle.frames import fit_size
     from vidstyle.media import probe, read_frames
+    from vidstyle.media.reading import CHROMA_UPSAMPLING
 
+    if decode not in CHROMA_UPSAMPLING:
+        raise ValueError(f"unknown decode {decode!r}; choose one of {', '.join(CHROMA_UPSAMPLING)}")
     stylized_info = probe(stylized_path)
     probe(input_path)
     size = (stylized_info.width, stylized_info.height)
@@ -271,9 +282,10 @@ def evaluate_videos(
     # Decoded at their own size and resized here, so the resampling filter is the
     # convention's (cv2.INTER_AREA), not the decoder's.
     sources = (f.image_u8 for f in read_frames(input_path))
-    stylized = (f.image_u8 for f in read_frames(stylized_path))
+    stylized = (f.image_u8 for f in read_frames(stylized_path, chroma=decode))
     try:
-        return evaluate_frames(sources, stylized, method=method, size=size, mask=mask, channels=channels, warp=warp)
+        report = evaluate_frames(sources, stylized, method=method, size=size, mask=mask, channels=channels, warp=warp)
+        return dataclasses.replace(report, decode=decode)
     except ValueError as err:
         raise InputError(f"{input_path} and {stylized_path} do not match: {err}") from err
 

@@ -17,6 +17,10 @@ transfer for videos", GCPR 2016, sec. 3.2:
   ``(f(x+1) - f(x-1)) / 2`` in pixel units, one-sided at the border, as
   ``numpy.gradient``), or when x + w lies outside ``[0, W-1] x [0, H-1]``.
   ``occlusion``: the same without the motion-boundary test.
+- **Decoding** (files): FFmpeg's swscale to RGB, each 4:2:0 chroma sample
+  repeated over its 2x2 pixels (``vidstyle eval --decode player``: the
+  stylized file's chroma interpolated, as players show it, the input's
+  as before; a number of its own).
 - **Warp**: bilinear ``cv2.remap`` of float32 values in [0, 1] (not uint8),
   border replicated (those pixels are masked anyway). ``vidstyle eval --warp
   lanczos`` reads the same with ``cv2.INTER_LANCZOS4``: a number of its own.
@@ -52,6 +56,11 @@ METER_INTERPOLATION = "linear"  # Lai et al. warp bilinearly
 # the meter reads that blur as change: a painting carried along the flow
 # with no repainting at all reads as flicker (README, "How flicker is measured").
 METER_WARPS = ("linear", "lanczos")
+# How a video file's subsampled chroma becomes RGB before measuring
+# (media.reading.CHROMA_UPSAMPLING): the convention repeats each chroma sample
+# over its pixels, as vidstyle's reader does; "player" interpolates the
+# stylized file's chroma, as players show it (the input keeps the convention's).
+METER_DECODE = "nearest"
 MASKS = ("full", "occlusion")
 CHANNELS = ("rgb", "luma")
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)  # ITU-R BT.709
@@ -78,6 +87,9 @@ CONVENTION = {
         "rgb": "squared difference averaged over R, G, B in [0, 1]",
         "luma": "squared difference of BT.709 Y' = 0.2126 R' + 0.7152 G' + 0.0722 B' in [0, 1]",
     },
+    "decode": "files decoded by FFmpeg/swscale to RGB with each 4:2:0 chroma sample repeated over its 2x2 pixels "
+    "(decode 'player': the stylized file's chroma interpolated, SWS_FULL_CHR_H_INT | SWS_ACCURATE_RND; the input "
+    "as before), YUV matrix from the file's tag, else BT.709 from 577 lines up and BT.601 below",
     "size": "the stylized video's size (or --max-side); frames of another size are resized with cv2.INTER_AREA "
     "(shrinking) after decoding",
     "scene_cuts": f"a pair is skipped when under {CUT_RELIABLE_FRACTION:.0%} of its pixels pass mask_full or its "

@@ -12,7 +12,7 @@ import math
 import statistics
 from collections.abc import Iterable
 
-from vidstyle.evaluate_convention import CONVENTION, METER_INTERPOLATION, METER_METHOD
+from vidstyle.evaluate_convention import CONVENTION, METER_DECODE, METER_INTERPOLATION, METER_METHOD
 
 # Pairs counted as the start of a shot: the first ones after the first frame and after each cut.
 COLD_START_PAIRS = 15
@@ -164,6 +164,9 @@ class MeterReport:
         mask, channels: the headline variant.
         method: the flow method.
         warp: the warp of the previous frame (``evaluate_convention.METER_WARPS``).
+        decode: for files, how their chroma was upsampled
+            (``media.reading.CHROMA_UPSAMPLING``; frames given as arrays: the
+            convention's, whatever made them).
     """
 
     variants: dict[str, FlickerReport]
@@ -172,6 +175,7 @@ class MeterReport:
     channels: str = "rgb"
     method: str = METER_METHOD
     warp: str = METER_INTERPOLATION
+    decode: str = METER_DECODE
 
     def report(self, mask: str | None = None, channels: str | None = None) -> FlickerReport:
         """The variant ``mask``/``channels`` (default: the headline one)."""
@@ -209,6 +213,7 @@ class MeterReport:
             "channels": self.channels,
             "method": self.method,
             "warp": self.warp,
+            "decode": self.decode,
             "convention": CONVENTION,
             "variants": variants,
         }

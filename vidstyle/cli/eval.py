@@ -8,7 +8,8 @@ import math
 
 from vidstyle.cli.options import PROG, Parser, field_type
 from vidstyle.config import FLOW_METHODS, StyleConfig
-from vidstyle.evaluate_convention import METER_INTERPOLATION, METER_WARPS
+from vidstyle.evaluate_convention import METER_DECODE, METER_INTERPOLATION, METER_WARPS
+from vidstyle.media.reading import CHROMA_UPSAMPLING
 
 MASK_CHOICES = ("full", "occlusion", "both")
 CHANNEL_CHOICES = ("rgb", "luma", "both")
@@ -21,8 +22,9 @@ CONVENTION_HELP = (
     "bilinearly (float values in [0, 1]; --warp lanczos: Lanczos-4); E_warp is the masked mean squared "
     "difference, averaged over RGB or of "
     "the BT.709 luma; the clip's E_warp is the mean over pairs, the flicker ratio stylized / input. Pairs at a "
-    "scene cut (under 20% reliable, or unrelated colours) are skipped. Measured at the stylized size; frames "
-    "of another size are resized with cv2.INTER_AREA. --json carries this as 'convention'."
+    "scene cut (under 20% reliable, or unrelated colours) are skipped. Files are decoded with 4:2:0 chroma "
+    "repeated over 2x2 pixels (--decode player: the stylized file's interpolated). Measured at the stylized "
+    "size; frames of another size are resized with cv2.INTER_AREA. --json carries this as 'convention'."
 )
 
 
@@ -68,6 +70,15 @@ def build_eval_parser() -> argparse.ArgumentParser:
         "(Lanczos-4, near-ideal resampling: a texture sharper than the footage, carried along the flow, does not "
         "read as flicker the way a bilinear warp's blur of it does). Ratios compare only under one warp",
     )
+    parser.add_argument(
+        "--decode",
+        choices=CHROMA_UPSAMPLING,
+        default=METER_DECODE,
+        help="how the stylized file's 4:2:0 chroma becomes RGB: 'nearest' (each sample repeated over 2x2 pixels, "
+        "as FFmpeg's swscale and vidstyle's reader do; the convention's; default) or 'player' (interpolated, as "
+        "players show the file). The input is decoded the convention's way either way. Ratios compare only "
+        "under one decode",
+    )
     parser.add_argument("--plot", metavar="PNG", help="save the per-frame curve (headline variant) as a PNG")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (every variant, always)")
     return parser
@@ -90,6 +101,7 @@ def run_eval(argv: list[str]) -> int:
         mask=masks[0],
         channels=channels[0],
         warp=args.warp,
+        decode=args.decode,
     )
     if args.plot:
         save_plot(report.primary, args.plot)
@@ -99,7 +111,10 @@ def run_eval(argv: list[str]) -> int:
     headline = report.primary
     skipped = f" ({len(headline.scene_cut_pairs)} skipped at scene cuts)" if headline.scene_cut_pairs else ""
     print(f"pairs: {headline.num_pairs}{skipped}")
-    print(f"mask {masks[0]}, channels {channels[0]}, flow {args.flow}, warp {args.warp}  (convention: see --help)")
+    print(
+        f"mask {masks[0]}, channels {channels[0]}, flow {args.flow}, warp {args.warp}, decode {args.decode}"
+        "  (convention: see --help)"
+    )
     print(f"E_warp stylized: {headline.e_warp_stylized:.6f}")
     print(f"E_warp input:    {headline.e_warp_input:.6f}")
     print(f"flicker ratio:   {headline.flicker_ratio:.3f}  (1.0 = as steady as the source)")

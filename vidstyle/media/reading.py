@@ -46,6 +46,12 @@ STILL_IMAGE_FORMATS = {
 ISO_MEDIA_EXTENSIONS = {".mp4", ".m4v", ".mov", ".3gp"}
 TRUNCATION_SLACK_FRAMES = 3  # a video may end this many frames before its announced duration...
 TRUNCATION_SLACK_S = 0.25  # ...or this many seconds, whichever is more
+# How 4:2:0/4:2:2 chroma becomes RGB: "nearest" is what swscale does unasked
+# (each chroma sample repeated over its 2x2 pixels), "player" interpolates it
+# bilinearly as players (GPU texture filtering) show a file.
+CHROMA_UPSAMPLING = ("nearest", "player")
+_SWS = av.video.reformatter.Interpolation
+_PLAYER_CHROMA_FLAGS = _SWS.FULL_CHR_H_INT | _SWS.ACCURATE_RND
 HD_MIN_HEIGHT = 577  # untagged video taller than PAL SD is taken as BT.709, like players do
 
 
@@ -201,7 +207,12 @@ def _clockwise(counterclockwise: int | float) -> int:
 
 
 def read_frames(
-    src, *, size: tuple[int, int] | None = None, start_s: float | None = None, end_s: float | None = None
+    src,
+    *,
+    size: tuple[int, int] | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    chroma: str = "nearest",
 ) -> Iterator[Frame]:
     """Decode the first video stream of ``src`` as upright RGB frames.
 
@@ -215,6 +226,9 @@ def read_frames(
             an area filter, enlarging bicubic.
         start_s, end_s: keep frames with ``start_s <= time < end_s`` (seconds
             on the source's timeline); seeks to ``start_s`` first.
+        chroma: how subsampled chroma is upsampled (``CHROMA_UPSAMPLING``):
+            ``nearest`` (swscale's default, what the stylizer reads) or
+            ``player`` (interpolated, as a player shows the file).
 
     Yields:
         Frames with ``image_u8`` uint8 ``(H, W, 3)`` RGB, the source's ``pts``
@@ -233,6 +247,8 @@ def read_frames(
             ends early: the caller sees fewer frames. A file replaced by a
             rename or deleted while it is read is read to its end as it was.
     """
+    if chroma not in CHROMA_UPSAMPLING:
+        raise ValueError(f"unknown chroma upsampling {chroma!r}; choose one of {', '.join(CHROMA_UPSAMPLING)}")
     with _open_input(src) as container:
         opened = _OpenedFile(src)
         stream = _video_stream(container, src)
@@ -261,7 +277,7 @@ def read_frames(
             if end_s is not None and seconds is not None and seconds >= end_s - 1e-6:
                 return
             try:
-                image_u8 = frame_to_rgb(frame, size)
+                image_u8 = frame_to_rgb(frame, size, chroma=chroma)
             except av.error.FFmpegError as err:  # a damaged frame that decoded to nonsense
                 raise _unreadable(src, index, error_reason(err), opened) from err
             yield Frame(image_u8=image_u8, pts=pts, time_base=time_base, index=index)
@@ -382,8 +398,9 @@ def display_size(frame) -> tuple[int, int]:
     return (frame.height, frame.width) if quarter_turns % 2 else (frame.width, frame.height)
 
 
-def frame_to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
-    """Upright uint8 ``(H, W, 3)`` RGB, at ``size`` = (width, height) if given.
+def frame_to_rgb(frame, size: tuple[int, int] | None, *, chroma: str = "nearest") -> np.ndarray:
+    """Upright uint8 ``(H, W, 3)`` RGB, at ``size`` = (width, height) if given,
+    chroma upsampled as ``chroma`` says (``CHROMA_UPSAMPLING``).
 
     Scaling happens in the stored orientation (the target size swapped for
     quarter turns), in the same swscale call as the colour conversion.
@@ -393,11 +410,12 @@ def frame_to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
     if size is not None:
         width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
     shrinking = width <= frame.width and height <= frame.height
+    scaler = _SWS.AREA if shrinking else _SWS.BICUBIC
     rgb = frame.reformat(
         width=width,
         height=height,
         format="rgb24",
-        interpolation="AREA" if shrinking else "BICUBIC",
+        interpolation=scaler | _PLAYER_CHROMA_FLAGS if chroma == "player" else scaler,
         src_colorspace=_source_colorspace(frame),
         src_color_range=frame.color_range or None,
     )
