@@ -16,6 +16,9 @@ tool's default mp4 encoder (what ``vidstyle in.mp4`` writes). Columns:
                      bilinear (``vidstyle eval --warp lanczos``; RGB), lossless
                      and mp4: a bilinear warp blurs a texture sharper than the
                      footage and reads the blur as change
+  mp4 pl/pl lz       the mp4's RGB flicker decoded as a player shows it
+                     (``vidstyle eval --decode player``: chroma interpolated),
+                     bilinear and Lanczos warp
   first15/rest       flicker ratio (lossless, RGB) over the 15 pairs after each
                      cold start (first frame, scene cuts) / over the other pairs,
                      summed (stylized E_warp / input E_warp of the part)
@@ -153,12 +156,15 @@ def measure(
         mp4 = os.path.join(folder, "encoded.mp4")
         encode(stylized, mp4, probe(clip).fps)
         encoded = [f.image_u8 for f in read_frames(mp4)]
+        played = [f.image_u8 for f in read_frames(mp4, chroma="player")]
         size_kb = os.path.getsize(mp4) / 1024
     even = (encoded[0].shape[1], encoded[0].shape[0])
     lossless = evaluate_frames(sources, stylized)
     mp4 = evaluate_frames([resize(f, even) for f in sources], encoded)
     lanczos = evaluate_frames(sources, stylized, warp="lanczos")
     mp4_lanczos = evaluate_frames([resize(f, even) for f in sources], encoded, warp="lanczos")
+    player = evaluate_frames([resize(f, even) for f in sources], played)
+    player_lanczos = evaluate_frames([resize(f, even) for f in sources], played, warp="lanczos")
     row = {
         "rgb": lossless.variants["full/rgb"].flicker_ratio,
         "luma": lossless.variants["full/luma"].flicker_ratio,
@@ -167,6 +173,8 @@ def measure(
         "mp4 kB": size_kb,
         "lz rgb": lanczos.variants["full/rgb"].flicker_ratio,
         "mp4 lz": mp4_lanczos.variants["full/rgb"].flicker_ratio,
+        "mp4 pl": player.variants["full/rgb"].flicker_ratio,
+        "pl lz": player_lanczos.variants["full/rgb"].flicker_ratio,
         **shot_numbers(lossless.variants["full/rgb"]),
     }
     losses = [engine.measure(image, source) for image, source in zip(stylized, sources)]
@@ -182,7 +190,8 @@ def measure(
     return row
 
 
-COLUMNS = ("rgb", "luma", "mp4 rgb", "mp4 luma", "mp4 kB", "lz rgb", "mp4 lz", "first15", "rest", "f15 med", "rest med")
+COLUMNS = ("rgb", "luma", "mp4 rgb", "mp4 luma", "mp4 kB", "lz rgb", "mp4 lz", "mp4 pl", "pl lz")
+COLUMNS += ("first15", "rest", "f15 med", "rest med")
 COLUMNS += ("worst_shot", "still_shot")
 COLUMNS += ("style 1..", "style", "content", "sharp", "s/frame", "peak MB", "gpu MB")
 
