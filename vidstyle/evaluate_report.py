@@ -164,9 +164,10 @@ class MeterReport:
         mask, channels: the headline variant.
         method: the flow method.
         warp: the warp of the previous frame (``evaluate_convention.METER_WARPS``).
-        decode: for files, how their chroma was upsampled
-            (``media.reading.CHROMA_UPSAMPLING``; frames given as arrays: the
-            convention's, whatever made them).
+        decode: for files, how the stylized file's chroma was upsampled
+            (``media.reading.CHROMA_UPSAMPLING``; the input's is always the
+            convention's; frames given as arrays: the convention's label,
+            whatever decoded them).
     """
 
     variants: dict[str, FlickerReport]
