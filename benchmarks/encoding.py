@@ -74,9 +74,6 @@ CHROMA = {
     "blur": "blur",  # chroma planes Gaussian-blurred (sigma BLUR_SIGMA) at full resolution, then area-downsampled
 }
 BLUR_SIGMA = 1.0
-# How players turn 4:2:0 back into RGB: chroma interpolated (GPU texture
-# filtering), not repeated 2x2 as swscale's unscaled yuv420p -> rgb24 path does.
-PLAYER_UPSAMPLING = SWS.BILINEAR | SWS.FULL_CHR_H_INT | SWS.ACCURATE_RND
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,25 +243,6 @@ def encode(setting: Setting, frames: list[np.ndarray], path: str) -> None:
         container.mux(stream.encode(None))
 
 
-def decode_like_a_player(path: str, size: tuple[int, int]) -> list[np.ndarray]:
-    """The file's frames as a player shows them: chroma upsampled bilinearly
-    (FULL_CHR_H_INT), BT.709 limited range, at ``size``."""
-    frames = []
-    with av.open(path) as container:
-        for frame in container.decode(video=0):
-            yuv = frame.format.name.startswith("yuv")
-            rgb = frame.reformat(
-                width=size[0],
-                height=size[1],
-                format="rgb24",
-                interpolation=PLAYER_UPSAMPLING,
-                src_colorspace="ITU709" if yuv else None,
-                src_color_range="MPEG" if yuv else None,
-            )
-            frames.append(rgb.to_ndarray())
-    return frames
-
-
 def load_clip(frames_dir: str, source: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The stylized PNGs of ``frames_dir`` and as many source frames, at the PNGs' size."""
     names = sorted(glob.glob(os.path.join(frames_dir, "*.png")))
@@ -311,7 +289,8 @@ def run_clip(frames_dir: str, source: str, settings: list[Setting], warp: str = 
                 print(f"{setting.name:34} failed: {err}", flush=True)
                 continue
             fps = len(stylized) / (time.perf_counter() - start)
-            rgb, y = meter.flicker(decode_like_a_player(path, (w, h)))
+            # as players show it: chroma interpolated (vidstyle eval --decode player), BT.709 as tagged above
+            rgb, y = meter.flicker([f.image_u8 for f in read_frames(path, size=(w, h), chroma="player")])
             vidstyle_rgb, _ = meter.flicker([f.image_u8 for f in read_frames(path, size=(w, h))])
             kb = os.path.getsize(path) / 1000
             rows.append((setting.name, kb, kb * 8 / seconds, rgb, y, vidstyle_rgb, fps))

@@ -159,12 +159,13 @@ def measure(
         played = [f.image_u8 for f in read_frames(mp4, chroma="player")]
         size_kb = os.path.getsize(mp4) / 1024
     even = (encoded[0].shape[1], encoded[0].shape[0])
+    sources_even = [resize(f, even) for f in sources]  # the mp4's size (even for 4:2:0)
     lossless = evaluate_frames(sources, stylized)
-    mp4 = evaluate_frames([resize(f, even) for f in sources], encoded)
+    mp4 = evaluate_frames(sources_even, encoded)
     lanczos = evaluate_frames(sources, stylized, warp="lanczos")
-    mp4_lanczos = evaluate_frames([resize(f, even) for f in sources], encoded, warp="lanczos")
-    player = evaluate_frames([resize(f, even) for f in sources], played)
-    player_lanczos = evaluate_frames([resize(f, even) for f in sources], played, warp="lanczos")
+    mp4_lanczos = evaluate_frames(sources_even, encoded, warp="lanczos")
+    player = evaluate_frames(sources_even, played)
+    player_lanczos = evaluate_frames(sources_even, played, warp="lanczos")
     row = {
         "rgb": lossless.variants["full/rgb"].flicker_ratio,
         "luma": lossless.variants["full/luma"].flicker_ratio,

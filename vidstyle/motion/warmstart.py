@@ -7,11 +7,12 @@ weights (sec. 3.3). Files, live mode and multi-pass all build their warm starts
 here; they differ only in their ``WarmStartPolicy``.
 
 Disoccluded pixels (where the mask says the flow is unreliable) keep what the
-warp (bicubic unless ``--carry-warp`` says otherwise) samples there: stylized texture from the flow's nearest guess,
-which the style and content losses then repaint freely because the temporal
-loss ignores those pixels. Filling them with the raw content frame instead
-leaves photo-like patches after a few iterations, unless the frame gets very
-few iterations and most of it is unreliable (live mode: ``content_fill_below``).
+warp (bicubic unless ``--carry-warp`` says otherwise) samples there:
+stylized texture from the flow's nearest guess, which the style and content
+losses then repaint freely because the temporal loss ignores those pixels.
+Filling them with the raw content frame instead leaves photo-like patches
+after a few iterations, unless the frame gets very few iterations and most
+of it is unreliable (live mode: ``content_fill_below``).
 """
 
 from __future__ import annotations
