@@ -124,6 +124,17 @@ SETTINGS = [
     x264("x264 420 crf 12 gauss psy0", 12, chroma="gauss", **{"psy-rd": "0:0"}),
     x264("x264 420 crf 12 blur", 12, chroma="blur"),
     x264("x264 420 crf 10 gauss", 10, chroma="gauss"),
+    # rate control that keeps every frame at one quality (B-frames, mb-tree and
+    # the I/P/B offsets otherwise re-quantize the carried texture differently
+    # frame to frame), and x264's own temporal noise reduction
+    x264("x264 420 crf 12 gauss pb=1", 12, chroma="gauss", **{"x264-params": "ipratio=1:pbratio=1"}),
+    x264("x264 420 crf 12 gauss no-mbtree", 12, chroma="gauss", **{"x264-params": "mbtree=0"}),
+    x264("x264 420 crf 12 gauss no-b", 12, chroma="gauss", **{"x264-params": "bframes=0"}),
+    x264("x264 420 crf 12 gauss flat", 12, chroma="gauss", **{"x264-params": "ipratio=1:pbratio=1:mbtree=0:aq-mode=0"}),
+    x264("x264 420 crf 12 gauss no-deadzone", 12, chroma="gauss", **{"x264-params": "deadzone-inter=0:deadzone-intra=0"}),
+    x264("x264 420 crf 12 gauss nr 200", 12, chroma="gauss", **{"x264-params": "nr=200"}),
+    x264("x264 420 crf 12 gauss no-b no-mbtree", 12, chroma="gauss", **{"x264-params": "bframes=0:mbtree=0"}),
+    x264("x264 420 crf 12 gauss qcomp 1", 12, chroma="gauss", **{"x264-params": "qcomp=1"}),
     x264("x264 444 crf 12", 12, pix_fmt="yuv444p"),
     x264("x264 444 crf 14", 14, pix_fmt="yuv444p"),
     x264("x264 444 crf 18", 18, pix_fmt="yuv444p"),
