@@ -133,6 +133,7 @@ def main() -> None:
         metavar="DIR",
         help="the optimizer's PNG frames of an earlier run of this script (its s/frame is then not measured)",
     )
+    parser.add_argument("--per-frame", action="store_true", help="also print each row's style loss per frame")
     parser.add_argument(
         "--inference-only",
         action="store_true",
@@ -207,6 +208,9 @@ def main() -> None:
     for name, result in results.items():
         frames = result["frames"]
         measured = [judge.measure(out, content) for out, content in zip(frames, inputs)]
+        if args.per_frame:
+            losses = " ".join(f"{m['style']:.0f}" for m in measured)
+            print(f"style per frame, {name}: {losses}")
         lossless = evaluate_flicker(inputs, frames, size=tuple(size))
         lossless_luma = evaluate_flicker(inputs, frames, size=tuple(size), channels="luma")
         lossless_lanczos = evaluate_flicker(inputs, frames, size=tuple(size), warp="lanczos")
