@@ -18,6 +18,10 @@ player shows it (chroma interpolated, BT.709), and the flicker meter
               (``media.read_frames``, the meter of ``vidstyle evaluate``): its
               swscale path repeats each 4:2:0 chroma sample over 2x2 pixels,
               which players do not, and which reads as extra chroma flicker;
+  sharp       mean variance of the Laplacian of the decoded frames' grey levels,
+              relative to the lossless frames' (1.0 = as sharp);
+  style       with --style IMAGE: style loss of every 6th decoded frame (the optimizer's
+              unweighted loss) over the lossless frames' (1.0 = as stylized);
   enc fps     frames encoded per second (this machine, encoder threads as FFmpeg picks).
 
 The flow and consistency mask are measured once per clip on the source and
@@ -59,6 +63,7 @@ DEFAULT_CLIPS = [
 ]
 BT709_LUMA = np.array([0.2126, 0.7152, 0.0722])
 FPS = Fraction(25)
+STYLE_EVERY = 6  # --style: frames 0, 6, 12, ... (VGG19 at the frames' size is the slow part)
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its configuration to stderr unless told not to
 
 # swscale's RGB -> YUV 4:2:0 chroma downsampling. "default" is what FFmpeg
@@ -87,10 +92,14 @@ class Setting:
     options: dict = dataclasses.field(default_factory=dict)
     chroma: str = "default"
     writer: bool = False
+    prefilter: float = 0.0  # Gaussian sigma (pixels) applied to every RGB frame before encoding; 0: none
 
 
-def x264(name: str, crf: int = 14, *, pix_fmt: str = "yuv420p", chroma: str = "default", **extra) -> Setting:
-    return Setting(name, ".mp4", "libx264", pix_fmt, {"preset": "medium", "crf": str(crf), **extra}, chroma)
+def x264(
+    name: str, crf: int = 14, *, pix_fmt: str = "yuv420p", chroma: str = "default", prefilter: float = 0.0, **extra
+) -> Setting:
+    options = {"preset": "medium", "crf": str(crf), **extra}
+    return Setting(name, ".mp4", "libx264", pix_fmt, options, chroma, prefilter=prefilter)
 
 
 SETTINGS = [
@@ -131,10 +140,17 @@ SETTINGS = [
     x264("x264 420 crf 12 gauss no-mbtree", 12, chroma="gauss", **{"x264-params": "mbtree=0"}),
     x264("x264 420 crf 12 gauss no-b", 12, chroma="gauss", **{"x264-params": "bframes=0"}),
     x264("x264 420 crf 12 gauss flat", 12, chroma="gauss", **{"x264-params": "ipratio=1:pbratio=1:mbtree=0:aq-mode=0"}),
-    x264("x264 420 crf 12 gauss no-deadzone", 12, chroma="gauss", **{"x264-params": "deadzone-inter=0:deadzone-intra=0"}),
+    x264(
+        "x264 420 crf 12 gauss no-deadzone", 12, chroma="gauss", **{"x264-params": "deadzone-inter=0:deadzone-intra=0"}
+    ),
     x264("x264 420 crf 12 gauss nr 200", 12, chroma="gauss", **{"x264-params": "nr=200"}),
     x264("x264 420 crf 12 gauss no-b no-mbtree", 12, chroma="gauss", **{"x264-params": "bframes=0:mbtree=0"}),
     x264("x264 420 crf 12 gauss qcomp 1", 12, chroma="gauss", **{"x264-params": "qcomp=1"}),
+    # a light spatial pre-filter (the same Gaussian on every frame, so temporally
+    # consistent): less of the finest texture for the encoder to re-quantize
+    x264("x264 420 crf 12 gauss pre 0.5", 12, chroma="gauss", prefilter=0.5),
+    x264("x264 420 crf 12 gauss pre 0.7", 12, chroma="gauss", prefilter=0.7),
+    x264("x264 420 crf 12 gauss pre 1.0", 12, chroma="gauss", prefilter=1.0),
     x264("x264 444 crf 12", 12, pix_fmt="yuv444p"),
     x264("x264 444 crf 14", 14, pix_fmt="yuv444p"),
     x264("x264 444 crf 18", 18, pix_fmt="yuv444p"),
@@ -173,6 +189,11 @@ QUICK = {
     "x264 420 crf 14 gauss",
     "x264 444 crf 14",
 }
+
+
+def mean_sharpness(frames: list[np.ndarray]) -> float:
+    """Mean variance of the Laplacian of each frame's grey levels (the README's sharpness)."""
+    return float(np.mean([cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for f in frames]))
 
 
 def luma(image_u8: np.ndarray) -> np.ndarray:
@@ -226,6 +247,8 @@ def to_yuv420_blurred(image_u8: np.ndarray) -> av.VideoFrame:
 def encode(setting: Setting, frames: list[np.ndarray], path: str) -> None:
     """Write ``frames`` to ``path`` with ``setting``'s encoder (av directly, or vidstyle's VideoWriter)."""
     h, w = frames[0].shape[:2]
+    if setting.prefilter > 0:
+        frames = [cv2.GaussianBlur(image, (0, 0), setting.prefilter) for image in frames]
     if setting.writer:
         with VideoWriter(path, width=w, height=h, time_base=1 / FPS, fps=FPS, overwrite=True) as writer:
             for i, image in enumerate(frames):
@@ -270,25 +293,53 @@ def load_clip(frames_dir: str, source: str) -> tuple[list[np.ndarray], list[np.n
 
 
 def format_row(row: tuple) -> str:
-    name, kb, kbps, rgb, y, vidstyle_rgb, fps = row
+    name, kb, kbps, rgb, y, vidstyle_rgb, sharp, fps = row
     speed = f"{fps:7.1f}" if fps == fps else ""
-    return f"{name:34} {kb:7.1f} {kbps:7.0f} {rgb:7.3f} {y:6.3f} {vidstyle_rgb:8.3f} {speed:>7}"
+    return f"{name:34} {kb:7.1f} {kbps:7.0f} {rgb:7.3f} {y:6.3f} {vidstyle_rgb:8.3f} {sharp:6.3f} {speed:>7}"
 
 
-def run_clip(frames_dir: str, source: str, settings: list[Setting], warp: str = METER_INTERPOLATION) -> list[tuple]:
+class StyleJudge:
+    """Mean style loss of every STYLE_EVERY-th frame (the optimizer's
+    unweighted loss, ``OptimizerEngine.measure``), relative to the lossless frames'."""
+
+    def __init__(self, style_path: str, inputs: list[np.ndarray], lossless: list[np.ndarray]):
+        from vidstyle.config import StyleConfig
+        from vidstyle.engines.optimize import OptimizerEngine
+        from vidstyle.media import load_image
+
+        h, w = inputs[0].shape[:2]
+        config = StyleConfig(max_side=max(w, h), output_size=(w, h), device="cpu")
+        self.engine = OptimizerEngine([load_image(style_path)], config=config)
+        self.inputs = inputs[::STYLE_EVERY]
+        self.reference = self.loss(lossless)
+
+    def loss(self, frames: list[np.ndarray]) -> float:
+        losses = [self.engine.measure(f, c)["style"] for f, c in zip(frames[::STYLE_EVERY], self.inputs)]
+        return float(np.mean(losses))
+
+    def ratio(self, frames: list[np.ndarray]) -> float:
+        return self.loss(frames) / self.reference
+
+
+def run_clip(
+    frames_dir: str, source: str, settings: list[Setting], warp: str = METER_INTERPOLATION, style: str | None = None
+) -> list[tuple]:
     stylized, inputs = load_clip(frames_dir, source)
     h, w = stylized[0].shape[:2]
     seconds = len(stylized) / float(FPS)
     meter = Meter(inputs, warp)
+    judge = StyleJudge(style, inputs, stylized) if style else None
     print(
         f"\n{os.path.basename(frames_dir)} ({os.path.basename(source)}): {len(stylized)} frames {w}x{h}, "
         f"meter warp {warp}",
         flush=True,
     )
-    print(f"{'setting':34} {'kB':>7} {'kbit/s':>7} {'flicker':>7} {'luma':>6} {'vs read':>8} {'enc fps':>7}")
+    header = f"{'kB':>7} {'kbit/s':>7} {'flicker':>7} {'luma':>6} {'vs read':>8} {'sharp':>6} {'enc fps':>7}"
+    print(f"{'setting':34} {header}{'  style' if judge else ''}")
     rgb, y = meter.flicker(stylized)
+    lossless_sharpness = mean_sharpness(stylized)
     png_kb = sum(os.path.getsize(n) for n in glob.glob(os.path.join(frames_dir, "*.png"))) / 1000
-    rows = [("lossless frames (PNG)", png_kb, png_kb * 8 / seconds, rgb, y, rgb, float("nan"))]
+    rows = [("lossless frames (PNG)", png_kb, png_kb * 8 / seconds, rgb, y, rgb, 1.0, float("nan"))]
     print(format_row(rows[0]), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for setting in settings:
@@ -301,11 +352,14 @@ def run_clip(frames_dir: str, source: str, settings: list[Setting], warp: str = 
                 continue
             fps = len(stylized) / (time.perf_counter() - start)
             # as players show it: chroma interpolated (vidstyle eval --decode player), BT.709 as tagged above
-            rgb, y = meter.flicker([f.image_u8 for f in read_frames(path, size=(w, h), chroma="player")])
+            decoded = [f.image_u8 for f in read_frames(path, size=(w, h), chroma="player")]
+            rgb, y = meter.flicker(decoded)
+            sharp = mean_sharpness(decoded) / lossless_sharpness
+            style_ratio = f" {judge.ratio(decoded):6.2f}" if judge else ""
             vidstyle_rgb, _ = meter.flicker([f.image_u8 for f in read_frames(path, size=(w, h))])
             kb = os.path.getsize(path) / 1000
-            rows.append((setting.name, kb, kb * 8 / seconds, rgb, y, vidstyle_rgb, fps))
-            print(format_row(rows[-1]), flush=True)
+            rows.append((setting.name, kb, kb * 8 / seconds, rgb, y, vidstyle_rgb, sharp, fps))
+            print(format_row(rows[-1]) + style_ratio, flush=True)
     return rows
 
 
@@ -320,13 +374,18 @@ def main() -> None:
         default=METER_INTERPOLATION,
         help="the meter's warp: linear (the convention's) or lanczos (vidstyle eval --warp)",
     )
+    parser.add_argument(
+        "--style",
+        metavar="IMAGE",
+        help="also the style loss of the decoded frames against this style image, relative to the lossless frames'",
+    )
     args = parser.parse_args()
     clips = [tuple(c.rsplit(":", 1)) for c in args.clips] or [
         c for c in DEFAULT_CLIPS if glob.glob(os.path.join(c[0], "*.png"))
     ]
     settings = [s for s in SETTINGS if (not args.quick or s.name in QUICK) and (not args.only or args.only in s.name)]
     for frames_dir, source in clips:
-        run_clip(frames_dir, source, settings, args.warp)
+        run_clip(frames_dir, source, settings, args.warp, args.style)
 
 
 if __name__ == "__main__":
