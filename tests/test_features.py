@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from vidstyle.engines.optimize_memory import activation_bytes
 from vidstyle.errors import InputError
 from vidstyle.features import CAFFE_MEAN_BGR, VGG19Features, load_weights, select_device
 
@@ -84,6 +85,23 @@ def test_bad_weight_sources_are_clear_errors(tmp_path):
         load_weights(str(junk))
     with pytest.raises(InputError, match="unknown VGG19 layer"):
         VGG19Features(["relu9_9"])
+    with pytest.raises(InputError, match="unknown VGG19 layer"):  # the memory estimate runs first: same error
+        activation_bytes(64, 64, layers=["nope"])
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("pickled code ran",))
+
+
+def test_weights_with_pickled_code_are_refused_in_one_line_without_torch_s_advice(tmp_path, capsys):
+    evil = tmp_path / "evil.pth"
+    torch.save({"conv1_1.weight": _Payload()}, evil)
+    with pytest.raises(InputError) as caught:
+        load_weights(str(evil))
+    message = str(caught.value)
+    assert "cannot read weights file" in message and "\n" not in message and "weights_only" not in message
+    assert "pickled code ran" not in capsys.readouterr().out
 
 
 def test_device_selection():

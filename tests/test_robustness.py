@@ -318,6 +318,17 @@ def bad_inputs(tmp_path) -> dict:
         ),
         "unknown codec": ([good, "--codec", "nosuchcodec", "-o", tmp_path / "c.mp4"], 2, "unknown video codec"),
         "encoder refuses": ([good, "--codec", "libx264", "-o", tmp_path / "c.gif"], 1, "cannot set up the encoder"),
+        # refused when the encoder opens, before any frame is stylized (not "failed at frame 0" after all of them)
+        "encoder refuses its settings": (
+            [good, "--codec", "mjpeg", "-o", tmp_path / "c.mp4"],
+            1,
+            "cannot set up the encoder",
+        ),
+        "audio encoder": (
+            [good, "--codec", "libopus", "-o", tmp_path / "c.mp4"],
+            2,
+            "'libopus' is not a video encoder",
+        ),
         "bad frame rate": ([good, "--fps", "fast"], 2, "not a frame rate"),
         "codec for a sequence": (
             [good, "--crf", "20", "-o", tmp_path / "s" / "%05d.png"],
@@ -492,3 +503,22 @@ def test_out_of_memory_mid_run_is_one_line_and_keeps_the_finished_frames(tmp_pat
     fake_engine.on_call = None
     code, out, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "--json", *FAST)
     assert code == 0 and json.loads(out)["resumed_frames"] == 3
+
+
+def test_eval_of_a_clip_without_a_frame_pair_is_refused_not_a_ratio_of_one(tmp_path, capsys):
+    one = make_clip(tmp_path / "one.mp4", num_frames=1)
+    code, out, err = run_cli(capsys, "eval", one, one)
+    assert code == 2 and "flicker ratio" not in out
+    assert "no frame pair to measure" in one_error_line(err) and "fewer than two frames" in err
+    code, out, err = run_cli(capsys, "eval", one, one, "--json")
+    assert code == 2 and out == "" and "no frame pair to measure" in one_error_line(err)
+
+
+def test_fp16_on_a_cpu_gets_a_note_that_it_is_emulated(tmp_path, capsys, fake_engine):
+    clip = make_clip(tmp_path / "in.mp4", num_frames=2)
+    code, _, err = run_cli(
+        capsys, clip, "--style", STYLE_PATH, "--max-side", "64", "--device", "cpu", "--precision", "fp16"
+    )
+    assert code == 0 and "note: --precision fp16 on a CPU is emulated" in err, err
+    code, _, err = run_cli(capsys, clip, "--style", STYLE_PATH, "--max-side", "64", "--device", "cpu", "-y")
+    assert code == 0 and "emulated" not in err, err

@@ -63,6 +63,10 @@ CARRY_WARPS = ("cubic", "lanczos", "linear")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 MIN_SIDE = 16  # VGG19 pools four times before relu5_1
+MAX_SIDE = 8192  # any side of a frame, processing or output (8K UHD is 7680x4320)
+MAX_STYLE_SCALE = 4.0  # the style image's longer side, times the processing size's
+MAX_THREADS = 256
+MAX_BITRATE = 2_000_000_000  # bits/s: 2 Gbit/s, past any encoder's use
 MIN_TILE = 64  # smallest tile core (engines/tiling.py): smaller ones are mostly halo
 
 # ----------------------------------------------------------------------------- configs
@@ -104,7 +108,7 @@ class StyleConfig:
     # style image longer side = style_scale * processing longer side
     style_scale: float = setting(
         1.0,
-        real_check(0, above=True),
+        real_check(0, MAX_STYLE_SCALE, above=True),
         flags=Flag(("--style-scale",), "style image size relative to the frame", metavar="S", parse=parse_float),
     )
     preserve_colors: bool = setting(
@@ -221,7 +225,7 @@ class StyleConfig:
     # None follows the device: the output size on a GPU, sizing.CPU_MAX_SIDE on a CPU
     max_side: int | None = setting(
         None,
-        int_check(MIN_SIDE, optional=True, unit=" pixels"),
+        int_check(MIN_SIDE, MAX_SIDE, optional=True, unit=" pixels"),
         flags=Flag(
             ("--max-side",),
             "processing size: longer side in pixels (default: the output size on a GPU, 256 on a CPU)",
@@ -232,13 +236,13 @@ class StyleConfig:
     # processing size (width, height); overrides max_side
     size: tuple[int, int] | None = setting(
         None,
-        int_check(MIN_SIDE, optional=True, length=2, unit=" pixels"),
+        int_check(MIN_SIDE, MAX_SIDE, optional=True, length=2, unit=" pixels"),
         flags=Flag(("--size",), "processing size (overrides --max-side)", metavar="WxH", parse=parse_size),
     )
     # output (width, height); None: the source's size
     output_size: tuple[int, int] | None = setting(
         None,
-        int_check(MIN_SIDE, optional=True, length=2, unit=" pixels"),
+        int_check(MIN_SIDE, MAX_SIDE, optional=True, length=2, unit=" pixels"),
         flags=Flag(("--output-size",), "output size (default: the source's size)", metavar="WxH", parse=parse_size),
     )
     # iterations at the output size after each frame is stylized at a smaller
@@ -338,7 +342,7 @@ class StyleConfig:
     )
     num_threads: int | None = setting(
         None,
-        int_check(1, optional=True),
+        int_check(1, MAX_THREADS, optional=True),
         flags=Flag(("--threads",), "CPU threads for torch (default: all cores)", metavar="N", parse=parse_int),
     )
     compile: bool = setting(
@@ -405,7 +409,7 @@ class ExportConfig:
     )
     bitrate: int | None = setting(
         None,
-        int_check(1, optional=True),
+        int_check(1, MAX_BITRATE, optional=True),
         flags=Flag(  # bits per second
             ("--bitrate",), "target bitrate, e.g. 2M", group="video", metavar="B", parse=parse_bitrate
         ),

@@ -46,6 +46,19 @@ def layer_names() -> list[str]:
     return names
 
 
+def deepest_layer(layers) -> int:
+    """Index in ``layer_names()`` of the deepest of ``layers``.
+
+    Raises:
+        InputError: a name that is not one of VGG19's layers, or none given.
+    """
+    order = layer_names()
+    unknown = [name for name in layers if name not in order]
+    if unknown or not layers:
+        raise InputError(f"unknown VGG19 layer(s) {unknown or '(none)'}; known: {', '.join(order)}")
+    return max(order.index(name) for name in layers)
+
+
 class VGG19Features(nn.Module):
     """VGG19's convolutional trunk, truncated after the deepest requested layer.
 
@@ -74,11 +87,8 @@ class VGG19Features(nn.Module):
     def __init__(self, layers, *, weights: str = "caffe", pooling: str = "max", truncate: bool = True):
         super().__init__()
         order = layer_names()
-        unknown = [name for name in layers if name not in order]
-        if unknown:
-            raise InputError(f"unknown VGG19 layer(s) {unknown}; known: {', '.join(order)}")
         self.layers = tuple(layers)
-        deepest = max(order.index(name) for name in layers) if truncate else len(order) - 1
+        deepest = deepest_layer(layers) if truncate else len(order) - 1
         self.body = nn.Sequential()
         in_channels = 3
         for name in order[: deepest + 1]:
@@ -180,7 +190,12 @@ def _torch_load(path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:  # a corrupt or foreign file: one clear line
-        raise InputError(f"cannot read weights file {path}: {err}") from err
+        # torch's message runs to several lines and suggests weights_only=False,
+        # which would run the file's pickled code: one line of our own instead
+        raise InputError(
+            f"cannot read weights file {path}: not a VGG19 state dict saved by torch.save "
+            f"({type(err).__name__}; files with pickled code are refused)"
+        ) from err
     if not isinstance(state, dict):
         raise InputError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state

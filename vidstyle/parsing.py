@@ -9,6 +9,8 @@ from fractions import Fraction
 from vidstyle.errors import InputError
 
 MAX_FPS = 1000
+MAX_BITRATE_TEXT = 1e12  # bits/s a bitrate's text may say; the config's own bound is lower
+MIN_FPS = Fraction(1, 100)  # one frame per 100 s: the slowest time-lapse an encoder is asked for
 
 
 def parse_time(text: str) -> float:
@@ -67,7 +69,10 @@ def parse_bitrate(text: str) -> int:
     """Bits per second from ``2M``, ``800k`` or ``500000``."""
     scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:].lower(), 1)
     try:
-        return int(float(text[:-1] if scale > 1 else text) * scale)
+        value = float(text[:-1] if scale > 1 else text) * scale
+        if value > MAX_BITRATE_TEXT:  # "1e99": refused as typed, not as a 100-digit integer
+            raise ValueError(text)
+        return int(value)
     except (ValueError, OverflowError):  # "abc", "nan"; "inf"
         raise InputError(f"expected a bitrate like 2M or 800k, got {text!r}") from None
 
@@ -96,7 +101,7 @@ NAMED_RATES = {
 
 def parse_rate(text: str) -> Fraction:
     """``30``, ``12.5``, ``30000/1001`` or ``ntsc`` -> frames per second, in
-    (0, MAX_FPS].
+    [MIN_FPS, MAX_FPS].
 
     Decimal NTSC rates (23.976, 29.97, 59.94, 119.88) mean the exact
     ``N*1000/1001`` rates that cameras record, not the decimal."""
@@ -105,9 +110,9 @@ def parse_rate(text: str) -> Fraction:
         rate = NAMED_RATES[text] if text in NAMED_RATES else Fraction(text)
     except (ValueError, ZeroDivisionError):  # "abc", "1/0", "inf", "nan"
         raise InputError(f"not a frame rate: {text!r} (use e.g. 30, 29.97 or 30000/1001)") from None
-    if not 0 < rate <= MAX_FPS:
-        raise InputError(f"frame rate must be between 0 and {MAX_FPS} frames per second, got {text}")
-    if "." in text and rate.denominator != 1:
+    if not MIN_FPS <= rate <= MAX_FPS:
+        raise InputError(f"frame rate must be between {MIN_FPS} and {MAX_FPS} frames per second, got {text}")
+    if "." in text and rate.denominator != 1 and rate >= 1:
         ntsc = Fraction(round(rate * Fraction(1001, 1000)) * 1000, 1001)
         if abs(ntsc - rate) < Fraction(1, 200):
             return ntsc

@@ -8,6 +8,7 @@ import math
 
 from vidstyle.cli.options import PROG, Parser, field_type
 from vidstyle.config import FLOW_METHODS, StyleConfig
+from vidstyle.errors import InputError
 from vidstyle.evaluate_convention import METER_DECODE, METER_INTERPOLATION, METER_WARPS
 from vidstyle.media.reading import CHROMA_UPSAMPLING
 
@@ -103,6 +104,10 @@ def run_eval(argv: list[str]) -> int:
         warp=args.warp,
         decode=args.decode,
     )
+    measured = [e for e in report.primary.per_pair_stylized if math.isfinite(e)]
+    if not measured:
+        reason = "every pair is a scene cut" if report.num_pairs else "fewer than two frames"
+        raise InputError(f"no frame pair to measure in {args.stylized} ({reason}): flicker needs consecutive frames")
     if args.plot:
         save_plot(report.primary, args.plot)
     if args.json:

@@ -35,7 +35,7 @@ from vidstyle.config import StyleConfig
 from vidstyle.engines.optimize import LBFGS_HISTORY_SIZE
 from vidstyle.engines.precision import choose_precision, requested_precision
 from vidstyle.engines.tiling import DEFAULT_HALO, align_halo, align_tile, feature_size, layer_stride, needs_tiles
-from vidstyle.features import _BLOCKS, layer_names
+from vidstyle.features import _BLOCKS, deepest_layer, layer_names
 
 # Measured peak / what the layer walk below counts as saved for backward:
 # gradients, convolution workspaces and the no-grad passes (content target,
@@ -55,7 +55,7 @@ def activation_bytes(width: int, height: int, *, layers, dtype: torch.dtype = to
     (``dtype`` bf16/fp16) the requested layers are also kept as float32 copies,
     which the Gram matrices and the content loss are computed from."""
     order = layer_names()
-    deepest = max(order.index(name) for name in layers)
+    deepest = deepest_layer(layers)
     itemsize = torch.empty((), dtype=dtype).element_size()
     h, w = height, width
     total = 0
@@ -80,7 +80,7 @@ def _channels(name: str) -> int:
 def model_bytes(layers, *, dtype: torch.dtype = torch.float32) -> int:
     """Bytes of the VGG19 weights in ``dtype`` up to the deepest of ``layers``."""
     order = layer_names()
-    deepest = max(order.index(name) for name in layers)
+    deepest = deepest_layer(layers)
     params, in_channels = 0, 3
     for name in order[: deepest + 1]:
         if name.startswith("conv"):

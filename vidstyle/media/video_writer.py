@@ -168,9 +168,15 @@ class VideoWriter(AtomicWriter):
             raise OutputError(f"cannot write {self.tmp_path}: {error_reason(err)}", exit_code=1) from err
         try:
             self.video = self._add_video_stream(codec, crf, bitrate)
+            # open the encoder now, not at the first frame: settings it refuses
+            # (--codec mjpeg in .mp4) fail before any frame is stylized
+            self.video.codec_context.open()
             self.palette = Palettizer(*self.frame_size, self.time_base) if self.ext == ".gif" else None
             if self.audio_from is not None and self.format.audio_codec is not None:
                 self.audio = AudioPassthrough.open(self.audio_from, self.container, self.format, end_s=audio_end_s)
+        except OutputError:
+            self.abort()
+            raise
         except (av.error.FFmpegError, OSError, ValueError) as err:
             self.abort()
             if isinstance(err, av.codec.codec.UnknownCodecError):
@@ -181,6 +187,10 @@ class VideoWriter(AtomicWriter):
             raise OutputError(f"cannot set up the encoder for {self.dst}: {error_reason(err)}", exit_code=1) from err
 
     def _add_video_stream(self, codec: str | None, crf: int | None, bitrate: int | None) -> VideoStream:
+        if codec is not None and av.codec.Codec(codec, "w").type != "video":
+            raise OutputError(
+                f"{codec!r} is not a video encoder (leave out --codec to use the one {self.ext} files get)"
+            )
         stream = cast(VideoStream, self.container.add_stream(codec or self.format.video_codec, rate=self.fps))
         supported = [f.name for f in (stream.codec_context.codec.video_formats or [])]
         stream.pix_fmt = pick_pix_fmt(self.format, supported, codec_overridden=codec is not None)
