@@ -110,7 +110,7 @@ def test_two_styles_blend_between_their_grams(style):
 
 
 def test_bad_config_values_are_input_errors():
-    with pytest.raises(InputError, match="iters-first must be positive"):
+    with pytest.raises(InputError, match="iters-first must be between 1 and 100000"):
         StyleConfig(iters_first=0)
     with pytest.raises(InputError, match="unknown flow method"):
         StyleConfig(flow="magic")

@@ -67,6 +67,11 @@ MAX_SIDE = 8192  # any side of a frame, processing or output (8K UHD is 7680x432
 MAX_STYLE_SCALE = 4.0  # the style image's longer side, times the processing size's
 MAX_THREADS = 256
 MAX_BITRATE = 2_000_000_000  # bits/s: 2 Gbit/s, past any encoder's use
+MAX_ITERS = 100_000  # per frame (the quality preset's first frame takes 800)
+MAX_TRAIN_MINUTES = 7 * 24 * 60.0  # a week
+MAX_TRAIN_STEPS = 10_000_000
+MAX_LONG_TERM = 64  # frames back; each offset keeps one more output frame and flow in memory
+MAX_PASSES = 100
 MIN_TILE = 64  # smallest tile core (engines/tiling.py): smaller ones are mostly halo
 
 # ----------------------------------------------------------------------------- configs
@@ -133,7 +138,7 @@ class StyleConfig:
     # engines.optimize.cold_start_iters
     iters_first: int = setting(
         400,
-        int_check(1),
+        int_check(1, MAX_ITERS),
         flags=Flag(
             ("--iters",),
             "iteration caps: first frame (at 256 px; larger frames get more), later frames",
@@ -143,7 +148,7 @@ class StyleConfig:
             dest="iters",
         ),
     )
-    iters_later: int = setting(10, int_check(1), via="--iters")  # warm-started frames start close to their optimum
+    iters_later: int = setting(10, int_check(1, MAX_ITERS), via="--iters")  # warm-started frames start close to their optimum
     tolerance: float = setting(
         3e-3,
         real_check(0, 1),
@@ -202,7 +207,7 @@ class StyleConfig:
     )
     train_minutes: float = setting(
         5.0,
-        real_check(0, above=True, unit=" minutes"),
+        real_check(0, MAX_TRAIN_MINUTES, above=True, unit=" minutes"),
         flags=Flag(
             ("--train-minutes",),
             "network engine without --model: training budget in minutes",
@@ -212,7 +217,7 @@ class StyleConfig:
     )
     train_steps: int | None = setting(
         None,
-        int_check(1, optional=True),
+        int_check(1, MAX_TRAIN_STEPS, optional=True),
         flags=Flag(
             ("--train-steps",),
             "network engine without --model: training steps (default: as many as the minutes allow)",
@@ -309,13 +314,13 @@ class StyleConfig:
     )
     long_term: tuple[int, ...] = setting(
         (1,),
-        int_check(1, length=0),
+        int_check(1, MAX_LONG_TERM, length=0),
         label="long-term offsets",
         flags=Flag(("--long-term",), "previous frames the temporal loss uses", metavar="1,2,4", parse=parse_ints),
     )
     passes: int = setting(
         1,
-        int_check(1),
+        int_check(1, MAX_PASSES),
         flags=Flag(
             ("--passes",), "multi-pass: alternate forward/backward sweeps", group="video", metavar="N", parse=parse_int
         ),
