@@ -522,3 +522,13 @@ def test_fp16_on_a_cpu_gets_a_note_that_it_is_emulated(tmp_path, capsys, fake_en
     assert code == 0 and "note: --precision fp16 on a CPU is emulated" in err, err
     code, _, err = run_cli(capsys, clip, "--style", STYLE_PATH, "--max-side", "64", "--device", "cpu", "-y")
     assert code == 0 and "emulated" not in err, err
+
+
+def test_eval_notes_when_the_two_files_have_different_shapes(tmp_path, capsys):
+    landscape = make_clip(tmp_path / "land.mp4", width=64, height=48, num_frames=3, audio=False)
+    portrait = make_clip(tmp_path / "port.mp4", width=48, height=64, num_frames=3, audio=False)
+    code, out, err = run_cli(capsys, "eval", landscape, portrait)
+    assert code == 0 and "flicker ratio" in out
+    assert "note:" in err and "64x48" in err and "48x64" in err and "right two files" in err
+    code, _, err = run_cli(capsys, "eval", landscape, landscape)
+    assert code == 0 and "note:" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
 from vidstyle.cli.options import PROG, Parser, field_type
 from vidstyle.config import FLOW_METHODS, StyleConfig
@@ -14,6 +15,7 @@ from vidstyle.media.reading import CHROMA_UPSAMPLING
 
 MASK_CHOICES = ("full", "occlusion", "both")
 CHANNEL_CHOICES = ("rgb", "luma", "both")
+ASPECT_TOLERANCE = 0.05  # |log| of the aspect ratios: 5%; 4:2:0 even-size rounding changes tiny frames by a few %
 
 CONVENTION_HELP = (
     "Convention (Lai et al. 2018 E_warp with Ruder et al. 2016's mask): backward and forward flow by OpenCV DIS "
@@ -91,7 +93,16 @@ def run_eval(argv: list[str]) -> int:
 
     from vidstyle.evaluate import evaluate_videos
     from vidstyle.evaluate_plot import save_plot
+    from vidstyle.media import probe
 
+    source, stylized = probe(args.input), probe(args.stylized)
+    if abs(math.log((source.width / source.height) / (stylized.width / stylized.height))) > ASPECT_TOLERANCE:
+        print(
+            f"note: {args.input} is {source.width}x{source.height} and {args.stylized} "
+            f"{stylized.width}x{stylized.height}: the input is stretched to the stylized shape; "
+            "are these the right two files?",
+            file=sys.stderr,
+        )
     masks = ["full", "occlusion"] if args.mask == "both" else [args.mask]
     channels = ["rgb", "luma"] if args.channels == "both" else [args.channels]
     report = evaluate_videos(
