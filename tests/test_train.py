@@ -269,3 +269,116 @@ def test_a_prior_chain_follows_consecutive_pairs_of_one_clip(clip, style):
     options = dataclasses.replace(OPTIONS, steps=4, crop=None, temporal_every=1, prior=True, prior_chain=3)
     trained = train_look([style], config=TINY, clips=[clip], options=options)
     assert trained.payload["training"]["fingerprint"]["prior_chain"] == 3
+
+
+# -- what 'vidstyle train' refuses before it trains (one line, exit code 2) -----
+
+
+def _refused(capsys, argv) -> str:
+    """Run ``vidstyle train`` with ``argv``; assert it is refused with one line
+    and exit code 2; return that line."""
+    code = main(["train", *[str(a) for a in argv], "--steps", "1", "--max-side", "48", "--threads", "1", "-q"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("alias", ["same", "relative", "symlink", "hardlink"])
+def test_train_refuses_to_overwrite_its_clip(clip, tmp_path, capsys, monkeypatch, alias):
+    own = tmp_path / "clip.mp4"
+    own.write_bytes(clip.read_bytes())
+    output = {"same": own, "relative": "clip.mp4", "symlink": tmp_path / "link.mp4", "hardlink": tmp_path / "hard.mp4"}
+    if alias == "symlink":
+        os.symlink(own, output[alias])
+    elif alias == "hardlink":
+        os.link(own, output[alias])
+    monkeypatch.chdir(tmp_path)
+    line = _refused(capsys, ["--style", STYLE_PATH, "--on", own, "-o", output[alias], "-y"])
+    assert "refusing to overwrite the input" in line
+    assert own.read_bytes() == clip.read_bytes()
+
+
+def test_train_refuses_to_overwrite_a_style_image(clip, tmp_path, capsys):
+    style = tmp_path / "mystyle.jpg"
+    style.write_bytes(STYLE_PATH.read_bytes())
+    argv = ["--style", STYLE_PATH, "--style", style, "--on", clip, "-o", style, "-y"]
+    assert "refusing to overwrite the input" in _refused(capsys, argv)
+    assert style.read_bytes() == STYLE_PATH.read_bytes()
+
+
+def test_train_refuses_a_look_file_without_the_pt_extension(clip, tmp_path, capsys):
+    look = tmp_path / "look.xyz"
+    assert "must end in .pt" in _refused(capsys, ["--style", STYLE_PATH, "--on", clip, "-o", look])
+    assert not look.exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--batch", "100000"], "batch must be between 1 and 64"),
+        (["--batch", "65"], "batch must be between 1 and 64"),
+        (["--batch", "0"], "batch must be between 1 and 64"),
+        (["--crop", "1"], "crop must be between 16 and 8192"),
+        (["--crop", "15"], "crop must be between 16 and 8192"),
+        (["--crop", "8193"], "crop must be between 16 and 8192"),
+    ],
+)
+def test_train_refuses_a_batch_or_crop_out_of_range(clip, tmp_path, capsys, flags, message):
+    look = tmp_path / "look.pt"
+    line = _refused(capsys, ["--style", STYLE_PATH, "--on", clip, "-o", look, *flags])
+    assert f"argument {flags[0]}: {message}" in line
+    assert not look.exists()
+
+
+@pytest.mark.parametrize("options", [{"batch_pairs": 65}, {"batch_pairs": 0}, {"crop": 15}, {"crop": 8193}])
+def test_training_options_refuse_a_batch_or_crop_out_of_range(options):
+    from vidstyle.errors import InputError
+
+    with pytest.raises(InputError, match="must be between"):
+        TrainingOptions(**options)
+
+
+def test_the_smallest_crop_trains(clip, style):
+    import dataclasses
+
+    from vidstyle.training.loop import MIN_CROP
+
+    trained = train_look(
+        [style], config=TINY, clips=[clip], options=dataclasses.replace(OPTIONS, steps=1, crop=MIN_CROP)
+    )
+    assert trained.payload["training"]["crop"] == [MIN_CROP, MIN_CROP]
+
+
+def test_a_step_larger_than_the_free_memory_is_refused_before_training(clip, style, monkeypatch):
+    import dataclasses
+
+    from vidstyle.errors import InputError
+    from vidstyle.training import loop
+
+    available = loop.step_bytes((48, 32), 2)  # room for 2 pairs of whole frames
+    monkeypatch.setattr(loop.sizing, "available_bytes", lambda device: available)
+    events = []
+    options = dataclasses.replace(OPTIONS, crop=None, batch_pairs=8)
+    with pytest.raises(InputError, match=r"on 8 pairs of 48x32 images needs about .* try --batch 2 or less"):
+        train_look([style], config=TINY, clips=[clip], options=options, on_event=events.append)
+    assert events == []  # refused before the first step
+    train_look([style], config=TINY, clips=[clip], options=dataclasses.replace(options, batch_pairs=2, steps=1))
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077], ids=["umask022", "umask077"])
+def test_a_look_file_gets_the_permissions_of_a_plain_new_file(tmp_path, mask):
+    from vidstyle.training.look import atomic_save
+
+    look, kept = tmp_path / "look.pt", tmp_path / "kept.pt"
+    kept.write_bytes(b"old")
+    kept.chmod(0o640)
+    previous = os.umask(mask)
+    try:
+        atomic_save({"format": "x"}, look)
+        atomic_save({"format": "x"}, kept)
+    finally:
+        os.umask(previous)
+    assert look.stat().st_mode & 0o777 == 0o666 & ~mask  # as open(path, "w") would
+    assert kept.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.pt", "look.pt"]  # no temporary left

@@ -19,6 +19,8 @@ from vidstyle.cli.progress import TrainingBar
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.parsing import parse_int
+from vidstyle.training.look import LOOK_SUFFIX
+from vidstyle.training.loop import MAX_BATCH_PAIRS, MAX_CROP, MIN_CROP, check_batch_pairs, check_crop
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: 'vidstyle train --style art.jpg --on clip.mp4 -o art.pt --minutes 5', "
         "then 'vidstyle clip.mp4 --style art.jpg --model art.pt'.",
     )
-    parser.add_argument("-o", "--output", required=True, metavar="LOOK.pt", help="the look file to write")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="LOOK.pt",
+        help=f"the look file to write (ends in {LOOK_SUFFIX}; never one of the clips or style images)",
+    )
     parser.add_argument(
         "--on",
         action="append",
@@ -50,16 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--batch",
-        type=argparse_type(_positive_int),
+        type=argparse_type(parse_int, check_batch_pairs),
         dest="batch_pairs",
         metavar="PAIRS",
-        help="frame pairs per step (default: vidstyle.training.TrainingOptions's, 1)",
+        help=f"frame pairs per step, 1 to {MAX_BATCH_PAIRS} (default: vidstyle.training.TrainingOptions's, 1)",
     )
     g.add_argument(
         "--crop",
-        type=argparse_type(_positive_int),
+        type=argparse_type(parse_int, check_crop),
         metavar="PX",
-        help="train on square random crops of this side in pixels (default: whole frames)",
+        help=f"train on square random crops of this side in pixels, {MIN_CROP} to {MAX_CROP} "
+        "(limited by the frames; default: whole frames)",
     )
     g.add_argument("-y", action="store_true", dest="overwrite", help="overwrite an existing look file")
     g.add_argument("--no-resume", action="store_false", dest="resume", help="ignore an existing checkpoint")
@@ -68,27 +77,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    value = parse_int(text)
-    if value < 1:
-        raise InputError(f"must be positive, got {value}")
-    return value
-
-
 def run(argv: list[str]) -> int:
     """``vidstyle train ...``: returns the exit code (errors are raised)."""
     args = build_parser().parse_args(argv)
     options = style_options(args)
     config = StyleConfig(**options)
-    if os.path.exists(args.output) and not args.overwrite:
-        raise InputError(f"{args.output} exists; add -y to overwrite it")
     for clip in args.clips or []:
         if not os.path.isfile(clip):
             raise InputError(f"no such clip: {clip}")
 
     from vidstyle.media import load_image
+    from vidstyle.media.destination import check_destination
     from vidstyle.training import TrainingOptions, checkpoint_path, remove_checkpoint, train_look
+    from vidstyle.training.data import default_clips
     from vidstyle.training.look import atomic_save
+
+    # the file command's check: an existing output needs -y, and the clips and
+    # style images (same path, relative path, symlink, hard link) are never replaced
+    inputs = [*(args.clips or default_clips()), *args.style]
+    check_destination(args.output, overwrite=args.overwrite, input_paths=inputs)
+    if not args.output.lower().endswith(LOOK_SUFFIX):
+        raise InputError(f"the look file must end in {LOOK_SUFFIX}, got {args.output}")
 
     styles = [load_image(path) for path in args.style]
     training = TrainingOptions(

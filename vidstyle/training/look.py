@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -24,9 +23,11 @@ import torch
 from vidstyle.config import StyleConfig
 from vidstyle.engines.network import FORMER_LOGIT_EPS, StyleNet
 from vidstyle.errors import InputError, OutputError
+from vidstyle.media.destination import discard, make_temp_file, publish
 
 LOOK_FORMAT = "vidstyle-look"
 LOOK_VERSION = 1
+LOOK_SUFFIX = ".pt"  # what 'vidstyle train -o' writes (checkpoints add .ckpt)
 # The StyleConfig fields a look records: what the network learned with.
 RECORDED_OPTIONS = (
     "content_weight",
@@ -97,16 +98,27 @@ def look_payload(net: StyleNet, *, styles_u8, style_names, config: StyleConfig, 
 
 
 def atomic_save(payload: dict, path) -> None:
-    """``torch.save`` to a temporary name beside ``path``, then rename."""
+    """``torch.save`` to a private temporary name beside ``path``, then rename
+    it into place with the permissions a plain write gives (0666 minus the
+    umask for a new file, the old mode for a replaced one), as every other
+    output (``media.destination.publish``). On failure the temporary file is
+    removed and ``path`` is untouched.
+
+    Raises:
+        OutputError: exit code 1 (the folder is missing or not writable, the
+            disk is full...).
+    """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    temporary = make_temp_file(path, suffix=".tmp", exit_code=1)
     try:
-        fd, temporary = tempfile.mkstemp(prefix=".look-", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "wb") as f:
+        with open(temporary, "wb") as f:
             torch.save(payload, f)
-        os.replace(temporary, path)
-    except OSError as err:
-        raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+    except BaseException as err:
+        discard(temporary)
+        if isinstance(err, OSError):
+            raise OutputError(f"cannot write {path}: {err.strerror or err}", exit_code=1) from err
+        raise
+    publish(temporary, path)
 
 
 def save_look(path, net: StyleNet, *, styles_u8, style_names, config: StyleConfig, training: dict) -> None:

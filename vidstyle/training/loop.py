@@ -33,7 +33,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from vidstyle.config import StyleConfig
+from vidstyle import sizing
+from vidstyle.config import MAX_SIDE, MIN_SIDE, StyleConfig
 from vidstyle.engines.network import StyleNet
 from vidstyle.engines.optimize import OptimizerEngine
 from vidstyle.engines.out_of_memory import describe_training, memory_guard
@@ -51,6 +52,65 @@ from vidstyle.training.look import atomic_save, look_payload, network_from_paylo
 from vidstyle.training.prior import chained_prior, warp_images
 from vidstyle.training.targets import FRAMES, ContentTargets
 
+# --crop's range: VGG19 pools four times before relu5_1 (a 15 px crop fails
+# there, a 1 px one in the network's reflection padding); no frame is larger
+# than MAX_SIDE, and a crop is limited by the frames anyway.
+MIN_CROP = MIN_SIDE
+MAX_CROP = MAX_SIDE
+# --batch's upper bound: Johnson et al. (2016) train with 4; a step holds
+# 2 x batch images through the network and VGG19 with their gradients, so
+# 64 pairs of whole 256x144 frames already take gigabytes.
+MAX_BATCH_PAIRS = 64
+# Memory one training step holds per pixel of each image it trains on (the
+# network's and VGG19's activations with their gradients, float32): measured
+# peak resident memory on the CPU, 128x72 whole frames, --batch 1, 8 and 16:
+# 70 MB more per pair, 3.8 kB per pixel. A step whose images alone need more
+# than the device has free is refused before training (``check_step_memory``).
+STEP_BYTES_PER_PIXEL = 3800
+
+
+def check_batch_pairs(value: int) -> None:
+    """InputError unless ``value`` frame pairs per step is 1 to MAX_BATCH_PAIRS."""
+    if not 1 <= value <= MAX_BATCH_PAIRS:
+        raise InputError(f"batch must be between 1 and {MAX_BATCH_PAIRS} frame pairs, got {value}")
+
+
+def check_crop(value: int | None) -> None:
+    """InputError unless ``value`` (a crop side) is None or MIN_CROP to MAX_CROP pixels."""
+    if value is not None and not MIN_CROP <= value <= MAX_CROP:
+        raise InputError(f"crop must be between {MIN_CROP} and {MAX_CROP} pixels, got {value}")
+
+
+def step_bytes(crop: tuple[int, int], batch_pairs: int, *, dtype: torch.dtype = torch.float32) -> int:
+    """About what one training step on ``batch_pairs`` pairs of ``crop``
+    (width, height) windows holds (a pair step trains on both frames), beyond
+    the model and the decoded clips; reduced precision halves it."""
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    return 2 * batch_pairs * crop[0] * crop[1] * STEP_BYTES_PER_PIXEL * itemsize // 4
+
+
+def check_step_memory(
+    crop: tuple[int, int], batch_pairs: int, *, device, dtype: torch.dtype = torch.float32, on_the_fly: bool = False
+) -> None:
+    """InputError (one line, before training starts) when a step at ``crop``
+    and ``batch_pairs`` needs more than ``device`` has free (unknown: no check)."""
+    available = sizing.available_bytes(device)
+    need = step_bytes(crop, batch_pairs, dtype=dtype)
+    if available is None or need <= available:
+        return
+    pairs = f"{batch_pairs} pair{'s' if batch_pairs != 1 else ''}"
+    fits = max(0, available * batch_pairs // need)
+    if on_the_fly:
+        advice = "a smaller --max-side"
+    elif fits >= 1:
+        advice = f"--batch {fits} or less, or a smaller --crop or --max-side"
+    else:
+        advice = "a smaller --crop or --max-side"
+    raise InputError(
+        f"a training step on {pairs} of {crop[0]}x{crop[1]} images needs about {need / 2**30:.1f} GiB but "
+        f"{torch.device(device)} has {available / 2**30:.1f} GiB available; try {advice}"
+    )
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingOptions:
@@ -61,8 +121,10 @@ class TrainingOptions:
         steps: stop after this many steps (None: the time budget decides).
         minutes: stop after this much wall time (None: the steps decide).
         batch_pairs: frame pairs per step (each pair is two images; a
-            single-frame step takes the current frame of each).
-        crop: side of square random crops, pixels (limited by the frames); None:
+            single-frame step takes the current frame of each); 1 to
+            MAX_BATCH_PAIRS.
+        crop: side of square random crops, MIN_CROP to MAX_CROP pixels (limited
+            by the frames); None:
             whole frames (at style gain 1: 3.5x the optimizer's style, 144 px 8.0x).
         learning_rate: Adam's; 1e-3 gave 16.5x the optimizer's style, 5e-3 56x.
         temporal_every: one step in this many trains on frame pairs with the
@@ -104,6 +166,8 @@ class TrainingOptions:
             raise InputError(f"steps must be positive, got {self.steps}")
         if self.minutes is not None and not self.minutes > 0:
             raise InputError(f"minutes must be positive, got {self.minutes}")
+        check_batch_pairs(self.batch_pairs)
+        check_crop(self.crop)
         if self.prior_chain < 0:
             raise InputError(f"prior_chain must be 0 or more, got {self.prior_chain}")
         if self.temporal_every < 1:
@@ -216,6 +280,7 @@ def train_look(
         pairs = load_pairs(clips, config=config)
     frame_size = (pairs[0].current_u8.shape[1], pairs[0].current_u8.shape[0])
     crop = crop_side(pairs, options.crop)
+    check_step_memory(crop, options.batch_pairs, device=device, dtype=judge.dtype, on_the_fly=on_the_fly)
     with guard("training the network", frame_size, crop):
         fingerprint = {
             "styles": images_digest(styles_u8),
