@@ -15,8 +15,10 @@ import sys
 import threading
 import time
 import tracemalloc
+import types
 from fractions import Fraction
 
+import cv2
 import numpy as np
 import pytest
 from conftest import ROOT, STYLE_PATH
@@ -28,7 +30,7 @@ from vidstyle.config import StyleConfig
 from vidstyle.engines.base import Engine, FrameResult, IterationDone
 from vidstyle.errors import InputError
 from vidstyle.frames import Frame, u8_to_float
-from vidstyle.live import IterationBudget, LatestFrame, LiveOptions, RecordingSink, StreamSink, run_live
+from vidstyle.live import IterationBudget, LatestFrame, LiveOptions, PreviewWindow, RecordingSink, StreamSink, run_live
 from vidstyle.media import LiveSource, load_image, open_source, parse_source, probe, read_frames
 from vidstyle.sizing import available_bytes
 
@@ -236,12 +238,94 @@ def test_records_a_playable_file_with_wall_clock_timestamps_and_streams_udp(tmp_
     assert summary.processing_size == size  # the 160x120 source, resized as frames are taken
     assert summary.latency_median_s is not None and summary.latency_p90_s >= summary.latency_median_s
     times = [f.time_s for f in read_frames(dst)]
-    assert len(times) == summary.frames_stylized
+    assert len(times) - summary.frames_stylized in (0, 1)  # 1: the last frame held until the end
     assert times[0] == 0.0 and all(b > a for a, b in zip(times, times[1:]))
     assert 0.4 * duration_s <= times[-1] <= wall_s
     assert (probe(dst).width, probe(dst).height) == size
     packet = receiver.recv(65536)
     assert packet[0] == 0x47  # MPEG-TS sync byte
+
+
+class ColdSlowEngine(SlowEngine):
+    """Inverts instantly, except the first frame (a cold start), which takes ``cold_s``."""
+
+    def __init__(self, cold_s: float):
+        super().__init__()
+        self.cold_s = cold_s
+
+    def stylize(self, content_u8, warm=None, *, max_iters=None, on_iteration=None):
+        if self.calls == 0:
+            time.sleep(self.cold_s)
+        return super().stylize(content_u8, warm, max_iters=max_iters, on_iteration=on_iteration)
+
+
+def test_the_recording_lasts_as_long_as_the_run(tmp_path):
+    # A slow cold start, then frames slower (4 fps) than the rate hint (30 fps):
+    # the recording used to start at the first output (0.8 s in) and end 1/30 s
+    # after the last frame (~1.75 s): about 1 s of a 1.9 s run.
+    engine = ColdSlowEngine(0.8)
+    dst = tmp_path / "live.mp4"
+    duration_s = 1.9
+    started = time.monotonic()
+    summary = run_live(
+        open_source("lavfi:testsrc2=size=64x48:rate=4").frames(),
+        engine,
+        config=TINY,
+        options=LiveOptions(target_fps=30, duration_s=duration_s),
+        sinks=[RecordingSink(dst, width=64, height=48, fps=30)],
+    )
+    wall_s = time.monotonic() - started
+    frames = list(read_frames(dst))
+    assert summary.frames_stylized >= 2 and len(frames) == summary.frames_stylized + 1  # the last one again
+    assert frames[0].time_s == 0.0  # the first frame is shown from the start
+    assert np.abs(frames[-1].image_u8.astype(int) - frames[-2].image_u8.astype(int)).mean() < 2  # held
+    assert 0.95 * duration_s <= probe(dst).duration_s <= wall_s
+
+
+def test_sinks_get_frames_at_the_output_size_and_the_preview_shows_both_side_by_side(tmp_path, monkeypatch):
+    shown = []
+    fake_cv2 = types.SimpleNamespace(
+        WINDOW_AUTOSIZE=cv2.WINDOW_AUTOSIZE,
+        INTER_CUBIC=cv2.INTER_CUBIC,
+        COLOR_RGB2BGR=cv2.COLOR_RGB2BGR,
+        WND_PROP_VISIBLE=cv2.WND_PROP_VISIBLE,
+        resize=cv2.resize,
+        cvtColor=cv2.cvtColor,
+        namedWindow=lambda title, flags: None,
+        imshow=lambda title, image: shown.append(image.shape),
+        waitKey=lambda ms: -1,
+        getWindowProperty=lambda title, prop: 1.0,
+        destroyWindow=lambda title: None,
+    )
+    monkeypatch.setitem(sys.modules, "cv2", fake_cv2)
+    monkeypatch.setenv("DISPLAY", ":99")
+
+    class Collect:
+        def __init__(self):
+            self.sizes = []
+
+        def write(self, output, source):
+            self.sizes.append((output.size, source.size))
+
+        def close(self):
+            pass
+
+    collect = Collect()
+    engine = SlowEngine()
+    images = unpaced_lavfi("lavfi:testsrc2=size=160x120:rate=30", 3)
+    summary = run_live(
+        handed_over(images, engine),
+        engine,
+        config=TINY,
+        size=(48, 36),
+        output_size=(96, 72),
+        sinks=[collect],
+        preview=PreviewWindow(side_by_side=True),
+    )
+    assert summary.processing_size == (48, 36) and summary.frames_stylized == 3
+    assert collect.sizes == [((96, 72), (96, 72))] * 3  # the stylized frame and its source, scaled
+    scale = 512 / 96  # PREVIEW_DISPLAY_SIDE over the output's longer side
+    assert shown == [(round(72 * scale), round(2 * 96 * scale), 3)] * 3  # input | output, same size
 
 
 # ------------------------------------------------------------------------------- CLI
@@ -300,7 +384,7 @@ def test_signal_ends_cleanly_with_a_playable_recording(tmp_path, signum):
     assert process.returncode == 0
     summary = json.loads(out)
     frames = list(read_frames(dst))
-    assert summary["frames_stylized"] >= 2 and len(frames) == summary["frames_stylized"]
+    assert summary["frames_stylized"] >= 2 and len(frames) - summary["frames_stylized"] in (0, 1)  # held last
     assert summary["frames_in"] == summary["frames_stylized"] + summary["frames_dropped"]
     assert not [p for p in os.listdir(tmp_path) if "partial" in p]
 
@@ -319,7 +403,7 @@ def test_a_registered_engine_runs_live_end_to_end(tmp_path, capsys, fake_engine)
     assert summary["processing_size"] == [96, 64] and summary["cold_starts"] >= 1
     assert fake_engine.warm_starts[0] is False and any(fake_engine.warm_starts[1:])
     recorded = [f.image_u8.astype(int) for f in read_frames(dst)]
-    assert len(recorded) == summary["frames_stylized"]
+    assert len(recorded) - summary["frames_stylized"] in (0, 1)  # 1: the last frame held until the end
     sources = [image.astype(int) for image in unpaced_lavfi(graph, summary["frames_in"] + SOURCE_FPS)]
     matched = []
     for output in recorded:  # each recorded frame is the negative of some source frame, through x264
@@ -368,7 +452,8 @@ def test_the_live_command_shrinks_what_does_not_fit_in_memory_and_says_so(tmp_pa
     width, height = summary["processing_size"]
     assert width < 96 and height < 64 and summary["frames_stylized"] >= 1
     assert f"note: processing at {width}x{height} instead of 96x64" in captured.err
-    assert (probe(tmp_path / "live.mp4").width, probe(tmp_path / "live.mp4").height) == (width, height)
+    assert "output 96x64 (the source's size) (resized)" in captured.err
+    assert (probe(tmp_path / "live.mp4").width, probe(tmp_path / "live.mp4").height) == (96, 64)  # scaled up
 
 
 @pytest.mark.parametrize(
@@ -394,6 +479,66 @@ def test_bad_live_options_are_usage_errors(capsys):
     assert main(["live", LAVFI, "--style", str(STYLE_PATH), "--side-by-side"]) == 2
     assert main(["live", LAVFI, "--style", str(STYLE_PATH), "--stream-out", "ftp://x/y"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--input-fps", "nan"),
+        ("--input-fps", "-5"),
+        ("--input-fps", "inf"),
+        ("--input-fps", "0"),
+        ("--input-fps", "241"),
+        ("--target-fps", "inf"),
+        ("--target-fps", "nan"),
+        ("--target-fps", "1e9"),
+        ("--target-fps", "-1"),
+        ("--max-latency", "inf"),
+        ("--max-latency", "nan"),
+        ("--max-latency", "61"),
+        ("--max-latency", "0"),
+    ],
+)
+def test_live_rates_and_latency_must_be_finite_and_bounded(capsys, fake_engine, option, value):
+    argv = ["live", LAVFI, "--style", str(STYLE_PATH), "--engine", "invert", "-t", "1", "-q", option, value]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and fake_engine.calls == 0, err
+    assert len(err.strip().splitlines()) == 1 and option in err and value in err, err
+
+
+@pytest.mark.parametrize("field", ["target_fps", "max_latency_s"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -1.0, 0.0])
+def test_live_options_need_a_finite_positive_budget(field, value):
+    with pytest.raises(InputError, match="must be a finite positive number"):
+        LiveOptions(**{field: value})
+    assert LiveOptions(duration_s=float("inf")).duration_s == float("inf")  # until stopped
+
+
+def test_live_help_says_the_bounds_and_the_output_size(capsys):
+    with pytest.raises(SystemExit):
+        main(["live", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "camera frame rate to ask for (between 0 and 240 frames per second)" in text
+    assert "between 0.01 and 240 frames per second" in text and "between 0.01 and 60 seconds" in text
+    assert "scaled up, with no detail stage" in text
+
+
+def test_live_records_at_the_output_size_and_says_so(tmp_path, capsys, fake_engine):
+    graph = "lavfi:testsrc2=size=96x64:rate=30"
+    cases = [([], (48, 32), (96, 64)), (["--output-size", "121x91"], (48, 36), (120, 90))]  # even sides: 4:2:0
+    for extra, processing, written in cases:
+        dst = tmp_path / f"live{written[0]}.mp4"
+        argv = ["live", graph, "--style", str(STYLE_PATH), "--engine", "invert", "--max-side", "48"]
+        fake_engine.sizes = []
+        code = main([*argv, "-o", str(dst), "-t", "1", "--json", *extra])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        assert json.loads(captured.out)["processing_size"] == list(processing)
+        assert set(fake_engine.sizes) == {processing}
+        assert (probe(dst).width, probe(dst).height) == written
+        line = f"note: processing at {processing[0]}x{processing[1]} (--max-side), output {written[0]}x{written[1]}"
+        assert line in captured.err and "(resized)" in captured.err
 
 
 def test_live_help_shows_the_live_preset(capsys):

@@ -183,11 +183,16 @@ def _check_one(label: str, value: Any, check: Check, *, whole: Any = None) -> An
         raise InputError(f"{label} must be a number, got {shown}")
     elif not math.isfinite(value):
         raise InputError(f"{label} must be a finite number, got {shown}")
-    lo, hi = check.minimum, check.maximum
-    too_low = lo is not None and (value <= lo if check.exclusive_minimum else value < lo)
-    if too_low or (hi is not None and value > hi):
+    if not within(check, value):
         raise InputError(f"{label} must be {check.describe()}, got {shown}")
     return value
+
+
+def within(check: Check, value: float) -> bool:
+    """``value`` (a finite number) lies within ``check``'s bounds."""
+    lo, hi = check.minimum, check.maximum
+    too_low = lo is not None and (value <= lo if check.exclusive_minimum else value < lo)
+    return not too_low and (hi is None or value <= hi)
 
 
 def _show(value: Any) -> str:

@@ -148,7 +148,8 @@ class StyleConfig:
             dest="iters",
         ),
     )
-    iters_later: int = setting(10, int_check(1, MAX_ITERS), via="--iters")  # warm-started frames start close to their optimum
+    # warm-started frames start close to their optimum
+    iters_later: int = setting(10, int_check(1, MAX_ITERS), via="--iters")
     tolerance: float = setting(
         3e-3,
         real_check(0, 1),

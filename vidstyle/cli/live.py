@@ -3,9 +3,13 @@
 The command line of ``vidstyle.live``: options -> a config (the ``live``
 preset, overridden by what was typed), the source opened, the processing
 size chosen by the one size policy (``sizing.choose_size``, on the first
-frame), the outputs opened, the engine built (``engines.make_engine``); then
+frame), the outputs opened at the output size (``--output-size``, else the
+source's size, even sides), the engine built (``engines.make_engine``); then
 ``live.run_live`` with a status line on stderr, Ctrl-C/SIGTERM as a clean
 stop, and the summary printed at the end.
+
+Live mode has no detail stage (``pipeline/detail.py``): what the sinks get
+is the processing-size result scaled to the output size.
 """
 
 from __future__ import annotations
@@ -15,20 +19,53 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import math
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from vidstyle import live
-from vidstyle.cli.options import PROG, Parser, add_style_options, parse_size, parse_time, style_options
+from vidstyle.checks import Check, real_check, within
+from vidstyle.cli.options import (
+    PROG,
+    Parser,
+    add_style_options,
+    argparse_type,
+    parse_size,
+    parse_time,
+    style_options,
+)
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError, OutputError, VidstyleError
-from vidstyle.frames import Frame
+from vidstyle.frames import Frame, fit_size
+from vidstyle.parsing import parse_float
 
 LIVE_PRESET = "live"
 V4L2_DEVICE_PREFIX = "/dev/video"
 MAX_SOURCE_FPS = 240  # a source "rate" above this is a container's clock (RTSP: 90 kHz), not a frame rate
+# What --input-fps, --target-fps and --max-latency accept (finite, within these
+# bounds). The output rate a budget aims at (``LiveOptions.nominal_fps``: the
+# target rate, or 1 / max latency) is the streams' rate hint and keyframe
+# clock: between 0.01 and MAX_SOURCE_FPS frames per second either way.
+INPUT_FPS_CHECK = real_check(0, MAX_SOURCE_FPS, above=True, unit=" frames per second")
+TARGET_FPS_CHECK = real_check(0.01, MAX_SOURCE_FPS, unit=" frames per second")
+MAX_LATENCY_CHECK = real_check(0.01, 60, unit=" seconds")
+
+
+def bounded_float(check: Check) -> Callable[[str], float]:
+    """An argparse ``type=`` for a finite number within ``check``'s bounds
+    (NaN, infinities and numbers outside them: argparse's one-line error)."""
+
+    def parse(text: str) -> float:
+        value = parse_float(text)
+        if not math.isfinite(value) or not within(check, value):
+            raise InputError(f"must be {check.describe()}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return argparse_type(parse)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,19 +79,35 @@ def build_parser() -> argparse.ArgumentParser:
     add_style_options(parser, default_preset=LIVE_PRESET)
     g = parser.add_argument_group("input")
     g.add_argument("--input-size", type=parse_size, metavar="WxH", help="camera mode to ask for, e.g. 640x480")
-    g.add_argument("--input-fps", type=float, metavar="R", help="camera frame rate to ask for")
+    g.add_argument(
+        "--input-fps",
+        type=bounded_float(INPUT_FPS_CHECK),
+        metavar="R",
+        help=f"camera frame rate to ask for ({INPUT_FPS_CHECK.describe()})",
+    )
     g.add_argument("--input-format", metavar="FMT", help="camera pixel format to ask for, e.g. mjpeg")
     g = parser.add_argument_group("real time")
     budget = g.add_mutually_exclusive_group()
     budget.add_argument(
         "--target-fps",
-        type=float,
+        type=bounded_float(TARGET_FPS_CHECK),
         metavar="R",
-        help=f"output frames per second to aim for (default {live.DEFAULT_TARGET_FPS:g})",
+        help=f"output frames per second to aim for (default {live.DEFAULT_TARGET_FPS:g}; "
+        f"{TARGET_FPS_CHECK.describe()})",
     )
-    budget.add_argument("--max-latency", type=float, metavar="S", help="seconds from capture to output to aim for")
+    budget.add_argument(
+        "--max-latency",
+        type=bounded_float(MAX_LATENCY_CHECK),
+        metavar="S",
+        help=f"seconds from capture to output to aim for ({MAX_LATENCY_CHECK.describe()})",
+    )
     g.add_argument("-t", "--duration", type=parse_time, metavar="T", help="stop after T seconds")
-    g = parser.add_argument_group("output")
+    g = parser.add_argument_group(
+        "output",
+        "Every output gets frames at the output size (--output-size, default: the source's size; odd sides "
+        "rounded down to even ones, as 4:2:0 video needs): the result at the processing size (--max-side, "
+        "--size) scaled up, with no detail stage. A recording lasts until the run stops, its last frame held.",
+    )
     g.add_argument("-o", "--output", metavar="FILE", help="record to a video file (.mp4, .mkv...)")
     g.add_argument("-y", dest="overwrite", action="store_true", help="overwrite an existing recording")
     g.add_argument("--preview", action="store_true", help="show a window (q quits, space pauses, s saves a still)")
@@ -86,7 +139,7 @@ def run(argv: list[str]) -> int:
     from vidstyle.features import select_device
     from vidstyle.media import open_source
     from vidstyle.pipeline.video import ignored_style_note, load_styles
-    from vidstyle.sizing import choose_size
+    from vidstyle.sizing import choose_size, describe_sizes
 
     styles = load_styles(args.style, config.model)
     status = _StatusLine(enabled=not args.quiet)
@@ -105,9 +158,10 @@ def run(argv: list[str]) -> int:
             choice = choose_size(first.size, config, required_bytes=memory_estimate(config, device), device=device)
             if choice.note is not None:
                 status.note(choice.note)
+            out_size = written_size(first.size, config)
             outputs = _open_outputs(
                 args,
-                size=choice.size,
+                size=out_size,
                 fps=live_options.nominal_fps,
                 recording_fps=_recording_fps(source.nominal_fps, live_options.nominal_fps),
             )
@@ -120,12 +174,14 @@ def run(argv: list[str]) -> int:
             frames.close()
             source.close()  # the generator may not have started
             raise
+        status.note(describe_sizes(choice.size, out_size, config, device=device, detail=False))  # what is written
         try:
             summary = live.run_live(
                 itertools.chain([first], frames),
                 engine,
                 config=config,
                 size=choice.size,
+                output_size=out_size,
                 options=live_options,
                 sinks=outputs.sinks,
                 preview=outputs.preview,
@@ -144,6 +200,16 @@ def _target_fps(args) -> float | None:
     if args.target_fps is not None or args.max_latency is not None:
         return args.target_fps
     return live.DEFAULT_TARGET_FPS
+
+
+def written_size(source: tuple[int, int], config: StyleConfig) -> tuple[int, int]:
+    """The ``(width, height)`` every live output gets: ``--output-size``, else
+    the source's size (``sizing.output_size``), odd sides rounded down to even
+    ones: the 4:2:0 encoders of streams, loopback devices and recordings need
+    them (a file's writer would drop the odd row too)."""
+    from vidstyle.sizing import output_size
+
+    return fit_size(*output_size(source, config), max_side=None, even=True)
 
 
 def _first_frame(frames, name: str) -> Frame:
@@ -179,8 +245,9 @@ def _recording_fps(source_fps, nominal_fps: float) -> float:
 
 
 def _open_outputs(args, *, size: tuple[int, int], fps: float, recording_fps: float) -> _Outputs:
-    """The sinks the options ask for (streams get the target rate ``fps`` as
-    their hint and keyframe clock); those opened are closed if a later one fails."""
+    """The sinks the options ask for, taking frames of ``size`` (the output
+    size; streams get the target rate ``fps`` as their hint and keyframe
+    clock); those opened are closed if a later one fails."""
     from vidstyle.pipeline.video import style_paths_of
 
     outputs = _Outputs(sinks=[], preview=None)

@@ -3,7 +3,7 @@
     capture thread (capture.py): source frames -> LatestFrame mailbox (one slot: newer replaces older)
     live loop (loop.py):         take newest -> motion vs. previous *processed* frame ->
                                  warm start -> engine, within the frame's time budget (budget.py)
-                                 -> sinks (sinks.py: recording, stream, loopback, preview)
+                                 -> output size -> sinks (sinks.py: recording, stream, loopback, preview)
 
 Real-time policy. Live video drops frames, files never do: the capture thread
 decodes at the source's pace and leaves only the newest frame in a one-slot
@@ -25,8 +25,15 @@ unreliable, and fills badly explained regions of the start image with the
 content frame (see ``loop.py``). Flow is skipped altogether without
 ``config.temporal`` or for an engine that takes no warm start.
 
+Output size: frames are stylized at the processing size and handed to the
+sinks scaled to the output size (``run_live(output_size=...)``; the command
+line: ``--output-size``, else the source's size). There is no detail stage
+live: the scaling is a plain resize.
+
 Output timestamps are the wall clock (ms since the start), so a recording
-plays at the pace it was made. The library reports progress as events
+plays at the pace it was made; its first frame is shown from the start and
+its last is held until the run stopped, so it lasts as long as the run
+(``RecordingSink``). The library reports progress as events
 (``LiveStatus``, ``StillSaved``) and returns a ``LiveSummary``; it never
 prints (the command line is ``vidstyle.cli.live``).
 """

@@ -5,7 +5,7 @@ processed, stylized within its time budget, handed to the sinks.
     this loop:  take the newest -> processing size -> motion relative to the
                 previous *processed* frames (motion.MotionEstimator) -> warm
                 start (motion.WarmStarter) -> engine.stylize(content, warm,
-                max_iters=what the budget allows) -> sinks
+                max_iters=what the budget allows) -> output size -> sinks
 
 The loop talks to the engine only through the ``engines.Engine`` protocol.
 
@@ -144,8 +144,13 @@ class LiveOptions:
     def __post_init__(self) -> None:
         for name in ("target_fps", "max_latency_s", "duration_s"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise InputError(f"{name.replace('_s', '').replace('_', '-')} must be positive, got {value}")
+            if value is None:
+                continue
+            # a duration may be infinite (until stopped); an infinite rate or latency is no budget
+            if not (value > 0 and (name == "duration_s" or math.isfinite(value))):
+                raise InputError(
+                    f"{name.replace('_s', '').replace('_', '-')} must be a finite positive number, got {value}"
+                )
         if self.target_fps is None and self.max_latency_s is None:
             raise InputError("live mode needs a time budget: --target-fps or --max-latency")
 
@@ -186,6 +191,7 @@ def run_live(
     *,
     config: StyleConfig,
     size: tuple[int, int] | None = None,
+    output_size: tuple[int, int] | None = None,
     options: LiveOptions = LiveOptions(),
     sinks: Sequence[Sink] = (),
     preview: PreviewWindow | None = None,
@@ -207,9 +213,13 @@ def run_live(
         size: processing ``(width, height)`` (``sizing.choose_size``); frames
             of another size are resized when taken, so dropped frames cost
             nothing. None: frames are stylized at the size they come in.
+        output_size: ``(width, height)`` the sinks get: each stylized frame
+            (and the source frame beside it) resized to it (no detail stage:
+            the processing-size result scaled). None: the processing size.
         options: time budget and duration.
         sinks: get every stylized frame; closed at the end (a recording is
-            finalized even after Ctrl-C).
+            finalized even after Ctrl-C, its last frame held until the run
+            stopped: ``RecordingSink.hold_until``).
         preview: a window (also a sink) whose keys quit, pause and save stills.
         on_event: receives ``LiveStatus`` (throttled) and ``StillSaved``.
         stop: set it (from a signal handler, another thread) to end the run.
@@ -223,6 +233,7 @@ def run_live(
         engine,
         config=config,
         size=size,
+        output_size=output_size,
         options=options,
         sinks=list(sinks) + ([preview] if preview else []),
         preview=preview,
@@ -237,9 +248,21 @@ class _LiveLoop:
     """The state of one live run (see ``run_live``)."""
 
     def __init__(
-        self, engine: Engine, *, config: StyleConfig, size, options: LiveOptions, sinks, preview, on_event, stop, clock
+        self,
+        engine: Engine,
+        *,
+        config: StyleConfig,
+        size,
+        output_size,
+        options: LiveOptions,
+        sinks,
+        preview,
+        on_event,
+        stop,
+        clock,
     ):
         self.engine, self.config, self.target_size = engine, config, size
+        self.output_size = tuple(output_size) if output_size is not None else None
         self.options, self.sinks, self.preview = options, sinks, preview
         self.emit, self.stop, self.clock = on_event, stop, clock
         # Warm starts exist only for engines that use them; flow only when they follow motion.
@@ -284,9 +307,10 @@ class _LiveLoop:
         except VidstyleError as err:
             error = err
         finally:
+            end_pts = self._end_pts() if error is None else None
             capture.stop()
             leftover = int(self.mailbox.take(timeout=0) is not None)
-            close_error = self._close_sinks()
+            close_error = self._close_sinks(hold_until=end_pts)
             if self.motion is not None:
                 self.motion.close()
         error = error or capture.error or close_error
@@ -335,8 +359,12 @@ class _LiveLoop:
         if self.starter is not None:
             self.starter.remember(result.image_u8)
         output = self._output_frame(result.image_u8, content)
+        shown = source
+        if self.output_size is not None:  # no detail stage live: the result scaled
+            output = output.with_image(resize(output.image_u8, self.output_size))
+            shown = self._at_size(captured.frame, self.output_size)
         for sink in self.sinks:
-            sink.write(output, source)
+            sink.write(output, shown)
         finished_s = self.clock()
         if not cold:
             self.budget.update(num_iters=timer.count, iterations_s=timer.iterations_s, frame_s=finished_s - started_s)
@@ -349,9 +377,21 @@ class _LiveLoop:
         self.last_output, self.last_result = output, result
 
     def _at_processing_size(self, frame: Frame) -> Frame:
-        if self.target_size is None or frame.size == tuple(self.target_size):
+        return frame if self.target_size is None else self._at_size(frame, self.target_size)
+
+    @staticmethod
+    def _at_size(frame: Frame, size) -> Frame:
+        if frame.size == tuple(size):
             return frame
-        return frame.with_image(resize(frame.image_u8, self.target_size))
+        return frame.with_image(resize(frame.image_u8, size))
+
+    def _end_pts(self) -> int:
+        """When the run stopped, in output ticks since the start: now, or the
+        end of ``duration_s`` when the loop noticed it late."""
+        end_s = self.clock() - self.started_s
+        if self.options.duration_s is not None:
+            end_s = min(end_s, self.options.duration_s)
+        return round(end_s / OUTPUT_TIME_BASE)
 
     def _warm_start(self, content_u8: np.ndarray) -> WarmStart | None:
         """How ``content_u8`` starts from the frames processed before it (None: cold)."""
@@ -392,10 +432,17 @@ class _LiveLoop:
             )
         )
 
-    def _close_sinks(self) -> BaseException | None:
-        """Close every sink; returns the first error (the others still close)."""
+    def _close_sinks(self, *, hold_until: int | None = None) -> BaseException | None:
+        """Close every sink; returns the first error (the others still close).
+        ``hold_until`` (output ticks; None after an error): recordings hold
+        their last frame until then, so they last as long as the run."""
         first_error = None
         for sink in self.sinks:
+            if hold_until is not None and isinstance(sink, RecordingSink):
+                try:
+                    sink.hold_until(hold_until)
+                except VidstyleError as err:
+                    first_error = first_error or err
             try:
                 sink.close()
             except VidstyleError as err:

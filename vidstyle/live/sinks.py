@@ -9,6 +9,7 @@ dropped frames and all.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -39,9 +40,15 @@ class Sink(Protocol):
 
 class RecordingSink:
     """Records into a video file through ``media.VideoWriter`` (atomic: the
-    file appears when ``close()`` finalizes it). Timestamps are the wall
-    clock, starting at 0 with the first frame recorded. Stopped before any
-    frame, nothing is written and ``path`` is None.
+    file appears when ``close()`` finalizes it). Stopped before any frame,
+    nothing is written and ``path`` is None.
+
+    Timestamps are the wall clock since the run started (the frames' pts),
+    except that the first frame recorded is shown from 0, the start (there
+    is no picture before it, and it is made from the first frame captured),
+    and ``hold_until`` before ``close`` holds the last one until the run
+    stopped: the recording lasts as long as the run, however long the first
+    frame (a cold start) took and however slowly frames came.
 
     Args:
         fps: the fastest rate frames can come at: the source's frame rate when
@@ -59,19 +66,39 @@ class RecordingSink:
         from vidstyle.media import VideoWriter
 
         self.path: str | None = os.fspath(path)
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self._last: Frame | None = None
         self._writer = VideoWriter(
             self.path,
             width=width,
             height=height,
             time_base=OUTPUT_TIME_BASE,
-            fps=Fraction(fps).limit_denominator(1001),
+            fps=self.fps,
             shift_to_zero=True,
             overwrite=overwrite,
             input_paths=input_paths,
         )
 
     def write(self, output: Frame, source: Frame) -> None:
+        if self._last is None and self._writer.frames_written == 0 and output.pts is not None:
+            output = dataclasses.replace(output, pts=0)  # shown from the start of the run
         self._writer.write(output)
+        self._last = output
+
+    def hold_until(self, end_pts: int) -> None:
+        """Make the recording last until ``end_pts`` (``OUTPUT_TIME_BASE``
+        ticks of the live loop's clock, as the frames' pts): the muxer gives
+        the last frame ``1 / fps``, so without this a run whose frames come
+        slowly ends its recording long before the run ended. Writes the last
+        frame again at ``end_pts - 1 / fps`` when that is after it (one more
+        frame in the file, the same picture); nothing when none was recorded."""
+        last = self._last
+        if last is None or last.pts is None:
+            return
+        pts = end_pts - round(1 / (self.fps * OUTPUT_TIME_BASE))
+        if pts > last.pts:
+            self._writer.write(dataclasses.replace(last, pts=pts))
+            self._last = None
 
     def close(self) -> None:
         if self._writer.frames_written:
