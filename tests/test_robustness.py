@@ -532,3 +532,12 @@ def test_eval_notes_when_the_two_files_have_different_shapes(tmp_path, capsys):
     assert "note:" in err and "64x48" in err and "48x64" in err and "right two files" in err
     code, _, err = run_cli(capsys, "eval", landscape, landscape)
     assert code == 0 and "note:" not in err
+
+
+def test_the_notes_say_when_the_file_stores_a_pixel_less_than_the_output_size(tmp_path, capsys, fake_engine):
+    clip = make_clip(tmp_path / "in.mp4", num_frames=2)
+    code, _, err = run_cli(capsys, clip, "--style", STYLE_PATH, "--output-size", "101x77", "-o", tmp_path / "odd.mp4")
+    assert code == 0 and "output 101x77" in err and "odd.mp4 stores 100x76" in err, err
+    assert (probe(tmp_path / "odd.mp4").width, probe(tmp_path / "odd.mp4").height) == (100, 76)
+    code, _, err = run_cli(capsys, clip, "--style", STYLE_PATH, "--output-size", "101x77", "-o", tmp_path / "odd.mov")
+    assert code == 0 and "stores" not in err, err  # ProRes 4444 keeps every pixel

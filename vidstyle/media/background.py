@@ -53,6 +53,10 @@ class BackgroundWriter(AtomicWriter):
     def takes_audio(self) -> bool:
         return self.writer.takes_audio
 
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        return self.writer.stored_size
+
     def write(self, frame: Frame) -> None:
         self._raise_pending()
         if self._error is not None:

@@ -124,6 +124,7 @@ class ImageSequenceWriter(AtomicWriter):
         self.pattern = SequencePattern(dst)
         self.dst = self.pattern.path
         self.frame_size = (int(width), int(height))
+        self.stored_size = self.frame_size  # images keep every pixel
         self.frames_written = 0
         self._closed = False
         self._check_destination(overwrite=overwrite, input_paths=input_paths)

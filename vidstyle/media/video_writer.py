@@ -213,6 +213,11 @@ class VideoWriter(AtomicWriter):
         return stream
 
     @property
+    def stored_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the encoded stream (even sides for 4:2:0)."""
+        return (self.video.width, self.video.height)
+
+    @property
     def takes_audio(self) -> bool:
         """The output format can carry the source's audio (GIF cannot)."""
         return self.format.audio_codec is not None

@@ -42,6 +42,8 @@ class FrameWriter(Protocol):
         frames_written: frames taken by ``write`` so far.
         takes_audio: the output can carry the source's audio (a video
             container other than GIF); False: the audio is left out.
+        stored_size: ``(width, height)`` the output stores, which may be a
+            pixel less than the frames' on a side (4:2:0 video needs even sides).
     """
 
     dst: str
@@ -51,6 +53,9 @@ class FrameWriter(Protocol):
 
     @property
     def takes_audio(self) -> bool: ...
+
+    @property
+    def stored_size(self) -> tuple[int, int]: ...
 
     def write(self, frame: Frame) -> None:
         """Add one frame: ``frame.image_u8`` uint8 ``(height, width, 3)`` RGB

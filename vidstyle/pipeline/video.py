@@ -243,6 +243,10 @@ def stylize_video(
         engine = make_engine(config, styles, device=device, clips=[src], on_event=record)
         detail = uses_detail(engine, size, out_size, config)
         record(Notice(describe_sizes(size, out_size, config, device=device, detail=detail)))
+        framed = (out_size[0] * (2 if export.compare else 1), out_size[1])
+        if writer.stored_size != framed:
+            width, height = writer.stored_size
+            record(Notice(f"{os.path.basename(dst)} stores {width}x{height}: its pixel format needs even sides"))
         fingerprint = run_fingerprint(
             src, style_paths, config, export, size, device=device, precision=getattr(engine, "precision", None)
         )
