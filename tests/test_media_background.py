@@ -18,6 +18,7 @@ class RecordingWriter:
 
     dst = "out.mp4"
     takes_audio = True
+    stored_size = (64, 48)
 
     def __init__(self, *, fail_at=None, seconds_per_frame=0.0):
         self.frames, self.threads, self.closed = [], set(), None

@@ -159,6 +159,7 @@ class VideoWriter(AtomicWriter):
         self.clock = OutputClock(self.time_base, fps=self.fps)
         # "open": takes frames; "finished": the temporary file is complete; "done": moved into place or aborted
         self._state = "open"
+        check_video_encoder(codec, self.ext)
         self.tmp_path = make_temp_file(self.dst, suffix=f".partial{self.ext}")
         self.audio: AudioPassthrough | None = None
         try:
@@ -168,15 +169,11 @@ class VideoWriter(AtomicWriter):
             raise OutputError(f"cannot write {self.tmp_path}: {error_reason(err)}", exit_code=1) from err
         try:
             self.video = self._add_video_stream(codec, crf, bitrate)
-            # open the encoder now, not at the first frame: settings it refuses
-            # (--codec mjpeg in .mp4) fail before any frame is stylized
-            self.video.codec_context.open()
+            self.video.codec_context.open()  # now: settings it refuses fail before any frame is stylized
+            self.stored_size = (self.video.width, self.video.height)  # even sides for 4:2:0
             self.palette = Palettizer(*self.frame_size, self.time_base) if self.ext == ".gif" else None
             if self.audio_from is not None and self.format.audio_codec is not None:
                 self.audio = AudioPassthrough.open(self.audio_from, self.container, self.format, end_s=audio_end_s)
-        except OutputError:
-            self.abort()
-            raise
         except (av.error.FFmpegError, OSError, ValueError) as err:
             self.abort()
             if isinstance(err, av.codec.codec.UnknownCodecError):
@@ -187,10 +184,6 @@ class VideoWriter(AtomicWriter):
             raise OutputError(f"cannot set up the encoder for {self.dst}: {error_reason(err)}", exit_code=1) from err
 
     def _add_video_stream(self, codec: str | None, crf: int | None, bitrate: int | None) -> VideoStream:
-        if codec is not None and av.codec.Codec(codec, "w").type != "video":
-            raise OutputError(
-                f"{codec!r} is not a video encoder (leave out --codec to use the one {self.ext} files get)"
-            )
         stream = cast(VideoStream, self.container.add_stream(codec or self.format.video_codec, rate=self.fps))
         supported = [f.name for f in (stream.codec_context.codec.video_formats or [])]
         stream.pix_fmt = pick_pix_fmt(self.format, supported, codec_overridden=codec is not None)
@@ -211,11 +204,6 @@ class VideoWriter(AtomicWriter):
             stream.bit_rate = bit_rate
         stream.options = {**options}
         return stream
-
-    @property
-    def stored_size(self) -> tuple[int, int]:
-        """``(width, height)`` of the encoded stream (even sides for 4:2:0)."""
-        return (self.video.width, self.video.height)
 
     @property
     def takes_audio(self) -> bool:
@@ -402,3 +390,9 @@ class VideoWriter(AtomicWriter):
         except Exception:  # noqa: BLE001 - the file is being discarded anyway
             pass
         discard(self.tmp_path)
+
+
+def check_video_encoder(codec: str | None, ext: str) -> None:
+    """OutputError when ``codec`` is an audio encoder (``--codec libopus``); unknown ones fail later."""
+    if codec is not None and codec in av.codecs_available and av.codec.Codec(codec, "w").type != "video":
+        raise OutputError(f"{codec!r} is not a video encoder (leave out --codec to use the one {ext} files get)")
