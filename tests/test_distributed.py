@@ -316,3 +316,28 @@ def test_ray_flag_without_ray_installed_is_one_clear_line(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "pip install 'vidstyle[ray]'" in err and not (tmp_path / "out.mp4").exists()
+
+
+def test_an_unreachable_cluster_is_one_clear_error_within_seconds():
+    """``connect`` checks the address with a TCP connect before ``ray.init``,
+    which would retry an unreachable one for minutes (no Ray needed here)."""
+    import socket
+    import time
+
+    from vidstyle.distributed.runtime import check_reachable
+    from vidstyle.errors import InputError
+
+    with socket.socket() as listening:  # a port that answers: no error
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_reachable(f"127.0.0.1:{listening.getsockname()[1]}")
+        check_reachable(f"ray://127.0.0.1:{listening.getsockname()[1]}")
+    started = time.monotonic()
+    for address in ("127.0.0.1:1", "ray://127.0.0.1:1"):
+        with pytest.raises(InputError, match=f"cannot reach the Ray cluster at {address}: .+ray start --head") as e:
+            check_reachable(address)
+        assert "\n" not in str(e.value)
+    assert time.monotonic() - started < 10
+    with pytest.raises(InputError, match="not a Ray address"):
+        check_reachable("head:port")
+    check_reachable("auto-resolved-by-ray")  # no port: left to Ray
