@@ -318,3 +318,30 @@ def test_the_engine_hands_a_network_with_a_prior_its_warm_start_even_without_ble
     out = engine.stylize(frame, warm).image_u8.astype(int)
     assert np.abs(out[:, :5] - 128).max() <= 1  # the prior, carried
     assert np.array_equal(out[:, 5:], engine.stylize(frame).image_u8[:, 5:])  # the cold frame elsewhere
+
+
+def test_damaged_empty_or_foreign_look_files_are_refused_in_one_line(tmp_path, look_path):
+    """Before: an empty file was an IndexError, a JPEG renamed .pt 'pickled
+    code', and a look with flipped bytes loaded and painted black frames."""
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "photo.pt").write_bytes(STYLE_PATH.read_bytes())
+    (tmp_path / "folder.pt").mkdir()
+    data = bytearray(look_path.read_bytes())
+    for i in range(4):  # inside the archive's largest member (a weight tensor)
+        data[len(data) // 2 + i] ^= 0xFF
+    (tmp_path / "flipped.pt").write_bytes(bytes(data))
+    payload = torch.load(look_path, weights_only=True)
+    name = next(iter(payload["state_dict"]))
+    payload["state_dict"][name] = torch.full_like(payload["state_dict"][name], float("nan"))
+    torch.save(payload, tmp_path / "nan.pt")
+    expected = {
+        "empty.pt": "is not a look file",
+        "photo.pt": "is not a look file",
+        "folder.pt": "is a folder, not a look file",
+        "flipped.pt": "is damaged: ",
+        "nan.pt": f"is damaged: weights {name} are not finite",
+    }
+    for file, message in expected.items():
+        with pytest.raises(InputError, match=message) as caught:
+            load_look(tmp_path / file)
+        assert "\n" not in str(caught.value)

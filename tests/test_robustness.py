@@ -541,3 +541,10 @@ def test_the_notes_say_when_the_file_stores_a_pixel_less_than_the_output_size(tm
     assert (probe(tmp_path / "odd.mp4").width, probe(tmp_path / "odd.mp4").height) == (100, 76)
     code, _, err = run_cli(capsys, clip, "--style", STYLE_PATH, "--output-size", "101x77", "-o", tmp_path / "odd.mov")
     assert code == 0 and "stores" not in err, err  # ProRes 4444 keeps every pixel
+
+
+def test_eval_plot_that_is_not_a_png_is_refused_before_measuring(tmp_path, capsys):
+    clip = make_clip(tmp_path / "in.mp4", num_frames=3, audio=False)
+    code, out, err = run_cli(capsys, "eval", clip, clip, "--plot", tmp_path / "p.txt")
+    assert code == 2 and out == "" and "--plot writes a PNG" in one_error_line(err)
+    assert not (tmp_path / "p.txt").exists()

@@ -90,6 +90,8 @@ def build_eval_parser() -> argparse.ArgumentParser:
 def run_eval(argv: list[str]) -> int:
     """The eval command; returns the exit code (errors are raised)."""
     args = build_eval_parser().parse_args(argv)
+    if args.plot and not args.plot.lower().endswith(".png"):  # refused before the measurement, not after
+        raise InputError(f"--plot writes a PNG: name it .png, got {args.plot}")
 
     from vidstyle.evaluate import evaluate_videos
     from vidstyle.evaluate_plot import save_plot

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -133,8 +134,11 @@ def read_payload(path) -> dict:
         InputError: missing, unreadable, pickled code, or not a look file.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a folder, not a look file")
     if not os.path.isfile(path):
         raise InputError(f"no such look file: {path}")
+    check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -143,9 +147,7 @@ def read_payload(path) -> dict:
             "never loads; use a look written by 'vidstyle train'"
         ) from err
     except Exception as err:  # a truncated or foreign file: zip and storage errors of every kind
-        raise InputError(
-            f"{path} is not a readable look file ({type(err).__name__}: {str(err).splitlines()[0]})"
-        ) from err
+        raise InputError(f"{path} is not a readable look file ({type(err).__name__}: {first_line(err)})") from err
     if not isinstance(payload, dict) or payload.get("format") != LOOK_FORMAT:
         raise InputError(f"{path} is not a vidstyle look file (no '{LOOK_FORMAT}' header)")
     if payload.get("version") != LOOK_VERSION:
@@ -168,8 +170,31 @@ def network_from_payload(payload: dict, *, path="look") -> StyleNet:
         )
         net.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise InputError(f"{path}: the network in this look file does not load ({str(err).splitlines()[0]})") from err
+        raise InputError(f"{path}: the network in this look file does not load ({first_line(err)})") from err
+    weights = net.state_dict().items()
+    damaged = [name for name, value in weights if value.is_floating_point() and not value.isfinite().all()]
+    if damaged:
+        raise InputError(f"{path} is damaged: weights {damaged[0]} are not finite numbers")
     return net.eval()
+
+
+def check_archive(path: str) -> None:
+    """InputError unless ``path`` is an intact zip archive (what ``torch.save``
+    writes): a JPEG renamed .pt or an empty file is not a look, and a file
+    with flipped bytes fails its CRC (torch itself would load it, and a
+    damaged weight paints black frames)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise InputError(f"{path} is not a look file (a look is the archive 'vidstyle train -o' writes)") from None
+    if broken is not None:
+        raise InputError(f"{path} is damaged: {broken} fails its checksum; train the look again or use a copy")
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (empty messages exist)."""
+    return (str(err).splitlines() or [type(err).__name__])[0]
 
 
 def load_look(path) -> Look:
