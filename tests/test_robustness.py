@@ -548,3 +548,11 @@ def test_eval_plot_that_is_not_a_png_is_refused_before_measuring(tmp_path, capsy
     code, out, err = run_cli(capsys, "eval", clip, clip, "--plot", tmp_path / "p.txt")
     assert code == 2 and out == "" and "--plot writes a PNG" in one_error_line(err)
     assert not (tmp_path / "p.txt").exists()
+
+
+def test_ray_only_options_without_ray_get_a_note(tmp_path, capsys, fake_engine):
+    clip = make_clip(tmp_path / "in.mp4", num_frames=2)
+    code, _, err = run_cli(capsys, clip, "--style", STYLE_PATH, *FAST[:2], "--segment-frames", "8", "--workers", "2")
+    assert code == 0 and "note: --workers, --segment-frames apply to Ray runs" in err, err
+    code, _, err = run_cli(capsys, clip, "--style", STYLE_PATH, *FAST[:2], "-y")
+    assert code == 0 and "Ray runs" not in err, err

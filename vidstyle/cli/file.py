@@ -13,6 +13,13 @@ from vidstyle.errors import InputError
 
 # Options that mean something only for a video source, with the flag a user typed.
 VIDEO_ONLY = (("start_s", "-ss"), ("end_s", "-t/-to"), ("fps", "--fps"), ("compare", "--compare"))
+# Options that only a Ray run (--ray) uses, with their flags.
+RAY_ONLY = (
+    ("workers", "--workers"),
+    ("segment_frames", "--segment-frames"),
+    ("seam_frames", "--seam-frames"),
+    ("anchor_frames", "--anchor-frames"),
+)
 # Export options a still image has no use for (the encoder, the work directory).
 NOT_FOR_STILLS = ("start_s", "end_s", "fps", "compare", "codec", "crf", "bitrate", "resume", "keep_work")
 
@@ -48,6 +55,9 @@ def run_file(argv: list[str]) -> int:
     from vidstyle.media import is_still_image
 
     reporter = ProgressReporter(enabled=not args.quiet)
+    unused = [flag for name, flag in RAY_ONLY if name in options] if options.get("ray") is None else []
+    if unused:
+        reporter.write(f"note: {', '.join(unused)} apply to Ray runs (--ray ADDRESS); ignored here")
     if is_still_image(args.input):
         return run_still(args, options, reporter)
     try:
