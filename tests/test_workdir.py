@@ -40,6 +40,17 @@ def test_a_changed_fingerprint_or_no_resume_starts_over(tmp_path):
     assert fresh.resumed == 0 and "no-resume" in fresh.restart_reason
 
 
+def test_an_unreadable_fingerprint_starts_over_and_says_so(tmp_path):
+    store = FrameStore(tmp_path / "w", fingerprint={"a": 1}, shape=SHAPE)
+    store.append(frame(1))
+    store.flush()
+    (tmp_path / "w" / "frames.json").write_text("{ cut short")
+    again = FrameStore(tmp_path / "w", fingerprint={"a": 1}, shape=SHAPE)
+    assert again.resumed == 0 and "frames.json is unreadable" in again.restart_reason
+    fresh = FrameStore(tmp_path / "fresh", fingerprint={"a": 1}, shape=SHAPE)
+    assert fresh.restart_reason is None  # a first run has nothing to start over from
+
+
 def test_a_frame_whose_pixels_were_cut_short_is_not_counted(tmp_path):
     store = FrameStore(tmp_path / "w", fingerprint={}, shape=SHAPE)
     store.append(frame(1))

@@ -130,6 +130,8 @@ class FrameStore:
         if earlier is not None:
             earlier.join()
         old = self._read_meta()
+        if old is None and os.path.exists(self._file(self.name + ".u8")):
+            self.restart_reason = f"the interrupted run's {self.name}.json is unreadable"
         if old is not None and resume and old == json.loads(json.dumps(self.meta)):
             self.count = self._complete_frames()
         elif old is not None:
