@@ -278,3 +278,20 @@ def test_error_values_are_shown_as_given():
         StyleConfig(max_side=256.0)
     with pytest.raises(InputError, match="got nan$"):
         StyleConfig(tv_weight=math.nan)
+
+
+@pytest.mark.parametrize(
+    "keyword, hint",
+    [
+        ("threads", "did you mean num_threads?"),
+        ("duration", "did you mean end_s = start_s + duration?"),
+        ("iters", "did you mean iters_first, iters_later?"),
+        ("stylescale", "did you mean style_scale?"),
+    ],
+)
+def test_an_unknown_keyword_names_the_one_it_probably_means(keyword, hint):
+    with pytest.raises(InputError) as caught:
+        make_configs(**{keyword: 1})
+    assert str(caught.value) == f"unknown option(s): {keyword} ({hint})"
+    with pytest.raises(InputError, match="unknown option\\(s\\): zzz$"):
+        make_configs(zzz=1)

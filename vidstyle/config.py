@@ -26,6 +26,7 @@ machinery is ``checks.py`` and the text parsers ``parsing.py``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -545,7 +546,8 @@ def make_configs(**options) -> tuple[StyleConfig, ExportConfig]:
     export_fields = {f.name for f in dataclasses.fields(ExportConfig)}
     unknown = sorted(set(options) - style_fields - export_fields)
     if unknown:
-        raise InputError(f"unknown option(s): {', '.join(unknown)}")
+        named = [f"{name} (did you mean {hint}?)" if (hint := _keyword_for(name)) else name for name in unknown]
+        raise InputError(f"unknown option(s): {', '.join(named)}")
     style = StyleConfig(**{k: v for k, v in options.items() if k in style_fields})
     export = ExportConfig(**{k: v for k, v in options.items() if k in export_fields})
     return style, export
@@ -605,3 +607,18 @@ def _show_option(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(_show_option(v) for v in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _keyword_for(name: str) -> str | None:
+    """The keyword a mistyped one most likely means: the field behind a flag
+    of that name (``threads`` -> ``num_threads``, ``duration`` -> ``end_s``),
+    else the closest field name."""
+    fields = [f for owner in CONFIG_CLASSES for f in dataclasses.fields(owner)]
+    for field in fields:
+        for flag in field.metadata.get("flags", ()):
+            if name in (n.lstrip("-").replace("-", "_") for n in flag.names):
+                if flag.after:  # -t DURATION sets the end
+                    return f"{field.name} = {flag.after} + {name}"
+                return ", ".join(flag.fields) if flag.fields else field.name
+    close = difflib.get_close_matches(name, [f.name for f in fields], n=1)
+    return close[0] if close else None
