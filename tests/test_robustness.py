@@ -556,3 +556,18 @@ def test_ray_only_options_without_ray_get_a_note(tmp_path, capsys, fake_engine):
     assert code == 0 and "note: --workers, --segment-frames apply to Ray runs" in err, err
     code, _, err = run_cli(capsys, clip, "--style", STYLE_PATH, *FAST[:2], "-y")
     assert code == 0 and "Ray runs" not in err, err
+
+
+def test_stylize_image_takes_an_rgb_array_and_refuses_other_arrays(tmp_path, fake_engine):
+    import vidstyle
+    from vidstyle.errors import InputError
+
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[:, 30:] = 200
+    result = vidstyle.stylize_image(image, tmp_path / "out.png", style=STYLE_PATH, max_side=64)
+    assert result.shape == image.shape and result.dtype == np.uint8
+    assert np.array_equal(result, 255 - image)  # the inverting stand-in engine, at the array's own size
+    assert (tmp_path / "out.png").exists()
+    for bad in (image.astype(np.float32), image[..., 0], np.zeros((40, 60, 4), np.uint8)):
+        with pytest.raises(InputError, match="uint8 \\(height, width, 3\\) RGB"):
+            vidstyle.stylize_image(bad, style=STYLE_PATH, max_side=64)

@@ -8,6 +8,7 @@ import numpy as np
 
 from vidstyle.config import make_configs
 from vidstyle.engines import make_engine, memory_estimate
+from vidstyle.errors import InputError
 from vidstyle.features import select_device
 from vidstyle.media.images import check_image_destination, load_image, preserve_colors, resize, save_image
 from vidstyle.pipeline.detail import DetailStage
@@ -20,7 +21,8 @@ from vidstyle.sizing import choose_size, describe_sizes, output_size
 def stylize_image(
     src, dst=None, *, style=None, on_event: Callable[[Event], None] | None = None, **options
 ) -> np.ndarray:
-    """Stylize one still image (a path); writes ``dst`` when given and returns
+    """Stylize one still image (a path, or a uint8 ``(H, W, 3)`` RGB array);
+    writes ``dst`` when given and returns
     the uint8 ``(H, W, 3)`` RGB result at the output size (the source's size
     unless ``output_size`` says otherwise). Processed at a smaller size
     (``sizing``), the result is finished at the output size by the detail
@@ -31,7 +33,8 @@ def stylize_image(
     chosen, and a processing size reduced to fit in memory, are reported as
     notices to ``on_event``."""
     config, export = make_configs(**options)
-    original = load_image(src)
+    original = _image_array(src) if isinstance(src, np.ndarray) else load_image(src)
+    src_paths = [] if isinstance(src, np.ndarray) else [src]
     h, w = original.shape[:2]
     device = select_device(config.device)
     choice = choose_size((w, h), config, required_bytes=memory_estimate(config, device), device=device, even=False)
@@ -43,7 +46,7 @@ def stylize_image(
     if unused is not None:
         emit(Notice(unused))
     if dst is not None:
-        check_image_destination(dst, overwrite=export.overwrite, input_paths=[src, *style_paths])
+        check_image_destination(dst, overwrite=export.overwrite, input_paths=[*src_paths, *style_paths])
     engine = make_engine(config, load_styles(style, config.model), device=device)
     out_size = output_size((w, h), config)
     detail = uses_detail(engine, choice.size, out_size, config)
@@ -60,3 +63,10 @@ def stylize_image(
     if dst is not None:
         save_image(dst, result)
     return result
+
+
+def _image_array(image: np.ndarray) -> np.ndarray:
+    """``image`` if it is a uint8 ``(H, W, 3)`` RGB array; InputError otherwise."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"an image array must be uint8 (height, width, 3) RGB, got {image.dtype} {image.shape}")
+    return image
