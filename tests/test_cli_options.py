@@ -178,6 +178,7 @@ NONSENSE = [
     (["-ss", "3", "-to", "2"], "end (2s) must come after start (3s)"),
     (["-t", "1", "-to", "2"], "not allowed with argument"),
     (["--engine", "nosuchengine"], "invalid choice: 'nosuchengine'"),
+    (["--model", "look.pt", "--engine", "optimize"], "--model sets --engine net; --engine optimize contradicts it"),
 ]
 
 

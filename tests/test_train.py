@@ -382,3 +382,14 @@ def test_a_look_file_gets_the_permissions_of_a_plain_new_file(tmp_path, mask):
     assert look.stat().st_mode & 0o777 == 0o666 & ~mask  # as open(path, "w") would
     assert kept.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.pt", "look.pt"]  # no temporary left
+
+
+def test_train_says_that_preserve_colors_is_applied_when_stylizing(clip, tmp_path, capsys):
+    look = tmp_path / "look.pt"
+    common = ["train", "--style", str(STYLE_PATH), "--on", str(clip), "--steps", "1", "--max-side", "48"]
+    code = main([*common, "-o", str(look), "--threads", "1", "--preserve-colors"])
+    err = capsys.readouterr().err
+    assert code == 0 and "note: --preserve-colors is applied when a video is stylized, not learned" in err, err
+    assert f"--model {look}" in err
+    code = main([*common, "-o", str(look), "--threads", "1", "-y"])
+    assert code == 0 and "preserve-colors" not in capsys.readouterr().err

@@ -258,7 +258,15 @@ def _typed(args: argparse.Namespace, options: Iterable[Option]) -> dict:
         if option.flag.after:
             value = (values.get(option.flag.after) or 0.0) + value
         values.update(zip(option.targets, value if len(option.targets) > 1 else (value,), strict=True))
-        values.update(option.flag.also)
+    for option in given:  # --model sets the engine: a different one typed beside it is a contradiction
+        for name, implied in option.flag.also:
+            other = next((o for o in given if name in o.targets), None)
+            if other is not None and values[name] != implied:
+                raise InputError(
+                    f"{option.flag.names[0]} sets {other.flag.names[0]} {implied}; "
+                    f"{other.flag.names[0]} {values[name]} contradicts it"
+                )
+            values[name] = implied
     return values
 
 

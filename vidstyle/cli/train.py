@@ -100,6 +100,12 @@ def run(argv: list[str]) -> int:
         raise InputError(f"the look file must end in {LOOK_SUFFIX}, got {args.output}")
 
     styles = [load_image(path) for path in args.style]
+    if config.preserve_colors and not args.quiet:  # a post-process of each stylized frame, not part of the look
+        print(
+            "note: --preserve-colors is applied when a video is stylized, not learned: "
+            f"pass it again with --model {args.output}",
+            file=sys.stderr,
+        )
     training = TrainingOptions(
         steps=config.train_steps,
         minutes=None if config.train_steps and "train_minutes" not in options else config.train_minutes,
