@@ -571,3 +571,15 @@ def test_stylize_image_takes_an_rgb_array_and_refuses_other_arrays(tmp_path, fak
     for bad in (image.astype(np.float32), image[..., 0], np.zeros((40, 60, 4), np.uint8)):
         with pytest.raises(InputError, match="uint8 \\(height, width, 3\\) RGB"):
             vidstyle.stylize_image(bad, style=STYLE_PATH, max_side=64)
+
+
+def test_eval_measures_a_stylized_range_against_the_same_range_of_the_input(tmp_path, capsys, fake_engine):
+    clip = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)  # 25 fps
+    out = tmp_path / "cut.mp4"
+    code, _, _ = run_cli(capsys, clip, "--style", STYLE_PATH, *FAST, "-ss", "0.12", "-t", "0.2", "-o", out)
+    assert code == 0 and probe(out).num_frames == 5
+    code, _, err = run_cli(capsys, "eval", clip, out)
+    assert code == 2 and "frame counts differ" in err and "give eval its range: -ss, -t or -to" in err
+    for span in (["-t", "0.2"], ["-to", "0.32"]):
+        code, out_text, err = run_cli(capsys, "eval", clip, out, "-ss", "0.12", *span)
+        assert code == 0 and "pairs: 4" in out_text, err

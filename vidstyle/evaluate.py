@@ -257,6 +257,8 @@ def evaluate_videos(
     channels: str = "rgb",
     warp: str = METER_INTERPOLATION,
     decode: str = METER_DECODE,
+    input_start_s: float | None = None,
+    input_end_s: float | None = None,
 ) -> MeterReport:
     """``evaluate_frames`` on two video files (decoded with PyAV at their own
     size, streamed, then resized with INTER_AREA), at the stylized video's
@@ -266,6 +268,8 @@ def evaluate_videos(
     it). The input is always decoded the convention's way: its flow, mask
     and E_warp stay the same (the meter's flow moves with the input's
     decoding, and the stylizer measured its flow on the same decoding).
+    ``input_start_s``/``input_end_s``: the part of the input the stylized
+    file was made from (``vidstyle -ss/-t``), in source seconds.
     Raises InputError when the frame counts differ."""
     from vidstyle.errors import InputError
     from vidstyle.frames import fit_size
@@ -281,13 +285,16 @@ def evaluate_videos(
         size = fit_size(*size, max_side=max_side)
     # Decoded at their own size and resized here, so the resampling filter is the
     # convention's (cv2.INTER_AREA), not the decoder's.
-    sources = (f.image_u8 for f in read_frames(input_path))
+    sources = (f.image_u8 for f in read_frames(input_path, start_s=input_start_s, end_s=input_end_s))
     stylized = (f.image_u8 for f in read_frames(stylized_path, chroma=decode))
     try:
         report = evaluate_frames(sources, stylized, method=method, size=size, mask=mask, channels=channels, warp=warp)
         return dataclasses.replace(report, decode=decode)
     except ValueError as err:
-        raise InputError(f"{input_path} and {stylized_path} do not match: {err}") from err
+        hint = ""
+        if input_start_s is None and input_end_s is None and "frame counts differ" in str(err):
+            hint = " (made from part of the input? give eval its range: -ss, -t or -to)"
+        raise InputError(f"{input_path} and {stylized_path} do not match: {err}{hint}") from err
 
 
 def sharpness(image_u8: np.ndarray) -> float:

@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-from vidstyle.cli.options import PROG, Parser, field_type
+from vidstyle.cli.options import PROG, Parser, field_type, parse_time
 from vidstyle.config import FLOW_METHODS, StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.evaluate_convention import METER_DECODE, METER_INTERPOLATION, METER_WARPS
@@ -82,6 +82,12 @@ def build_eval_parser() -> argparse.ArgumentParser:
         "players show the file). The input is decoded the convention's way either way. Ratios compare only "
         "under one decode",
     )
+    parser.add_argument(
+        "-ss", dest="start_s", type=parse_time, metavar="T", help="the input's range, as the stylized run had it: start"
+    )
+    span = parser.add_mutually_exclusive_group()
+    span.add_argument("-t", dest="duration_s", type=parse_time, metavar="T", help="the input's range: duration")
+    span.add_argument("-to", dest="end_s", type=parse_time, metavar="T", help="the input's range: end")
     parser.add_argument("--plot", metavar="PNG", help="save the per-frame curve (headline variant) as a PNG")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (every variant, always)")
     return parser
@@ -116,6 +122,8 @@ def run_eval(argv: list[str]) -> int:
         channels=channels[0],
         warp=args.warp,
         decode=args.decode,
+        input_start_s=args.start_s,
+        input_end_s=args.end_s if args.duration_s is None else (args.start_s or 0.0) + args.duration_s,
     )
     measured = [e for e in report.primary.per_pair_stylized if math.isfinite(e)]
     if not measured:
