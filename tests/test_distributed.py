@@ -207,7 +207,7 @@ def test_a_rerun_after_an_interrupted_driver_recomputes_no_finished_segment(ray_
         if isinstance(event, FrameDone):
             raise KeyboardInterrupt
 
-    with pytest.raises(InterruptedRun):
+    with pytest.raises(InterruptedRun, match="every finished frame is kept in .*: rerun the same command"):
         stylize_video(src, dst, style=STYLE_PATH, ray="auto", work_dir=work, on_event=interrupt, **RAY_OPTIONS)
     assert not dst.exists()
     events = []

@@ -51,8 +51,10 @@ class InterruptedRun(KeyboardInterrupt):
     """Ctrl-C or SIGTERM during a run: the finished frames are kept."""
 
     def __init__(self, *, partial_output: str | None, work_dir: str):
-        written = f"partial output: {partial_output}" if partial_output else "no frame written yet"
-        super().__init__(f"{written}; rerun the same command to resume from {work_dir}")
+        # the partial file holds the frames finished in order from the first; with
+        # --ray later segments may be finished too: the work folder keeps them all
+        written = f"partial output: {partial_output}" if partial_output else "no frame in the output yet"
+        super().__init__(f"{written}; every finished frame is kept in {work_dir}: rerun the same command to resume")
         self.partial_output = partial_output
         self.work_dir = work_dir
 
