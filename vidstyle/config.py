@@ -318,7 +318,12 @@ class StyleConfig:
         (1,),
         int_check(1, MAX_LONG_TERM, length=0),
         label="long-term offsets",
-        flags=Flag(("--long-term",), "previous frames the temporal loss uses", metavar="1,2,4", parse=parse_ints),
+        flags=Flag(
+            ("--long-term",),
+            "previous frames the temporal loss uses (the previous frame, 1, is always among them)",
+            metavar="1,2,4",
+            parse=parse_ints,
+        ),
     )
     passes: int = setting(
         1,
