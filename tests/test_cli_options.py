@@ -26,6 +26,7 @@ EXAMPLES = {
     "--style-weights": (["--style-weights", "0.7,0.3"], {"style_weights": (0.7, 0.3)}),
     "--style-scale": (["--style-scale", "0.5"], {"style_scale": 0.5}),
     "--preserve-colors": (["--preserve-colors"], {"preserve_colors": True}),
+    "--no-preserve-colors": (["--no-preserve-colors"], {"preserve_colors": False}),
     "--optimizer": (["--optimizer", "adam"], {"optimizer": "adam"}),
     "--iters": (["--iters", "30,4"], {"iters_first": 30, "iters_later": 4}),
     "--tolerance": (["--tolerance", "0.01"], {"tolerance": 0.01}),

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from conftest import STYLE_PATH, make_clip
@@ -15,7 +17,7 @@ from conftest import STYLE_PATH, make_clip
 from vidstyle.cli.main import main
 from vidstyle.config import StyleConfig
 from vidstyle.engines import make_engine
-from vidstyle.media import load_image, probe, resize_longer_side
+from vidstyle.media import load_image, probe, read_frames, resize_longer_side
 from vidstyle.training import StepDone, TrainingStarted, load_look, train_look
 from vidstyle.training.loop import TrainingOptions
 
@@ -384,12 +386,40 @@ def test_a_look_file_gets_the_permissions_of_a_plain_new_file(tmp_path, mask):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.pt", "look.pt"]  # no temporary left
 
 
-def test_train_says_that_preserve_colors_is_applied_when_stylizing(clip, tmp_path, capsys):
+def test_a_look_trained_with_preserve_colors_keeps_the_colours_when_it_paints(clip, tmp_path, capsys):
     look = tmp_path / "look.pt"
     common = ["train", "--style", str(STYLE_PATH), "--on", str(clip), "--steps", "1", "--max-side", "48"]
     code = main([*common, "-o", str(look), "--threads", "1", "--preserve-colors"])
     err = capsys.readouterr().err
-    assert code == 0 and "note: --preserve-colors is applied when a video is stylized, not learned" in err, err
-    assert f"--model {look}" in err
+    assert code == 0 and "note: --preserve-colors is recorded in the look and applied when it stylizes" in err, err
+    assert load_look(look).options["preserve_colors"] is True
+
+    def paint(*flags) -> tuple[np.ndarray, str]:
+        dst = tmp_path / "out.mkv"
+        argv = [str(clip), "--model", str(look), "-o", str(dst), "-y", "--threads", "1", "--net-blend", "0", *flags]
+        assert main(argv) == 0
+        return read_video(dst), capsys.readouterr().err
+
+    source = read_video(clip)
+    kept, err = paint()
+    assert "keeping the video's colours: the look" in err and "--no-preserve-colors" in err, err
+    styled, err = paint("--no-preserve-colors")
+    assert "keeping the video's colours" not in err, err
+
+    # preserve_colors keeps the source's chroma (YCrCb's Cr, Cb) and takes the look's luma
+    def chroma_error(frames):
+        return np.mean([np.abs(_chroma(a) - _chroma(b)).mean() for a, b in zip(frames, source, strict=True)])
+
+    assert chroma_error(kept) < 0.5 * chroma_error(styled), (chroma_error(kept), chroma_error(styled))
+
     code = main([*common, "-o", str(look), "--threads", "1", "-y"])
     assert code == 0 and "preserve-colors" not in capsys.readouterr().err
+    assert "keeping the video's colours" not in paint()[1]
+
+
+def read_video(path) -> list[np.ndarray]:
+    return [frame.image_u8 for frame in read_frames(path)]
+
+
+def _chroma(frame_u8: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(frame_u8, cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)

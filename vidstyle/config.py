@@ -117,10 +117,25 @@ class StyleConfig:
         real_check(0, MAX_STYLE_SCALE, above=True),
         flags=Flag(("--style-scale",), "style image size relative to the frame", metavar="S", parse=parse_float),
     )
-    preserve_colors: bool = setting(
-        False,
-        bool_check(),
-        flags=Flag(("--preserve-colors",), "keep the video's colours (luminance-only transfer)", switch=True),
+    # None: off, unless the look (--model) was trained with it (pipeline.video.with_look_colors)
+    preserve_colors: bool | None = setting(
+        None,
+        bool_check(optional=True),
+        flags=(
+            Flag(
+                ("--preserve-colors",),
+                "keep the video's colours (luminance-only transfer; default: off, or as the --model look was trained)",
+                switch=True,
+                exclusive="colors",
+            ),
+            Flag(
+                ("--no-preserve-colors",),
+                "the style's colours even with a look trained with --preserve-colors",
+                switch=False,
+                exclusive="colors",
+                dest="no_preserve_colors",
+            ),
+        ),
     )
 
     # -- optimization --

@@ -138,14 +138,14 @@ def run(argv: list[str]) -> int:
     from vidstyle.engines import make_engine, memory_estimate
     from vidstyle.features import select_device
     from vidstyle.media import open_source
-    from vidstyle.pipeline.video import ignored_style_note, load_styles
+    from vidstyle.pipeline.styles import load_styles, look_notes
     from vidstyle.sizing import choose_size, describe_sizes
 
     styles = load_styles(args.style, config.model)
     status = _StatusLine(enabled=not args.quiet)
-    unused = ignored_style_note(args.style, config.model)
-    if unused is not None:
-        status.note(unused)
+    config, notes = look_notes(args.style, config)
+    for note in notes:
+        status.note(note)
     source = open_source(
         args.source, input_size=args.input_size, input_fps=args.input_fps, input_format=args.input_format
     )
@@ -248,7 +248,7 @@ def _open_outputs(args, *, size: tuple[int, int], fps: float, recording_fps: flo
     """The sinks the options ask for, taking frames of ``size`` (the output
     size; streams get the target rate ``fps`` as their hint and keyframe
     clock); those opened are closed if a later one fails."""
-    from vidstyle.pipeline.video import style_paths_of
+    from vidstyle.pipeline.styles import style_paths_of
 
     outputs = _Outputs(sinks=[], preview=None)
     width, height = size

@@ -100,10 +100,10 @@ def run(argv: list[str]) -> int:
         raise InputError(f"the look file must end in {LOOK_SUFFIX}, got {args.output}")
 
     styles = [load_image(path) for path in args.style]
-    if config.preserve_colors and not args.quiet:  # a post-process of each stylized frame, not part of the look
+    if config.preserve_colors and not args.quiet:  # a post-process of each stylized frame, recorded in the look
         print(
-            "note: --preserve-colors is applied when a video is stylized, not learned: "
-            f"pass it again with --model {args.output}",
+            "note: --preserve-colors is recorded in the look and applied when it stylizes, not learned: "
+            f"--model {args.output} keeps the video's colours (--no-preserve-colors turns it off)",
             file=sys.stderr,
         )
     training = TrainingOptions(

@@ -36,16 +36,14 @@ from vidstyle.media import probe
 from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.stages import finish_frames
+from vidstyle.pipeline.styles import load_styles, look_notes, style_paths_of
 from vidstyle.pipeline.summary import RunStats, RunSummary
 from vidstyle.pipeline.video import (
     InterruptedRun,
     decode_frames,
     default_output_path,
-    ignored_style_note,
-    load_styles,
     open_output,
     run_fingerprint,
-    style_paths_of,
 )
 from vidstyle.pipeline.workdir import FrameStore, work_dir_for
 from vidstyle.sizing import choose_size, describe_sizes, output_size
@@ -114,9 +112,9 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         if on_event is not None:
             on_event(event)
 
-    unused = ignored_style_note(style, config.model)
-    if unused is not None:
-        record(Notice(unused))
+    config, notes = look_notes(style, config)
+    for note in notes:
+        record(Notice(note))
     # Workers may have other devices than this machine: the requested size (256 px unless
     # --max-side/--size say otherwise), no memory fit here; each worker fits the detail stage.
     size = choose_size((info.width, info.height), config, required_bytes=None, device=None).size

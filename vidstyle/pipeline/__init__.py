@@ -3,8 +3,9 @@
 
 from vidstyle.pipeline.events import Event, FrameDone, FrameStarted, Notice, WorkResumed
 from vidstyle.pipeline.still import stylize_image
+from vidstyle.pipeline.styles import load_styles
 from vidstyle.pipeline.summary import RunSummary
-from vidstyle.pipeline.video import InterruptedRun, default_output_path, load_styles, stylize_video
+from vidstyle.pipeline.video import InterruptedRun, default_output_path, stylize_video
 
 __all__ = [
     "stylize_video",

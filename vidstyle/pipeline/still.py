@@ -14,7 +14,7 @@ from vidstyle.media.images import check_image_destination, load_image, preserve_
 from vidstyle.pipeline.detail import DetailStage
 from vidstyle.pipeline.events import Event, Notice
 from vidstyle.pipeline.stages import uses_detail
-from vidstyle.pipeline.video import ignored_style_note, load_styles, style_paths_of
+from vidstyle.pipeline.styles import load_styles, look_notes, style_paths_of
 from vidstyle.sizing import choose_size, describe_sizes, output_size
 
 
@@ -42,9 +42,9 @@ def stylize_image(
     if choice.note is not None:
         emit(Notice(choice.note))
     style_paths = style_paths_of(style, config.model)
-    unused = ignored_style_note(style, config.model)
-    if unused is not None:
-        emit(Notice(unused))
+    config, notes = look_notes(style, config)
+    for note in notes:
+        emit(Notice(note))
     if dst is not None:
         check_image_destination(dst, overwrite=export.overwrite, input_paths=[*src_paths, *style_paths])
     engine = make_engine(config, load_styles(style, config.model), device=device)

@@ -15,7 +15,6 @@ import os
 import time
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
 from vidstyle import __version__
@@ -28,7 +27,6 @@ from vidstyle.media import (
     FrameRateConverter,
     VideoInfo,
     is_sequence_pattern,
-    load_image,
     open_writer,
     probe,
     rate_time_base,
@@ -39,6 +37,7 @@ from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.multipass import refine_passes
 from vidstyle.pipeline.stages import finish_frames, stylize_pairs, uses_detail
+from vidstyle.pipeline.styles import load_styles, look_notes, style_paths_of
 from vidstyle.pipeline.summary import RunStats, RunSummary
 from vidstyle.pipeline.workdir import FrameStore, file_identity, work_dir_for
 from vidstyle.sizing import choose_size, describe_sizes, fit_output_size, output_size
@@ -80,43 +79,12 @@ def frames_to_stylize(info: VideoInfo, export: ExportConfig) -> int | None:
     return max(1, round((end - start) * float(rate)))
 
 
-def style_paths_of(style, model=None) -> list:
-    """``style`` as given to the API (one path, several, or None) -> a list of
-    paths. With a look file (``model``) and no style, the look's path: the
-    look carries its style, and runs record (and never overwrite) it."""
-    if style is None:
-        paths = []
-    else:
-        paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
-    return paths or ([model] if model is not None else [])
-
-
-def load_styles(style, model=None) -> list[np.ndarray]:
-    """One path or a sequence of paths -> list of uint8 RGB style images.
-    With a look file (``model``) no style is needed (an empty list: the
-    ``net`` engine paints the look's own style)."""
-    paths = style_paths_of(style)
-    if not paths:
-        if model is not None:
-            return []
-        raise InputError("a style image is required (--style IMAGE), or a trained look (--model LOOK.pt)")
-    return [load_image(path) for path in paths]
-
-
 def slow_precision_note(config: StyleConfig, device) -> str | None:
     """A note when the precision asked for is emulated on ``device`` (fp16 on
     a CPU: about 100x slower than fp32 at 48 px on this project's CPU)."""
     if requested_precision(config) == "fp16" and torch.device(device).type == "cpu":
         return "--precision fp16 on a CPU is emulated and many times slower than fp32 (what auto picks there)"
     return None
-
-
-def ignored_style_note(style, model) -> str | None:
-    """The note of a run given both style images and a look: the look paints
-    the style it was trained on."""
-    if model is None or not style_paths_of(style):
-        return None
-    return f"--style is not used: the look {os.fspath(model)} paints the style it was trained on"
 
 
 def decode_frames(src, info: VideoInfo, export: ExportConfig, size: tuple[int, int]):
@@ -205,9 +173,9 @@ def stylize_video(
         if on_event is not None:
             on_event(event)
 
-    unused = ignored_style_note(style, config.model)
-    if unused is not None:
-        record(Notice(unused))
+    config, notes = look_notes(style, config)
+    for note in notes:
+        record(Notice(note))
     device = select_device(config.device)
     slow = slow_precision_note(config, device)
     if slow is not None:
