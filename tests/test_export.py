@@ -364,3 +364,37 @@ def test_the_progress_bar_total_follows_trims_and_fps(tmp_path, fake_engine):
         )
         assert summary.frames == totals[-1]
     assert totals == [50, 20, 8]
+
+
+def test_each_refinement_pass_gets_a_progress_bar_with_a_total(tmp_path, fake_engine):
+    import io
+
+    from vidstyle.cli.progress import ProgressReporter
+    from vidstyle.pipeline.events import FrameDone, PassStarted
+    from vidstyle.pipeline.video import stylize_video
+
+    src = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)
+    reporter = ProgressReporter(file=io.StringIO())
+    bars, events = [], []
+
+    def on_event(event):
+        events.append(event)
+        reporter.on_event(event)
+        if reporter.bar is not None and (not bars or bars[-1] is not reporter.bar):
+            bars.append(reporter.bar)
+
+    stylize_video(
+        src,
+        tmp_path / "out.mp4",
+        style=STYLE_PATH,
+        max_side=64,
+        passes=3,
+        on_start=reporter.on_start,
+        on_event=on_event,
+    )
+    starts = [e for e in events if isinstance(e, PassStarted)]
+    assert [(e.number, e.passes, e.frames) for e in starts] == [(2, 3, 11), (3, 3, 11)]
+    assert [(bar.total, bar.n) for bar in bars] == [(12, 12), (11, 11), (11, 11)]
+    assert [bar.desc for bar in bars[1:]] == ["pass 2/3 64x48", "pass 3/3 64x48"]
+    assert sum(isinstance(e, FrameDone) for e in events) == 12 + 2 * 11
+    reporter.close()

@@ -7,7 +7,7 @@ import sys
 from tqdm import tqdm
 
 from vidstyle.engines.base import IterationDone
-from vidstyle.pipeline.events import FrameDone, FrameStarted
+from vidstyle.pipeline.events import FrameDone, FrameStarted, PassStarted, WorkResumed
 
 
 class ProgressReporter:
@@ -22,26 +22,28 @@ class ProgressReporter:
         self.unit = unit
         self.bar: tqdm | None = None
         self.iteration = 0
+        self.size: tuple[int, int] = (0, 0)
         self.training = TrainingBar(enabled=enabled, file=self.file)  # the net engine training before the frames
 
     def on_start(self, info, size) -> None:
+        self.size = size
+        self._open(info.num_frames or None, f"{size[0]}x{size[1]}")
+
+    def _open(self, total: int | None, desc: str) -> None:
         if self.enabled:
-            self.bar = tqdm(
-                total=info.num_frames or None,
-                unit=self.unit,
-                file=self.file,
-                dynamic_ncols=True,
-                desc=f"{size[0]}x{size[1]}",
-            )
+            self.bar = tqdm(total=total, unit=self.unit, file=self.file, dynamic_ncols=True, desc=desc)
 
     def on_event(self, event) -> None:
         if type(event).__module__.startswith("vidstyle.training"):
             self.training.on_event(event)
             return
-        if getattr(event, "restart_reason", None):
+        if isinstance(event, WorkResumed) and event.restart_reason:
             self.write(f"starting over: {event.restart_reason}")
-        elif getattr(event, "frames", 0):  # WorkResumed
+        elif isinstance(event, WorkResumed) and event.frames:
             self.write(f"resuming: {event.frames} finished frames found in {event.path}")
+        if isinstance(event, PassStarted) and self.bar is not None:  # a bar per pass, with its own total and ETA
+            self.bar.close()
+            self._open(event.frames, f"pass {event.number}/{event.passes} {self.size[0]}x{self.size[1]}")
         if self.bar is None:
             return
         if isinstance(event, FrameStarted):

@@ -1,7 +1,7 @@
 """Files and still images: decode -> motion -> engine -> encode, with resume
 (``workdir``), multi-pass refinement and a constant-memory run summary."""
 
-from vidstyle.pipeline.events import Event, FrameDone, FrameStarted, Notice, WorkResumed
+from vidstyle.pipeline.events import Event, FrameDone, FrameStarted, Notice, PassStarted, WorkResumed
 from vidstyle.pipeline.still import stylize_image
 from vidstyle.pipeline.styles import load_styles
 from vidstyle.pipeline.summary import RunSummary
@@ -18,5 +18,6 @@ __all__ = [
     "FrameDone",
     "FrameStarted",
     "Notice",
+    "PassStarted",
     "WorkResumed",
 ]

@@ -37,6 +37,17 @@ class FrameDone:
 
 
 @dataclasses.dataclass(frozen=True)
+class PassStarted:
+    """Reported before each refinement pass (``--passes``, from pass 2): the
+    ``FrameStarted``/``FrameDone`` events of its sweep follow, at most
+    ``frames`` of them (a sweep skips its first frame and scene cuts)."""
+
+    number: int
+    passes: int
+    frames: int
+
+
+@dataclasses.dataclass(frozen=True)
 class WorkResumed:
     """Reported once before the first frame: ``frames`` finished frames were
     found in the work directory ``path`` and will not be recomputed;
@@ -56,4 +67,4 @@ class Notice:
     message: str
 
 
-Event = FrameStarted | FrameDone | IterationDone | WorkResumed | Notice
+Event = FrameStarted | FrameDone | IterationDone | PassStarted | WorkResumed | Notice

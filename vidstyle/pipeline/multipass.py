@@ -18,7 +18,7 @@ from vidstyle.engines.base import Engine
 from vidstyle.frames import u8_to_float
 from vidstyle.motion.estimate import CutPolicy, MotionEstimator
 from vidstyle.motion.warmstart import WarmStartPolicy, warm_start
-from vidstyle.pipeline.events import FrameDone, FrameStarted
+from vidstyle.pipeline.events import FrameDone, FrameStarted, PassStarted
 from vidstyle.pipeline.workdir import FrameStore
 
 NEIGHBOUR_BLEND = 0.5  # delta in Ruder et al.: weight of the warped neighbour in the init
@@ -48,6 +48,7 @@ def refine_passes(
     inputs.flush()
     count = outputs.count
     for pass_number in range(2, passes + 1):
+        emit(PassStarted(number=pass_number, passes=passes, frames=max(0, count - 1)))
         order = range(count - 1, -1, -1) if pass_number % 2 == 0 else range(count)
         neighbour = None  # the frame refined just before in this sweep
         for index in order:
