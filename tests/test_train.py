@@ -423,3 +423,35 @@ def read_video(path) -> list[np.ndarray]:
 
 def _chroma(frame_u8: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame_u8, cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
+
+
+def test_a_look_used_far_from_its_training_size_says_what_happens_to_its_strokes(clip, tmp_path):
+    from vidstyle.pipeline.events import Notice
+    from vidstyle.pipeline.video import stylize_video
+
+    look = tmp_path / "look.pt"
+    assert main(["train", "--style", str(STYLE_PATH), "--on", str(clip), "-o", str(look), "--steps", "1"]) == 0
+    assert load_look(look).training["size"] == [48, 32]  # the clip's size is under the default 256 px
+
+    def size_note(**options) -> str:
+        notes: list[str] = []
+        on_event = lambda e: notes.append(e.message) if isinstance(e, Notice) else None  # noqa: E731
+        stylize_video(
+            clip,
+            tmp_path / "out.mkv",
+            model=look,
+            engine="net",
+            overwrite=True,
+            num_threads=1,
+            on_event=on_event,
+            **options,
+        )
+        (line,) = [note for note in notes if note.startswith("processing at")]
+        return line
+
+    assert "the look was trained" not in size_note()
+    assert "2.0x finer relative to the frame at 96x64 (--max-side 48 paints them as trained" in size_note(size=(96, 64))
+    note = size_note(output_size=(96, 64), max_side=48)  # at 48x32, then the look again at the output size
+    assert "painted again at the output size by the look (one pass a frame" in note, note
+    assert "2.0x finer relative to the frame at 96x64 (--max-side 48 --detail-iters 0 paints them" in note, note
+    assert "the look was trained" not in size_note(output_size=(96, 64), max_side=48, detail_iters=0)

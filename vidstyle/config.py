@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -561,13 +562,14 @@ CONFIG_CLASSES = (StyleConfig, ExportConfig)
 
 def make_configs(**options) -> tuple[StyleConfig, ExportConfig]:
     """Split keyword options between StyleConfig and ExportConfig, with one
-    clear error for an unknown name."""
+    clear error for an unknown name; paths may be ``os.PathLike``."""
     style_fields = {f.name for f in dataclasses.fields(StyleConfig)}
     export_fields = {f.name for f in dataclasses.fields(ExportConfig)}
     unknown = sorted(set(options) - style_fields - export_fields)
     if unknown:
         named = [f"{name} (did you mean {hint}?)" if (hint := _keyword_for(name)) else name for name in unknown]
         raise InputError(f"unknown option(s): {', '.join(named)}")
+    options = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in options.items()}  # model=Path(...)
     style = StyleConfig(**{k: v for k, v in options.items() if k in style_fields})
     export = ExportConfig(**{k: v for k, v in options.items() if k in export_fields})
     return style, export

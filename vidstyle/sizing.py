@@ -143,7 +143,13 @@ def describe_sizes(
         why = f"the default on {device}; --max-side or --size to change"
     whose = "the source's size" if config.output_size is None else "--output-size"
     line = f"processing at {size[0]}x{size[1]} ({why}), output {out_size[0]}x{out_size[1]} ({whose})"
-    if detail:
+    if detail and config.engine == "net" and config.net_refine == 0:
+        ratio = out_size[0] * out_size[1] / (size[0] * size[1])
+        line += (
+            f", painted again at the output size by the look (one pass a frame, ~{ratio:.1f}x the cost of one "
+            f"at {size[0]}x{size[1]}; --detail-iters 0 to resize instead)"
+        )
+    elif detail:
         ratio = out_size[0] * out_size[1] / (size[0] * size[1])
         cold = detail_cold_iters(config.detail_iters, size, out_size, temporal=config.temporal)
         warm = detail_warm_iters(config.detail_iters, size, out_size) if config.temporal else cold

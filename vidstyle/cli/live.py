@@ -138,8 +138,8 @@ def run(argv: list[str]) -> int:
     from vidstyle.engines import make_engine, memory_estimate
     from vidstyle.features import select_device
     from vidstyle.media import open_source
-    from vidstyle.pipeline.styles import load_styles, look_notes
-    from vidstyle.sizing import choose_size, describe_sizes
+    from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note
+    from vidstyle.sizing import choose_size
 
     styles = load_styles(args.style, config.model)
     status = _StatusLine(enabled=not args.quiet)
@@ -174,7 +174,7 @@ def run(argv: list[str]) -> int:
             frames.close()
             source.close()  # the generator may not have started
             raise
-        status.note(describe_sizes(choice.size, out_size, config, device=device, detail=False))  # what is written
+        status.note(sizes_note(choice.size, out_size, config, device=device, detail=False))  # what is written
         try:
             summary = live.run_live(
                 itertools.chain([first], frames),

@@ -36,7 +36,7 @@ from vidstyle.media import probe
 from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.stages import finish_frames
-from vidstyle.pipeline.styles import load_styles, look_notes, style_paths_of
+from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note, style_paths_of
 from vidstyle.pipeline.summary import RunStats, RunSummary
 from vidstyle.pipeline.video import (
     InterruptedRun,
@@ -46,7 +46,7 @@ from vidstyle.pipeline.video import (
     run_fingerprint,
 )
 from vidstyle.pipeline.workdir import FrameStore, work_dir_for
-from vidstyle.sizing import choose_size, describe_sizes, output_size
+from vidstyle.sizing import choose_size, output_size
 
 MAX_SHIPPED_INPUT_BYTES = 2 << 30  # larger inputs must be on storage every node mounts
 WORKER_RESTARTS = 3  # a worker process that dies (OOM, SIGKILL, lost node) is restarted this often...
@@ -121,7 +121,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
     out_size = output_size((info.width, info.height), config)
     detail = plans_detail(config, size, out_size)  # workers then return output-size frames
     stored = out_size if detail else size
-    record(Notice(describe_sizes(size, out_size, config, device="the workers", detail=detail)))
+    record(Notice(sizes_note(size, out_size, config, device="the workers", detail=detail)))
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
     actors: list = []
     kept_refs: list = []  # constructor arguments of the workers, alive while they may restart

@@ -14,8 +14,8 @@ from vidstyle.media.images import check_image_destination, load_image, preserve_
 from vidstyle.pipeline.detail import DetailStage
 from vidstyle.pipeline.events import Event, Notice
 from vidstyle.pipeline.stages import uses_detail
-from vidstyle.pipeline.styles import load_styles, look_notes, style_paths_of
-from vidstyle.sizing import choose_size, describe_sizes, output_size
+from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note, style_paths_of
+from vidstyle.sizing import choose_size, output_size
 
 
 def stylize_image(
@@ -50,7 +50,7 @@ def stylize_image(
     engine = make_engine(config, load_styles(style, config.model), device=device)
     out_size = output_size((w, h), config)
     detail = uses_detail(engine, choice.size, out_size, config)
-    emit(Notice(describe_sizes(choice.size, out_size, config, device=device, detail=detail)))
+    emit(Notice(sizes_note(choice.size, out_size, config, device=device, detail=detail)))
     final = resize(original, out_size)
     low = engine.stylize(resize(original, choice.size))
     result = low.image_u8

@@ -12,7 +12,11 @@ import numpy as np
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.media import load_image
+from vidstyle.pipeline.detail import wants_detail
+from vidstyle.sizing import describe_sizes
 from vidstyle.training.look import read_payload
+
+SCALE_NOTE_RATIO = 1.25  # a look used this many times above or below its training size gets a note
 
 
 def style_paths_of(style, model=None) -> list:
@@ -68,3 +72,26 @@ def _look_colors(config: StyleConfig) -> tuple[StyleConfig, str | None]:
         "(--no-preserve-colors for the style's colours)"
     )
     return dataclasses.replace(config, preserve_colors=True), note
+
+
+def sizes_note(size, out_size, config: StyleConfig, *, device, detail: bool) -> str:
+    """``sizing.describe_sizes``' note, and with a look (``config.model``)
+    stylizing at a processing ``size`` far from the size it was trained at,
+    what that does: a feed-forward look paints strokes of a fixed size in
+    pixels, so they shrink or grow relative to the frame."""
+    note = describe_sizes(size, out_size, config, device=device, detail=detail)
+    trained = read_payload(config.model).get("training", {}).get("size") if config.model is not None else None
+    if not trained:
+        return note
+    painted = out_size if detail else size  # the detail stage runs the look again at the output size
+    ratio = max(painted) / max(trained)
+    if 1 / SCALE_NOTE_RATIO < ratio < SCALE_NOTE_RATIO:
+        return note
+    relative = f"{ratio:.1f}x finer" if ratio > 1 else f"{1 / ratio:.1f}x coarser"
+    at_trained_size_detail = wants_detail((trained[0], trained[1]), out_size, config.detail_iters)
+    as_trained = f"--max-side {max(trained)}" + (" --detail-iters 0" if at_trained_size_detail else "")
+    return (
+        f"{note}; the look was trained at {trained[0]}x{trained[1]} and paints strokes of a fixed size in pixels, "
+        f"{relative} relative to the frame at {painted[0]}x{painted[1]} ({as_trained} paints them as trained, "
+        f"resized; or train the look at --max-side {max(painted)})"
+    )

@@ -37,10 +37,10 @@ from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.multipass import refine_passes
 from vidstyle.pipeline.stages import finish_frames, stylize_pairs, uses_detail
-from vidstyle.pipeline.styles import load_styles, look_notes, style_paths_of
+from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note, style_paths_of
 from vidstyle.pipeline.summary import RunStats, RunSummary
 from vidstyle.pipeline.workdir import FrameStore, file_identity, work_dir_for
-from vidstyle.sizing import choose_size, describe_sizes, fit_output_size, output_size
+from vidstyle.sizing import choose_size, fit_output_size, output_size
 from vidstyle.threads import prefetch
 
 DECODE_PREFETCH_DEPTH = 4  # frames decoded ahead of the motion stage
@@ -212,7 +212,7 @@ def stylize_video(
     try:  # the destination is checked before the network loads
         engine = make_engine(config, styles, device=device, clips=[src], on_event=record)
         detail = uses_detail(engine, size, out_size, config)
-        record(Notice(describe_sizes(size, out_size, config, device=device, detail=detail)))
+        record(Notice(sizes_note(size, out_size, config, device=device, detail=detail)))
         framed = (out_size[0] * (2 if export.compare else 1), out_size[1])
         if writer.stored_size != framed:
             width, height = writer.stored_size

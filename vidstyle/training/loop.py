@@ -257,6 +257,7 @@ def train_look(
     after saving it) and removed when it finishes.
     """
     emit = on_event or (lambda event: None)
+    config = dataclasses.replace(config, preserve_colors=bool(config.preserve_colors))  # unset (None) is off here
     clips = [os.fspath(c) for c in (clips or default_clips())]
     style_names = list(style_names or [f"style{i}" for i in range(len(styles_u8))])
     judge = OptimizerEngine(styles_u8, config=config, device=device)  # VGG19, style Grams, precision
