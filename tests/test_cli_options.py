@@ -64,6 +64,7 @@ EXAMPLES = {
     "--keep-work": (["--keep-work"], {"keep_work": True}),
     "--work-dir": (["--work-dir", "/tmp/frames"], {"work_dir": "/tmp/frames"}),
     "--fps": (["--fps", "29.97"], {"fps": Fraction(30000, 1001)}),
+    "--input-fps": (["--input-fps", "23.976"], {"input_fps": Fraction(24000, 1001)}),
     "--compare": (["--compare"], {"compare": True}),
     "--ray": (["--ray", "auto"], {"ray": "auto"}),
     "--workers": (["--workers", "2"], {"workers": 2}),

@@ -152,6 +152,11 @@ EXPORT_NONSENSE = [
     ("fps", 0, "frame rate must be between 1/100 and 1000"),
     ("fps", 0.001, "frame rate must be between 1/100 and 1000"),
     ("fps", True, "fps must be a frame rate"),
+    ("input_fps", INF, "not a frame rate"),
+    ("input_fps", NAN, "not a frame rate"),
+    ("input_fps", 0, "frame rate must be between 1/100 and 1000"),
+    ("input_fps", 2000, "frame rate must be between 1/100 and 1000"),
+    ("input_fps", True, "input-fps must be a frame rate"),
     ("overwrite", 1, "overwrite must be True or False"),
 ]
 

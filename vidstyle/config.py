@@ -479,6 +479,19 @@ class ExportConfig:
             parse=parse_rate,
         ),
     )
+    # the timing of an image sequence input (frame i at i / rate s); None: FFmpeg's
+    # image2 default, 25 (media.input_sequence); a video has its own timing
+    input_fps: Fraction | None = setting(
+        None,
+        Check("rate", optional=True),
+        flags=Flag(
+            ("--input-fps",),
+            "frame rate of an image sequence input (frames/%04d.png): 24, 29.97, 30000/1001 (default 25)",
+            group="video",
+            metavar="R",
+            parse=parse_rate,
+        ),
+    )
     compare: bool = setting(
         False,
         bool_check(),

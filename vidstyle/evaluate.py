@@ -259,6 +259,7 @@ def evaluate_videos(
     decode: str = METER_DECODE,
     input_start_s: float | None = None,
     input_end_s: float | None = None,
+    input_rate=None,
 ) -> MeterReport:
     """``evaluate_frames`` on two video files (decoded with PyAV at their own
     size, streamed, then resized with INTER_AREA), at the stylized video's
@@ -270,6 +271,8 @@ def evaluate_videos(
     decoding, and the stylizer measured its flow on the same decoding).
     ``input_start_s``/``input_end_s``: the part of the input the stylized
     file was made from (``vidstyle -ss/-t``), in source seconds.
+    ``input_rate``: the frame rate an image sequence input was stylized at
+    (``vidstyle --input-fps``; default 25), which those seconds count in.
     Raises InputError when the frame counts differ."""
     from vidstyle.errors import InputError
     from vidstyle.frames import fit_size
@@ -279,13 +282,13 @@ def evaluate_videos(
     if decode not in CHROMA_UPSAMPLING:
         raise ValueError(f"unknown decode {decode!r}; choose one of {', '.join(CHROMA_UPSAMPLING)}")
     stylized_info = probe(stylized_path)
-    probe(input_path)
+    probe(input_path, rate=input_rate)
     size = (stylized_info.width, stylized_info.height)
     if max_side is not None:
         size = fit_size(*size, max_side=max_side)
     # Decoded at their own size and resized here, so the resampling filter is the
     # convention's (cv2.INTER_AREA), not the decoder's.
-    sources = (f.image_u8 for f in read_frames(input_path, start_s=input_start_s, end_s=input_end_s))
+    sources = (f.image_u8 for f in read_frames(input_path, start_s=input_start_s, end_s=input_end_s, rate=input_rate))
     stylized = (f.image_u8 for f in read_frames(stylized_path, chroma=decode))
     try:
         report = evaluate_frames(sources, stylized, method=method, size=size, mask=mask, channels=channels, warp=warp)

@@ -8,7 +8,7 @@ import math
 import sys
 
 from vidstyle.cli.options import PROG, Parser, field_type, parse_time
-from vidstyle.config import FLOW_METHODS, StyleConfig
+from vidstyle.config import FLOW_METHODS, ExportConfig, StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.evaluate_convention import METER_DECODE, METER_INTERPOLATION, METER_WARPS
 from vidstyle.media.reading import CHROMA_UPSAMPLING
@@ -37,8 +37,8 @@ def build_eval_parser() -> argparse.ArgumentParser:
         description="Flicker meter: warping error of a stylized video against its input.",
         epilog=CONVENTION_HELP,
     )
-    parser.add_argument("input", help="the source video")
-    parser.add_argument("stylized", help="the stylized video")
+    parser.add_argument("input", help="the source video, or image sequence (frames/%%04d.png or its folder)")
+    parser.add_argument("stylized", help="the stylized video, or image sequence (out/%%05d.png or its folder)")
     parser.add_argument(
         "--flow",
         choices=FLOW_METHODS,
@@ -88,6 +88,12 @@ def build_eval_parser() -> argparse.ArgumentParser:
     span = parser.add_mutually_exclusive_group()
     span.add_argument("-t", dest="duration_s", type=parse_time, metavar="T", help="the input's range: duration")
     span.add_argument("-to", dest="end_s", type=parse_time, metavar="T", help="the input's range: end")
+    parser.add_argument(
+        "--input-fps",
+        type=field_type(ExportConfig, "input_fps"),
+        metavar="R",
+        help="an image sequence input's frame rate, as the stylized run had it (default 25): -ss/-t/-to count in it",
+    )
     parser.add_argument("--plot", metavar="PNG", help="save the per-frame curve (headline variant) as a PNG")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (every variant, always)")
     return parser
@@ -101,9 +107,15 @@ def run_eval(argv: list[str]) -> int:
 
     from vidstyle.evaluate import evaluate_videos
     from vidstyle.evaluate_plot import save_plot
-    from vidstyle.media import probe
+    from vidstyle.media import find_input_sequence, probe
 
-    source, stylized = probe(args.input), probe(args.stylized)
+    for path in (args.input, args.stylized):
+        sequence = find_input_sequence(path)  # a bad pattern or a gap: one line, before any decoding
+        if sequence is not None and sequence.from_folder:
+            print(f"note: {path} holds one image sequence: reading {sequence.describe()}", file=sys.stderr)
+    if args.input_fps is not None and find_input_sequence(args.input) is None:
+        raise InputError(f"--input-fps sets the frame rate of an image sequence input; {args.input} is a video")
+    source, stylized = probe(args.input, rate=args.input_fps), probe(args.stylized)
     if abs(math.log((source.width / source.height) / (stylized.width / stylized.height))) > ASPECT_TOLERANCE:
         print(
             f"note: {args.input} is {source.width}x{source.height} and {args.stylized} "
@@ -124,6 +136,7 @@ def run_eval(argv: list[str]) -> int:
         decode=args.decode,
         input_start_s=args.start_s,
         input_end_s=args.end_s if args.duration_s is None else (args.start_s or 0.0) + args.duration_s,
+        input_rate=args.input_fps,
     )
     measured = [e for e in report.primary.per_pair_stylized if math.isfinite(e)]
     if not measured:

@@ -1,4 +1,4 @@
-"""``vidstyle IN --style ART``: a video file (or a still image) in, a stylized one out."""
+"""``vidstyle IN --style ART``: a video file, an image sequence (or a still image) in, a stylized one out."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from vidstyle.config import make_configs
 from vidstyle.errors import InputError
 
 # Options that mean something only for a video source, with the flag a user typed.
-VIDEO_ONLY = (("start_s", "-ss"), ("end_s", "-t/-to"), ("fps", "--fps"), ("compare", "--compare"))
+VIDEO_ONLY = (
+    ("start_s", "-ss"),
+    ("end_s", "-t/-to"),
+    ("fps", "--fps"),
+    ("input_fps", "--input-fps"),
+    ("compare", "--compare"),
+)
 # Options that only a Ray run (--ray) uses, with their flags.
 RAY_ONLY = (
     ("workers", "--workers"),
@@ -21,7 +27,7 @@ RAY_ONLY = (
     ("anchor_frames", "--anchor-frames"),
 )
 # Export options a still image has no use for (the encoder, the work directory).
-NOT_FOR_STILLS = ("start_s", "end_s", "fps", "compare", "codec", "crf", "bitrate", "resume", "keep_work")
+NOT_FOR_STILLS = ("start_s", "end_s", "fps", "input_fps", "compare", "codec", "crf", "bitrate", "resume", "keep_work")
 
 
 def build_file_parser() -> argparse.ArgumentParser:
@@ -30,7 +36,11 @@ def build_file_parser() -> argparse.ArgumentParser:
         description="Turn a video into a painting that moves without flickering.",
         epilog="Other commands: 'vidstyle eval IN STYLIZED' (flicker meter), 'vidstyle live SOURCE' (webcam/streams).",
     )
-    parser.add_argument("input", help="input video (a still image is stylized into an image)")
+    parser.add_argument(
+        "input",
+        help="input video, or a numbered image sequence: frames/%%04d.png (any first number, no gaps; "
+        "--input-fps sets its rate, default 25) or a folder holding one; a still image is stylized into an image",
+    )
     parser.add_argument(
         "-o",
         "--output",

@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="CLIP",
         dest="clips",
-        help="a clip to train on (repeat for several; default: the bundled sample clip)",
+        help="a clip (or an image sequence, frames/%%04d.png) to train on (repeat for several; "
+        "default: the bundled sample clip)",
     )
     add_style_options(parser, style_required=True)
     g = parser.add_argument_group("training")
@@ -82,11 +83,14 @@ def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     options = style_options(args)
     config = StyleConfig(**options)
+    from vidstyle.media import find_input_sequence, input_files, load_image, looks_like_sequence
+
     for clip in args.clips or []:
-        if not os.path.isfile(clip):
+        if looks_like_sequence(clip):
+            find_input_sequence(clip)  # a bad pattern, a gap, no files: one line now, not after the network loads
+        elif not os.path.isfile(clip):
             raise InputError(f"no such clip: {clip}")
 
-    from vidstyle.media import load_image
     from vidstyle.media.destination import check_destination
     from vidstyle.training import TrainingOptions, checkpoint_path, remove_checkpoint, train_look
     from vidstyle.training.data import default_clips
@@ -94,7 +98,7 @@ def run(argv: list[str]) -> int:
 
     # the file command's check: an existing output needs -y, and the clips and
     # style images (same path, relative path, symlink, hard link) are never replaced
-    inputs = [*(args.clips or default_clips()), *args.style]
+    inputs = [path for clip in args.clips or default_clips() for path in input_files(clip)] + list(args.style)
     check_destination(args.output, overwrite=args.overwrite, input_paths=inputs)
     if not args.output.lower().endswith(LOOK_SUFFIX):
         raise InputError(f"the look file must end in {LOOK_SUFFIX}, got {args.output}")

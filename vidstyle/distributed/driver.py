@@ -43,6 +43,7 @@ from vidstyle.pipeline.video import (
     decode_frames,
     default_output_path,
     open_output,
+    resolve_input,
     run_fingerprint,
 )
 from vidstyle.pipeline.workdir import FrameStore, work_dir_for
@@ -83,6 +84,7 @@ def stylize_video_on_ray(
     output, computed by segments on a Ray cluster. See the module doc."""
     if config.passes > 1:
         raise InputError("--passes sweeps the whole clip back and forth; it does not combine with --ray")
+    resolve_input(os.fspath(src), export)  # an image sequence, --input-fps with a video: refused
     if config.engine == "net" and config.model is None:
         raise InputError(
             "--engine net on Ray needs a trained look (each worker would train its own): "

@@ -2,6 +2,7 @@
 package is the only one that imports ``av`` (PyAV).
 
     probe / read_frames        video file -> VideoInfo, Iterator[Frame]          (reading)
+    find_input_sequence        frames/%04d.png or its folder, read as a video    (input_sequence)
     open_writer -> FrameWriter Frame -> video file or image sequence, atomic    (writers)
     open_source / StreamWriter live input / network and loopback output        (sources, stream_writer)
     load_image / save_image    still images                                     (images)
@@ -21,6 +22,7 @@ Modules, one job each:
 - ``audio``: the source's audio copied or re-encoded, trimmed with the video;
 - ``palette``: GIF palettes per frame;
 - ``sequence``: ``ImageSequenceWriter`` (``out/%05d.png``);
+- ``input_sequence``: numbered image sequences as input (first number, gaps, identity);
 - ``timestamps``: the one output-pts rule (``OutputClock``);
 - ``destination``: destination checks, temporary name + rename, permissions;
 - ``framerate``: ``--fps`` conversion by timestamp;
@@ -43,6 +45,12 @@ _EXPORTS = {
     "frame_to_rgb": "reading",
     "is_still_image": "reading",
     "error_reason": "reading",
+    # image sequences as input
+    "InputSequence": "input_sequence",
+    "find_input_sequence": "input_sequence",
+    "looks_like_sequence": "input_sequence",
+    "input_files": "input_sequence",
+    "DEFAULT_SEQUENCE_FPS": "input_sequence",
     # writing files
     "FrameWriter": "writers",
     "open_writer": "writers",

@@ -2,6 +2,8 @@
 
 Timestamps are carried, never recomputed: each Frame keeps the source's
 ``pts`` and ``time_base`` (a frame without one gets its position / fps).
+An image sequence (``frames/%04d.png`` or its folder, ``input_sequence``)
+reads as a video at ``rate`` frames per second (default 25).
 
 Colour: decoding converts with the matrix and range the source is tagged with
 (untagged: BT.709 above 576 lines, BT.601 below, as players assume).
@@ -28,6 +30,7 @@ import numpy as np
 
 from vidstyle.errors import CorruptInputError, InputError
 from vidstyle.frames import Frame
+from vidstyle.media.input_sequence import find_input_sequence, looks_like_sequence
 
 STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "jpeg2000", "ppm", "pgm", "qoi", "jpegls"}
 STILL_IMAGE_FORMATS = {
@@ -86,13 +89,15 @@ class VideoInfo:
     pix_fmt: str
 
 
-def _open_input(path) -> av.container.InputContainer:
-    """Open ``path`` for reading; InputError with one clear line when it cannot be."""
+def _open_input(path, rate: Fraction | None = None) -> av.container.InputContainer:
+    """Open ``path`` for reading (an image sequence at ``rate``); InputError
+    with one clear line when it cannot be."""
     path = os.fspath(path)
+    sequence = find_input_sequence(path)
+    if sequence is not None:
+        return sequence.open(rate)
     if not os.path.exists(path):
         raise InputError(f"input not found: {path}")
-    if os.path.isdir(path):
-        raise InputError(f"expected a video file, got a directory: {path}")
     if os.path.getsize(path) == 0:
         raise InputError(f"input is empty (0 bytes): {path}")
     try:
@@ -139,7 +144,9 @@ def _is_still_image(container, stream) -> bool:
 
 def is_still_image(path) -> bool:
     """True when ``path`` opens as a single picture (PNG, JPEG, ...) rather
-    than a video; False for videos and for files that do not open at all."""
+    than a video; False for videos, image sequences and files that do not open at all."""
+    if looks_like_sequence(path):
+        return False
     try:
         with _open_input(path) as container:
             return _is_still_image(container, _video_stream(container, path))
@@ -147,17 +154,19 @@ def is_still_image(path) -> bool:
         return False
 
 
-def probe(path) -> VideoInfo:
-    """Inspect ``path`` without decoding more than its first frame.
+def probe(path, *, rate: Fraction | None = None) -> VideoInfo:
+    """Inspect ``path`` without decoding more than its first frame; ``rate``:
+    the frame rate of an image sequence (default 25; ignored for a video).
 
     Raises InputError (exit code 2) with one clear line for a missing file, a
     directory, an empty file, a file FFmpeg cannot read, a file without a
-    video stream (audio only) and a still image given as a video.
+    video stream (audio only), a still image given as a video and a bad image
+    sequence (``input_sequence.find_input_sequence``).
     """
-    with _open_input(path) as container:
+    with _open_input(path, rate) as container:
         stream = _video_stream(container, path)
         ctx = stream.codec_context
-        if _is_still_image(container, stream):
+        if not looks_like_sequence(path) and _is_still_image(container, stream):
             raise InputError(
                 f"{os.fspath(path)} is a still image, not a video "
                 f"(stylize it with an image output such as -o out.png, or vidstyle.stylize_image)"
@@ -213,6 +222,7 @@ def read_frames(
     start_s: float | None = None,
     end_s: float | None = None,
     chroma: str = "nearest",
+    rate: Fraction | None = None,
 ) -> Iterator[Frame]:
     """Decode the first video stream of ``src`` as upright RGB frames.
 
@@ -229,6 +239,8 @@ def read_frames(
         chroma: how subsampled chroma is upsampled (``CHROMA_UPSAMPLING``):
             ``nearest`` (swscale's default, what the stylizer reads) or
             ``player`` (interpolated, as a player shows the file).
+        rate: frames per second of an image sequence (frame i at i / rate
+            seconds; default 25); ignored for a video.
 
     Yields:
         Frames with ``image_u8`` uint8 ``(H, W, 3)`` RGB, the source's ``pts``
@@ -249,7 +261,7 @@ def read_frames(
     """
     if chroma not in CHROMA_UPSAMPLING:
         raise ValueError(f"unknown chroma upsampling {chroma!r}; choose one of {', '.join(CHROMA_UPSAMPLING)}")
-    with _open_input(src) as container:
+    with _open_input(src, rate) as container:
         opened = _OpenedFile(src)
         stream = _video_stream(container, src)
         stream.thread_type = "AUTO"
@@ -290,12 +302,13 @@ class _OpenedFile:
     """What an input file was when it was opened, to tell a damaged file from
     one truncated or rewritten while it is being read (another program
     writing to it, a copy over it). A file replaced by a rename or deleted is
-    not a change to what is read: the open file is read as it was."""
+    not a change to what is read: the open file is read as it was. An image
+    sequence is not watched (its folder's times change with any file in it)."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
         try:
-            self.stat: os.stat_result | None = os.stat(self.path)
+            self.stat: os.stat_result | None = None if looks_like_sequence(path) else os.stat(self.path)
         except OSError:
             self.stat = None
 
@@ -326,6 +339,10 @@ def _unreadable(src, index: int, detail: str, opened: _OpenedFile) -> CorruptInp
         return CorruptInputError(
             f"{src}: input is unreadable from frame {index}: the file was {change} while it was being read",
             frame_index=index,
+        )
+    if looks_like_sequence(src):  # a frame file deleted or replaced by a damaged one mid-run
+        return CorruptInputError(
+            f"{src}: a file of the image sequence is unreadable near frame {index} ({detail})", frame_index=index
         )
     return CorruptInputError(f"{src}: input is corrupt at frame {index} ({detail})", frame_index=index)
 

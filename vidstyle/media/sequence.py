@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from vidstyle.errors import OutputError
+from vidstyle.errors import OutputError, VidstyleError
 from vidstyle.frames import Frame
 from vidstyle.media.destination import (
     AtomicWriter,
@@ -47,24 +47,44 @@ def is_sequence_pattern(path) -> bool:
 class SequencePattern:
     """A numbered file name pattern such as ``out/frame_%05d.png``.
 
+    Shared by the writer and the reader (``media.input_sequence``), which
+    pass their own error class and the extensions they handle.
+
     Attributes:
-        folder: the folder the frames go to.
+        folder: the folder the frames go to (or are read from).
         name: the file name pattern (printf syntax, ``%%`` for a literal %).
         ext: lower-case extension with the dot.
+
+    Raises ``error`` (OutputError by default; exit code 2) for a name without
+    exactly one number field, or an extension not in ``extensions``.
     """
 
-    def __init__(self, path):
+    def __init__(
+        self,
+        path,
+        *,
+        error: type[VidstyleError] = OutputError,
+        extensions: Sequence[str] = SEQUENCE_EXTENSIONS,
+    ):
         self.path = os.fspath(path)
         self.folder, self.name = os.path.split(os.path.abspath(self.path))
         self.ext = os.path.splitext(self.name)[1].lower()
         literal = self.name.replace("%%", _LITERAL)
         if len(_FIELD.findall(literal)) != 1 or "%" in _FIELD.sub("", literal):
-            raise OutputError(f"an image sequence name needs exactly one number field like %05d, got {self.path}")
-        if self.ext not in SEQUENCE_EXTENSIONS:
-            raise OutputError(
+            raise error(f"an image sequence name needs exactly one number field like %05d, got {self.path}")
+        if self.ext not in extensions:
+            raise error(
                 f"unknown image sequence extension {self.ext or '(none)'!r} in {self.path}; "
-                f"use one of {', '.join(SEQUENCE_EXTENSIONS)}"
+                f"use one of {', '.join(extensions)}"
             )
+
+    @property
+    def prefix(self) -> str:
+        """The file name's text before the number field (``shot_`` of ``shot_%04d.png``)."""
+        literal = self.name.replace("%%", _LITERAL)
+        field = _FIELD.search(literal)
+        assert field is not None, "checked in __init__"
+        return literal[: field.start()].replace(_LITERAL, "%")
 
     def file_name(self, number: int, *, partial: bool = False) -> str:
         """The ``number``-th file's name (``partial``: ``00001.partial.png``)."""
@@ -141,10 +161,11 @@ class ImageSequenceWriter(AtomicWriter):
                 raise OutputError(f"output folder does not exist: {parent}")
             return
         existing = self.pattern.numbers()
+        # An input among the files the pattern names would be overwritten, or removed as
+        # a stale frame by close(). One stat per file: an image sequence input has thousands.
+        taken = {_file_key(os.path.join(folder, name)) for name in existing.values()} - {None}
         for path in input_paths:
-            if os.path.exists(path) and any(
-                os.path.samefile(path, os.path.join(folder, name)) for name in existing.values()
-            ):
+            if _file_key(path) in taken:
                 raise OutputError(f"refusing to overwrite the input {os.fspath(path)}; choose another output with -o")
         if existing and not overwrite:
             first = existing[min(existing)]
@@ -252,3 +273,12 @@ class ImageSequenceWriter(AtomicWriter):
                     os.remove(os.path.join(self.pattern.folder, name))
                 except FileNotFoundError:
                     pass
+
+
+def _file_key(path) -> tuple[int, int] | None:
+    """``(device, inode)`` of ``path`` (what ``os.path.samefile`` compares), or None when it is missing."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)

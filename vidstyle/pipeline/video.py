@@ -33,13 +33,14 @@ from vidstyle.media import (
     read_frames,
 )
 from vidstyle.media.background import BackgroundWriter
+from vidstyle.media.input_sequence import DEFAULT_SEQUENCE_FPS, find_input_sequence, input_files, sequence_stem
 from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.multipass import refine_passes
 from vidstyle.pipeline.stages import finish_frames, stylize_pairs, uses_detail
 from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note, style_paths_of
 from vidstyle.pipeline.summary import RunStats, RunSummary
-from vidstyle.pipeline.workdir import FrameStore, file_identity, work_dir_for
+from vidstyle.pipeline.workdir import FrameStore, file_identity, input_identity, work_dir_for
 from vidstyle.sizing import choose_size, fit_output_size, output_size
 from vidstyle.threads import prefetch
 
@@ -59,9 +60,46 @@ class InterruptedRun(KeyboardInterrupt):
 
 
 def default_output_path(src, *, ext: str = ".mp4") -> str:
-    """``clip.mp4`` -> ``clip.stylized.mp4`` beside the input."""
-    stem, _ = os.path.splitext(os.fspath(src))
+    """``clip.mp4`` -> ``clip.stylized.mp4`` beside the input; an image sequence
+    ``renders/shot_%04d.png`` -> ``renders/shot.stylized.mp4``, ``frames/%04d.png``
+    -> ``frames.stylized.mp4`` (``input_sequence.sequence_stem``)."""
+    src = os.fspath(src)
+    if is_sequence_pattern(src) and not os.path.isfile(src):
+        return f"{sequence_stem(src)}.stylized{ext}"
+    stem, _ = os.path.splitext(src)
     return f"{stem}.stylized{ext}"
+
+
+def resolve_input(src: str, export: ExportConfig, *, dst: str | None = None) -> tuple[str, list[str]]:
+    """The input to read and the notes to show about it: a video file as it
+    is; for an image sequence its pattern (a folder given as the input becomes
+    the one sequence it holds) and the rate it is read at (not when that
+    rate changes nothing: an image sequence ``dst`` without -ss/-t/--fps).
+
+    Raises InputError for a bad image sequence (``find_input_sequence``), an
+    image sequence with ``ray`` (its workers are shipped one input file) and
+    ``input_fps`` with a video, which has timing of its own."""
+    sequence = find_input_sequence(src)
+    if sequence is not None and export.ray is not None:
+        raise InputError(
+            f"--ray reads a video file, not an image sequence ({src}): run it without --ray, or encode the "
+            "frames into one video first (ffmpeg -framerate R -i PATTERN -c:v ffv1 frames.mkv)"
+        )
+    if sequence is None:
+        if export.input_fps is not None:
+            raise InputError(
+                f"--input-fps sets the frame rate of an image sequence input; {src} is a video with timing "
+                "of its own (--fps resamples the output)"
+            )
+        return src, []
+    notes = [f"{src} holds one image sequence: reading {sequence.describe()}"] if sequence.from_folder else []
+    timed = dst is None or not is_sequence_pattern(dst) or (export.start_s, export.end_s, export.fps) != (None,) * 3
+    if export.input_fps is None and timed:
+        notes.append(
+            f"an image sequence has no timing: {sequence.pattern} is read at {DEFAULT_SEQUENCE_FPS} frames "
+            "per second (--input-fps R sets its rate)"
+        )
+    return sequence.pattern, notes
 
 
 def frames_to_stylize(info: VideoInfo, export: ExportConfig) -> int | None:
@@ -90,7 +128,7 @@ def slow_precision_note(config: StyleConfig, device) -> str | None:
 def decode_frames(src, info: VideoInfo, export: ExportConfig, size: tuple[int, int]):
     """The frames to stylize, decoded at ``size``, and the stage that turns
     them into output frames (frame-rate conversion or nothing)."""
-    frames = read_frames(src, size=size, start_s=export.start_s, end_s=export.end_s)
+    frames = read_frames(src, size=size, start_s=export.start_s, end_s=export.end_s, rate=export.input_fps)
     if export.fps is None:
         return frames, (lambda finished: finished)
     converter = FrameRateConverter(export.fps, source_fps=info.fps)
@@ -114,7 +152,7 @@ def open_output(src: str, dst: str, *, info: VideoInfo, export: ExportConfig, ou
         crf=export.crf,
         bitrate=export.bitrate,
         overwrite=export.overwrite,
-        input_paths=[src, *(os.fspath(path) for path in style_paths)],
+        input_paths=[*input_files(src), *(os.fspath(path) for path in style_paths)],
     )
     return BackgroundWriter(writer)  # the engine never waits for the encoder
 
@@ -131,7 +169,9 @@ def stylize_video(
     """Stylize the video ``src`` into ``dst`` (default ``src.stylized.mp4``).
 
     Args:
-        src: a video file FFmpeg can read.
+        src: a video file FFmpeg can read, or a numbered image sequence
+            (``frames/%04d.png``, or a folder holding one), read at
+            ``input_fps`` frames per second (default 25).
         dst: output path; its extension picks the container (.mp4, .m4v,
             .mkv, .mov, .webm, .gif), a numbered pattern such as
             ``out/%05d.png`` writes an image sequence.
@@ -160,9 +200,9 @@ def stylize_video(
             "ray= runs on a cluster: call vidstyle.stylize_video (vidstyle.api), which dispatches "
             "to vidstyle.distributed; this function is the single-machine run"
         )
-    src = os.fspath(src)
+    src, input_notes = resolve_input(os.fspath(src), export, dst=None if dst is None else os.fspath(dst))
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
-    info = probe(src)
+    info = probe(src, rate=export.input_fps)
     styles = load_styles(style, config.model)
     style_paths = style_paths_of(style, config.model)
     stats = RunStats()
@@ -174,7 +214,7 @@ def stylize_video(
             on_event(event)
 
     config, notes = look_notes(style, config)
-    for note in notes:
+    for note in [*input_notes, *notes]:
         record(Notice(note))
     device = select_device(config.device)
     slow = slow_precision_note(config, device)
@@ -345,6 +385,9 @@ def run_fingerprint(
         "start_s": export.start_s,
         "end_s": export.end_s,
         "fps": str(export.fps) if export.fps else None,
-        "input": file_identity(src),
+        "input": input_identity(src),
         "styles": [file_identity(path) for path in styles],
+        # an image sequence's rate picks the frames of -ss/-t/--fps (a key only when
+        # set, so that a video's fingerprint is what it was)
+        **({"input_fps": str(export.input_fps)} if export.input_fps else {}),
     }

@@ -43,6 +43,7 @@ import threading
 import numpy as np
 
 from vidstyle.errors import OutputError
+from vidstyle.media.input_sequence import find_input_sequence
 
 FORMAT_VERSION = 1
 DEFAULT_DEPTH = 3  # frames handed to ``append`` and not yet on disk
@@ -79,6 +80,14 @@ def file_identity(path) -> dict:
     with open(path, "rb") as f:
         head = hashlib.sha256(f.read(1 << 20)).hexdigest()
     return {"path": os.path.abspath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head_sha256": head}
+
+
+def input_identity(path) -> dict:
+    """``file_identity`` of a video file; for an image sequence (``frames/%04d.png``
+    or its folder) every file's name, size and modification time
+    (``InputSequence.identity``), so that one changed frame is noticed."""
+    sequence = find_input_sequence(path)
+    return sequence.identity() if sequence is not None else file_identity(path)
 
 
 class FrameStore:

@@ -61,7 +61,13 @@ def processing_size(source: tuple[int, int], config: StyleConfig) -> tuple[int, 
 
 
 def clip_identity(path) -> dict:
-    """Path, size and modification time of a clip (checkpoints compare them)."""
+    """Path, size and modification time of a clip (checkpoints compare them);
+    of an image sequence, every file's (``InputSequence.identity``)."""
+    from vidstyle.media.input_sequence import find_input_sequence
+
+    sequence = find_input_sequence(path)
+    if sequence is not None:
+        return sequence.identity()
     stat = os.stat(path)
     return {"path": os.path.abspath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 

@@ -1,0 +1,225 @@
+"""Numbered image sequences as input: ``frames/%04d.png``, or a folder holding one.
+
+The pattern is the writer's (``media.sequence.SequencePattern``: one ``%d``
+or ``%0Nd`` field, ``%%`` for a literal %), and a file counts only under the
+name the pattern gives its number (``%04d`` reads ``0007.png``, not
+``00007.png``), as FFmpeg's image2 demuxer names them. Unlike FFmpeg, which
+looks for the first number among 0..4 only, the first number is whatever
+the folder holds (1001 for a render that starts there), and a gap is an
+error naming the first missing file: image2 would stop at it quietly.
+
+A sequence has no timing: frame i is shown at i / rate seconds, the rate
+being ``--input-fps`` or FFmpeg's image2 default, 25 (``DEFAULT_SEQUENCE_FPS``).
+Decoding goes through the image2 demuxer (``InputSequence.open``), so a
+sequence reads like any video in ``media.reading`` (sizes, colour, seeking,
+pts in a ``1/rate`` time base). It has no audio.
+
+The identity of a sequence (resume, training checkpoints) is its files'
+names, sizes and modification times, so that one re-rendered frame is noticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+from fractions import Fraction
+
+from vidstyle.errors import InputError
+from vidstyle.media.formats import SEQUENCE_EXTENSIONS
+from vidstyle.media.sequence import SequencePattern, is_sequence_pattern
+
+DEFAULT_SEQUENCE_FPS = Fraction(25)  # FFmpeg's image2 default frame rate
+# Image files FFmpeg decodes that renderers and compositors write as sequences
+# (.exr is left out: linear light would come out far too dark as 8-bit RGB).
+INPUT_SEQUENCE_EXTENSIONS = (*SEQUENCE_EXTENSIONS, ".webp", ".tga", ".dpx")
+_NUMBERED = re.compile(r"(.*?)(\d+)(\D*)")  # stem = prefix, the last run of digits, suffix
+_SHOWN_SEQUENCES = 3  # a folder's sequences named in an error
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSequence:
+    """An image sequence on disk, checked to be complete.
+
+    Attributes:
+        pattern: the path with its number field (``frames/%04d.png``), as
+            given, or built from a folder given as the input.
+        files: every file, in number order, without gaps.
+        first_number: the number of ``files[0]``.
+        from_folder: the input named a folder and ``pattern`` was found in it.
+    """
+
+    pattern: str
+    files: tuple[str, ...]
+    first_number: int
+    from_folder: bool = False
+
+    def describe(self) -> str:
+        """``frames/%04d.png (0001.png..0072.png, 72 files)``."""
+        first, last = (os.path.basename(path) for path in (self.files[0], self.files[-1]))
+        span = first if len(self.files) == 1 else f"{first}..{last}"
+        return f"{self.pattern} ({span}, {len(self.files)} file{'s' if len(self.files) != 1 else ''})"
+
+    def open(self, rate: Fraction | None = None):
+        """The files as a video (FFmpeg's image2 demuxer), frame i at ``i / rate``
+        seconds (``rate`` None: ``DEFAULT_SEQUENCE_FPS``); an ``av`` input container."""
+        import av
+
+        rate = Fraction(rate) if rate is not None else DEFAULT_SEQUENCE_FPS
+        options = {
+            "start_number": str(self.first_number),
+            "framerate": f"{rate.numerator}/{rate.denominator}",
+            "pattern_type": "sequence",  # printf numbering only: no glob characters in names
+        }
+        try:  # absolute: a folder name with a colon must not read as a protocol
+            return av.open(os.path.abspath(self.pattern), format="image2", options=options)
+        except (av.error.FFmpegError, OSError) as err:
+            reason = getattr(err, "strerror", None) or str(err)
+            raise InputError(f"cannot read the image sequence {self.pattern}: {reason}") from err
+
+    def identity(self) -> dict:
+        """Pattern, first number, count and a hash of every file's name, size and
+        modification time: a replaced, re-rendered, added or removed frame changes it."""
+        digest = hashlib.sha256()
+        for path in self.files:
+            stat = os.stat(path)
+            digest.update(f"{os.path.basename(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return {
+            "path": os.path.abspath(self.pattern),
+            "first_number": self.first_number,
+            "frames": len(self.files),
+            "files_sha256": digest.hexdigest(),
+        }
+
+
+def looks_like_sequence(path) -> bool:
+    """True when ``path`` names an image sequence rather than a file: a folder,
+    or a name with a ``%d``/``%04d`` field that is not itself an existing file.
+    Cheap (no listing); ``find_input_sequence`` checks it."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return True
+    return is_sequence_pattern(path) and not os.path.isfile(path)
+
+
+def find_input_sequence(path) -> InputSequence | None:
+    """The image sequence ``path`` names (a pattern, or a folder holding exactly
+    one numbered sequence), or None when ``path`` is something else (a file).
+
+    Raises InputError (exit code 2) with one line for a bad pattern (no or two
+    number fields, not an image extension), no matching file, a gap in the
+    numbering (naming the first missing file), and a folder holding no
+    numbered image sequence or several.
+    """
+    path = os.fspath(path)
+    if not looks_like_sequence(path):
+        return None
+    if os.path.isdir(path):
+        return _from_folder(path)
+    return _from_pattern(path)
+
+
+def input_files(path) -> list[str]:
+    """The files an input consists of: a sequence's frames, else ``[path]``
+    (the paths an output must never overwrite)."""
+    sequence = find_input_sequence(path)
+    return list(sequence.files) if sequence is not None else [os.fspath(path)]
+
+
+def sequence_stem(pattern) -> str:
+    """The name an output made from ``pattern`` starts with: ``renders/shot_%04d.png``
+    -> ``renders/shot``; ``frames/%04d.png`` (no name before the number) -> ``frames``."""
+    folder = os.path.dirname(os.path.normpath(os.fspath(pattern)))
+    before = SequencePattern(pattern, error=InputError, extensions=INPUT_SEQUENCE_EXTENSIONS).prefix.rstrip(" ._-")
+    if before:
+        return os.path.join(folder, before)
+    return folder or os.path.basename(os.path.abspath(folder))
+
+
+def _from_pattern(path: str) -> InputSequence:
+    pattern = SequencePattern(path, error=InputError, extensions=INPUT_SEQUENCE_EXTENSIONS)
+    if not os.path.isdir(pattern.folder):
+        raise InputError(f"input not found: {path} (no folder {os.path.dirname(path) or pattern.folder})")
+    # only the name the pattern gives each number, as FFmpeg reads them (%04d: 0007.png, not 00007.png)
+    numbers = {n: name for n, name in pattern.numbers().items() if pattern.file_name(n) == name}
+    if not numbers:
+        raise InputError(_nothing_matches(path, pattern))
+    first, last = min(numbers), max(numbers)
+    if len(numbers) != last - first + 1:
+        missing = next(n for n in range(first, last + 1) if n not in numbers)
+        resumes = min(n for n in numbers if n > missing)
+        raise InputError(
+            f"{path}: {os.path.join(os.path.dirname(path), pattern.file_name(missing))} is missing "
+            f"({numbers[first]}..{pattern.file_name(missing - 1)}, then {numbers[resumes]}..{numbers[last]}); "
+            "a sequence is read without gaps: add the missing frames, renumber the files, or move the "
+            "frames after the gap to a folder of their own"
+        )
+    files = tuple(os.path.join(os.path.dirname(path), pattern.file_name(n)) for n in range(first, last + 1))
+    return InputSequence(pattern=path, files=files, first_number=first)
+
+
+def _nothing_matches(path: str, pattern: SequencePattern) -> str:
+    """The error for a pattern no file matches, with the pattern the folder does hold."""
+    found = _folder_sequences(pattern.folder)
+    if len(found) == 1:
+        ((name, count),) = found.items()
+        hint = f"; it holds {count} image{'s' if count != 1 else ''} named like {name}: try {_in_folder(path, name)}"
+    elif found:
+        hint = f"; it holds other image sequences: {_listed(path, found)}"
+    else:
+        hint = "; it holds no numbered images"
+    return f"no image matches {path} in {os.path.dirname(path) or '.'}{hint}"
+
+
+def _from_folder(folder: str) -> InputSequence:
+    found = _folder_sequences(folder)
+    shown = folder.rstrip("/\\") or folder
+    if not found:
+        raise InputError(
+            f"{shown} is a directory without a numbered image sequence ({', '.join(INPUT_SEQUENCE_EXTENSIONS)}); "
+            f"give a video file, or an image sequence pattern such as {os.path.join(shown, '%04d.png')}"
+        )
+    if len(found) > 1:
+        raise InputError(
+            f"{shown} holds {len(found)} numbered image sequences ({_listed(shown, found)}); "
+            f"give one as the input, e.g. {_in_folder(shown, next(iter(found)))}"
+        )
+    sequence = _from_pattern(_in_folder(shown, next(iter(found))))
+    return dataclasses.replace(sequence, from_folder=True)
+
+
+def _folder_sequences(folder: str) -> dict[str, int]:
+    """Pattern name -> number of files, for each numbered image sequence in
+    ``folder`` (files sharing the text around their last number and their
+    extension; hidden files left out), most files first."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    try:
+        entries = [e.name for e in os.scandir(folder) if e.is_file() and not e.name.startswith(".")]
+    except OSError as err:
+        raise InputError(f"cannot list {folder}: {err.strerror or err}") from err
+    for name in entries:
+        stem, ext = os.path.splitext(name)
+        match = _NUMBERED.fullmatch(stem)
+        if match is None or ext.lower() not in INPUT_SEQUENCE_EXTENSIONS:
+            continue
+        groups.setdefault((match.group(1), match.group(3) + ext), []).append(match.group(2))
+    found = {}
+    for (before, after), digits in groups.items():
+        padded = [len(d) for d in digits if len(d) > 1 and d.startswith("0")]
+        widths = {len(d) for d in digits}
+        width = min(padded) if padded else widths.pop() if len(widths) == 1 else 1  # 1001..1072: %04d
+        field = f"%0{width}d" if width > 1 else "%d"
+        found[before.replace("%", "%%") + field + after.replace("%", "%%")] = len(digits)
+    return dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _in_folder(path: str, name: str) -> str:
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    return os.path.join(folder, name) if folder else name
+
+
+def _listed(path: str, found: dict[str, int]) -> str:
+    names = [f"{_in_folder(path, name)}: {count} file{'s' if count != 1 else ''}" for name, count in found.items()]
+    more = f", and {len(names) - _SHOWN_SEQUENCES} more" if len(names) > _SHOWN_SEQUENCES else ""
+    return ", ".join(names[:_SHOWN_SEQUENCES]) + more
