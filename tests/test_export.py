@@ -4,6 +4,7 @@ replaced by an instant negative (``fakes.InvertingEngine``) so that each
 output pixel can be traced to its input frame; the files are real."""
 
 import re
+import types
 from fractions import Fraction
 
 import av
@@ -397,4 +398,23 @@ def test_each_refinement_pass_gets_a_progress_bar_with_a_total(tmp_path, fake_en
     assert [(bar.total, bar.n) for bar in bars] == [(12, 12), (11, 11), (11, 11)]
     assert [bar.desc for bar in bars[1:]] == ["pass 2/3 64x48", "pass 3/3 64x48"]
     assert sum(isinstance(e, FrameDone) for e in events) == 12 + 2 * 11
+    reporter.close()
+
+
+def test_slow_iterations_show_their_budget_size_and_duration_on_the_bar(monkeypatch):
+    import io
+
+    import vidstyle.cli.progress as progress
+    from vidstyle.engines.base import IterationDone
+    from vidstyle.pipeline.events import FrameStarted
+
+    clock = iter([0.0, 0.0, 0.5, 250.5, 251.0])  # construction, frame start, a fast iteration, a slow one
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    reporter = progress.ProgressReporter(file=io.StringIO())
+    reporter.on_start(types.SimpleNamespace(num_frames=3), (256, 144))
+    reporter.on_event(FrameStarted(index=0))
+    reporter.on_event(IterationDone(iteration=1, loss=2e7, budget=168, size=(3840, 2160)))
+    assert reporter.bar is not None and reporter.bar.postfix is None  # fast and not a 10th: not redrawn
+    reporter.on_event(IterationDone(iteration=2, loss=1.5e7, budget=168, size=(3840, 2160)))
+    assert reporter.bar.postfix == "iter 2/168 3840x2160 250 s/it loss 1.5e+07"
     reporter.close()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from tqdm import tqdm
 
 from vidstyle.engines.base import IterationDone
 from vidstyle.pipeline.events import FrameDone, FrameStarted, PassStarted, WorkResumed
+
+SLOW_ITERATION_S = 1.0  # iterations slower than this update the bar each time, with their duration
 
 
 class ProgressReporter:
@@ -23,6 +26,7 @@ class ProgressReporter:
         self.bar: tqdm | None = None
         self.iteration = 0
         self.size: tuple[int, int] = (0, 0)
+        self.iteration_clock = self.postfix_clock = time.monotonic()  # the last iteration's end, the last postfix
         self.training = TrainingBar(enabled=enabled, file=self.file)  # the net engine training before the frames
 
     def on_start(self, info, size) -> None:
@@ -48,10 +52,14 @@ class ProgressReporter:
             return
         if isinstance(event, FrameStarted):
             self.iteration = 0
+            self.iteration_clock = time.monotonic()
         elif isinstance(event, IterationDone):
             self.iteration = event.iteration
-            if event.iteration % 10 == 0:
-                self.bar.set_postfix_str(f"iter {event.iteration} loss {event.loss:.3g}", refresh=True)
+            now = time.monotonic()
+            seconds, self.iteration_clock = now - self.iteration_clock, now
+            if event.iteration % 10 == 0 or now - self.postfix_clock >= SLOW_ITERATION_S:
+                self.postfix_clock = now
+                self.bar.set_postfix_str(_iteration_text(event, seconds), refresh=True)
         elif isinstance(event, FrameDone) and event.resumed:
             self.bar.set_postfix_str("resumed", refresh=False)
             self.bar.update(1)
@@ -71,6 +79,17 @@ class ProgressReporter:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _iteration_text(event: IterationDone, seconds: float) -> str:
+    """``iter 12/168 3840x2160 250 s/it loss 1.2e+07``: the budget, the size
+    and the time per iteration where the engine states them and it is slow."""
+    text = f"iter {event.iteration}" + (f"/{event.budget}" if event.budget else "")
+    if event.size is not None:
+        text += f" {event.size[0]}x{event.size[1]}"
+    if seconds >= SLOW_ITERATION_S:
+        text += f" {seconds:.3g} s/it"
+    return f"{text} loss {event.loss:.3g}"
 
 
 class TrainingBar:

@@ -25,10 +25,15 @@ from vidstyle.frames import WarmStart
 
 @dataclasses.dataclass(frozen=True)
 class IterationDone:
-    """Reported after every iteration of an iterative engine."""
+    """Reported after every iteration of an iterative engine: ``iteration``
+    of at most ``budget`` (None: not stated) on an image of ``size`` =
+    (width, height) pixels (None: not stated; a cold start's pyramid levels
+    and the detail stage say which size they optimize)."""
 
     iteration: int
     loss: float
+    budget: int | None = None
+    size: tuple[int, int] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -669,7 +669,7 @@ class OptimizerEngine:
                 # the device, and so does Adam.
                 history.append(float(loss.detach()))
                 if on_iteration is not None:
-                    on_iteration(IterationDone(iteration=iteration, loss=history[-1]))
+                    on_iteration(IterationDone(iteration=iteration, loss=history[-1], budget=max_iters, size=size))
                 if history[-1] <= best_loss:
                     best_loss, best_pixels = history[-1], evaluated
                 elif diverged(history[-1], best_loss):
