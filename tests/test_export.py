@@ -418,3 +418,41 @@ def test_slow_iterations_show_their_budget_size_and_duration_on_the_bar(monkeypa
     reporter.on_event(IterationDone(iteration=2, loss=1.5e7, budget=168, size=(3840, 2160)))
     assert reporter.bar.postfix == "iter 2/168 3840x2160 250 s/it loss 1.5e+07"
     reporter.close()
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv", ".webm", ".gif"])
+def test_every_frame_keeps_its_own_duration_the_last_one_included(tmp_path, capsys, fake_engine, ext):
+    from PIL import Image
+
+    delays_ms = [100, 200, 300, 400]  # a GIF whose last frame is held longest
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)) for _ in delays_ms]
+    src = tmp_path / "in.gif"
+    images[0].save(src, save_all=True, append_images=images[1:], duration=delays_ms, loop=0)
+    dst = tmp_path / f"out{ext}"
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
+    assert code == 0, err
+    with av.open(str(dst)) as container:
+        stream = container.streams.video[0]
+        packets = sorted(
+            (p.pts * p.time_base, p.duration * p.time_base) for p in container.demux(stream) if p.pts is not None
+        )
+        shown_s = container.duration / av.time_base
+    assert [start for start, _ in packets] == [0, Fraction(1, 10), Fraction(3, 10), Fraction(6, 10)]
+    assert shown_s == pytest.approx(1.0, abs=0.011), packets  # was 0.85: the last frame cut to the mean period
+    if ext != ".mp4":  # MP4 times all but the last sample by the next one's dts, not by its own duration
+        assert packets[-1][1] == pytest.approx(0.4, abs=0.011)
+
+
+def test_a_held_last_frame_ends_where_the_trim_ends(tmp_path, capsys, fake_engine):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    images = [Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)) for _ in range(3)]
+    src = tmp_path / "in.gif"
+    images[0].save(src, save_all=True, append_images=images[1:], duration=[100, 100, 2000], loop=0)
+    dst = tmp_path / "out.mkv"
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "-t", "0.7", *FAST)
+    assert code == 0, err
+    with av.open(str(dst)) as container:
+        assert container.duration / av.time_base == pytest.approx(0.7, abs=0.011)

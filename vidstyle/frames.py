@@ -22,12 +22,16 @@ class Frame:
             container gave none).
         time_base: seconds per ``pts`` tick.
         index: position of the frame in the decoded sequence, from 0.
+        duration: how long the frame is shown, in ticks of ``time_base``
+            (None when the container does not say: the writer then shows
+            the last frame for one frame period).
     """
 
     image_u8: np.ndarray
     pts: int | None
     time_base: Fraction | None
     index: int
+    duration: int | None = None
 
     @property
     def time_s(self) -> float | None:

@@ -292,7 +292,10 @@ def read_frames(
                 image_u8 = frame_to_rgb(frame, size, chroma=chroma)
             except av.error.FFmpegError as err:  # a damaged frame that decoded to nonsense
                 raise _unreadable(src, index, error_reason(err), opened) from err
-            yield Frame(image_u8=image_u8, pts=pts, time_base=time_base, index=index)
+            duration = _duration(frame, time_base)
+            if duration is not None and end_s is not None and seconds is not None:  # -t: not shown past the end
+                duration = min(duration, max(1, round((end_s - seconds) / time_base)))
+            yield Frame(image_u8=image_u8, pts=pts, time_base=time_base, index=index, duration=duration)
             index += 1
             if seconds is not None:
                 last_end_s = seconds + _frame_duration_s(frame, fps)
@@ -361,6 +364,13 @@ def _synthesized_pts(position: int, fps, time_base: Fraction | None) -> int | No
     if not fps or not time_base:
         return None
     return round(position / Fraction(fps) / time_base)
+
+
+def _duration(frame, time_base: Fraction | None) -> int | None:
+    """``frame``'s own duration in ticks of ``time_base``; None when it has none."""
+    if not frame.duration or frame.duration < 0 or not time_base:
+        return None
+    return round(frame.duration * (frame.time_base or time_base) / time_base)
 
 
 def _frame_duration_s(frame, fps) -> float:

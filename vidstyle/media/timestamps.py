@@ -49,6 +49,7 @@ class OutputClock:
         self.origin: int | None = None  # ticks subtracted from every pts; None: not decided yet (0)
         self.frames_timed = 0
         self.last_pts: int | None = None
+        self.packets = PacketDurations(self.time_base)  # the frames' durations onto the encoder's packets
 
     def source_ticks(self, frame: Frame) -> int:
         """``frame``'s time in ticks of ``time_base``, before the origin is
@@ -61,16 +62,88 @@ class OutputClock:
         """Make source time ``ticks`` (in ``time_base``) output time 0."""
         self.origin = int(ticks)
 
-    def next_pts(self, ticks: int) -> int:
+    def next_pts(self, ticks: int, *, duration_of: Frame | None = None) -> int:
         """The output pts of the next frame, whose source time is ``ticks``:
-        minus the origin, at least 0, greater than the previous pts."""
+        minus the origin, at least 0, greater than the previous pts. With
+        ``duration_of`` (that frame), ``packets`` learns how long it is shown."""
         pts = max(0, ticks - (self.origin or 0))
         if self.last_pts is not None and pts <= self.last_pts:
             pts = self.last_pts + 1
         self.last_pts = pts
         self.frames_timed += 1
+        if duration_of is not None:
+            self.packets.note(pts, duration_of)
         return pts
 
     def pts_for(self, frame: Frame) -> int:
         """``next_pts(source_ticks(frame))``: the output pts of ``frame``."""
         return self.next_pts(self.source_ticks(frame))
+
+
+# Muxers (ISO media) that time each sample by the next one's dts, the last by its packet's duration
+DTS_TIMED_FORMATS = frozenset({"mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"})
+
+
+class PacketDurations:
+    """Each frame shown for its own duration, the last one included.
+
+    Encoders give every packet one frame period (1/fps), so a frame held
+    longer (a GIF's last frame, a variable frame rate) would be cut short at
+    the end of the file. Here each packet gets the duration of its frame
+    (Matroska, WebM, GIF and ProRes MOV store it per packet), and the last
+    packet in decode order the duration that ends the stream where the last
+    frame ends: MP4/MOV (``DTS_TIMED_FORMATS``) time every other sample by
+    the next one's dts, and their first dts is negative by the reordering
+    delay of B-frames.
+
+    Usage: ``note(pts, frame)`` per frame written (``OutputClock.next_pts``),
+    ``packets(...)`` on what the encoder returns (the last one is held back),
+    ``last()`` after the encoder is flushed.
+    """
+
+    def __init__(self, time_base: Fraction):
+        self.time_base = Fraction(time_base)
+        self.durations: dict[int, int] = {}
+        self.end: int | None = None  # ticks where the last frame noted ends; None: not known
+        self.first_dts: int | None = None
+        self.held = None
+
+    def note(self, pts: int, frame: Frame) -> None:
+        """``frame``, at output ``pts``, is shown for its own duration (when it has one)."""
+        duration = None
+        if frame.duration is not None and frame.time_base is not None:
+            duration = rescale_pts(frame.duration, frame.time_base, self.time_base)
+        if duration is not None and duration > 0:
+            self.durations[pts] = duration
+            self.end = pts + duration
+        else:
+            self.end = None
+
+    def packets(self, packets) -> list:
+        """``packets`` with their frames' durations, to mux now: all but the
+        last packet seen so far, which waits for the next call or ``last()``."""
+        ready: list = []
+        for packet in packets:
+            tb = Fraction(packet.time_base) if packet.time_base else self.time_base
+            if self.first_dts is None and packet.dts is not None:
+                self.first_dts = rescale_pts(packet.dts, tb, self.time_base)
+            if packet.pts is not None:
+                duration = self.durations.pop(rescale_pts(packet.pts, tb, self.time_base), None)
+                if duration is not None:
+                    packet.duration = rescale_pts(duration, self.time_base, tb)
+            if self.held is not None:
+                ready.append(self.held)
+            self.held = packet
+        return ready
+
+    def last(self, *, dts_timed: bool) -> list:
+        """The held packet; in a container that times samples by their dts
+        (``dts_timed``: MP4, MOV), lasting until the last frame's end (when known)."""
+        packet, self.held = self.held, None
+        if packet is None:
+            return []
+        if dts_timed and self.end is not None and packet.dts is not None:
+            tb = Fraction(packet.time_base) if packet.time_base else self.time_base
+            dts = rescale_pts(packet.dts, tb, self.time_base) - (self.first_dts or 0)
+            packet.duration = max(packet.duration or 0, rescale_pts(self.end - dts, self.time_base, tb))
+        return [packet]

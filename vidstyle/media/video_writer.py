@@ -49,7 +49,7 @@ from vidstyle.media.formats import (
 )
 from vidstyle.media.palette import Palettizer
 from vidstyle.media.reading import error_reason
-from vidstyle.media.timestamps import OutputClock
+from vidstyle.media.timestamps import DTS_TIMED_FORMATS, OutputClock
 
 AUDIO_LOOKAHEAD_S = 0.5  # mux audio up to this far ahead of the last video frame
 DEFAULT_FPS = Fraction(25)  # rate-control hint when the source does not say its rate
@@ -231,7 +231,7 @@ class VideoWriter(AtomicWriter):
         number = self.frames_written
         try:
             for encodable in self._encodable_frames(image, pts):
-                self.container.mux(self.video.encode(encodable))
+                self.container.mux(self.clock.packets.packets(self.video.encode(encodable)))
             self.frames_written += 1
             if self.audio is not None:
                 self.audio.mux_until(float(pts * self.time_base) + AUDIO_LOOKAHEAD_S)
@@ -283,7 +283,7 @@ class VideoWriter(AtomicWriter):
         ticks = self.clock.source_ticks(frame)
         if self.clock.origin is None:
             self._start_timeline(ticks)
-        return self.clock.next_pts(ticks)
+        return self.clock.next_pts(ticks, duration_of=frame)
 
     def _start_timeline(self, first_ticks: int) -> None:
         """Fix the output origin at the first frame: ``audio_start_s`` if
@@ -307,8 +307,9 @@ class VideoWriter(AtomicWriter):
         try:
             if self.palette is not None:
                 for encodable in self.palette.convert(None):
-                    self.container.mux(self.video.encode(encodable))
-            self.container.mux(self.video.encode(None))
+                    self.container.mux(self.clock.packets.packets(self.video.encode(encodable)))
+            self.container.mux(self.clock.packets.packets(self.video.encode(None)))
+            self.container.mux(self.clock.packets.last(dts_timed=self.container.format.name in DTS_TIMED_FORMATS))
             if self.audio is not None:
                 try:
                     self.audio.mux_until(math.inf)
