@@ -293,7 +293,7 @@ def read_frames(
             except av.error.FFmpegError as err:  # a damaged frame that decoded to nonsense
                 raise _unreadable(src, index, error_reason(err), opened) from err
             duration = _duration(frame, time_base)
-            if duration is not None and end_s is not None and seconds is not None:  # -t: not shown past the end
+            if duration is not None and end_s is not None and seconds is not None and time_base:  # -t: not past the end
                 duration = min(duration, max(1, round((end_s - seconds) / time_base)))
             yield Frame(image_u8=image_u8, pts=pts, time_base=time_base, index=index, duration=duration)
             index += 1
