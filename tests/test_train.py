@@ -425,7 +425,7 @@ def _chroma(frame_u8: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame_u8, cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
 
 
-def test_a_look_used_far_from_its_training_size_says_what_happens_to_its_strokes(clip, tmp_path):
+def test_a_look_used_far_from_its_training_size_says_what_happens_to_its_strokes(clip, tmp_path, capsys):
     from vidstyle.pipeline.events import Notice
     from vidstyle.pipeline.video import stylize_video
 
@@ -455,3 +455,8 @@ def test_a_look_used_far_from_its_training_size_says_what_happens_to_its_strokes
     assert "painted again at the output size by the look (one pass a frame" in note, note
     assert "2.0x finer relative to the frame at 96x64 (--max-side 48 --detail-iters 0 paints them" in note, note
     assert "the look was trained" not in size_note(output_size=(96, 64), max_side=48, detail_iters=0)
+
+    live = ["live", "lavfi:testsrc2=size=96x64:rate=10", "--model", str(look), "--duration", "0.3", "--threads", "1"]
+    assert main([*live, "-o", str(tmp_path / "live.mp4"), "--max-side", "96"]) == 0
+    err = capsys.readouterr().err
+    assert "2.0x finer relative to the frame at 96x64 (--max-side 48 paints them as trained, resized" in err, err

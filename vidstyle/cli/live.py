@@ -174,7 +174,7 @@ def run(argv: list[str]) -> int:
             frames.close()
             source.close()  # the generator may not have started
             raise
-        status.note(sizes_note(choice.size, out_size, config, device=device, detail=False))  # what is written
+        status.note(sizes_note(choice.size, out_size, config, device=device, detail=False, detail_stage=False))
         try:
             summary = live.run_live(
                 itertools.chain([first], frames),

@@ -74,11 +74,12 @@ def _look_colors(config: StyleConfig) -> tuple[StyleConfig, str | None]:
     return dataclasses.replace(config, preserve_colors=True), note
 
 
-def sizes_note(size, out_size, config: StyleConfig, *, device, detail: bool) -> str:
+def sizes_note(size, out_size, config: StyleConfig, *, device, detail: bool, detail_stage: bool = True) -> str:
     """``sizing.describe_sizes``' note, and with a look (``config.model``)
     stylizing at a processing ``size`` far from the size it was trained at,
     what that does: a feed-forward look paints strokes of a fixed size in
-    pixels, so they shrink or grow relative to the frame."""
+    pixels, so they shrink or grow relative to the frame. ``detail_stage``:
+    the command has a detail stage (``vidstyle live`` has none)."""
     note = describe_sizes(size, out_size, config, device=device, detail=detail)
     trained = read_payload(config.model).get("training", {}).get("size") if config.model is not None else None
     if not trained:
@@ -88,7 +89,7 @@ def sizes_note(size, out_size, config: StyleConfig, *, device, detail: bool) -> 
     if 1 / SCALE_NOTE_RATIO < ratio < SCALE_NOTE_RATIO:
         return note
     relative = f"{ratio:.1f}x finer" if ratio > 1 else f"{1 / ratio:.1f}x coarser"
-    at_trained_size_detail = wants_detail((trained[0], trained[1]), out_size, config.detail_iters)
+    at_trained_size_detail = detail_stage and wants_detail((trained[0], trained[1]), out_size, config.detail_iters)
     as_trained = f"--max-side {max(trained)}" + (" --detail-iters 0" if at_trained_size_detail else "")
     return (
         f"{note}; the look was trained at {trained[0]}x{trained[1]} and paints strokes of a fixed size in pixels, "
