@@ -460,3 +460,7 @@ def test_a_look_used_far_from_its_training_size_says_what_happens_to_its_strokes
     assert main([*live, "-o", str(tmp_path / "live.mp4"), "--max-side", "96"]) == 0
     err = capsys.readouterr().err
     assert "2.0x finer relative to the frame at 96x64 (--max-side 48 paints them as trained, resized" in err, err
+    assert main([*live, "-o", str(tmp_path / "live.mp4"), "-y"]) == 0  # live paints at the look's size by default
+    err = capsys.readouterr().err
+    assert "processing at 48x32 (the look's size; --max-side or --size to change)" in err, err
+    assert "the look was trained" not in err

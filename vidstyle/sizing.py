@@ -129,11 +129,20 @@ def detail_warm_iters(iters: int, size: tuple[int, int], out_size: tuple[int, in
 
 
 def describe_sizes(
-    size: tuple[int, int], out_size: tuple[int, int], config: StyleConfig, *, device, detail: bool
+    size: tuple[int, int],
+    out_size: tuple[int, int],
+    config: StyleConfig,
+    *,
+    device,
+    detail: bool,
+    why: str | None = None,
 ) -> str:
-    """One line for the user: the processing size and why, the output size,
-    and what the detail stage costs per frame (``detail`` says it runs)."""
-    if config.size is not None:
+    """One line for the user: the processing size and why (``why``: a reason
+    the command knows better than the config, such as a preset's size), the
+    output size, and what the detail stage costs per frame (``detail`` says it runs)."""
+    if why is not None:
+        pass
+    elif config.size is not None:
         why = "--size"
     elif config.max_side is not None:
         why = "--max-side"

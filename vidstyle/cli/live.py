@@ -138,7 +138,7 @@ def run(argv: list[str]) -> int:
     from vidstyle.engines import make_engine, memory_estimate
     from vidstyle.features import select_device
     from vidstyle.media import open_source
-    from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note
+    from vidstyle.pipeline.styles import load_styles, look_notes, look_training_size, sizes_note
     from vidstyle.sizing import choose_size
 
     styles = load_styles(args.style, config.model)
@@ -146,6 +146,13 @@ def run(argv: list[str]) -> int:
     config, notes = look_notes(args.style, config)
     for note in notes:
         status.note(note)
+    why = None  # the processing size's reason, where the preset or the look chose it
+    if args.max_side is None and args.size is None:
+        trained = look_training_size(config.model) if config.model is not None else None
+        if trained is not None:  # a look's strokes are sized for its training frames
+            config = config.replace(max_side=max(trained))
+        if trained is not None or (args.preset or LIVE_PRESET) == LIVE_PRESET:
+            why = f"{'the look' if trained else 'the live preset'}'s size; --max-side or --size to change"
     source = open_source(
         args.source, input_size=args.input_size, input_fps=args.input_fps, input_format=args.input_format
     )
@@ -174,7 +181,7 @@ def run(argv: list[str]) -> int:
             frames.close()
             source.close()  # the generator may not have started
             raise
-        status.note(sizes_note(choice.size, out_size, config, device=device, detail=False, detail_stage=False))
+        status.note(sizes_note(choice.size, out_size, config, device=device, detail=False, detail_stage=False, why=why))
         try:
             summary = live.run_live(
                 itertools.chain([first], frames),

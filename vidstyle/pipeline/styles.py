@@ -74,14 +74,23 @@ def _look_colors(config: StyleConfig) -> tuple[StyleConfig, str | None]:
     return dataclasses.replace(config, preserve_colors=True), note
 
 
-def sizes_note(size, out_size, config: StyleConfig, *, device, detail: bool, detail_stage: bool = True) -> str:
+def look_training_size(model) -> tuple[int, int] | None:
+    """The (width, height) of the frames the look file ``model`` was trained on (None: not recorded)."""
+    size = read_payload(model).get("training", {}).get("size")
+    return (int(size[0]), int(size[1])) if size else None
+
+
+def sizes_note(
+    size, out_size, config: StyleConfig, *, device, detail: bool, detail_stage: bool = True, why: str | None = None
+) -> str:
     """``sizing.describe_sizes``' note, and with a look (``config.model``)
     stylizing at a processing ``size`` far from the size it was trained at,
     what that does: a feed-forward look paints strokes of a fixed size in
     pixels, so they shrink or grow relative to the frame. ``detail_stage``:
-    the command has a detail stage (``vidstyle live`` has none)."""
-    note = describe_sizes(size, out_size, config, device=device, detail=detail)
-    trained = read_payload(config.model).get("training", {}).get("size") if config.model is not None else None
+    the command has a detail stage (``vidstyle live`` has none); ``why``: as
+    for ``describe_sizes``."""
+    note = describe_sizes(size, out_size, config, device=device, detail=detail, why=why)
+    trained = look_training_size(config.model) if config.model is not None else None
     if not trained:
         return note
     painted = out_size if detail else size  # the detail stage runs the look again at the output size
