@@ -31,6 +31,12 @@ tool's default mp4 encoder (what ``vidstyle in.mp4`` writes). Columns:
                      compares the painting of the same frames across settings)
   style, content     mean loss over frames 1.. / the first frame's, measured
                      at the output size (>1: the look fades as the clip goes on)
+  style/cold         with --cold-every N: frames N, 2N, ... each painted alone
+                     by the tool (a cold start from that frame, as after a
+                     scene cut); the mean of the chain's style loss over that
+                     painting's, frame by frame: the drift of the look along
+                     the chain, without the change of the footage that the
+                     first frame's ratio (``style``) also counts
   sharp              mean variance of the Laplacian of luma / the first frame's
   s/frame, peak MB   wall seconds per frame and peak resident memory of the run
   gpu MB             peak CUDA memory of the run (torch.cuda.max_memory_allocated)
@@ -146,8 +152,43 @@ def encode(frames_u8: list[np.ndarray], dst: str, fps) -> None:
             writer.write(Frame(image_u8=image, pts=index, time_base=time_base, index=index))
 
 
+def cold_ratios(
+    clip: str,
+    start_s: float | None,
+    out_size: tuple[int, int],
+    stylized: list[np.ndarray],
+    sources: list[np.ndarray],
+    every: int,
+    extra: list[str],
+    engine: OptimizerEngine,
+) -> list[float]:
+    """The chain's style loss over a cold start's on frames ``every``,
+    ``2 every``, ...: each frame painted alone by the tool from its own time."""
+    fps = probe(clip).fps or Fraction(25)
+    ratios = []
+    for index in range(every, len(stylized), every):
+        with tempfile.TemporaryDirectory() as folder:
+            at = (start_s or 0.0) + float(index / fps)
+            run_tool(clip, at, out_size, 1, folder, extra)
+            (path, *_) = sorted(glob.glob(os.path.join(folder, "*.png")))
+            cold = load_image(path)
+        (same,) = [f.image_u8 for f in read_frames(clip, size=out_size, start_s=at)][:1]
+        if np.abs(same.astype(np.int16) - sources[index]).mean() > 0.5:
+            raise SystemExit(f"-ss {at:g} does not start at frame {index} of the chain")
+        chain = engine.measure(stylized[index], sources[index])["style"]
+        ratios.append(chain / engine.measure(cold, sources[index])["style"])
+        print(f"  frame {index}: chain style / cold style = {ratios[-1]:.3f}", flush=True)
+    return ratios
+
+
 def measure(
-    clip: str, start_s: float | None, out_size: tuple[int, int], frames: int, extra: list[str], engine: OptimizerEngine
+    clip: str,
+    start_s: float | None,
+    out_size: tuple[int, int],
+    frames: int,
+    extra: list[str],
+    engine: OptimizerEngine,
+    cold_every: int = 0,
 ) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         summary = run_tool(clip, start_s, out_size, frames, folder, extra)
@@ -184,6 +225,8 @@ def measure(
     row["style"] = row["style 1.."] / losses[0]["style"]
     row["content"] = float(np.mean([m["content"] for m in losses[1:]]) / losses[0]["content"])
     row["sharp"] = float(np.mean(sharp[1:]) / sharp[0])
+    ratios = cold_ratios(clip, start_s, out_size, stylized, sources, cold_every, extra, engine) if cold_every else []
+    row["style/cold"] = float(np.mean(ratios)) if ratios else math.nan
     row["s/frame"] = summary.get("seconds_per_frame", summary.get("seconds", math.nan) / max(1, len(stylized)))
     row["peak MB"] = summary["peak_mb"]
     row["gpu MB"] = summary.get("device_peak_mb") or math.nan
@@ -194,7 +237,7 @@ def measure(
 COLUMNS = ("rgb", "luma", "mp4 rgb", "mp4 luma", "mp4 kB", "lz rgb", "mp4 lz", "mp4 pl", "pl lz")
 COLUMNS += ("first15", "rest", "f15 med", "rest med")
 COLUMNS += ("worst_shot", "still_shot")
-COLUMNS += ("style 1..", "style", "content", "sharp", "s/frame", "peak MB", "gpu MB")
+COLUMNS += ("style 1..", "style", "style/cold", "content", "sharp", "s/frame", "peak MB", "gpu MB")
 
 
 def main() -> None:
@@ -205,6 +248,9 @@ def main() -> None:
     parser.add_argument("--outputs", default="256,512,720", help="output longer sides (capped at the source's)")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--upscale", action="store_true", help="allow output sizes above the source's (GPU rows)")
+    parser.add_argument(
+        "--cold-every", type=int, default=0, metavar="N", help="style/cold column: frames N, 2N, ... painted alone"
+    )
     parser.add_argument("--extra", default="", help="more vidstyle options for every run, e.g. '--detail-iters 3'")
     args = parser.parse_args()
     engine = OptimizerEngine([load_image(STYLE)], config=StyleConfig())
@@ -222,7 +268,7 @@ def main() -> None:
             # fit_size never enlarges: an upscaled size is a huge one fitted down to the side
             factor = side if args.upscale else 1
             out_size = fit_size(info.width * factor, info.height * factor, max_side=side)
-            row = measure(clip, start_s, out_size, args.frames, args.extra.split(), engine)
+            row = measure(clip, start_s, out_size, args.frames, args.extra.split(), engine, args.cold_every)
             cells = " ".join(f"{row[c]:>10.3g}" if isinstance(row[c], float) else f"{row[c]:>10}" for c in COLUMNS)
             name = os.path.basename(spec)[-18:]
             print(f"{name:<18} {out_size[0]:>4}x{out_size[1]:<4} {row['processing']:>8} {cells}", flush=True)
