@@ -140,16 +140,7 @@ def describe_sizes(
     """One line for the user: the processing size and why (``why``: a reason
     the command knows better than the config, such as a preset's size), the
     output size, and what the detail stage costs per frame (``detail`` says it runs)."""
-    if why is not None:
-        pass
-    elif config.size is not None:
-        why = "--size"
-    elif config.max_side is not None:
-        why = "--max-side"
-    elif default_max_side(config, device) is None:
-        why = f"the output size on {device}; --max-side or --size to change"
-    else:
-        why = f"the default on {device}; --max-side or --size to change"
+    why = why or _size_reason(config, device)
     whose = "the source's size" if config.output_size is None else "--output-size"
     line = f"processing at {size[0]}x{size[1]} ({why}), output {out_size[0]}x{out_size[1]} ({whose})"
     if detail and config.engine == "net" and config.net_refine == 0:
@@ -169,6 +160,17 @@ def describe_sizes(
     elif out_size != size:
         line += " (resized)"
     return line
+
+
+def _size_reason(config: StyleConfig, device) -> str:
+    """Why the processing size is what it is, as far as the options tell."""
+    if config.size is not None:
+        return "--size"
+    if config.max_side is not None:
+        return "--max-side"
+    if default_max_side(config, device) is None:
+        return f"the output size on {device}; --max-side or --size to change"
+    return f"the default on {device}; --max-side or --size to change"
 
 
 def check_size(size: tuple[int, int], *, source: tuple[int, int]) -> None:
