@@ -172,7 +172,7 @@ def cold_ratios(
             run_tool(clip, at, out_size, 1, folder, extra)
             (path, *_) = sorted(glob.glob(os.path.join(folder, "*.png")))
             cold = load_image(path)
-        (same,) = [f.image_u8 for f in read_frames(clip, size=out_size, start_s=at)][:1]
+        same = next(iter(read_frames(clip, size=out_size, start_s=at))).image_u8  # that frame alone
         if np.abs(same.astype(np.int16) - sources[index]).mean() > 0.5:
             raise SystemExit(f"-ss {at:g} does not start at frame {index} of the chain")
         chain = engine.measure(stylized[index], sources[index])["style"]

@@ -49,7 +49,7 @@ class OutputClock:
         self.origin: int | None = None  # ticks subtracted from every pts; None: not decided yet (0)
         self.frames_timed = 0
         self.last_pts: int | None = None
-        self.packets = PacketDurations(self.time_base)  # the frames' durations onto the encoder's packets
+        self.durations = PacketDurations(self.time_base)  # the frames' durations onto the encoder's packets
 
     def source_ticks(self, frame: Frame) -> int:
         """``frame``'s time in ticks of ``time_base``, before the origin is
@@ -65,14 +65,14 @@ class OutputClock:
     def next_pts(self, ticks: int, *, duration_of: Frame | None = None) -> int:
         """The output pts of the next frame, whose source time is ``ticks``:
         minus the origin, at least 0, greater than the previous pts. With
-        ``duration_of`` (that frame), ``packets`` learns how long it is shown."""
+        ``duration_of`` (that frame), ``durations`` learns how long it is shown."""
         pts = max(0, ticks - (self.origin or 0))
         if self.last_pts is not None and pts <= self.last_pts:
             pts = self.last_pts + 1
         self.last_pts = pts
         self.frames_timed += 1
         if duration_of is not None:
-            self.packets.note(pts, duration_of)
+            self.durations.note(pts, duration_of)
         return pts
 
     def pts_for(self, frame: Frame) -> int:
@@ -82,6 +82,7 @@ class OutputClock:
 
 # Muxers (ISO media) that time each sample by the next one's dts, the last by its packet's duration
 DTS_TIMED_FORMATS = frozenset({"mov", "mp4", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"})
+MAX_PENDING_DURATIONS = 256  # frames an encoder may hold before their packets come out (lookahead: dozens)
 
 
 class PacketDurations:
@@ -97,7 +98,7 @@ class PacketDurations:
     delay of B-frames.
 
     Usage: ``note(pts, frame)`` per frame written (``OutputClock.next_pts``),
-    ``packets(...)`` on what the encoder returns (the last one is held back),
+    ``timed(...)`` on what the encoder returns (the last one is held back),
     ``last()`` after the encoder is flushed.
     """
 
@@ -116,10 +117,12 @@ class PacketDurations:
         if duration is not None and duration > 0:
             self.durations[pts] = duration
             self.end = pts + duration
+            if len(self.durations) > MAX_PENDING_DURATIONS:  # a packet that never came: keep memory flat
+                del self.durations[min(self.durations)]
         else:
             self.end = None
 
-    def packets(self, packets) -> list:
+    def timed(self, packets) -> list:
         """``packets`` with their frames' durations, to mux now: all but the
         last packet seen so far, which waits for the next call or ``last()``."""
         ready: list = []

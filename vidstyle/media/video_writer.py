@@ -231,7 +231,7 @@ class VideoWriter(AtomicWriter):
         number = self.frames_written
         try:
             for encodable in self._encodable_frames(image, pts):
-                self.container.mux(self.clock.packets.packets(self.video.encode(encodable)))
+                self.container.mux(self.clock.durations.timed(self.video.encode(encodable)))
             self.frames_written += 1
             if self.audio is not None:
                 self.audio.mux_until(float(pts * self.time_base) + AUDIO_LOOKAHEAD_S)
@@ -307,9 +307,9 @@ class VideoWriter(AtomicWriter):
         try:
             if self.palette is not None:
                 for encodable in self.palette.convert(None):
-                    self.container.mux(self.clock.packets.packets(self.video.encode(encodable)))
-            self.container.mux(self.clock.packets.packets(self.video.encode(None)))
-            self.container.mux(self.clock.packets.last(dts_timed=self.container.format.name in DTS_TIMED_FORMATS))
+                    self.container.mux(self.clock.durations.timed(self.video.encode(encodable)))
+            self.container.mux(self.clock.durations.timed(self.video.encode(None)))
+            self.container.mux(self.clock.durations.last(dts_timed=self.container.format.name in DTS_TIMED_FORMATS))
             if self.audio is not None:
                 try:
                     self.audio.mux_until(math.inf)
