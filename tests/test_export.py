@@ -420,6 +420,30 @@ def test_slow_iterations_show_their_budget_size_and_duration_on_the_bar(monkeypa
     reporter.close()
 
 
+def test_a_network_frame_shows_its_passes_and_no_loss_on_the_bar(monkeypatch):
+    import io
+
+    import vidstyle.cli.progress as progress
+    from vidstyle.engines.base import FrameResult, IterationDone
+    from vidstyle.pipeline.events import FrameDone, FrameStarted
+
+    clock = iter([0.0, 0.0, 2.0, 2.0])  # construction, frame start, a slow pass
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    reporter = progress.ProgressReporter(file=io.StringIO())
+    reporter.on_start(types.SimpleNamespace(num_frames=3), (256, 144))
+    reporter.on_event(FrameStarted(index=0))
+    reporter.on_event(IterationDone(iteration=1, loss=float("nan")))  # what the network engine reports
+    assert reporter.bar is not None and reporter.bar.postfix == "iter 1 2 s/it"
+    image = np.zeros((144, 256, 3), np.uint8)
+    passes = FrameResult(image_u8=image, num_iters=2, converged=True, losses={}, seconds=0.1)
+    reporter.on_event(FrameDone(index=0, result=passes, cold_start=True, scene_cut=False))
+    assert reporter.bar.postfix == "2 passes (cold)"
+    optimized = FrameResult(image_u8=image, num_iters=12, converged=True, losses={"total": 3.4e4}, seconds=1.0)
+    reporter.on_event(FrameDone(index=1, result=optimized, cold_start=False, scene_cut=False))
+    assert reporter.bar.postfix == "12 it loss 3.4e+04"
+    reporter.close()
+
+
 @pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv", ".webm", ".gif"])
 def test_every_frame_keeps_its_own_duration_the_last_one_included(tmp_path, capsys, fake_engine, ext):
     from PIL import Image

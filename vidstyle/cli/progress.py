@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import math
 import time
 
 from tqdm import tqdm
@@ -65,8 +66,7 @@ class ProgressReporter:
             self.bar.update(1)
         elif isinstance(event, FrameDone):
             r = event.result
-            loss = f" loss {r.losses['total']:.3g}" if "total" in r.losses else ""  # engines may report no loss
-            self.bar.set_postfix_str(f"{r.num_iters} it{' (cold)' if event.cold_start else ''}{loss}", refresh=False)
+            self.bar.set_postfix_str(_frame_text(r, event.cold_start), refresh=False)
             self.bar.update(1)
 
     def write(self, message: str) -> None:
@@ -89,7 +89,17 @@ def _iteration_text(event: IterationDone, seconds: float) -> str:
         text += f" {event.size[0]}x{event.size[1]}"
     if seconds >= SLOW_ITERATION_S:
         text += f" {seconds:.3g} s/it"
-    return f"{text} loss {event.loss:.3g}"
+    return f"{text} loss {event.loss:.3g}" if math.isfinite(event.loss) else text
+
+
+def _frame_text(result, cold_start: bool) -> str:
+    """``12 it (cold) loss 3.4e+04`` for an optimized frame; ``1 pass`` for a
+    network's frame, which computes no loss (``2 passes``: also painted at the
+    output size by the detail stage)."""
+    cold = " (cold)" if cold_start else ""
+    if "total" not in result.losses:
+        return f"{result.num_iters} pass{'es' if result.num_iters != 1 else ''}{cold}"
+    return f"{result.num_iters} it{cold} loss {result.losses['total']:.3g}"
 
 
 class TrainingBar:

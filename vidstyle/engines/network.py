@@ -319,14 +319,9 @@ class NetworkEngine:
             return dataclasses.replace(refined, num_iters=1 + refined.num_iters, seconds=time.perf_counter() - started)
         image_u8 = _to_u8(out)[0]
         if on_iteration is not None:
-            on_iteration(IterationDone(iteration=1, loss=float("nan")))
-        # No losses are computed; "total" is NaN because cli/progress.py reads it.
+            on_iteration(IterationDone(iteration=1, loss=float("nan")))  # a pass computes no loss
         return FrameResult(
-            image_u8=image_u8,
-            num_iters=1,
-            converged=True,
-            losses={"total": float("nan")},
-            seconds=time.perf_counter() - started,
+            image_u8=image_u8, num_iters=1, converged=True, losses={}, seconds=time.perf_counter() - started
         )
 
     def _prior(self, warm: WarmStart | None, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
