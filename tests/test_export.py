@@ -322,6 +322,41 @@ def test_trimmed_export_cuts_the_audio_to_the_video(tmp_path, capsys, fake_engin
     assert audio_duration_s(dst) == pytest.approx(video_s, abs=0.1)
 
 
+AAC_PACKET_S = 1024 / 44100  # one AAC packet of the test clips' audio
+
+
+def decoded_audio_span_s(path) -> tuple[float, float]:
+    """Start and end (seconds) of the audio a decoder gives for ``path``; (0, 0) without samples."""
+    with av.open(str(path)) as container:
+        frames = list(container.decode(audio=0))
+    if not frames:
+        return 0.0, 0.0
+    return float(frames[0].time), float(frames[-1].time) + frames[-1].samples / frames[-1].sample_rate
+
+
+def declared_duration_s(path, kind: str) -> float | None:
+    """The duration the container gives its first ``kind`` ("audio", "video") stream, in seconds."""
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
+        return float(stream.duration * stream.time_base) if stream.duration else None
+
+
+@pytest.mark.parametrize("trim", [["-t", "0.01"], ["-ss", "0.4", "-t", "0.01"]], ids=["t", "ss-t"])
+def test_a_trim_shorter_than_one_aac_packet_keeps_the_audio_of_its_span(tmp_path, capsys, fake_engine, trim):
+    # Copied AAC is cut to whole packets of 23 ms; a 10 ms range used to keep no packet (or one
+    # the container said was 18 ms long): the output's audio stream had no samples at -t 0.01.
+    src = make_clip(tmp_path / "in.mp4", num_frames=50)  # 2 s at 25 fps, AAC 44.1 kHz
+    dst = tmp_path / "short.mp4"
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *trim, *FAST)
+    assert code == 0, err
+    video_s = declared_duration_s(dst, "video")
+    assert video_s == pytest.approx(0.01, abs=1e-3)
+    assert declared_duration_s(dst, "audio") == pytest.approx(video_s, abs=1e-3)  # the container says: the same span
+    start_s, end_s = decoded_audio_span_s(dst)
+    assert start_s == pytest.approx(0.0, abs=1e-3)  # a packet starting before -ss is skipped by the edit list
+    assert video_s <= end_s <= video_s + AAC_PACKET_S  # whole packets: a decoder plays at most one past the end
+
+
 def test_multi_pass_replays_through_fps_and_compare(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)
     code, out, err = run_cli(

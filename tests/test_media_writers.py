@@ -7,6 +7,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from conftest import make_clip
 
 from vidstyle.errors import OutputError
 from vidstyle.frames import Frame
@@ -18,6 +19,7 @@ from vidstyle.media import (
     StreamWriter,
     VideoWriter,
     open_writer,
+    probe,
     read_frames,
 )
 
@@ -113,3 +115,33 @@ def test_a_stream_and_a_file_time_frames_by_the_same_rule(tmp_path):
             writer.write(frame(i, pts=p, time_base=Fraction(1, 1000)))
     file_ms = [round(f.pts * f.time_base * 1000) for f in read_frames(tmp_path / "file.mkv")]
     assert [t - file_ms[0] for t in file_ms] == stream_ms
+
+
+# ------------------------------------------------------------------ the source's audio beside the video
+
+
+class RecordingMuxer:
+    """Stands in for the container the audio is muxed into: notes where each packet ends (seconds)."""
+
+    def __init__(self, container):
+        self.container, self.ends_s = container, []
+
+    def mux(self, packets):
+        for packet in packets if isinstance(packets, list) else [packets]:
+            self.ends_s.append(float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        self.container.mux(packets)
+
+
+def test_the_audio_is_muxed_no_further_than_the_video_written(tmp_path):
+    # It was muxed 0.5 s ahead of the last frame, so a file cut off mid-run had sound past its picture.
+    src = make_clip(tmp_path / "in.mp4", num_frames=25)  # 1 s at 25 fps, AAC copied into mp4
+    info = probe(src)
+    writer = VideoWriter(
+        tmp_path / "out.mp4", width=64, height=48, time_base=info.time_base, fps=info.fps, audio_from=str(src)
+    )
+    writer.audio.container = muxer = RecordingMuxer(writer.container)
+    for number, source_frame in enumerate(read_frames(src), start=1):
+        writer.write(source_frame)
+        assert max(muxer.ends_s, default=0.0) <= number / 25 + 1e-6  # the video written ends at number / 25 s
+    assert muxer.ends_s
+    writer.close()

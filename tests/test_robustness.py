@@ -14,6 +14,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -190,6 +191,32 @@ def test_a_changed_config_starts_over_and_says_so(tmp_path, capsys, fake_engine)
         capsys, src, "--style", STYLE_PATH, "-o", tmp_path / "fresh.mp4", "--no-resume", "--json", *FAST
     )
     assert code == 0 and json.loads(out)["resumed_frames"] == 0
+
+
+@pytest.mark.parametrize(
+    "ext, packet_s", [(".mp4", 1024 / 44100), (".webm", 960 / 48000)], ids=["copied-aac", "re-encoded-opus"]
+)
+def test_ctrl_c_leaves_a_partial_file_whose_audio_ends_with_its_video(tmp_path, capsys, fake_engine, ext, packet_s):
+    # The partial file used to get the rest of the source's audio when it was finished
+    # (2 s of sound beside 0.4 s of video), and during the run the audio was muxed 0.5 s ahead.
+    src = make_clip(tmp_path / "clip.mp4", num_frames=50)  # 2 s at 25 fps with audio
+    dst = tmp_path / f"out{ext}"
+
+    def interrupt_at_ten(call):
+        if call == 10:
+            raise KeyboardInterrupt
+
+    fake_engine.on_call = interrupt_at_ten
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
+    assert code == 130, err
+    partial = tmp_path / f"out.partial{ext}"
+    kept = len(list(read_frames(partial)))
+    assert 1 <= kept < 10
+    video_end_s = kept / 25
+    with av.open(str(partial)) as container:
+        audio = list(container.decode(audio=0))
+    audio_end_s = float(audio[-1].time) + audio[-1].samples / audio[-1].sample_rate
+    assert video_end_s - packet_s <= audio_end_s <= video_end_s + packet_s  # at most one packet past the video
 
 
 # ------------------------------------------------------------------ full disk, encoder failure

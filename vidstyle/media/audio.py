@@ -1,6 +1,8 @@
 """The source's audio in the output: copied packet by packet when the output
 container takes its codec, else decoded, cut to the sample and re-encoded;
-trimmed to the same range as the video so a clip stays in sync.
+trimmed to the same range as the video so a clip stays in sync, and muxed
+only as far as the video written so far (an interrupted run's partial file
+ends its audio with its video).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from vidstyle.media.formats import OPUS_RATES, OutputFormat
 
 DEFAULT_SAMPLE_RATE = 48000  # re-encoding a source that does not say its rate
+TIME_EPSILON_S = 1e-6  # packet times that differ by less are equal (float seconds from integer ticks)
 
 
 class AudioSourceError(Exception):
@@ -35,8 +38,16 @@ class AudioSourceError(Exception):
 
 class AudioPassthrough:
     """Moves the source's first audio stream into the output as video is
-    written: packets copied when the container takes the codec (cut to whole
-    packets), else decoded, cut to the sample and re-encoded.
+    written: packets copied when the container takes the codec, else decoded,
+    cut to the sample and re-encoded.
+
+    Copied packets are whole: every packet that overlaps the range
+    ``[origin_s, end_s)`` is kept, even one longer than the range (an AAC
+    packet is 1024 samples, 21-23 ms), and the container is told the exact
+    range: the first packet starts before 0 (MP4/MOV skip that part by an
+    edit list, as FFmpeg's demuxer does) and the last one's duration ends at
+    ``end_s`` (the stream's duration; decoders that ignore it play the rest
+    of that packet, at most one packet past the video's end).
 
     Times: a source packet at ``t`` seconds goes to ``t - origin_s`` in the
     output, the same shift the video gets, so trimmed clips stay in sync.
@@ -90,7 +101,10 @@ class AudioPassthrough:
         self.packets = self.source.demux(self.in_stream)
 
     def mux_until(self, output_s: float) -> None:
-        """Mux the audio that starts before ``output_s`` seconds of the output."""
+        """Mux the audio that ends by ``output_s`` seconds of the output (the
+        end of the video written so far): the audio in the file never runs
+        ahead of its video; a packet that reaches past ``output_s`` waits for
+        the next call. ``math.inf``: everything to the end of the range."""
         if self.packets is None:
             self.start(self.origin_s)
         while not self.done:
@@ -100,7 +114,7 @@ class AudioPassthrough:
                 self.done = True
             elif packet.size == 0:
                 continue  # demuxer flush packet
-            elif packet_time_s(packet) - self.origin_s > output_s:
+            elif packet_span_s(packet)[1] - self.origin_s > output_s + TIME_EPSILON_S:
                 self.pending = packet
                 return
             elif self.copy:
@@ -108,6 +122,17 @@ class AudioPassthrough:
             else:
                 self._reencode(packet)
         self._flush()
+
+    def finish(self, until_s: float | None = None) -> None:
+        """Mux the rest of the audio and drain the encoder: to the end of the
+        range, or with ``until_s`` (output seconds: where the video of an
+        interrupted run ends) no further than that, its last packet cut there
+        like the range's end. Raises AudioSourceError when the source fails;
+        a second call then muxes what was read and releases the source."""
+        if until_s is not None:
+            until_source_s = self.origin_s + until_s
+            self.end_s = until_source_s if self.end_s is None else min(self.end_s, until_source_s)
+        self.mux_until(math.inf)
 
     def _next_packet(self):
         """The next source packet, None at its end; AudioSourceError when the
@@ -127,13 +152,17 @@ class AudioPassthrough:
         self.done, self.pending = True, None
 
     def _copy(self, packet) -> None:
-        """Remux ``packet`` when its middle lies in [origin_s, end_s)."""
-        middle_s = packet_time_s(packet) + float((packet.duration or 0) * packet.time_base) / 2
-        if self.end_s is not None and middle_s >= self.end_s:
+        """Remux ``packet`` when it overlaps [origin_s, end_s), shifted to the
+        output's time; a packet reaching past ``end_s`` is given the duration
+        that ends it there."""
+        start_s, end_s = packet_span_s(packet)
+        if self.end_s is not None and start_s >= self.end_s - TIME_EPSILON_S:
             self.done = True
             return
-        if self.origin_s > 0 and middle_s < self.origin_s:
-            return  # untrimmed copies keep everything, AAC priming packets included
+        if self.origin_s > 0 and start_s < self.origin_s and end_s <= self.origin_s + TIME_EPSILON_S:
+            return  # before the range; untrimmed copies keep everything, AAC priming packets included
+        if self.end_s is not None and end_s > self.end_s + TIME_EPSILON_S:
+            packet.duration = max(1, round((self.end_s - start_s) / float(packet.time_base)))
         shift = round(Fraction(self.origin_s) / packet.time_base)
         packet.pts -= shift
         if packet.dts is not None:
@@ -173,6 +202,13 @@ class AudioPassthrough:
 def packet_time_s(packet) -> float:
     """Presentation time of ``packet`` in seconds (0 when it has none)."""
     return float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+
+
+def packet_span_s(packet) -> tuple[float, float]:
+    """Start and end of ``packet`` in seconds (the end is the start when its
+    duration is unknown)."""
+    start_s = packet_time_s(packet)
+    return start_s, start_s + float((packet.duration or 0) * packet.time_base)
 
 
 def cut_audio_frame(frame, origin_s: float, end_s: float | None):

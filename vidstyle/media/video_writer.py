@@ -11,7 +11,6 @@ tagged so, so players agree.
 from __future__ import annotations
 
 import functools
-import math
 import operator
 import os
 from collections.abc import Sequence
@@ -51,7 +50,6 @@ from vidstyle.media.palette import Palettizer
 from vidstyle.media.reading import error_reason
 from vidstyle.media.timestamps import DTS_TIMED_FORMATS, OutputClock
 
-AUDIO_LOOKAHEAD_S = 0.5  # mux audio up to this far ahead of the last video frame
 DEFAULT_FPS = Fraction(25)  # rate-control hint when the source does not say its rate
 
 
@@ -103,9 +101,11 @@ class VideoWriter(AtomicWriter):
         audio_from: copy the first audio stream of this file: packets as they
             are when the container takes the codec, else re-encoded.
         audio_start_s, audio_end_s: the source range written (seconds): the
-            audio is cut to it (to whole packets when copied, exactly when
-            re-encoded) and ``audio_start_s`` becomes time 0 of the output for
-            audio and video alike, so a trimmed clip stays in sync.
+            audio is cut to it (to whole packets when copied, the container
+            told the exact range; exactly when re-encoded) and muxed no
+            further than the video written; ``audio_start_s`` becomes time 0
+            of the output for audio and video alike, so a trimmed clip stays
+            in sync.
         shift_to_zero: without ``audio_start_s``, start the output at the
             first frame's time (sources whose timestamps start late).
         codec, crf, bitrate: override the extension's encoder and quality
@@ -234,7 +234,7 @@ class VideoWriter(AtomicWriter):
                 self.container.mux(self.clock.durations.timed(self.video.encode(encodable)))
             self.frames_written += 1
             if self.audio is not None:
-                self.audio.mux_until(float(pts * self.time_base) + AUDIO_LOOKAHEAD_S)
+                self.audio.mux_until(self._video_end_s())  # never ahead of the video: a partial file ends with it
         except AudioSourceError as err:
             raise self._corrupt_audio(err) from err
         except (av.error.FFmpegError, OSError) as err:
@@ -285,6 +285,14 @@ class VideoWriter(AtomicWriter):
             self._start_timeline(ticks)
         return self.clock.next_pts(ticks, duration_of=frame)
 
+    def _video_end_s(self) -> float:
+        """Output seconds where the last frame written ends: its own duration,
+        else one frame period (``fps``) after its pts."""
+        end = self.clock.durations.end
+        if end is not None:
+            return float(end * self.time_base)
+        return float((self.clock.last_pts or 0) * self.time_base + 1 / self.fps)
+
     def _start_timeline(self, first_ticks: int) -> None:
         """Fix the output origin at the first frame: ``audio_start_s`` if
         given, else the first frame's time with ``shift_to_zero``, else 0."""
@@ -296,11 +304,13 @@ class VideoWriter(AtomicWriter):
         if self.audio is not None:
             self.audio.start(self.origin_s)
 
-    def _finish(self) -> None:
+    def _finish(self, *, partial: bool = False) -> None:
         """Flush encoders and audio, write the trailer: the temporary file is
-        then a complete video. OutputError on failure (temporary file
-        removed); CorruptInputError, after finishing, when the source's audio
-        failed on its last stretch (the audio ends there)."""
+        then a complete video. The audio goes to the end of its range, or
+        with ``partial`` (an interrupted run) to where the last frame written
+        ends. OutputError on failure (temporary file removed);
+        CorruptInputError, after finishing, when the source's audio failed on
+        its last stretch (the audio ends there)."""
         if self._state != "open":
             return
         audio_failure = None
@@ -311,11 +321,12 @@ class VideoWriter(AtomicWriter):
             self.container.mux(self.clock.durations.timed(self.video.encode(None)))
             self.container.mux(self.clock.durations.last(dts_timed=self.container.format.name in DTS_TIMED_FORMATS))
             if self.audio is not None:
+                until_s = self._video_end_s() if partial else None
                 try:
-                    self.audio.mux_until(math.inf)
+                    self.audio.finish(until_s)
                 except AudioSourceError as err:
                     audio_failure = err
-                    self.audio.mux_until(math.inf)  # drains what was read and releases the source
+                    self.audio.finish(until_s)  # drains what was read and releases the source
                 self.audio.close()
             self.container.close()
         except (av.error.FFmpegError, OSError) as err:
@@ -348,8 +359,9 @@ class VideoWriter(AtomicWriter):
     def close_partial(self) -> str | None:
         """Flush what was written into ``NAME.partial.EXT`` beside ``dst``
         (interrupted runs); returns that path, or None (and nothing is left)
-        when no frame was written. A failing audio source does not stop it:
-        the audio ends where the source failed.
+        when no frame was written. Its audio ends where its video ends (whole
+        copied packets: the last one's duration cut there), or earlier where
+        the audio source failed; a failing audio source does not stop it.
 
         Raises OutputError when finishing fails, OutputFolderRemoved when the
         output's folder is gone."""
@@ -358,7 +370,7 @@ class VideoWriter(AtomicWriter):
             return None
         self._check_folder()
         try:
-            self._finish()
+            self._finish(partial=True)
         except CorruptInputError:
             pass  # finished, with the audio cut where its source failed
         partial = partial_path(self.dst)
