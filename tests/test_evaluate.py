@@ -15,6 +15,7 @@ from vidstyle.evaluate import (
     COLD_START_PAIRS,
     FlickerReport,
     cold_start_spans,
+    edge_agreement,
     evaluate_flicker,
     evaluate_flicker_with_flows,
     warping_error,
@@ -214,3 +215,12 @@ def test_plots_drawn_in_threads_at_once_are_identical(tmp_path):
         list(pool.map(lambda path: save_plot(report, path), paths))
     images = [cv2.imread(str(path)) for path in paths]
     assert all(np.array_equal(images[0], image) for image in images[1:])
+
+
+def test_edge_agreement_is_high_for_a_frame_and_its_noisy_self_and_low_for_another_clip(clip):
+    frame = clip.frames[2]
+    other = translating_clip(WIDTH, HEIGHT, 5, seed=7).frames[2]
+    assert edge_agreement(frame, frame) == pytest.approx(1.0)
+    assert edge_agreement(frame, with_noise([frame], amplitude=40)[0]) > 0.5
+    assert abs(edge_agreement(frame, other)) < 0.2
+    assert edge_agreement(frame, np.full_like(frame, 128)) == 0.0  # a flat frame has no edges

@@ -561,6 +561,24 @@ def test_eval_notes_when_the_two_files_have_different_shapes(tmp_path, capsys):
     assert code == 0 and "note:" not in err
 
 
+def test_eval_notes_when_the_stylized_file_was_made_from_another_clip(tmp_path, capsys):
+    from vidstyle.synthetic import translating_clip
+
+    source = make_clip(tmp_path / "in.mp4", width=96, height=64, num_frames=3, audio=False)
+    code, _, err = run_cli(
+        capsys, source, "--style", STYLE_PATH, "--max-side", "64", "--iters", "20,3", "--detail-iters", "0", "-q"
+    )
+    assert code == 0, err
+    stylized = tmp_path / "in.stylized.mp4"
+    frames = translating_clip(96, 64, 3, seed=7).frames
+    other = make_clip(tmp_path / "other.mp4", width=96, height=64, num_frames=3, audio=False, frames=frames)
+    code, out, err = run_cli(capsys, "eval", other, stylized)
+    assert code == 0 and "flicker ratio" in out
+    assert err.startswith("note: ") and err.count("\n") == 1 and "does not keep the shapes" in err
+    code, out, err = run_cli(capsys, "eval", source, stylized, "--json")
+    assert code == 0 and "note:" not in err and json.loads(out)["median_edge_agreement"] > 0.2
+
+
 def test_the_notes_say_when_the_file_stores_a_pixel_less_than_the_output_size(tmp_path, capsys, fake_engine):
     clip = make_clip(tmp_path / "in.mp4", num_frames=2)
     code, _, err = run_cli(capsys, clip, "--style", STYLE_PATH, "--output-size", "101x77", "-o", tmp_path / "odd.mp4")

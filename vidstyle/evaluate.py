@@ -27,6 +27,11 @@ Besides the whole clip, the ratio is given over the first ``COLD_START_PAIRS``
 pairs after each cold start (the first frame, each cut), over the rest, and
 per shot (``FlickerReport.segments``).
 
+A ratio against the wrong input means nothing, and two clips of the same
+frame count pass every count check: so each stylized frame's *edge
+agreement* with its input frame is measured too (``edge_agreement``; a
+stylization keeps the shapes of its input, another clip's frames do not).
+
 Pure numpy/OpenCV; the plot is in ``evaluate_plot``.
 """
 
@@ -66,6 +71,7 @@ __all__ = [
     "FlickerReport",
     "MeterReport",
     "cold_start_spans",
+    "edge_agreement",
     "evaluate_flicker",
     "evaluate_flicker_with_flows",
     "evaluate_frames",
@@ -159,11 +165,13 @@ def evaluate_frames(
     stylized_errors: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
     input_errors: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
     fractions: dict[str, list[float]] = {m: [] for m in MASKS}
+    agreement: list[float] = []
     cuts: list[int] = []
     previous: tuple[np.ndarray, np.ndarray] | None = None
     for source, stylized in _lockstep(input_frames, stylized_frames):
         size = size or (stylized.shape[1], stylized.shape[0])
         source, stylized = _fit(source, size), _fit(stylized, size)
+        agreement.append(edge_agreement(source, stylized))
         if previous is not None:
             prev_source, prev_stylized = previous
             backward = estimator.estimate(source, prev_source)
@@ -180,7 +188,42 @@ def evaluate_frames(
                 stylized_errors[m, c].append(math.nan if cut else masked_mean(stylized_sq[c], masks[m]))
         previous = (source, stylized)
     variants = {f"{m}/{c}": FlickerReport(stylized_errors[m, c], input_errors[m, c], list(cuts)) for m, c in keys}
-    return MeterReport(variants, fractions, mask=mask, channels=channels, method=method, warp=warp)
+    return MeterReport(
+        variants, fractions, mask=mask, channels=channels, method=method, warp=warp, edge_agreement=agreement
+    )
+
+
+EDGE_AGREEMENT_WIDTH = 64  # px: the shapes a stylization keeps, not its brush strokes
+EDGE_AGREEMENT_BLUR = 1.0  # Gaussian sigma in px at that width
+
+
+def edge_agreement(source_u8: np.ndarray, stylized_u8: np.ndarray) -> float:
+    """How far ``stylized_u8`` keeps the shapes of ``source_u8``: the Pearson
+    correlation of their luma gradient magnitudes (Sobel), both resized to
+    64 px wide (INTER_AREA) and blurred (sigma 1 px), in [-1, 1].
+
+    A frame against itself gives 1. Medians over real clips (README "The
+    right two files"): stylizations of their own input 0.58-0.68, 0.29 with
+    the style weighted 100x; another clip's frames 0.05-0.07, 0.25 for the
+    same shot seconds earlier (``EDGE_AGREEMENT_FLOOR`` in
+    ``cli/eval.py``: 0.2). A flat frame has no edges: 0.
+
+    Args:
+        source_u8, stylized_u8: uint8 ``(H, W, 3)`` RGB frames (sizes may differ).
+    """
+    width = EDGE_AGREEMENT_WIDTH
+    height = max(8, round(width * stylized_u8.shape[0] / stylized_u8.shape[1]))
+    a, b = (_edges(image, (width, height)) for image in (source_u8, stylized_u8))
+    a, b = a - a.mean(dtype=np.float64), b - b.mean(dtype=np.float64)
+    norm = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
+    return float((a * b).sum()) / norm if norm > 0 else 0.0
+
+
+def _edges(image_u8: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Gradient magnitude of the luma of ``image_u8`` at ``size`` = (width, height), float64."""
+    gray = cv2.resize(luma(image_u8).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    gray = cv2.GaussianBlur(gray, (0, 0), EDGE_AGREEMENT_BLUR)
+    return np.hypot(cv2.Sobel(gray, cv2.CV_64F, 1, 0), cv2.Sobel(gray, cv2.CV_64F, 0, 1))
 
 
 def evaluate_flicker(

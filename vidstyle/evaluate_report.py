@@ -168,6 +168,9 @@ class MeterReport:
             (``media.reading.CHROMA_UPSAMPLING``; the input's is always the
             convention's; frames given as arrays: the convention's label,
             whatever decoded them).
+        edge_agreement: per frame, how far the stylized frame keeps its input
+            frame's shapes (``evaluate.edge_agreement``): low for frames of
+            another clip.
     """
 
     variants: dict[str, FlickerReport]
@@ -177,6 +180,12 @@ class MeterReport:
     method: str = METER_METHOD
     warp: str = METER_INTERPOLATION
     decode: str = METER_DECODE
+    edge_agreement: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def median_edge_agreement(self) -> float | None:
+        """The median of ``edge_agreement``; None without frames."""
+        return float(statistics.median(self.edge_agreement)) if self.edge_agreement else None
 
     def report(self, mask: str | None = None, channels: str | None = None) -> FlickerReport:
         """The variant ``mask``/``channels`` (default: the headline one)."""
@@ -215,6 +224,7 @@ class MeterReport:
             "method": self.method,
             "warp": self.warp,
             "decode": self.decode,
+            "median_edge_agreement": self.median_edge_agreement,
             "convention": CONVENTION,
             "variants": variants,
         }

@@ -16,6 +16,7 @@ from vidstyle.media.reading import CHROMA_UPSAMPLING
 MASK_CHOICES = ("full", "occlusion", "both")
 CHANNEL_CHOICES = ("rgb", "luma", "both")
 ASPECT_TOLERANCE = 0.05  # |log| of the aspect ratios: 5%; 4:2:0 even-size rounding changes tiny frames by a few %
+EDGE_AGREEMENT_FLOOR = 0.2  # median edge agreement below this: another clip's frames (evaluate.edge_agreement)
 
 CONVENTION_HELP = (
     "Convention (Lai et al. 2018 E_warp with Ruder et al. 2016's mask): backward and forward flow by OpenCV DIS "
@@ -34,7 +35,9 @@ CONVENTION_HELP = (
 def build_eval_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog=f"{PROG} eval",
-        description="Flicker meter: warping error of a stylized video against its input.",
+        description="Flicker meter: warping error of a stylized video against its input. Also reports the edge "
+        "agreement (median per frame of the correlation of the luma gradients at 64 px wide; a note under "
+        f"{EDGE_AGREEMENT_FLOOR}: the stylized file does not look made from this input).",
         epilog=CONVENTION_HELP,
     )
     parser.add_argument("input", help="the source video, or image sequence (frames/%%04d.png or its folder)")
@@ -142,6 +145,14 @@ def run_eval(argv: list[str]) -> int:
     if not measured:
         reason = "every pair is a scene cut" if report.num_pairs else "fewer than two frames"
         raise InputError(f"no frame pair to measure in {args.stylized} ({reason}): flicker needs consecutive frames")
+    agreement = report.median_edge_agreement
+    if agreement is not None and agreement < EDGE_AGREEMENT_FLOOR:
+        print(
+            f"note: {args.stylized} does not keep the shapes of {args.input} (edge agreement {agreement:.2f}, "
+            f"under {EDGE_AGREEMENT_FLOOR} where a stylization of it keeps more): the ratio means nothing unless "
+            "it was made from this input, from the same start (-ss)",
+            file=sys.stderr,
+        )
     if args.plot:
         save_plot(report.primary, args.plot)
     if args.json:
@@ -157,6 +168,7 @@ def run_eval(argv: list[str]) -> int:
     print(f"E_warp stylized: {headline.e_warp_stylized:.6f}")
     print(f"E_warp input:    {headline.e_warp_input:.6f}")
     print(f"flicker ratio:   {headline.flicker_ratio:.3f}  (1.0 = as steady as the source)")
+    print(f"edge agreement:  {_fmt(agreement)}  (median per frame; 1.0 = the input's own shapes)")
     if len(masks) * len(channels) > 1:
         print("flicker ratio by variant:")
         print("  " + " " * 6 + "".join(f"{m:>12}" for m in masks))
