@@ -219,7 +219,7 @@ def run_live(
         options: time budget and duration.
         sinks: get every stylized frame; closed at the end (a recording is
             finalized even after Ctrl-C, its last frame held until the run
-            stopped: ``RecordingSink.hold_until``).
+            stopped: ``Sink``'s optional ``hold_until``).
         preview: a window (also a sink) whose keys quit, pause and save stills.
         on_event: receives ``LiveStatus`` (throttled) and ``StillSaved``.
         stop: set it (from a signal handler, another thread) to end the run.
@@ -438,9 +438,10 @@ class _LiveLoop:
         their last frame until then, so they last as long as the run."""
         first_error = None
         for sink in self.sinks:
-            if hold_until is not None and isinstance(sink, RecordingSink):
+            hold = getattr(sink, "hold_until", None)  # optional (Sink): recordings have it
+            if hold_until is not None and hold is not None:
                 try:
-                    sink.hold_until(hold_until)
+                    hold(hold_until)
                 except VidstyleError as err:
                     first_error = first_error or err
             try:

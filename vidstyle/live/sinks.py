@@ -31,7 +31,12 @@ ESC_KEY = 27
 class Sink(Protocol):
     """Where stylized frames go. ``output`` carries the stylized uint8 RGB
     pixels and the wall-clock pts in ``OUTPUT_TIME_BASE``; ``source`` is the
-    input frame it was made from (same size)."""
+    input frame it was made from (same size).
+
+    A sink may also have ``hold_until(end_pts)``: after a clean stop the live
+    loop calls it before ``close`` with the run's end (``OUTPUT_TIME_BASE``
+    ticks), for outputs that should last as long as the run (``RecordingSink``).
+    """
 
     def write(self, output: Frame, source: Frame) -> None: ...
 
