@@ -1,9 +1,10 @@
 """Training recipes side by side: the same wall budget each, style and raw
 flicker of the resulting looks. One command, prints a table.
 
-    .venv/bin/python benchmarks/training_recipes.py [--minutes 5] [--threads 1] [--recipes default,pairs]
+    .venv/bin/python benchmarks/training_recipes.py [--minutes 5] [--threads 1] [--recipes default,pairs] [--clip C]
 
-Each recipe trains a look on the sample clip at 256x144 with ``train_look``
+Each recipe trains a look on the sample clip (``--clip``: another) at 256 px
+with ``train_look``
 (``--threads`` torch threads, ``--minutes`` of wall time), then paints the
 first 24 frames raw (no blend) and reports: steps, CPU-minutes, style loss
 relative to the optimizer's frames (``--reference DIR``: PNG frames of an
@@ -21,6 +22,8 @@ flicker (vidstyle eval's meter, lossless). Recipes (``TrainingOptions`` /
                   step in 2, chains of up to 16 earlier frames
     prior-t1e3    the same at temporal weight 1e3
     prior-t1e2    the same at temporal weight 1e2
+    gain16        style gain 16 instead of 4
+    tanh          Johnson's tanh output instead of the residual one
 
 A look with a prior paints the frames through the file pipeline (each frame
 given the previous output; the lossless PNGs); the others paint each frame
@@ -45,7 +48,8 @@ from vidstyle.config import StyleConfig  # noqa: E402
 from vidstyle.engines.network import NetworkEngine  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker  # noqa: E402
-from vidstyle.media import load_image, read_frames  # noqa: E402
+from vidstyle.frames import fit_size  # noqa: E402
+from vidstyle.media import load_image, probe, read_frames  # noqa: E402
 from vidstyle.pipeline import stylize_video  # noqa: E402
 from vidstyle.training import TrainingOptions, train_look  # noqa: E402
 from vidstyle.training.look import atomic_save  # noqa: E402
@@ -64,6 +68,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (TrainingOptions fields, Styl
     "prior": (PRIOR, {}),
     "prior-t1e3": (PRIOR, {"temporal_weight": 1e3}),
     "prior-t1e2": (PRIOR, {"temporal_weight": 1e2}),
+    "gain16": ({"style_gain": 16.0}, {}),
+    "tanh": ({"output": "tanh"}, {}),
 }
 
 
@@ -73,6 +79,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--recipes", default="default,pairs", help=f"comma-separated, of: {', '.join(RECIPES)}")
     parser.add_argument("--reference", metavar="DIR", help="the optimizer's PNG frames of the first 24 frames")
+    parser.add_argument("--clip", default=SAMPLE, help="the clip to train on and paint (default: the sample)")
     args = parser.parse_args()
     names = args.recipes.split(",")
     unknown = [n for n in names if n not in RECIPES]
@@ -80,17 +87,19 @@ def main() -> None:
         parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
     base = StyleConfig(max_side=256, num_threads=args.threads, device="cpu")
     fps = 24.0
-    inputs = [f.image_u8 for _, f in zip(range(FRAMES), read_frames(SAMPLE, size=(256, 144)))]
+    info = probe(args.clip)
+    size = fit_size(info.width, info.height, max_side=256)
+    inputs = [f.image_u8 for _, f in zip(range(FRAMES), read_frames(args.clip, size=size))]
     reference = args.reference
     if reference is None:
         reference = tempfile.mkdtemp(prefix="vidstyle-recipes-")
         stylize_video(
-            SAMPLE,
+            args.clip,
             os.path.join(reference, "%05d.png"),
             style=STYLE,
             end_s=FRAMES / fps,
             max_side=256,
-            output_size=(256, 144),
+            output_size=size,
             num_threads=args.threads,
             device="cpu",
         )
@@ -106,11 +115,11 @@ def main() -> None:
         trained = train_look(
             [style_u8],
             config=config,
-            clips=[SAMPLE],
+            clips=[args.clip],
             options=TrainingOptions(minutes=args.minutes, **training),
         )
         if trained.net.prior:
-            outs = _through_the_pipeline(trained.payload, config, fps=fps)
+            outs = _through_the_pipeline(trained.payload, config, args.clip, size, fps=fps)
         else:
             outs = NetworkEngine(trained.net, config=config).stylize_batch(inputs)  # raw: no blend
         measured = [judge.measure(o, c) for o, c in zip(outs, inputs)]
@@ -123,13 +132,14 @@ def main() -> None:
                 summary["cpu_seconds"] / 60,
                 statistics.mean(m["style"] for m in measured) / opt_style,
                 statistics.mean(m["content"] for m in measured) / opt_content,
-                evaluate_flicker(inputs, outs, size=(256, 144)).flicker_ratio,
+                evaluate_flicker(inputs, outs, size=size).flicker_ratio,
                 drift,
             )
         )
         print(rows[-1], flush=True)
     print(
-        f"\nsample at 256x144, {args.minutes:g} wall minutes each on {args.threads} thread(s); "
+        f"\n{os.path.basename(args.clip)} at {size[0]}x{size[1]}, {args.minutes:g} wall minutes each on "
+        f"{args.threads} thread(s); "
         f"losses over {FRAMES} frames against the optimizer's (style {opt_style:.4g})"
     )
     print(
@@ -140,21 +150,21 @@ def main() -> None:
         print(f"{name:12} {steps:6d} {cpu:7.2f} {style_ratio:9.2f} {content_ratio:11.2f} {flicker:11.3f} {drift:6.2f}")
 
 
-def _through_the_pipeline(payload: dict, config: StyleConfig, *, fps: float) -> list:
-    """The first FRAMES frames painted by the file pipeline with the look
-    (``--net-blend 0``), lossless, at 256x144."""
+def _through_the_pipeline(payload: dict, config: StyleConfig, clip: str, size: tuple, *, fps: float) -> list:
+    """The first FRAMES frames of ``clip`` painted by the file pipeline with
+    the look (``--net-blend 0``), lossless, at ``size``."""
     work = tempfile.mkdtemp(prefix="vidstyle-recipes-prior-")
     look = os.path.join(work, "look.pt")
     atomic_save(payload, look)
     stylize_video(
-        SAMPLE,
+        clip,
         os.path.join(work, "%05d.png"),
         model=look,
         engine="net",
         net_blend=0.0,
         end_s=FRAMES / fps,
         max_side=256,
-        output_size=(256, 144),
+        output_size=size,
         num_threads=config.num_threads,
         device="cpu",
     )
