@@ -515,3 +515,18 @@ def test_a_held_last_frame_ends_where_the_trim_ends(tmp_path, capsys, fake_engin
     assert code == 0, err
     with av.open(str(dst)) as container:
         assert container.duration / av.time_base == pytest.approx(0.7, abs=0.011)
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mov"])
+def test_a_video_that_starts_after_its_audio_ends_where_it_ended(tmp_path, capsys, fake_engine, ext):
+    fps = Fraction(25)
+    pts_list = [50 + i for i in range(8)]  # the video from 2.0 s, its audio from 0 (make_clip)
+    src = make_clip(tmp_path / "late.mp4", num_frames=8, fps=fps, time_base=1 / fps, pts_list=pts_list)
+    dst = tmp_path / f"out{ext}"
+    code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, *FAST)
+    assert code == 0, err
+    with av.open(str(dst)) as container:
+        video = container.streams.video[0]
+        start_s, shown_s = float(video.start_time * video.time_base), float(video.duration * video.time_base)
+        assert (start_s, shown_s) == pytest.approx((2.0, 0.32), abs=0.011)  # the last frame was held 2.0 s longer
+        assert container.duration / av.time_base == pytest.approx(2.32, abs=0.011)

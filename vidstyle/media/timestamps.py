@@ -94,8 +94,10 @@ class PacketDurations:
     (Matroska, WebM, GIF and ProRes MOV store it per packet), and the last
     packet in decode order the duration that ends the stream where the last
     frame ends: MP4/MOV (``DTS_TIMED_FORMATS``) time every other sample by
-    the next one's dts, and their first dts is negative by the reordering
-    delay of B-frames.
+    the next one's dts, and show the stream from its first pts for (last dts
+    - first dts) plus the last sample's duration (the first dts is below the
+    first pts by the reordering delay of B-frames; the first pts is not 0
+    where the video starts after the audio).
 
     Usage: ``note(pts, frame)`` per frame written (``OutputClock.next_pts``),
     ``timed(...)`` on what the encoder returns (the last one is held back),
@@ -107,10 +109,13 @@ class PacketDurations:
         self.durations: dict[int, int] = {}
         self.end: int | None = None  # ticks where the last frame noted ends; None: not known
         self.first_dts: int | None = None
+        self.first_pts: int | None = None  # the first frame's: where the stream's samples start showing
         self.held = None
 
     def note(self, pts: int, frame: Frame) -> None:
         """``frame``, at output ``pts``, is shown for its own duration (when it has one)."""
+        if self.first_pts is None:
+            self.first_pts = pts
         duration = None
         if frame.duration is not None and frame.time_base is not None:
             duration = rescale_pts(frame.duration, frame.time_base, self.time_base)
@@ -146,7 +151,8 @@ class PacketDurations:
         if packet is None:
             return []
         if dts_timed and self.end is not None and packet.dts is not None:
+            # The stream shows from its first pts for (last dts - first dts) + the last sample's duration.
             tb = Fraction(packet.time_base) if packet.time_base else self.time_base
-            dts = rescale_pts(packet.dts, tb, self.time_base) - (self.first_dts or 0)
+            dts = rescale_pts(packet.dts, tb, self.time_base) - (self.first_dts or 0) + (self.first_pts or 0)
             packet.duration = max(packet.duration or 0, rescale_pts(self.end - dts, self.time_base, tb))
         return [packet]
