@@ -6,6 +6,11 @@ variable frame rates and 30000/1001 come out as they went in (containers with
 a fixed timescale, Matroska/WebM 1/1000 and GIF 1/100, round them to their
 tick). Colour: frames are converted to BT.709 limited range and the stream is
 tagged so, so players agree.
+
+Why this module is long: one writer owns the container from the temporary
+file to the finished (or partial) file: the video encoder, the frames'
+durations and the audio muxed in step with the video all finish together in
+``_finish``, and split apart each would need the others' state.
 """
 
 from __future__ import annotations
