@@ -9,7 +9,7 @@ import sys
 
 from vidstyle.cli.options import PROG, Parser, add_export_options, add_style_options, export_options, style_options
 from vidstyle.config import make_configs
-from vidstyle.errors import InputError
+from vidstyle.errors import InputError, OutputError
 
 # Options that mean something only for a video source, with the flag a user typed.
 VIDEO_ONLY = (
@@ -68,7 +68,9 @@ def run_file(argv: list[str]) -> int:
     unused = [flag for name, flag in RAY_ONLY if name in options] if options.get("ray") is None else []
     if unused:
         reporter.write(f"note: {', '.join(unused)} apply to Ray runs (--ray ADDRESS); ignored here")
-    if is_still_image(args.input):
+    still = is_still_image(args.input)
+    check_not_a_folder(args.input, args.output, still=still)
+    if still:
         return run_still(args, options, reporter)
     try:
         summary = stylize_video(
@@ -93,6 +95,24 @@ def run_file(argv: list[str]) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def check_not_a_folder(src: str, dst: str | None, *, still: bool) -> None:
+    """OutputError (exit code 2) when ``-o`` names a folder (one that exists,
+    or a name ending in ``/``): the output's name picks its format, as in
+    ffmpeg, so the line names the files that would work in that folder. An
+    image-sequence pattern (``out/%05d.png``) is a file name, not a folder."""
+    from vidstyle.media import is_sequence_pattern
+    from vidstyle.pipeline import default_output_path
+
+    if dst is None or is_sequence_pattern(dst) or not (os.path.isdir(dst) or dst.endswith(("/", os.sep))):
+        return
+    stem_of = src.rstrip("/" + os.sep) or src  # frames/ (a folder holding a sequence) -> frames.stylized.mp4
+    name = os.path.basename(default_output_path(stem_of, ext=".png" if still else ".mp4"))
+    files = f"-o {os.path.join(dst, name)}"
+    if not still:
+        files += f" or an image sequence, -o {os.path.join(dst, '%05d.png')}"
+    raise OutputError(f"-o {dst} names a folder: name a file in it, e.g. {files}")
 
 
 def notices_to(reporter):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -51,7 +52,17 @@ __all__ = [
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line (InputError: exit code 2)."""
+    """argparse that reports a usage error as one line (InputError: exit code 2).
+
+    A word that starts with ``-`` and a digit or a point (``-1,5``, ``-5M``,
+    ``-.5``) is a value, not an option: argparse takes only plain negative
+    numbers (``-1``) for values, and ``--iters -1,5`` would be refused with
+    "expected one argument" instead of the range error the value deserves.
+    No option of vidstyle's is named like that."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def error(self, message):
         raise InputError(f"{message} (see '{self.prog} --help')")

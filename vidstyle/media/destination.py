@@ -50,20 +50,31 @@ class OutputFolderRemoved(OutputError):
 def check_destination(path, *, overwrite: bool, input_paths: Sequence = ()) -> None:
     """OutputError (exit code 2) when ``path`` cannot be written: its folder is
     missing, it is one of ``input_paths`` (even with ``overwrite``), it is a
-    directory, or it exists and ``overwrite`` is False."""
+    directory, it exists and ``overwrite`` is False, or its folder takes no
+    new file (read-only, not ours: ``check_writable``). The checks every
+    file output makes before any work starts."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OutputError(f"output folder does not exist: {folder}")
-    if not os.path.exists(path):
-        return
-    for other in input_paths:
-        if os.path.exists(other) and os.path.samefile(other, path):
-            raise OutputError(f"refusing to overwrite the input {os.fspath(other)}; choose another output with -o")
-    if os.path.isdir(path):
-        raise OutputError(f"the output {path} is a directory")
-    if not overwrite:
-        raise OutputError(f"{path} exists; pass -y to overwrite it")
+    if os.path.exists(path):
+        for other in input_paths:
+            if os.path.exists(other) and os.path.samefile(other, path):
+                raise OutputError(f"refusing to overwrite the input {os.fspath(other)}; choose another output with -o")
+        if os.path.isdir(path):
+            raise OutputError(f"the output {path} is a directory")
+        if not overwrite:
+            raise OutputError(f"{path} exists; pass -y to overwrite it")
+    check_writable(path)
+
+
+def check_writable(dst) -> None:
+    """OutputError (exit code 2) when the folder of ``dst`` takes no new file.
+    The probe is the output's own mechanism: the temporary file it is written
+    to (``make_temp_file``, which a video writer creates before its first
+    frame), created and removed at once, so that an output written only after
+    the work (a still image, a look file) is refused as early as a video."""
+    discard(make_temp_file(dst, suffix=".check"))
 
 
 def check_folder_still_there(folder: str, *, dst: str, frames_written: int) -> None:

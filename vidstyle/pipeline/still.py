@@ -28,25 +28,27 @@ def stylize_image(
     (``sizing``), the result is finished at the output size by the detail
     stage (``pipeline/detail.py``, a cold start there).
 
-    ``dst`` is refused (OutputError) when it exists without ``overwrite=True``
-    or is the content or a style image; it is written atomically. The sizes
-    chosen, and a processing size reduced to fit in memory, are reported as
-    notices to ``on_event``."""
+    ``dst`` is refused (OutputError, exit code 2) before any work, as a
+    video's output is, when it exists without ``overwrite=True``, is the
+    content or a style image, or its folder is missing or takes no new file
+    (``media.destination.check_destination``); it is written atomically.
+    The sizes chosen, and a processing size reduced to fit in memory, are
+    reported as notices to ``on_event``."""
     config, export = make_configs(**options)
     original = _image_array(src) if isinstance(src, np.ndarray) else load_image(src)
     src_paths = [] if isinstance(src, np.ndarray) else [src]
+    style_paths = style_paths_of(style, config.model)
+    if dst is not None:  # up front: the result is written only after all the work
+        check_image_destination(dst, overwrite=export.overwrite, input_paths=[*src_paths, *style_paths])
     h, w = original.shape[:2]
     device = select_device(config.device)
     choice = choose_size((w, h), config, required_bytes=memory_estimate(config, device), device=device, even=False)
     emit = on_event or (lambda event: None)
     if choice.note is not None:
         emit(Notice(choice.note))
-    style_paths = style_paths_of(style, config.model)
     config, notes = look_notes(style, config)
     for note in notes:
         emit(Notice(note))
-    if dst is not None:
-        check_image_destination(dst, overwrite=export.overwrite, input_paths=[*src_paths, *style_paths])
     engine = make_engine(config, load_styles(style, config.model), device=device)
     out_size = output_size((w, h), config)
     detail = uses_detail(engine, choice.size, out_size, config)
