@@ -21,12 +21,15 @@ changed-file checks); apart, each half would need the other's internals.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import struct
 from collections.abc import Iterator
 from fractions import Fraction
 
 import av
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 
 from vidstyle.errors import CorruptInputError, InputError
 from vidstyle.frames import Frame
@@ -67,6 +70,8 @@ class VideoInfo:
         width, height: display size in pixels, after rotation.
         rotation: degrees clockwise (0/90/180/270) the stored picture is turned
             to display upright; ``read_frames`` applies it.
+        mirrored: the display matrix also mirrors the picture (a flip or
+            transpose); ``read_frames`` mirrors it left-right before turning.
         fps: average frame rate (None when the container does not say).
         time_base: seconds per pts tick of the video stream.
         num_frames: frame count from the container, or an estimate from
@@ -87,6 +92,7 @@ class VideoInfo:
     has_audio: bool
     codec: str
     pix_fmt: str
+    mirrored: bool = False
 
 
 def _open_input(path, rate: Fraction | None = None) -> av.container.InputContainer:
@@ -126,14 +132,87 @@ def error_reason(err: BaseException) -> str:
 
 
 def _video_stream(container, path) -> av.video.stream.VideoStream:
-    """The first real video stream (cover art is not video); InputError when none."""
-    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-    if not streams:
+    """The video stream to read, chosen as FFmpeg does (``choose_video_stream``);
+    InputError with one clear line when there is none or it is unusable."""
+    stream = choose_video_stream(container)
+    if stream is None:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         if container.streams.video:
             kinds.append("cover art")
-        raise InputError(f"no video stream in {os.fspath(path)} (found: {', '.join(kinds)})")
-    return streams[0]
+        found = f"found: {', '.join(kinds)}"
+        cut = _cut_index(path)
+        if cut is not None:
+            raise InputError(f"{os.fspath(path)} is damaged or truncated: no video stream ({found}); {cut}")
+        raise InputError(f"no video stream in {os.fspath(path)} ({found})")
+    ctx = stream.codec_context
+    if ctx is None or ctx.width <= 0 or ctx.height <= 0:
+        cut = _cut_index(path)
+        if ctx is None or cut is not None:
+            raise InputError(
+                f"{os.fspath(path)} is damaged or truncated: its video stream has no usable picture size"
+                + (f"; {cut}" if cut else " (no codec parameters)")
+            )
+        raise InputError(
+            f"{os.fspath(path)}: the video stream has no usable picture size "
+            f"(corrupt header, or larger than FFmpeg decodes)"
+        )
+    return stream
+
+
+def choose_video_stream(container) -> av.video.stream.VideoStream | None:
+    """The video stream FFmpeg would pick in ``container`` (None: none).
+
+    Cover art (disposition ``attached_pic``) is never picked. Among the
+    others, as ``ffmpeg`` chooses: streams with codec parameters and a picture
+    size first, then not a thumbnail (a still-image codec such as MJPEG/PNG
+    with at most one frame known), then the default stream, then the largest
+    picture, then the lowest index. Probe, decoding and everything built on
+    them (resume, eval, training clips) read this one stream.
+    """
+    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        return None
+
+    def rank(stream) -> tuple[bool, bool, bool, bool, int, int]:
+        ctx = stream.codec_context
+        if ctx is None:
+            return (False, False, False, False, 0, -stream.index)
+        area = max(ctx.width, 0) * max(ctx.height, 0)
+        thumbnail = ctx.name in STILL_IMAGE_CODECS and (stream.frames or 0) <= 1
+        default = bool(stream.disposition & av.stream.Disposition.default)
+        return (True, area > 0, not thumbnail, default, area, -stream.index)
+
+    return max(streams, key=rank)
+
+
+def _cut_index(path) -> str | None:
+    """For an MP4/MOV whose top-level boxes run past the end of the file (a
+    copy or recording cut short): which box is cut and where, else None."""
+    path = os.fspath(path)
+    if os.path.splitext(path)[1].lower() not in ISO_MEDIA_EXTENSIONS or not os.path.isfile(path):
+        return None
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as file:
+            position = 0
+            while position + 8 <= size:
+                file.seek(position)
+                header = file.read(16)
+                box_size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+                if box_size == 1 and len(header) == 16:  # 64-bit size follows
+                    box_size = int.from_bytes(header[8:16], "big")
+                if box_size == 0:  # runs to the end of the file
+                    return None
+                if box_size < 8:
+                    return None  # not box structure: no claim
+                if position + box_size > size:
+                    name = kind.decode("latin-1")
+                    what = "index (moov box)" if name == "moov" else f"{name!r} box"
+                    return f"its {what} is cut short: the file ends at {size:,} of {position + box_size:,} bytes"
+                position += box_size
+    except OSError:
+        return None
+    return None
 
 
 def _is_still_image(container, stream) -> bool:
@@ -171,13 +250,8 @@ def probe(path, *, rate: Fraction | None = None) -> VideoInfo:
                 f"{os.fspath(path)} is a still image, not a video "
                 f"(stylize it with an image output such as -o out.png, or vidstyle.stylize_image)"
             )
-        rotation = _stream_rotation(container, stream)
+        mirrored, rotation = _stream_orientation(container, stream)
         width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
-        if width <= 0 or height <= 0:
-            raise InputError(
-                f"{os.fspath(path)}: the video stream has no usable picture size "
-                f"(corrupt header, or larger than FFmpeg decodes)"
-            )
         fps = stream.average_rate or stream.guessed_rate
         duration_s = _announced_video_duration_s(stream)
         if duration_s is None and container.duration:
@@ -188,6 +262,7 @@ def probe(path, *, rate: Fraction | None = None) -> VideoInfo:
             width=width,
             height=height,
             rotation=rotation,
+            mirrored=mirrored,
             fps=Fraction(fps) if fps else None,
             time_base=Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000),
             num_frames=num_frames,
@@ -198,21 +273,64 @@ def probe(path, *, rate: Fraction | None = None) -> VideoInfo:
         )
 
 
-def _stream_rotation(container, stream) -> int:
-    """Clockwise display rotation (0/90/180/270) from the first decoded frame's
-    display matrix (PyAV 18 exposes it per frame, not per stream)."""
+def _stream_orientation(container, stream) -> tuple[bool, int]:
+    """``(mirrored, clockwise)`` from the first decoded frame's display matrix
+    (PyAV 18 exposes it per frame, not per stream); see ``_orientation``."""
     try:
         for frame in container.decode(stream):
-            return _clockwise(frame.rotation)
+            return _orientation(frame)
     except av.error.FFmpegError:
-        return 0
-    return 0
+        return False, 0
+    return False, 0
 
 
 def _clockwise(counterclockwise: int | float) -> int:
     """FFmpeg's display rotation (degrees counterclockwise, -180..180) as
     quarter turns clockwise, in degrees: 0, 90, 180 or 270."""
     return int(round(-float(counterclockwise) / 90.0)) % 4 * 90
+
+
+def _display_matrix(frame) -> tuple[int, ...] | None:
+    """The 3x3 display matrix (16.16 fixed point, row-major) of ``frame``, or None."""
+    try:
+        data = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+    except (AttributeError, KeyError, ValueError):
+        return None
+    if data is None:
+        return None
+    raw = bytes(data)
+    return struct.unpack("=9i", raw[:36]) if len(raw) >= 36 else None
+
+
+def _orientation(frame) -> tuple[bool, int]:
+    """How ``frame`` is turned upright, as FFmpeg's autorotate does
+    (fftools/ffmpeg_filter.c): ``(mirrored, clockwise)`` = mirror left-right
+    first when set, then turn ``clockwise`` degrees (0/90/180/270).
+
+    A rotation only (the matrix's determinant > 0) reads as ``frame.rotation``;
+    a flip or transpose (determinant < 0) is a mirror plus a turn, which
+    ``frame.rotation`` alone would show as a plain turn. Angles that are not
+    quarter turns are rounded to the nearest one.
+    """
+    matrix = _display_matrix(frame)
+    if matrix is None:
+        return False, _clockwise(frame.rotation or 0)
+    m0, m1, m3, m4 = (float(matrix[i]) for i in (0, 1, 3, 4))
+    scale0, scale1 = math.hypot(m0, m3), math.hypot(m1, m4)
+    if scale0 == 0.0 or scale1 == 0.0:
+        return False, 0  # degenerate matrix: FFmpeg leaves the picture as stored
+    theta = float(math.floor(math.degrees(math.atan2(m1 / scale1, m0 / scale0)) + 0.5))
+    theta -= 360.0 * math.floor(theta / 360.0 + 0.9 / 360.0)  # 0 <= theta < 360
+    if abs(theta - 90.0) < 1.0:
+        return (True, 270) if m3 > 0 else (False, 90)  # transpose=cclock_flip, else clock
+    if abs(theta - 180.0) < 1.0:
+        hflip, vflip = m0 < 0, m4 < 0
+        return (hflip != vflip, 180 if vflip else 0)  # vflip = mirror + half turn
+    if abs(theta - 270.0) < 1.0:
+        return (True, 90) if m3 < 0 else (False, 270)  # transpose=clock_flip, else cclock
+    if abs(theta) < 1.0:
+        return (True, 180) if m4 < 0 else (False, 0)  # vflip
+    return False, _clockwise(-theta)
 
 
 def read_frames(
@@ -224,7 +342,7 @@ def read_frames(
     chroma: str = "nearest",
     rate: Fraction | None = None,
 ) -> Iterator[Frame]:
-    """Decode the first video stream of ``src`` as upright RGB frames.
+    """Decode the video stream of ``src`` (``choose_video_stream``) as upright RGB frames.
 
     A generator that owns its container: it is closed when the generator is
     exhausted, closed or garbage collected.
@@ -421,18 +539,20 @@ def _check_complete(src, stream, frames: int, last_end_s: float, fps, opened: _O
 
 def display_size(frame) -> tuple[int, int]:
     """``(width, height)`` in pixels of a decoded ``frame`` once turned upright."""
-    quarter_turns = _clockwise(frame.rotation) // 90
+    quarter_turns = _orientation(frame)[1] // 90
     return (frame.height, frame.width) if quarter_turns % 2 else (frame.width, frame.height)
 
 
 def frame_to_rgb(frame, size: tuple[int, int] | None, *, chroma: str = "nearest") -> np.ndarray:
     """Upright uint8 ``(H, W, 3)`` RGB, at ``size`` = (width, height) if given,
-    chroma upsampled as ``chroma`` says (``CHROMA_UPSAMPLING``).
+    chroma upsampled as ``chroma`` says (``CHROMA_UPSAMPLING``); mirrored and
+    turned as the display matrix says (``_orientation``).
 
     Scaling happens in the stored orientation (the target size swapped for
     quarter turns), in the same swscale call as the colour conversion.
     """
-    quarter_turns = _clockwise(frame.rotation) // 90
+    mirrored, clockwise = _orientation(frame)
+    quarter_turns = clockwise // 90
     width, height = frame.width, frame.height
     if size is not None:
         width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
@@ -447,6 +567,8 @@ def frame_to_rgb(frame, size: tuple[int, int] | None, *, chroma: str = "nearest"
         src_color_range=frame.color_range or None,
     )
     image = rgb.to_ndarray()
+    if mirrored:
+        image = image[:, ::-1]
     if quarter_turns:
         image = np.rot90(image, k=-quarter_turns)  # np.rot90 turns counterclockwise
     return np.ascontiguousarray(image)

@@ -33,7 +33,7 @@ import av
 
 from vidstyle.errors import CorruptInputError, InputError
 from vidstyle.frames import Frame, fit_size
-from vidstyle.media.reading import display_size, error_reason, frame_to_rgb
+from vidstyle.media.reading import choose_video_stream, display_size, error_reason, frame_to_rgb
 
 LAVFI_PREFIX = "lavfi:"
 DEVICE_PREFIX = "/dev/video"
@@ -135,10 +135,11 @@ class LiveSource:
             )
         except (av.error.FFmpegError, OSError) as err:
             raise InputError(f"cannot open live source {_describe(spec)}: {error_reason(err)}") from err
-        if not self.container.streams.video:
+        stream = choose_video_stream(self.container)  # as for a file: not cover art or a thumbnail
+        if stream is None:
             self.container.close()
             raise InputError(f"no video stream in live source {_describe(spec)}")
-        self.stream = self.container.streams.video[0]
+        self.stream = stream
         self.stream.thread_type = "AUTO"
         rate = self.stream.average_rate or self.stream.guessed_rate
         self.nominal_fps: Fraction | None = Fraction(rate) if rate else None
