@@ -132,3 +132,22 @@ def test_eval_command_reports_a_ratio_of_one_for_a_clip_against_itself(tmp_path,
     short = make_clip(tmp_path / "short.mp4", num_frames=3)
     code, _, err = run_cli(capsys, "eval", src, short)
     assert code == 2 and "frame counts differ" in err
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
+    """`vidstyle eval A B | head -1`: no 'internal error' line when the pipe closes; exit code 141 (SIGPIPE)."""
+    src = make_clip(tmp_path / "in.mp4", num_frames=3, audio=False)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vidstyle", "eval", str(src), str(src)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == ""

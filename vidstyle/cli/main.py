@@ -5,13 +5,14 @@
     vidstyle live SOURCE ...         cli/live.py
 
 Exit codes: 0 success, 1 failure during processing, 2 bad usage or bad input,
-130 interrupted.
+130 interrupted, 141 the reader of standard output stopped reading (``| head``).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import select
 import signal
 import sys
 import threading
@@ -58,14 +59,41 @@ def main(argv: list[str] | None = None) -> int:
         detail = f": {err}" if str(err) else ""
         print(f"{PROG}: interrupted{detail}", file=sys.stderr)
         return 130
+    except BrokenPipeError as err:
+        if not _stdout_closed():
+            return _internal_error(err)
+        return 128 + 13  # SIGPIPE's exit code, quietly, as Unix tools end under `| head`
     except Exception as err:  # a bug: still one line, unless debugging
-        if os.environ.get("VIDSTYLE_DEBUG"):
-            raise
-        print(
-            f"{PROG}: internal error: {type(err).__name__}: {err} (set VIDSTYLE_DEBUG=1 for a traceback)",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal_error(err)
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output's reader has gone (a pipe with no reader polls
+    as an error). If so, standard output is pointed at /dev/null, so that the
+    interpreter's last flush does not print a second error."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        broken = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or stdout is not a file
+        return False
+    if broken:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return broken
+
+
+def _internal_error(err: BaseException) -> int:
+    """A bug: one line on stderr and exit code 1 (the traceback with VIDSTYLE_DEBUG=1)."""
+    if os.environ.get("VIDSTYLE_DEBUG"):
+        raise err
+    print(
+        f"{PROG}: internal error: {type(err).__name__}: {err} (set VIDSTYLE_DEBUG=1 for a traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":
