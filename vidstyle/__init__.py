@@ -21,6 +21,7 @@ __all__ = [
     "InputError",
     "CorruptInputError",
     "OutputError",
+    "InterruptedRun",
 ]
 
 
@@ -31,4 +32,10 @@ def __getattr__(name):
         from vidstyle import api
 
         return getattr(api, name)
+    if name == "InterruptedRun":
+        # a KeyboardInterrupt, not a VidstyleError: `except VidstyleError`
+        # (the CLI's error line, the engines' fallbacks) must not catch Ctrl-C
+        from vidstyle.pipeline.video import InterruptedRun
+
+        return InterruptedRun
     raise AttributeError(name)

@@ -571,11 +571,23 @@ class ExportConfig:
 
 
 CONFIG_CLASSES = (StyleConfig, ExportConfig)
+_FIELDS = {f.name: f for owner in CONFIG_CLASSES for f in dataclasses.fields(owner)}
+# a mistyped keyword is told the closest name at least this similar (difflib's
+# ratio): "max_sid" -> max_side (0.93), "sise" -> size (0.75); none for
+# "preset" ~ "resume" (0.67)
+SUGGEST_CUTOFF = 0.75
 
 
-def make_configs(**options) -> tuple[StyleConfig, ExportConfig]:
+def make_configs(*, preset: str | None = None, **options) -> tuple[StyleConfig, ExportConfig]:
     """Split keyword options between StyleConfig and ExportConfig, with one
-    clear error for an unknown name; paths may be ``os.PathLike``."""
+    clear error for an unknown name; paths may be ``os.PathLike``.
+
+    As on the command line: ``preset`` (``fast``, ``balanced``, ``quality``,
+    ``live``; None: the defaults) sets options that explicit ones override;
+    a number, size or list may be given as the text its flag takes
+    (``output_size="640x360"``, ``style_weights="0.7,0.3"``); and ``model``
+    (a look file) selects the ``net`` engine, which an ``engine`` other than
+    ``net`` given beside it contradicts."""
     style_fields = {f.name for f in dataclasses.fields(StyleConfig)}
     export_fields = {f.name for f in dataclasses.fields(ExportConfig)}
     unknown = sorted(set(options) - style_fields - export_fields)
@@ -583,9 +595,40 @@ def make_configs(**options) -> tuple[StyleConfig, ExportConfig]:
         named = [f"{name} (did you mean {hint}?)" if (hint := _keyword_for(name)) else name for name in unknown]
         raise InputError(f"unknown option(s): {', '.join(named)}")
     options = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in options.items()}  # model=Path(...)
+    options = {k: _from_text(k, v) for k, v in options.items()}
+    if options.get("model") is not None:  # as --model: the look's network paints
+        engine = options.setdefault("engine", "net")
+        if engine != "net":
+            raise InputError(
+                f"model= sets engine='net' (a look is painted by its network); engine={engine!r} contradicts it: "
+                "leave engine out, or leave model out to use the optimizer"
+            )
+    if preset is not None:
+        if not isinstance(preset, str):
+            raise InputError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        options = {**preset_options(preset), **options}
     style = StyleConfig(**{k: v for k, v in options.items() if k in style_fields})
     export = ExportConfig(**{k: v for k, v in options.items() if k in export_fields})
     return style, export
+
+
+def _from_text(name: str, value: Any) -> Any:
+    """``value``, or what the field's flag makes of it when it is the text
+    the flag takes (``"640x360"`` for ``output_size``); text fields, and
+    fields whose flag fills several fields or adds to another, are left to
+    the field's check."""
+    if not isinstance(value, str):
+        return value
+    field = _FIELDS[name]
+    if field.metadata["check"].kind not in ("int", "real"):
+        return value
+    for flag in field.metadata.get("flags", ()):
+        if flag.parse is not None and flag.parse is not str and not flag.fields and not flag.after:
+            try:
+                return flag.parse(value)
+            except InputError as err:
+                raise InputError(f"{name}: {err} (or pass the value itself)") from None
+    return value
 
 
 # ----------------------------------------------------------------------------- presets
@@ -655,5 +698,6 @@ def _keyword_for(name: str) -> str | None:
                 if flag.after:  # -t DURATION sets the end
                     return f"{field.name} = {flag.after} + {name}"
                 return ", ".join(flag.fields) if flag.fields else field.name
-    close = difflib.get_close_matches(name, [f.name for f in fields], n=1)
+    names = [f.name for f in fields] + ["preset"]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=SUGGEST_CUTOFF)
     return close[0] if close else None
