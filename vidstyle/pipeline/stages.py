@@ -211,13 +211,24 @@ def stylize_pairs(
             yield frame, motion
 
     policy = WarmStartPolicy.from_config(config)
-    for stylized, _ in stylize_frames(
-        remember(pairs), engine, policy=policy, on_event=on_event, store=store, detail=detail, first_start=first_start
-    ):
-        original = originals.pop(stylized.index)
-        if detail is not None:  # the input at the output size, for --preserve-colors
-            original = original.with_image(full.pop(stylized.index))
-        yield original, stylized
+    try:
+        for stylized, _ in stylize_frames(
+            remember(pairs),
+            engine,
+            policy=policy,
+            on_event=on_event,
+            store=store,
+            detail=detail,
+            first_start=first_start,
+        ):
+            original = originals.pop(stylized.index)
+            if detail is not None:  # the input at the output size, for --preserve-colors
+                original = original.with_image(full.pop(stylized.index))
+            yield original, stylized
+    finally:  # on any exit: an exception's traceback would keep the flow thread's generator alive
+        close = getattr(pairs, "close", None)
+        if close is not None:
+            close()
 
 
 def uses_detail(engine: Engine, size: tuple[int, int], out_size: tuple[int, int], config: StyleConfig) -> bool:

@@ -6,6 +6,12 @@
 Every stage is an iterator; only the last few frames are ever held, so memory
 stays flat however long the clip. Decoding and flow run in background threads
 (OpenCV and PyAV release the GIL) so they overlap with the engine.
+
+Why this module is long: ``stylize_video`` owns a run from set-up to its
+end, and each way a run can end (done, Ctrl-C, corrupt input, a full disk,
+a failure before the first frame) keeps or removes the output, the work
+folder and the threads differently; those paths and their small helpers
+(``check_range``, ``close_feeds``, ``discard_if_empty``) are read together.
 """
 
 from __future__ import annotations
@@ -54,7 +60,11 @@ class InterruptedRun(KeyboardInterrupt):
         # the partial file holds the frames finished in order from the first; with
         # --ray later segments may be finished too: the work folder keeps them all
         written = f"partial output: {partial_output}" if partial_output else "no frame in the output yet"
-        super().__init__(f"{written}; every finished frame is kept in {work_dir}: rerun the same command to resume")
+        if os.path.isdir(work_dir):
+            kept = f"every finished frame is kept in {work_dir}: rerun the same command to resume"
+        else:  # interrupted before a frame was finished: nothing to resume
+            kept = "no frame was finished"
+        super().__init__(f"{written}; {kept}")
         self.partial_output = partial_output
         self.work_dir = work_dir
 
@@ -203,6 +213,7 @@ def stylize_video(
     src, input_notes = resolve_input(os.fspath(src), export, dst=None if dst is None else os.fspath(dst))
     dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src, rate=export.input_fps)
+    check_range(src, info, export)
     styles = load_styles(style, config.model)
     style_paths = style_paths_of(style, config.model)
     stats = RunStats()
@@ -247,6 +258,8 @@ def stylize_video(
         return decode_frames(src, info, export, at_size)
 
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
+    store: FrameStore | None = None
+    low_store: FrameStore | None = None
     if device.type == "cuda":  # device_peak_mb: this run's peak, network and style targets included
         torch.cuda.reset_peak_memory_stats(device)
     try:  # the destination is checked before the network loads
@@ -274,20 +287,24 @@ def stylize_video(
             if detail
             else None
         )
-    except BaseException:
+        if on_start is not None:
+            on_start(dataclasses.replace(info, num_frames=frames_to_stylize(info, export)), size)
+        started = time.perf_counter()
+        record(WorkResumed(frames=store.resumed, path=store.path, restart_reason=store.restart_reason))
+        if info.has_audio and not writer.takes_audio:
+            kind = "an image sequence" if is_sequence_pattern(dst) else f"a {os.path.splitext(dst)[1]} file"
+            record(Notice(f"{kind} has no sound: the audio of {src} is left out"))
+    except BaseException:  # nothing finished yet: remove what this run created, keep the error as it is
         writer.abort()
+        discard_if_empty(store, low_store)
         raise
-    if on_start is not None:
-        on_start(dataclasses.replace(info, num_frames=frames_to_stylize(info, export)), size)
-    started = time.perf_counter()
-    record(WorkResumed(frames=store.resumed, path=store.path, restart_reason=store.restart_reason))
-    if info.has_audio and not writer.takes_audio:
-        kind = "an image sequence" if is_sequence_pattern(dst) else f"a {os.path.splitext(dst)[1]} file"
-        record(Notice(f"{kind} has no sound: the audio of {src} is left out"))
+    feeds: list = []  # the run's generators that run threads: closed on any exit, so the threads end
     try:
         frames, retime = decode(out_size if detail else size)
+        decoded = prefetch(frames, depth=DECODE_PREFETCH_DEPTH)
+        feeds.append(decoded)
         stylized = stylize_pairs(
-            prefetch(frames, depth=DECODE_PREFETCH_DEPTH),
+            decoded,
             engine,
             config=config,
             on_event=record,
@@ -295,6 +312,7 @@ def stylize_video(
             size=size,
             low_store=low_store,
         )
+        feeds.insert(0, stylized)  # the outer one first: it closes its flow thread
         if config.passes > 1:
             inputs = FrameStore(store.path, fingerprint=store.fingerprint, shape=store.shape, name="inputs")
             for original, _ in stylized:
@@ -308,35 +326,49 @@ def stylize_video(
             writer.write(frame)
         if not stats.frames:
             raise InputError(f"{src}: no video frames to stylize in the requested range")
+        close_feeds(feeds)
         writer.close()
     except (KeyboardInterrupt, CorruptInputError) as err:
         # Keep what is finished: a playable, clearly named partial output, and
         # the work directory so that the same command resumes.
+        close_feeds(feeds)
         for saving in (store, low_store):
             if saving is not None:
                 saving.flush(raise_error=False)  # every handed-over frame on disk
-        try:
-            partial = writer.close_partial()
-        except OutputError:  # the output folder went away too: the work directory still has every frame
+        partial = None
+        if store.frames_on_disk() == 0:  # interrupted before a frame was finished: nothing to keep
             writer.abort()
-            partial = None
+            discard_if_empty(store, low_store)
+        else:
+            try:
+                partial = writer.close_partial()
+            except OutputError:  # the output folder went away too: the work directory still has every frame
+                writer.abort()
         if isinstance(err, CorruptInputError):
             where = f"; the {err.frame_index} frames before it are in {partial}" if partial else ""
             raise CorruptInputError(f"{err}{where}", frame_index=err.frame_index) from err
         raise InterruptedRun(partial_output=partial, work_dir=store.path) from err
     except (OutputError, OutOfMemoryError) as err:  # disk full, encoder, memory: the finished frames stay
+        close_feeds(feeds)
         writer.abort()
-        store.flush(raise_error=False)  # count: the frames on disk
-        kept = (
-            f"the {store.count} finished frames are kept in {store.path}; rerun the same command to continue"
-            if store.count
-            else "no frame was finished"
-        )
+        store.flush(raise_error=False)  # count: the frames saved
+        on_disk = store.frames_on_disk()  # another run onto the same output may have removed the folder
+        if on_disk:
+            kept = f"the {on_disk} finished frames are kept in {store.path}; rerun the same command to continue"
+        elif store.count:
+            kept = f"the finished frames are lost: {store.path} was removed (another run onto {dst}?)"
+        else:
+            kept = "no frame was finished"
+        discard_if_empty(store, low_store)
         err.args = (f"{err}; {kept}",)
         raise
     except BaseException:
+        close_feeds(feeds)
         writer.abort()
+        discard_if_empty(store, low_store)
         raise
+    finally:
+        close_feeds(feeds)  # whatever happened, no thread of this run outlives it
     if not export.keep_work:
         store.remove()
     return stats.summary(
@@ -350,6 +382,39 @@ def stylize_video(
         compile=_compile_stats(engine),
         device_peak_mb=_device_peak_mb(engine.device),
     )
+
+
+def check_range(src: str, info: VideoInfo, export: ExportConfig) -> None:
+    """InputError (exit code 2) before any work when -ss starts at or past the
+    end of the source (its duration known; else the run finds no frame and says so)."""
+    if export.start_s is not None and info.duration_s is not None and export.start_s >= info.duration_s:
+        raise InputError(
+            f"{src}: no video frames to stylize in the requested range: it starts at {export.start_s:g}s, "
+            f"the video ends at {info.duration_s:g}s"
+        )
+
+
+def close_feeds(feeds: list) -> None:
+    """Close the run's generators (``threads.prefetch`` and the stages that
+    hold one): each stops and joins its thread. An exception keeps their
+    frames alive through its traceback (a notebook keeps the last one), so
+    they are closed here, not left to the garbage collector."""
+    while feeds:
+        feeds.pop(0).close()
+
+
+def discard_if_empty(*stores: FrameStore | None) -> None:
+    """Remove the work directory of ``stores`` (the first is the main one)
+    when it holds no finished frame: a run that failed before its first
+    frame leaves nothing behind; one with finished frames keeps them to resume."""
+    main = stores[0]
+    if main is None:
+        return
+    for store in stores:
+        if store is not None:
+            store.flush(raise_error=False)
+    if main.frames_on_disk() == 0:
+        main.remove()
 
 
 def _device_peak_mb(device) -> float | None:

@@ -233,6 +233,13 @@ class FrameStore:
             f.flush()
             os.fsync(f.fileno())
 
+    def frames_on_disk(self) -> int:
+        """Complete frames in the work directory now, read from the disk (0
+        when the folder is gone: another run onto the same output removed it)."""
+        if self._read_meta() is None:
+            return 0
+        return self._complete_frames()
+
     def remove(self) -> None:
         """Delete the work directory (after a successful run: a failed save
         no longer matters)."""
