@@ -161,7 +161,7 @@ NONSENSE = [
     (["--fps", "1/1000"], "frame rate must be between 1/100 and 1000"),
     (["--fps", "0.001"], "got 0.001"),
     (["--style-scale", "nan"], "style-scale must be a finite number"),
-    (["--style-scale", "1e9"], "style-scale must be between 0 and 4"),
+    (["--style-scale", "1e9"], "style-scale must be greater than 0 and at most 4"),
     (["--tolerance", "nan"], "tolerance must be a finite number"),
     (["--seed", "-1"], "seed must be between 0 and"),
     (["--long-term", "0"], "long-term offsets must be between 1 and 64"),

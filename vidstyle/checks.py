@@ -50,8 +50,11 @@ class Check:
     unit: str = ""  # " pixels", " seconds": shown after the bounds
 
     def describe(self) -> str:
-        """The valid range in words: ``positive``, ``>= 0``, ``between 0 and 1``."""
+        """The valid range in words: ``positive``, ``>= 0``, ``between 0 and 1``,
+        ``greater than 0 and at most 10080`` (a bound the range excludes)."""
         lo, hi, unit = self.minimum, self.maximum, self.unit
+        if lo is not None and hi is not None and self.exclusive_minimum:
+            return f"greater than {_show(lo)} and at most {_show(hi)}{unit}"
         if lo is not None and hi is not None:
             return f"between {_show(lo)} and {_show(hi)}{unit}"
         if lo is not None and ((lo == 0 and self.exclusive_minimum) or (self.kind == "int" and lo == 1)):

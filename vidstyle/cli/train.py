@@ -14,13 +14,39 @@ import json
 import os
 import sys
 
-from vidstyle.cli.options import PROG, Parser, add_style_options, argparse_type, field_type, style_options
+from vidstyle.cli.options import (
+    PROG,
+    Parser,
+    add_style_options,
+    argparse_type,
+    config_options,
+    field_type,
+    style_options,
+)
 from vidstyle.cli.progress import TrainingBar
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.parsing import parse_int
 from vidstyle.training.look import LOOK_SUFFIX
 from vidstyle.training.loop import MAX_BATCH_PAIRS, MAX_CROP, MIN_CROP, check_batch_pairs, check_crop
+
+# Style options (shared with the file and live commands) that set how a frame
+# is stylized, not what a network learns: refused here, never silently ignored.
+NOT_FOR_TRAINING = (
+    "--engine",
+    "--net-blend",
+    "--net-refine",
+    "--optimizer",
+    "--iters",
+    "--tolerance",
+    "--init",
+    "--detail-iters",
+    "--output-size",
+    "--carry-warp",
+    "--long-term",
+)
+# The file command's budget of on-the-fly training, and this command's own flag for it.
+BUDGET_FLAGS = {"--train-minutes": "--minutes", "--train-steps": "--steps"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,13 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     g = parser.add_argument_group("training")
     g.add_argument(
         "--minutes",
-        dest="train_minutes",
+        dest="minutes",
         type=field_type(StyleConfig, "train_minutes"),
         metavar="M",
         help="training budget in wall-clock minutes (default 5; with --steps: whichever comes first)",
     )
     g.add_argument(
-        "--steps", dest="train_steps", type=field_type(StyleConfig, "train_steps"), metavar="N", help="training steps"
+        "--steps", dest="steps", type=field_type(StyleConfig, "train_steps"), metavar="N", help="training steps"
     )
     g.add_argument(
         "--batch",
@@ -81,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     """``vidstyle train ...``: returns the exit code (errors are raised)."""
     args = build_parser().parse_args(argv)
+    check_training_options(args)
+    args.train_minutes, args.train_steps = args.minutes, args.steps
     options = style_options(args)
     config = StyleConfig(**options)
     from vidstyle.media import find_input_sequence, input_files, load_image, looks_like_sequence
@@ -127,7 +155,7 @@ def run(argv: list[str]) -> int:
             style_names=[os.path.basename(p) for p in args.style],
             checkpoint=checkpoint,
             resume=args.resume,
-            on_event=bar.on_event,
+            on_event=_training_events(bar, args, checkpoint),
         )
     except KeyboardInterrupt as err:
         raise KeyboardInterrupt(f"checkpoint kept in {checkpoint}; rerun the same command to resume") from err
@@ -146,3 +174,60 @@ def run(argv: list[str]) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def check_training_options(args: argparse.Namespace) -> None:
+    """InputError (exit code 2) for a style option typed that training has
+    no use for: the file and live commands' stylizing options, and their
+    on-the-fly training budget (this command's is --minutes/--steps)."""
+    typed = {
+        name
+        for option in config_options(StyleConfig, groups=["style"])
+        if getattr(args, option.dest, None) is not None
+        for name in option.flag.names[:1]
+    }
+    if "--model" in typed:
+        raise InputError(
+            "--model does not apply to training: vidstyle train starts a network from scratch "
+            "(fine-tuning a look is not supported); use --model LOOK.pt with the file and live commands"
+        )
+    for flag, ours in BUDGET_FLAGS.items():
+        if flag in typed:
+            raise InputError(f"{flag} is the file command's training budget; vidstyle train takes {ours}")
+    unused = [flag for flag in NOT_FOR_TRAINING if flag in typed]
+    if unused:
+        verb = "does" if len(unused) == 1 else "do"
+        raise InputError(
+            f"{', '.join(unused)} {verb} not apply to training: they set how the file and live commands "
+            "stylize (give them there, with --model LOOK.pt)"
+        )
+
+
+def _training_events(bar: TrainingBar, args: argparse.Namespace, checkpoint: str):
+    """``train_look``'s ``on_event``: notes as ``note: ...`` lines, a resumed
+    checkpoint already past the budget said in words (it is written as it
+    is, without a bar), the rest to the progress bar."""
+    from vidstyle.pipeline.events import Notice
+    from vidstyle.training import TrainingStarted
+
+    def on_event(event) -> None:
+        if isinstance(event, Notice):
+            if not args.quiet:
+                print(f"note: {event.message}", file=sys.stderr)
+            return
+        if isinstance(event, TrainingStarted) and event.step and event.restart_reason is None:
+            past = None
+            if event.steps is not None and event.step >= event.steps:
+                past = f"at step {event.step}, past --steps {event.steps}"
+            elif event.budget_s is not None and event.elapsed_s >= event.budget_s:
+                past = f"{event.elapsed_s / 60:.1f} min in, past --minutes {event.budget_s / 60:g}"
+            if past is not None:
+                if not args.quiet:
+                    print(
+                        f"note: the checkpoint {checkpoint} is {past}: writing it as it is (--no-resume to start over)",
+                        file=sys.stderr,
+                    )
+                return
+        bar.on_event(event)
+
+    return on_event

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -81,9 +81,17 @@ def images_digest(images_u8: Sequence[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def load_pairs(clips: Sequence, *, config: StyleConfig, max_pairs: int = MAX_PAIRS) -> list[FramePair]:
+def load_pairs(
+    clips: Sequence,
+    *,
+    config: StyleConfig,
+    max_pairs: int = MAX_PAIRS,
+    on_note: Callable[[str], None] | None = None,
+) -> list[FramePair]:
     """Consecutive frame pairs of ``clips`` at their processing size, evenly
-    thinned to at most ``max_pairs``, scene cuts left out.
+    thinned to at most ``max_pairs``, scene cuts left out. A clip of one
+    frame (no pair) among others that have pairs is left out with a note
+    (``on_note``).
 
     Raises:
         InputError: a clip cannot be read, or the clips give no pair.
@@ -101,6 +109,9 @@ def load_pairs(clips: Sequence, *, config: StyleConfig, max_pairs: int = MAX_PAI
     total = sum(len(p) for p in per_clip)
     if total == 0:
         raise InputError(f"no consecutive frames to train on in {', '.join(map(str, clips))} (a clip needs 2 frames)")
+    for clip, clip_pairs in zip(clips, per_clip, strict=True):
+        if not clip_pairs and on_note is not None:
+            on_note(f"{os.fspath(clip)} has fewer than 2 frames: left out of training (a clip needs 2 frames)")
     keep_every = max(1, -(-total // max_pairs))
     pairs = []
     for clip_pairs in per_clip:

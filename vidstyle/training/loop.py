@@ -40,6 +40,7 @@ from vidstyle.engines.optimize import OptimizerEngine
 from vidstyle.engines.out_of_memory import describe_training, memory_guard
 from vidstyle.errors import InputError
 from vidstyle.losses import content_loss, style_loss, temporal_loss, total_variation
+from vidstyle.pipeline.events import Notice
 from vidstyle.training.data import (
     clip_identity,
     crop_side,
@@ -245,7 +246,8 @@ def train_look(
         config: style, loss and size options (as for the optimizer).
         checkpoint: path of the checkpoint to write (and resume from when
             ``resume``); None: none.
-        on_event: receives TrainingStarted, StepDone, CheckpointSaved, TrainingDone.
+        on_event: receives TrainingStarted, StepDone, CheckpointSaved, TrainingDone,
+            and ``pipeline.events.Notice`` (a clip left out: fewer than 2 frames).
         on_the_fly: training for a file run (the ``net`` engine without a
             look file): the out-of-memory advice names that run's options.
 
@@ -278,7 +280,7 @@ def train_look(
         )
 
     with guard("reading the training clips", on=torch.device("cpu")):  # decoded and flow on the host
-        pairs = load_pairs(clips, config=config)
+        pairs = load_pairs(clips, config=config, on_note=lambda message: emit(Notice(message)))
     frame_size = (pairs[0].current_u8.shape[1], pairs[0].current_u8.shape[0])
     crop = crop_side(pairs, options.crop)
     check_step_memory(crop, options.batch_pairs, device=device, dtype=judge.dtype, on_the_fly=on_the_fly)
