@@ -519,7 +519,7 @@ def test_live_help_says_the_bounds_and_the_output_size(capsys):
     with pytest.raises(SystemExit):
         main(["live", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "camera frame rate to ask for (between 0 and 240 frames per second)" in text
+    assert "camera frame rate to ask for (greater than 0 and at most 240 frames per second)" in text
     assert "between 0.01 and 240 frames per second" in text and "between 0.01 and 60 seconds" in text
     assert "scaled up, with no detail stage" in text
 

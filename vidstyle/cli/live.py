@@ -128,10 +128,12 @@ def run(argv: list[str]) -> int:
     if args.side_by_side and not args.preview:
         raise InputError("--side-by-side needs --preview")
     if args.output:
-        check_recording_name(args.output)
+        live.check_recording_name(args.output)
     options = style_options(args)
     config = StyleConfig(**options)
-    check_not_a_still(args.source)
+    from vidstyle.media import check_live_source
+
+    check_live_source(args.source)
     if "num_threads" not in options:
         config = config.replace(num_threads=live.default_num_threads(config.engine))
     live_options = live.LiveOptions(
@@ -203,39 +205,6 @@ def run(argv: list[str]) -> int:
             status.close()
     _print_summary(summary, as_json=args.json, quiet=args.quiet, wanted_recording=args.output)
     return 0
-
-
-def check_recording_name(dst: str) -> None:
-    """OutputError (exit code 2) for ``-o`` naming an image or an image
-    sequence: a live recording is a video file, whose timestamps keep the
-    pace of a run that drops frames (a sequence has none)."""
-    from vidstyle.media.formats import OUTPUT_FORMATS, SEQUENCE_EXTENSIONS
-
-    folder, name = os.path.split(dst)
-    stem, ext = os.path.splitext(name)
-    if "%" not in name and ext.lower() not in SEQUENCE_EXTENSIONS:
-        return
-    suggestion = (
-        (folder.rstrip("/" + os.sep) or "live") + ".mp4" if "%" in name else os.path.join(folder, stem + ".mp4")
-    )
-    raise OutputError(
-        f"-o {dst}: live mode records to a video file ({' '.join(OUTPUT_FORMATS)}), not to images or an image "
-        f"sequence; e.g. -o {suggestion}"
-    )
-
-
-def check_not_a_still(source: str) -> None:
-    """InputError (exit code 2) for a still image (PNG, JPEG...) given as the
-    live source: it has one frame; the file command stylizes it."""
-    if not os.path.isfile(source):  # a camera, a URL, lavfi:GRAPH
-        return
-    from vidstyle.media import is_still_image
-
-    if is_still_image(source):
-        raise InputError(
-            f"{source} is a still image, not a live source (a camera, a stream or a video); "
-            f"stylize it with 'vidstyle {source} --style IMAGE'"
-        )
 
 
 def _target_fps(args) -> float | None:

@@ -112,11 +112,13 @@ class TrainingBar:
         self.by_time = False
 
     def on_event(self, event) -> None:
-        from vidstyle.training import CheckpointSaved, StepDone, TrainingDone, TrainingStarted
+        from vidstyle.training import CheckpointSaved, StepDone, TrainingDone, TrainingNote, TrainingStarted
 
         if not self.enabled:
             return
-        if isinstance(event, TrainingStarted):
+        if isinstance(event, TrainingNote):
+            print(f"note: {event.message}", file=self.file)
+        elif isinstance(event, TrainingStarted):
             from tqdm import tqdm
 
             if event.restart_reason:

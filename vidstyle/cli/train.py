@@ -207,11 +207,10 @@ def _training_events(bar: TrainingBar, args: argparse.Namespace, checkpoint: str
     """``train_look``'s ``on_event``: notes as ``note: ...`` lines, a resumed
     checkpoint already past the budget said in words (it is written as it
     is, without a bar), the rest to the progress bar."""
-    from vidstyle.pipeline.events import Notice
-    from vidstyle.training import TrainingStarted
+    from vidstyle.training import TrainingNote, TrainingStarted
 
     def on_event(event) -> None:
-        if isinstance(event, Notice):
+        if isinstance(event, TrainingNote):
             if not args.quiet:
                 print(f"note: {event.message}", file=sys.stderr)
             return

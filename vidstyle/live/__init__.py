@@ -51,7 +51,14 @@ from vidstyle.live.loop import (
     default_num_threads,
     run_live,
 )
-from vidstyle.live.sinks import OUTPUT_TIME_BASE, PreviewWindow, RecordingSink, Sink, StreamSink
+from vidstyle.live.sinks import (
+    OUTPUT_TIME_BASE,
+    PreviewWindow,
+    RecordingSink,
+    Sink,
+    StreamSink,
+    check_recording_name,
+)
 
 __all__ = [
     "run_live",
@@ -74,4 +81,5 @@ __all__ = [
     "StreamSink",
     "PreviewWindow",
     "OUTPUT_TIME_BASE",
+    "check_recording_name",
 ]

@@ -18,8 +18,9 @@ from typing import Protocol
 
 import numpy as np
 
-from vidstyle.errors import InputError
+from vidstyle.errors import InputError, OutputError
 from vidstyle.frames import Frame
+from vidstyle.media.formats import OUTPUT_FORMATS, SEQUENCE_EXTENSIONS
 
 OUTPUT_TIME_BASE = Fraction(1, 1000)  # output timestamps: milliseconds of wall clock since the start
 PREVIEW_DISPLAY_SIDE = 512  # the preview window shows frames enlarged to this longer side
@@ -165,3 +166,20 @@ class PreviewWindow:
 
     def close(self) -> None:
         self._cv2.destroyWindow(self.title)
+
+
+def check_recording_name(dst: str) -> None:
+    """OutputError (exit code 2) for ``-o`` naming an image or an image
+    sequence: a live recording is a video file, whose timestamps keep the
+    pace of a run that drops frames (a sequence has none)."""
+    folder, name = os.path.split(dst)
+    stem, ext = os.path.splitext(name)
+    if "%" not in name and ext.lower() not in SEQUENCE_EXTENSIONS:
+        return
+    suggestion = (
+        (folder.rstrip("/" + os.sep) or "live") + ".mp4" if "%" in name else os.path.join(folder, stem + ".mp4")
+    )
+    raise OutputError(
+        f"-o {dst}: live mode records to a video file ({' '.join(OUTPUT_FORMATS)}), not to images or an image "
+        f"sequence; e.g. -o {suggestion}"
+    )

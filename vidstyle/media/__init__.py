@@ -80,6 +80,7 @@ _EXPORTS = {
     "open_source": "sources",
     "parse_source": "sources",
     "LiveSource": "sources",
+    "check_live_source": "sources",
     "SourceSpec": "sources",
     "StreamWriter": "stream_writer",
 }

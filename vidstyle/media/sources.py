@@ -33,7 +33,7 @@ import av
 
 from vidstyle.errors import CorruptInputError, InputError
 from vidstyle.frames import Frame, fit_size
-from vidstyle.media.reading import choose_video_stream, display_size, error_reason, frame_to_rgb
+from vidstyle.media.reading import choose_video_stream, display_size, error_reason, frame_to_rgb, is_still_image
 
 LAVFI_PREFIX = "lavfi:"
 DEVICE_PREFIX = "/dev/video"
@@ -227,3 +227,15 @@ class _PacingClock:
         due = self._origin[0] + media_s - self._origin[1]
         if due > now:
             time.sleep(min(due - now, MAX_PACING_SLEEP_S))
+
+
+def check_live_source(source: str) -> None:
+    """InputError (exit code 2) for a still image (PNG, JPEG...) given as the
+    live source: it has one frame; the file command stylizes it."""
+    if not os.path.isfile(source):  # a camera, a URL, lavfi:GRAPH
+        return
+    if is_still_image(source):
+        raise InputError(
+            f"{source} is a still image, not a live source (a camera, a stream or a video); "
+            f"stylize it with 'vidstyle {source} --style IMAGE'"
+        )

@@ -40,7 +40,6 @@ from vidstyle.engines.optimize import OptimizerEngine
 from vidstyle.engines.out_of_memory import describe_training, memory_guard
 from vidstyle.errors import InputError
 from vidstyle.losses import content_loss, style_loss, temporal_loss, total_variation
-from vidstyle.pipeline.events import Notice
 from vidstyle.training.data import (
     clip_identity,
     crop_side,
@@ -202,6 +201,14 @@ class StepDone:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainingNote:
+    """Something the user should know before training starts (a clip left
+    out); shown as a ``note:`` line."""
+
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
 class CheckpointSaved:
     path: str
     step: int
@@ -247,7 +254,7 @@ def train_look(
         checkpoint: path of the checkpoint to write (and resume from when
             ``resume``); None: none.
         on_event: receives TrainingStarted, StepDone, CheckpointSaved, TrainingDone,
-            and ``pipeline.events.Notice`` (a clip left out: fewer than 2 frames).
+            and ``TrainingNote`` (a clip left out: fewer than 2 frames).
         on_the_fly: training for a file run (the ``net`` engine without a
             look file): the out-of-memory advice names that run's options.
 
@@ -280,7 +287,7 @@ def train_look(
         )
 
     with guard("reading the training clips", on=torch.device("cpu")):  # decoded and flow on the host
-        pairs = load_pairs(clips, config=config, on_note=lambda message: emit(Notice(message)))
+        pairs = load_pairs(clips, config=config, on_note=lambda message: emit(TrainingNote(message)))
     frame_size = (pairs[0].current_u8.shape[1], pairs[0].current_u8.shape[0])
     crop = crop_side(pairs, options.crop)
     check_step_memory(crop, options.batch_pairs, device=device, dtype=judge.dtype, on_the_fly=on_the_fly)
