@@ -357,6 +357,22 @@ def test_a_trim_shorter_than_one_aac_packet_keeps_the_audio_of_its_span(tmp_path
     assert video_s <= end_s <= video_s + AAC_PACKET_S  # whole packets: a decoder plays at most one past the end
 
 
+def test_a_trimmed_mkv_keeps_its_video_where_the_trim_puts_it(tmp_path, capsys, fake_engine):
+    # Matroska has no edit list: a copied AAC packet starting before -ss shifted the whole file
+    # (the video started up to a packet late); it is left out there, as MP4/MOV skip it instead.
+    src = make_clip(tmp_path / "in.mp4", num_frames=50)  # frames every 40 ms, AAC packets of 23 ms
+    starts = {}
+    for ext in (".mkv", ".mp4"):
+        dst = tmp_path / f"out{ext}"
+        code, _, err = run_cli(capsys, src, "--style", STYLE_PATH, "-o", dst, "-ss", "0.5", "-t", "0.3", *FAST)
+        assert code == 0, err
+        with av.open(str(dst)) as container:
+            starts[ext] = next(container.decode(video=0)).time
+        audio_start_s, _ = decoded_audio_span_s(dst)
+        assert 0.0 <= audio_start_s < AAC_PACKET_S
+    assert starts[".mkv"] == pytest.approx(0.02, abs=1e-3) and starts[".mp4"] == pytest.approx(0.02, abs=1e-3)
+
+
 def test_multi_pass_replays_through_fps_and_compare(tmp_path, capsys, fake_engine):
     src = make_clip(tmp_path / "in.mp4", num_frames=12, audio=False)
     code, out, err = run_cli(

@@ -4,6 +4,10 @@ the sample and re-encoded (in a channel layout the encoder takes: libopus
 refuses 5.1(side) and 2.1, for instance); trimmed to the same range as the
 video so a clip stays in sync, and muxed only as far as the video written so
 far (an interrupted run's partial file ends its audio with its video).
+
+Why this module is long: the copied and the re-encoded paths share the
+range, timing and interleaving rules of ``AudioPassthrough``, and the
+channel-layout choice (``encoder_layout``) serves only the re-encoding.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import av
 import numpy as np
 
 from vidstyle.media.formats import OPUS_RATES, OutputFormat
+from vidstyle.media.timestamps import DTS_TIMED_FORMATS
 
 DEFAULT_SAMPLE_RATE = 48000  # re-encoding a source that does not say its rate (or one the encoder refuses)
 # Layouts a re-encoded track falls back to when the encoder refuses the
@@ -88,9 +93,12 @@ class AudioPassthrough:
     ``[origin_s, end_s)`` is kept, even one longer than the range (an AAC
     packet is 1024 samples, 21-23 ms), and the container is told the exact
     range: the first packet starts before 0 (MP4/MOV skip that part by an
-    edit list, as FFmpeg's demuxer does) and the last one's duration ends at
-    ``end_s`` (the stream's duration; decoders that ignore it play the rest
-    of that packet, at most one packet past the video's end).
+    edit list, as FFmpeg's demuxer does; other containers have no edit list
+    and start at the first packet muxed, so there a packet straddling the
+    start is left out: up to one packet of audio, the video starting at 0)
+    and the last one's duration ends at ``end_s`` (the stream's duration;
+    decoders that ignore it play the rest of that packet, at most one packet
+    past the video's end).
 
     Re-encoded tracks keep their channel layout when the encoder takes it,
     else get the nearest one it takes (``encoder_layout``); the encoder is
@@ -121,6 +129,9 @@ class AudioPassthrough:
     def __init__(self, source, container, fmt: OutputFormat, *, end_s: float | None):
         self.source = source
         self.container = container
+        # MP4/MOV skip the part of a first packet before 0 by an edit list; other
+        # containers would start the whole file at that packet, the video late.
+        self.edit_lists = container.format.name in DTS_TIMED_FORMATS
         self.end_s = end_s
         self.origin_s = 0.0
         self.tracks: list[AudioTrack] = []
@@ -227,8 +238,9 @@ class AudioPassthrough:
         if self.end_s is not None and start_s >= self.end_s - TIME_EPSILON_S:
             track.done = True
             return
-        if self.origin_s > 0 and start_s < self.origin_s and end_s <= self.origin_s + TIME_EPSILON_S:
-            return  # before the range; untrimmed copies keep everything, AAC priming packets included
+        if self.origin_s > 0 and start_s < self.origin_s - TIME_EPSILON_S:
+            if end_s <= self.origin_s + TIME_EPSILON_S or not self.edit_lists:
+                return  # before the range (or straddling it, without edit lists); untrimmed copies keep everything
         if self.end_s is not None and end_s > self.end_s + TIME_EPSILON_S:
             packet.duration = max(1, round((self.end_s - start_s) / float(packet.time_base)))
         shift = round(Fraction(self.origin_s) / packet.time_base)
