@@ -63,7 +63,8 @@ class RecordingSink:
             last frame of a fast run outlast the others, and readers take the
             file for truncated.
 
-    Raises OutputError (from the writer) for a bad destination.
+    Raises OutputError for a bad destination: an image or image-sequence name
+    (``check_recording_name``), else from the writer.
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class RecordingSink:
     ):
         from vidstyle.media import VideoWriter
 
+        check_recording_name(os.fspath(path))
         self.path: str | None = os.fspath(path)
         self.fps = Fraction(fps).limit_denominator(1001)
         self._last: Frame | None = None

@@ -151,21 +151,6 @@ class AudioPassthrough:
         self.done = False
         self.closed = False
 
-    @property
-    def in_stream(self):
-        """The first audio stream of the source."""
-        return self.tracks[0].in_stream
-
-    @property
-    def out_stream(self):
-        """The output stream of the first audio track."""
-        return self.tracks[0].out_stream
-
-    @property
-    def copy(self) -> bool:
-        """The first audio track is copied (not re-encoded)."""
-        return self.tracks[0].copy
-
     def start(self, origin_s: float) -> None:
         """Begin at source time ``origin_s`` (seconds), which becomes output time 0."""
         self.origin_s = origin_s
