@@ -5,7 +5,8 @@ flicker of the resulting looks. One command, prints a table.
 
 Each recipe trains a look on the sample clip (``--clip``: another) at 256 px
 with ``train_look``
-(``--threads`` torch threads, ``--minutes`` of wall time), then paints the
+(``--threads`` torch threads, ``--minutes`` of wall time; ``--keep DIR``
+saves the looks), then paints the
 first 24 frames raw (no blend) and reports: steps, CPU-minutes, style loss
 relative to the optimizer's frames (``--reference DIR``: PNG frames of an
 optimizer run, e.g. the optimizer's folder that benchmarks/engines.py leaves;
@@ -24,6 +25,8 @@ flicker (vidstyle eval's meter, lossless). Recipes (``TrainingOptions`` /
     prior-t1e2    the same at temporal weight 1e2
     gain16        style gain 16 instead of 4
     tanh          Johnson's tanh output instead of the residual one
+    noise1        one input channel of noise (fixed at inference; Ulyanov et al. 2016)
+    noise3        three input channels of noise
 
 A look with a prior paints the frames through the file pipeline (each frame
 given the previous output; the lossless PNGs); the others paint each frame
@@ -70,6 +73,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (TrainingOptions fields, Styl
     "prior-t1e2": (PRIOR, {"temporal_weight": 1e2}),
     "gain16": ({"style_gain": 16.0}, {}),
     "tanh": ({"output": "tanh"}, {}),
+    "noise1": ({"noise": 1}, {}),
+    "noise3": ({"noise": 3}, {}),
 }
 
 
@@ -80,6 +85,7 @@ def main() -> None:
     parser.add_argument("--recipes", default="default,pairs", help=f"comma-separated, of: {', '.join(RECIPES)}")
     parser.add_argument("--reference", metavar="DIR", help="the optimizer's PNG frames of the first 24 frames")
     parser.add_argument("--clip", default=SAMPLE, help="the clip to train on and paint (default: the sample)")
+    parser.add_argument("--keep", metavar="DIR", help="save each recipe's look as DIR/RECIPE.pt")
     args = parser.parse_args()
     names = args.recipes.split(",")
     unknown = [n for n in names if n not in RECIPES]
@@ -118,6 +124,9 @@ def main() -> None:
             clips=[args.clip],
             options=TrainingOptions(minutes=args.minutes, **training),
         )
+        if args.keep:
+            os.makedirs(args.keep, exist_ok=True)
+            atomic_save(trained.payload, os.path.join(args.keep, f"{name}.pt"))
         if trained.net.prior:
             outs = _through_the_pipeline(trained.payload, config, args.clip, size, fps=fps)
         else:

@@ -47,6 +47,7 @@ RESIDUAL_BLOCKS = 3
 OUTPUTS = ("tanh", "residual")
 OUTPUT = "tanh"  # see StyleNet
 PRIOR_CHANNELS = 7  # image, masked prior, mask (StyleNet's ``prior``)
+NOISE_SEED = 0  # the fixed noise field a network with ``noise`` channels sees at inference
 # The residual output's input clamp (logit(0) and logit(1) are infinite). A
 # near-white pixel at 1e-3 needs the body to reach -6.9 to turn mid-grey and
 # the sigmoid's slope there is 0.001: on bikes.mp4 (a white object on grey),
@@ -118,6 +119,13 @@ class StyleNet(nn.Module):
             carries the previous strokes over reliable pixels and the trained
             one repaints where they are missing or stale. Only with the
             ``residual`` output. Without a prior (a cold start) both are zero.
+        noise: this many extra input channels of standard normal noise
+            (Ulyanov et al. 2016, "Texture networks"): a translation-
+            equivariant network maps a flat region to a flat (or regularly
+            hatched) one, and noise gives it something to paint strokes from.
+            Training draws fresh noise each step; at inference the noise is one
+            fixed field per frame size (``fixed_noise``), so a still shot
+            gives a still painting.
     """
 
     def __init__(
@@ -128,6 +136,7 @@ class StyleNet(nn.Module):
         output: str = OUTPUT,
         logit_eps: float = LOGIT_EPS,
         prior: bool = False,
+        noise: int = 0,
     ):
         super().__init__()
         if output not in OUTPUTS:
@@ -135,6 +144,9 @@ class StyleNet(nn.Module):
         if prior and output != "residual":
             raise ValueError("a network with a prior needs the residual output")
         self.prior = bool(prior)
+        if not 0 <= noise <= 16:
+            raise ValueError(f"noise must be 0 to 16 channels, got {noise}")
+        self.noise = int(noise)
         c1, c2, c3 = channels
         self.channels = tuple(int(c) for c in channels)
         self.residual_blocks = int(residual_blocks)
@@ -147,7 +159,7 @@ class StyleNet(nn.Module):
             return [nn.InstanceNorm2d(c, affine=True), nn.ReLU(inplace=True)]
 
         self.body = nn.Sequential(
-            ConvLayer(PRIOR_CHANNELS if prior else 3, c1, 9),
+            ConvLayer((PRIOR_CHANNELS if prior else 3) + self.noise, c1, 9),
             *norm_relu(c1),
             ConvLayer(c1, c2, 3, stride=2),
             *norm_relu(c2),
@@ -167,12 +179,17 @@ class StyleNet(nn.Module):
             nn.init.zeros_(last.bias)
 
     def forward(
-        self, image: torch.Tensor, prior: torch.Tensor | None = None, mask: torch.Tensor | None = None
+        self,
+        image: torch.Tensor,
+        prior: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``image`` ``(B, 3, H, W)`` in [0, 1]; with ``self.prior``, the warped
         previous output ``prior`` ``(B, 3, H, W)`` and its reliability
         ``mask`` ``(B, 1, H, W)`` in [0, 1] (None: a cold start; ignored
-        without ``self.prior``)."""
+        without ``self.prior``); with ``self.noise`` channels, ``noise``
+        ``(B or 1, noise, H, W)`` (None: ``fixed_noise``)."""
         height, width = image.shape[-2:]
         pad_h, pad_w = -height % 4, -width % 4
         x = base = image
@@ -183,6 +200,10 @@ class StyleNet(nn.Module):
             mask = mask.clamp(0, 1)
             base = mask * prior + (1 - mask) * image
             x = torch.cat([image, prior * mask, mask], dim=1)
+        if self.noise:
+            if noise is None:
+                noise = fixed_noise(self.noise, height, width, device=image.device, dtype=image.dtype)
+            x = torch.cat([x, noise.to(x.dtype).expand(x.shape[0], -1, -1, -1)], dim=1)
         if pad_h or pad_w:
             x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
             base = nn.functional.pad(base, (0, pad_w, 0, pad_h), mode="replicate")
@@ -200,7 +221,16 @@ class StyleNet(nn.Module):
             "output": self.output,
             "logit_eps": self.logit_eps,
             "prior": self.prior,
+            "noise": self.noise,
         }
+
+
+def fixed_noise(channels: int, height: int, width: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
+    """The noise a network with noise channels sees at inference: standard
+    normal ``(1, channels, height, width)``, the same for every frame of a
+    size (seeded by ``NOISE_SEED``, drawn on the host so every device agrees)."""
+    generator = torch.Generator().manual_seed(NOISE_SEED)
+    return torch.randn((1, channels, height, width), generator=generator).to(device=device, dtype=dtype)
 
 
 def blend_with_warm_start(image: torch.Tensor, warm: WarmStart | None, weight: float) -> torch.Tensor:

@@ -167,6 +167,7 @@ def network_from_payload(payload: dict, *, path="look") -> StyleNet:
             output=arch.get("output", "tanh"),
             logit_eps=float(arch.get("logit_eps", FORMER_LOGIT_EPS)),
             prior=bool(arch.get("prior", False)),
+            noise=int(arch.get("noise", 0)),
         )
         net.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:

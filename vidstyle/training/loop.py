@@ -144,6 +144,9 @@ class TrainingOptions:
         prior_chain: a pair step's previous frame is painted at the end of a
             chain of 0 to this many earlier frames, as at inference
             (``prior.chained_prior``).
+        noise: input channels of noise (``StyleNet``'s ``noise``); each step
+            draws fresh noise, the same for both frames of a pair (at
+            inference the field is fixed). Not with ``prior``.
     """
 
     steps: int | None = None
@@ -158,6 +161,7 @@ class TrainingOptions:
     output: str = "residual"
     prior: bool = False
     prior_chain: int = 8
+    noise: int = 0
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
@@ -170,6 +174,10 @@ class TrainingOptions:
         check_crop(self.crop)
         if self.prior_chain < 0:
             raise InputError(f"prior_chain must be 0 or more, got {self.prior_chain}")
+        if not 0 <= self.noise <= 16:
+            raise InputError(f"noise must be 0 to 16 channels, got {self.noise}")
+        if self.noise and self.prior:
+            raise InputError("a network with a prior takes no noise channels")
         if self.temporal_every < 1:
             raise InputError(f"temporal_every must be positive, got {self.temporal_every}")
         if not (math.isfinite(self.style_gain) and self.style_gain > 0):
@@ -304,11 +312,12 @@ def train_look(
             "seed": options.seed,
             "prior": options.prior,
             "prior_chain": options.prior_chain,
+            **({"noise": options.noise} if options.noise else {}),
         }
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(options.seed)
-            net = StyleNet(output=options.output, prior=options.prior)
+            net = StyleNet(output=options.output, prior=options.prior, noise=options.noise)
         net = net.to(device).train()
         optimizer = torch.optim.Adam(net.parameters(), lr=options.learning_rate)
         step, elapsed_s, cpu_s, history = 0, 0.0, 0.0, []
@@ -393,6 +402,7 @@ def train_look(
                     targets,
                     pair_step=pair_step,
                     chain=(step // options.temporal_every) % (options.prior_chain + 1),
+                    noise_seed=(options.seed, step),
                 )
                 total = sum(terms.values())
                 total.backward()
@@ -486,16 +496,24 @@ def _losses(
     *,
     pair_step: bool = True,
     chain: int = 0,
+    noise_seed: tuple[int, int] | None = None,
 ) -> dict:
     """The optimizer's weighted terms (``OptimizerEngine``'s composition),
     averaged per image; ``pair_step``: on both frames of the pairs, plus the
     temporal term, else on the current frames alone (``chain``: see
-    ``_prior_losses``)."""
+    ``_prior_losses``). A network with noise channels gets noise drawn from
+    ``noise_seed`` (the same for both frames of a pair), or the fixed field
+    of inference when None."""
     if net.prior:
         return _prior_losses(net, batch, judge, grams, config, targets, pair_step=pair_step, chain=chain)
     which = FRAMES if pair_step else ("current",)
     contents = torch.cat([batch[name] for name in which])
-    outputs = net(contents)
+    noise = None
+    if net.noise and noise_seed is not None:
+        generator = torch.Generator().manual_seed(noise_seed[0] * 1_000_003 + noise_seed[1])
+        per_pair = torch.randn((batch["current"].shape[0], net.noise, *contents.shape[-2:]), generator=generator)
+        noise = per_pair.repeat(len(which), 1, 1, 1).to(contents.device)
+    outputs = net(contents, noise=noise)
     terms = _frame_terms(outputs, contents, batch, which, judge, grams, config, targets)
     if pair_step and config.temporal and config.temporal_weight > 0:
         previous_out, current_out = outputs.chunk(2)
