@@ -157,7 +157,7 @@ FakePILImage.__qualname__ = "Image"
         ),
         (
             lambda: vidstyle.stylize_image(np.zeros((4, 4, 3), np.uint8), style=FakePILImage()),
-            "style must be an image path .*PIL.Image.Image: save it to a file",
+            r"style must be an image path .*, got PIL\.Image\.Image$",  # not a real PIL image: refused
         ),
         (
             lambda: vidstyle.stylize_image(np.zeros((4, 4, 3), np.uint8), style=[STYLE_PATH, 3]),

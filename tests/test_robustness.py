@@ -340,7 +340,7 @@ def bad_inputs(tmp_path) -> dict:
             2,
             "is a still image, not a video; stylize it into an image, e.g. -o",
         ),
-        "1x1 video": ([tmp_path / "dot.mkv"], 2, "processing size 2x2 is too small (the source is 1x1)"),
+        "1x1 video": ([tmp_path / "dot.mkv"], 2, "the source (1x1) is too small: vidstyle stylizes sources"),
         "20000x20000 declared": ([tmp_path / "huge.mkv"], 2, "no usable picture size"),
         "8000x8000 processing size": (
             [good, "--size", "8000x8000"],

@@ -21,6 +21,7 @@ from vidstyle.pipeline import RunSummary
 from vidstyle.pipeline import stylize_image as stylize_image_here
 from vidstyle.pipeline import stylize_video as stylize_video_here
 from vidstyle.pipeline.events import Event
+from vidstyle.pipeline.styles import style_array, style_sources
 
 __all__ = ["stylize_video", "stylize_image"]
 
@@ -29,7 +30,8 @@ def stylize_video(
     src, dst=None, *, style=None, on_event: Callable[[Event], None] | None = None, on_start=None, **options
 ) -> RunSummary:
     """Stylize the video ``src`` into ``dst`` (see ``pipeline.video.stylize_video``
-    for every argument); with ``ray="auto"`` or ``ray="ray://HOST:PORT"`` the
+    for every argument; ``style`` may be a path, a uint8 ``(H, W, 3)`` RGB
+    array or a PIL image, or a list of them); with ``ray="auto"`` or ``ray="ray://HOST:PORT"`` the
     clip is cut into segments stylized on a Ray cluster (``workers=``,
     ``segment_frames=``, ``seam_frames=``) and assembled into the same output."""
     if not _is_path(src):
@@ -52,7 +54,8 @@ def stylize_image(
     src, dst=None, *, style=None, on_event: Callable[[Event], None] | None = None, **options
 ) -> np.ndarray:
     """Stylize one still image, a path or a uint8 ``(H, W, 3)`` RGB array
-    (see ``pipeline.still.stylize_image``); returns the result as such an array."""
+    (see ``pipeline.still.stylize_image``; ``style`` as for ``stylize_video``);
+    returns the result as such an array."""
     if not (_is_path(src) or isinstance(src, np.ndarray)):
         raise InputError(
             f"src must be a path or a uint8 (H, W, 3) RGB array, got {_type_name(src)}"
@@ -63,14 +66,13 @@ def stylize_image(
 
 
 def _check_common(dst, style, **callbacks) -> None:
-    """InputError for a ``dst``, ``style`` or callback of the wrong type."""
+    """InputError for a ``dst``, ``style`` or callback of the wrong type, and
+    for a style image array that is not uint8 ``(H, W, 3)`` RGB."""
     if dst is not None and not _is_path(dst):
         raise InputError(f"dst must be a path (str or os.PathLike) or None, got {_type_name(dst)}")
-    styles = [style] if style is None or _is_path(style) or not isinstance(style, (list, tuple)) else list(style)
-    for item in styles:
-        if item is not None and not _is_path(item):
-            hint = ": save it to a file and pass its path" if _is_pil(item) or isinstance(item, np.ndarray) else ""
-            raise InputError(f"style must be an image path or a list of them, got {_type_name(item)}{hint}")
+    for item in style_sources(style):
+        if not _is_path(item):
+            style_array(item)  # InputError for another type or a bad array (dtype, shape, NaN, empty)
     for name, callback in callbacks.items():
         if callback is not None and not callable(callback):
             raise InputError(f"{name} must be a callable (or None), got {_type_name(callback)}")

@@ -11,7 +11,9 @@ Used alike by files, still images and live sources:
    processing is smaller than the output, ``pipeline/detail.py`` finishes each
    frame at the output size;
 3. refused when a side is below ``MIN_PROCESSING_SIDE`` or the frame has more
-   than ``MAX_PROCESSING_PIXELS``;
+   than ``MAX_PROCESSING_PIXELS``; a source with a side below
+   ``MIN_PROCESSING_SIDE`` is refused as such unless --size or
+   --output-size enlarges it;
 4. when the engine's memory estimate for it does not fit in
    ``MEMORY_FRACTION`` of what the device has free: optimized in tiles
    (``engines/tiling.py``) of the largest of ``TILE_CHOICES`` that fits, when
@@ -91,6 +93,8 @@ def requested_size(source: tuple[int, int], config: StyleConfig, *, device=None,
     """``config.size``, else the output size (``output_size``) of
     ``source`` = (width, height) fitted to ``default_max_side``; InputError
     outside the limits (see module docstring)."""
+    if config.size is None and config.output_size is None:
+        check_source_size(source)  # else the processing size would be blamed for the source's
     out = output_size(source, config)
     size = (
         (config.size[0], config.size[1])
@@ -171,6 +175,19 @@ def _size_reason(config: StyleConfig, device) -> str:
     if default_max_side(config, device) is None:
         return f"the output size on {device}; --max-side or --size to change"
     return f"the default on {device}; --max-side or --size to change"
+
+
+def check_source_size(source: tuple[int, int]) -> None:
+    """InputError, naming the source's size and the smallest accepted, for a
+    source with a side below ``MIN_PROCESSING_SIDE``: processing never
+    enlarges it unless --size or --output-size asks to."""
+    w, h = source
+    if min(w, h) < MIN_PROCESSING_SIDE:
+        side = MIN_PROCESSING_SIDE
+        raise InputError(
+            f"the source ({w}x{h}) is too small: vidstyle stylizes sources of at least {side}x{side} pixels "
+            f"(VGG19 needs {side} px on each side); --size WxH or --output-size WxH enlarges a smaller one"
+        )
 
 
 def check_size(size: tuple[int, int], *, source: tuple[int, int]) -> None:

@@ -17,6 +17,7 @@ every finished segment.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -36,7 +37,7 @@ from vidstyle.media import probe
 from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.stages import finish_frames
-from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note, style_paths_of
+from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note, style_paths_of, style_sources
 from vidstyle.pipeline.summary import RunStats, RunSummary
 from vidstyle.pipeline.video import (
     InterruptedRun,
@@ -47,6 +48,7 @@ from vidstyle.pipeline.video import (
     run_fingerprint,
 )
 from vidstyle.pipeline.workdir import FrameStore, work_dir_for
+from vidstyle.pipeline.worklock import WorkLock
 from vidstyle.sizing import choose_size, output_size
 
 MAX_SHIPPED_INPUT_BYTES = 2 << 30  # larger inputs must be on storage every node mounts
@@ -90,13 +92,15 @@ def stylize_video_on_ray(
             "--engine net on Ray needs a trained look (each worker would train its own): "
             "vidstyle train --style ART --on IN -o look.pt, then --model look.pt"
         )
-    connection = connect(export.ray or "auto")
-    try:
-        return _run(
-            connection, src, dst, style=style, config=config, export=export, on_event=on_event, on_start=on_start
-        )
-    finally:
-        connection.close()
+    dst = os.fspath(dst) if dst is not None else default_output_path(os.fspath(src))
+    with WorkLock(work_dir_for(dst, root=export.work_dir), output=dst):  # one run at a time writes dst
+        connection = connect(export.ray or "auto")
+        try:
+            return _run(
+                connection, src, dst, style=style, config=config, export=export, on_event=on_event, on_start=on_start
+            )
+        finally:
+            connection.close()
 
 
 def _run(connection: Connection, src, dst, *, style, config, export, on_event, on_start) -> DistributedSummary:
@@ -104,7 +108,6 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
     from ray.util import ActorPool
 
     src = os.fspath(src)
-    dst = os.fspath(dst) if dst is not None else default_output_path(src)
     info = probe(src)
     styles = load_styles(style, config.model)
     style_paths = style_paths_of(style, config.model)
@@ -141,7 +144,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
             workers=slots.count,
             anchor_lead=export.anchor_frames if config.temporal and config.engine != "net" else 0,
         )
-        fingerprint = run_fingerprint(src, style_paths, config, export, size, device="ray")
+        fingerprint = run_fingerprint(src, style_sources(style, config.model), config, export, size, device="ray")
         if detail:  # as a single-machine run: the stored frames are output-size frames
             fingerprint.update(output_size=list(out_size), detail_iters=config.detail_iters)
         work_dir = work_dir_for(dst, root=export.work_dir)
@@ -253,7 +256,8 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
     if not export.keep_work:
         for store in stores:
             store.remove()
-        _remove_if_empty(work_dir)
+        with contextlib.suppress(OSError):  # the work directory itself goes with its lock (WorkLock.release)
+            os.rmdir(os.path.join(work_dir, "ray-segments"))
     summary = stats.summary(
         output=dst,
         seconds=time.perf_counter() - started,
@@ -390,11 +394,3 @@ def _worker_report(name: str, row: dict) -> dict:
         "setup_s": round(row["setup_s"], 3),
         "frames_per_s": round(row["frames"] / busy, 3) if busy else None,
     }
-
-
-def _remove_if_empty(path: str) -> None:
-    for folder in (os.path.join(path, "ray-segments"), path):
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return

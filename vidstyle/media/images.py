@@ -37,6 +37,36 @@ def load_image(path) -> np.ndarray:
     return _to_rgb_u8(image)
 
 
+def image_array(image, *, what: str = "an image array") -> np.ndarray:
+    """``image`` if it is a non-empty uint8 ``(H, W, 3)`` RGB array; a PIL
+    image as one (transparent pixels composited over white, as ``load_image`` does).
+
+    Raises InputError naming ``what``, the dtype and shape received (and NaN
+    in a float array); floats get the conversion to use."""
+    if is_pil_image(image):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32).reshape(image.height, image.width, 4)
+        alpha = rgba[..., 3:] / 255.0
+        image = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    shape = tuple(image.shape)
+    if image.dtype != np.uint8 or image.ndim != 3 or shape[2] != 3:
+        floating = image.dtype.kind in "fc"
+        nan = " holding NaN" if floating and image.size and bool(np.isnan(image).any()) else ""
+        hint = "; floats in [0, 1]: (x * 255).round().astype(numpy.uint8)" if floating and not nan else ""
+        raise InputError(f"{what} must be uint8 (height, width, 3) RGB, got {image.dtype} {shape}{nan}{hint}")
+    if 0 in shape:
+        raise InputError(f"{what} is empty {shape}: it needs at least one pixel")
+    return image
+
+
+def is_pil_image(value) -> bool:
+    """True for a PIL (Pillow) image; PIL is imported only to check one that looks like it."""
+    if not type(value).__module__.startswith("PIL."):
+        return False
+    from PIL import Image
+
+    return isinstance(value, Image.Image)
+
+
 def _to_rgb_u8(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint16:
         image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)

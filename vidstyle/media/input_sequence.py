@@ -14,6 +14,10 @@ Decoding goes through the image2 demuxer (``InputSequence.open``), so a
 sequence reads like any video in ``media.reading`` (sizes, colour, seeking,
 pts in a ``1/rate`` time base). It has no audio.
 
+A frame whose size differs from the first frame's is resized to it when
+decoded; ``InputSequence.size_note`` says so in one line (the first such
+file, both sizes, how many), from the files' headers.
+
 The identity of a sequence (resume, training checkpoints) is its files'
 names, sizes and modification times, so that one re-rendered frame is noticed.
 """
@@ -24,6 +28,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import struct
 from fractions import Fraction
 
 from vidstyle.errors import InputError
@@ -36,6 +41,8 @@ DEFAULT_SEQUENCE_FPS = Fraction(25)  # FFmpeg's image2 default frame rate
 INPUT_SEQUENCE_EXTENSIONS = (*SEQUENCE_EXTENSIONS, ".webp", ".tga", ".dpx")
 _NUMBERED = re.compile(r"(.*?)(\d+)(\D*)")  # stem = prefix, the last run of digits, suffix
 _SHOWN_SEQUENCES = 3  # a folder's sequences named in an error
+_DPX_HEADER_BYTES = 780  # up to the image element's width and height
+_EXIF_ORIENTATION = 0x0112  # 5..8: the picture is shown turned a quarter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +84,27 @@ class InputSequence:
         except (av.error.FFmpegError, OSError) as err:
             reason = getattr(err, "strerror", None) or str(err)
             raise InputError(f"cannot read the image sequence {self.pattern}: {reason}") from err
+
+    def size_note(self) -> str | None:
+        """One line when frames differ in size from the first (read from the
+        files' headers, not decoded): the first such file, both sizes and how
+        many there are. Decoding resizes them to the first frame's size,
+        stretched where the aspect ratio differs. None when all match, or
+        when a size cannot be read from a header (the decoder then judges)."""
+        sizes = [_image_size(path) for path in self.files]
+        first = sizes[0]
+        if first is None:
+            return None
+        odd = [(path, size) for path, size in zip(self.files, sizes) if size is not None and size != first]
+        if not odd:
+            return None
+        (path, (width, height)), count = odd[0], len(odd)
+        stretched = any(w * first[1] != h * first[0] for _, (w, h) in odd)
+        return (
+            f"{path} is {width}x{height}, not {first[0]}x{first[1]} like the first frame of {self.pattern}: "
+            f"{count} frame{'s' if count != 1 else ''} of another size {'are' if count != 1 else 'is'} resized "
+            f"to {first[0]}x{first[1]}" + (" (stretched where the aspect ratio differs)" if stretched else "")
+        )
 
     def identity(self) -> dict:
         """Pattern, first number, count and a hash of every file's name, size and
@@ -157,6 +185,37 @@ def _from_pattern(path: str) -> InputSequence:
         )
     files = tuple(os.path.join(os.path.dirname(path), pattern.file_name(n)) for n in range(first, last + 1))
     return InputSequence(pattern=path, files=files, first_number=first)
+
+
+def _image_size(path: str) -> tuple[int, int] | None:
+    """``(width, height)`` from an image file's header, without decoding its
+    pixels, as the decoder shows it (an EXIF orientation that turns it a
+    quarter swaps the sides, as FFmpeg turns such a frame upright): DPX read
+    here, the rest through Pillow; None when unknown."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(_DPX_HEADER_BYTES)
+    except OSError:
+        return None
+    if head[:4] in (b"SDPX", b"XPDS") and len(head) == _DPX_HEADER_BYTES:
+        order = ">" if head[:4] == b"SDPX" else "<"  # the magic number's byte order
+        width, height = struct.unpack(f"{order}II", head[772:780])  # pixels per line, lines per element
+        return width, height
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            width, height = image.size
+            if hasattr(image, "tag_v2"):  # TIFF: stored size and orientation are tags (Pillow may turn the size)
+                width, height = image.tag_v2.get(256, width), image.tag_v2.get(257, height)
+                orientation = image.tag_v2.get(_EXIF_ORIENTATION)
+            else:  # JPEG, WebP, PNG with eXIf before its pixels (one after them would need decoding)
+                exif = Image.Exif()
+                exif.load(image.info.get("exif") or b"")
+                orientation = exif.get(_EXIF_ORIENTATION)
+    except Exception:  # not readable by Pillow (or no Pillow): the decoder reads it, or says what is wrong
+        return None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def _nothing_matches(path: str, pattern: SequencePattern) -> str:

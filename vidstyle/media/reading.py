@@ -159,6 +159,28 @@ def _video_stream(container, path) -> av.video.stream.VideoStream:
     return stream
 
 
+def decoding_identity(path) -> dict:
+    """What decides the frames ``read_frames`` decodes from the video file
+    ``path`` besides its pixels: the stream read (``choose_video_stream``),
+    how its frames are turned upright (``_orientation``) and the colour tags
+    of their RGB conversion, from the first frame. Part of a run's resume
+    fingerprint: all of them live in a file's header or index, which may sit
+    past the first MiB that ``pipeline.workdir.file_identity`` hashes.
+    InputError as ``probe`` gives for a file without a usable video stream."""
+    with _open_input(path) as container:
+        stream = _video_stream(container, path)
+        identity: dict = {"stream": stream.index}
+        try:
+            for frame in container.decode(stream):
+                mirrored, clockwise = _orientation(frame)
+                turn = {"rotation": clockwise, "mirrored": mirrored}
+                identity.update(turn, colorspace=int(frame.colorspace), color_range=int(frame.color_range))
+                break
+        except av.error.FFmpegError:
+            pass  # undecodable: the run says so when it reads the frames
+        return identity
+
+
 def choose_video_stream(container) -> av.video.stream.VideoStream | None:
     """The video stream FFmpeg would pick in ``container`` (None: none).
 

@@ -8,9 +8,8 @@ import numpy as np
 
 from vidstyle.config import make_configs
 from vidstyle.engines import make_engine, memory_estimate
-from vidstyle.errors import InputError
 from vidstyle.features import select_device
-from vidstyle.media.images import check_image_destination, load_image, preserve_colors, resize, save_image
+from vidstyle.media.images import check_image_destination, image_array, load_image, preserve_colors, resize, save_image
 from vidstyle.pipeline.detail import DetailStage
 from vidstyle.pipeline.events import Event, Notice
 from vidstyle.pipeline.stages import uses_detail
@@ -35,7 +34,7 @@ def stylize_image(
     The sizes chosen, and a processing size reduced to fit in memory, are
     reported as notices to ``on_event``."""
     config, export = make_configs(**options)
-    original = _image_array(src) if isinstance(src, np.ndarray) else load_image(src)
+    original = image_array(src) if isinstance(src, np.ndarray) else load_image(src)
     src_paths = [] if isinstance(src, np.ndarray) else [src]
     style_paths = style_paths_of(style, config.model)
     if dst is not None:  # up front: the result is written only after all the work
@@ -65,10 +64,3 @@ def stylize_image(
     if dst is not None:
         save_image(dst, result)
     return result
-
-
-def _image_array(image: np.ndarray) -> np.ndarray:
-    """``image`` if it is a uint8 ``(H, W, 3)`` RGB array; InputError otherwise."""
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"an image array must be uint8 (height, width, 3) RGB, got {image.dtype} {image.shape}")
-    return image

@@ -1,10 +1,12 @@
-"""What a run paints with: style images, or a trained look (``--model``)
-that carries its own style and, when it was trained with
-``--preserve-colors``, keeps the video's colours."""
+"""What a run paints with: style images (files; through the Python API also
+uint8 RGB arrays and PIL images), or a trained look (``--model``) that
+carries its own style and, when it was trained with ``--preserve-colors``,
+keeps the video's colours."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 
 import numpy as np
@@ -12,34 +14,76 @@ import numpy as np
 from vidstyle.config import StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.media import load_image
+from vidstyle.media.images import image_array, is_pil_image
 from vidstyle.pipeline.detail import wants_detail
+from vidstyle.pipeline.workdir import file_identity
 from vidstyle.sizing import describe_sizes
 from vidstyle.training.look import read_payload
 
 SCALE_NOTE_RATIO = 1.25  # a look used this many times above or below its training size gets a note
 
 
-def style_paths_of(style, model=None) -> list:
-    """``style`` as given to the API (one path, several, or None) -> a list of
-    paths. With a look file (``model``) and no style, the look's path: the
-    look carries its style, and runs record (and never overwrite) it."""
+def style_sources(style, model=None) -> list:
+    """``style`` as given to the API -> a list of style images: one image
+    (a path, a uint8 ``(H, W, 3)`` RGB array or a PIL image), a list or tuple
+    of them, or None. With a look file (``model``) and no style, the look's
+    path: the look carries its style."""
     if style is None:
-        paths = []
+        sources = []
     else:
-        paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
-    return paths or ([model] if model is not None else [])
+        sources = list(style) if isinstance(style, (list, tuple)) else [style]
+    return sources or ([model] if model is not None else [])
+
+
+def style_paths_of(style, model=None) -> list:
+    """The files among ``style_sources(style, model)``: those a run records
+    and never overwrites (a look file's path with no style given)."""
+    return [item for item in style_sources(style, model) if isinstance(item, (str, os.PathLike))]
+
+
+def style_array(item) -> np.ndarray:
+    """A style image given as pixels rather than a path, as uint8 ``(H, W, 3)``
+    RGB (``media.images.image_array``: a PIL image is converted); InputError
+    for a bad array (its dtype and shape named) or anything else."""
+    if not (isinstance(item, np.ndarray) or is_pil_image(item)):
+        kind = type(item)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        raise InputError(
+            "style must be an image path (or a uint8 (H, W, 3) RGB array or a PIL image), or a list of them, "
+            f"got {name}"
+        )
+    return image_array(item, what="style image array")
+
+
+def style_name(item) -> str:
+    """How a style image is named in what a run records: its path, or
+    ``<array WxH>`` for one given as pixels."""
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    height, width = style_array(item).shape[:2]
+    return f"<array {width}x{height}>"
+
+
+def style_identity(item) -> dict:
+    """A style image's part of a run's fingerprint: ``workdir.file_identity``
+    of a file; the name (``style_name``) and a hash of the pixels of an array."""
+    if isinstance(item, (str, os.PathLike)):
+        return file_identity(item)
+    pixels = np.ascontiguousarray(style_array(item))
+    digest = hashlib.sha256(f"{pixels.shape}".encode() + pixels.tobytes()).hexdigest()
+    return {"name": style_name(item), "sha256": digest}
 
 
 def load_styles(style, model=None) -> list[np.ndarray]:
-    """One path or a sequence of paths -> list of uint8 RGB style images.
+    """Style images (``style_sources``) -> list of uint8 RGB style images.
     With a look file (``model``) no style is needed (an empty list: the
     ``net`` engine paints the look's own style)."""
-    paths = style_paths_of(style)
-    if not paths:
+    sources = style_sources(style)
+    if not sources:
         if model is not None:
             return []
         raise InputError("a style image is required (--style IMAGE), or a trained look (--model LOOK.pt)")
-    return [load_image(path) for path in paths]
+    return [load_image(item) if isinstance(item, (str, os.PathLike)) else style_array(item).copy() for item in sources]
 
 
 def look_notes(style, config: StyleConfig) -> tuple[StyleConfig, list[str]]:
@@ -53,7 +97,7 @@ def look_notes(style, config: StyleConfig) -> tuple[StyleConfig, list[str]]:
 def _ignored_style_note(style, model) -> str | None:
     """The note of a run given both style images and a look: the look paints
     the style it was trained on."""
-    if model is None or not style_paths_of(style):
+    if model is None or not style_sources(style):
         return None
     return f"--style is not used: the look {os.fspath(model)} paints the style it was trained on"
 

@@ -44,9 +44,10 @@ from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.multipass import refine_passes
 from vidstyle.pipeline.stages import finish_frames, stylize_pairs, uses_detail
-from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note, style_paths_of
+from vidstyle.pipeline.styles import load_styles, look_notes, sizes_note, style_identity, style_paths_of, style_sources
 from vidstyle.pipeline.summary import RunStats, RunSummary
-from vidstyle.pipeline.workdir import FrameStore, file_identity, input_identity, work_dir_for
+from vidstyle.pipeline.workdir import FrameStore, input_identity, work_dir_for
+from vidstyle.pipeline.worklock import WorkLock
 from vidstyle.sizing import choose_size, fit_output_size, output_size
 from vidstyle.threads import prefetch
 
@@ -83,7 +84,8 @@ def default_output_path(src, *, ext: str = ".mp4") -> str:
 def resolve_input(src: str, export: ExportConfig, *, dst: str | None = None) -> tuple[str, list[str]]:
     """The input to read and the notes to show about it: a video file as it
     is; for an image sequence its pattern (a folder given as the input becomes
-    the one sequence it holds) and the rate it is read at (not when that
+    the one sequence it holds), frames of another size than the first
+    (``InputSequence.size_note``) and the rate it is read at (not when that
     rate changes nothing: an image sequence ``dst`` without -ss/-t/--fps).
 
     Raises InputError for a bad image sequence (``find_input_sequence``), an
@@ -103,6 +105,9 @@ def resolve_input(src: str, export: ExportConfig, *, dst: str | None = None) -> 
             )
         return src, []
     notes = [f"{src} holds one image sequence: reading {sequence.describe()}"] if sequence.from_folder else []
+    sizes = sequence.size_note()  # frames of another size than the first are resized: say so once
+    if sizes is not None:
+        notes.append(sizes)
     timed = dst is None or not is_sequence_pattern(dst) or (export.start_s, export.end_s, export.fps) != (None,) * 3
     if export.input_fps is None and timed:
         notes.append(
@@ -186,7 +191,9 @@ def stylize_video(
             .mkv, .mov, .webm, .gif), a numbered pattern such as
             ``out/%05d.png`` writes an image sequence.
         style: a style image path, or several (optional with ``model=``, a
-            look file of ``vidstyle train``, which paints its own style).
+            look file of ``vidstyle train``, which paints its own style); a
+            style may also be a uint8 ``(H, W, 3)`` RGB array or a PIL image,
+            recorded in the work directory as ``<array WxH>`` and a hash.
         on_event: progress callback (WorkResumed, Notice, FrameStarted,
             IterationDone, FrameDone; and the ``net`` engine's training
             events, ``training.TrainingStarted``/``StepDone``/..., when it
@@ -202,6 +209,9 @@ def stylize_video(
     every finished frame until the run succeeds: an interrupted run
     (InterruptedRun, with a ``NAME.partial.EXT`` output), a full disk or an
     encoder failure can be resumed by calling again with the same arguments.
+    One run at a time writes ``dst``: another run onto it meanwhile (a second
+    process, or a second call) is refused with an OutputError before it
+    writes anything (``pipeline.worklock.WorkLock``).
     This is the single-machine run; ``vidstyle.stylize_video`` also takes ``ray=``.
     """
     config, export = make_configs(**options)
@@ -257,131 +267,137 @@ def stylize_video(
     def decode(at_size):
         return decode_frames(src, info, export, at_size)
 
-    writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
-    store: FrameStore | None = None
-    low_store: FrameStore | None = None
-    if device.type == "cuda":  # device_peak_mb: this run's peak, network and style targets included
-        torch.cuda.reset_peak_memory_stats(device)
-    try:  # the destination is checked before the network loads
-        engine = make_engine(config, styles, device=device, clips=[src], on_event=record)
-        detail = uses_detail(engine, size, out_size, config)
-        record(Notice(sizes_note(size, out_size, config, device=device, detail=detail)))
-        framed = (out_size[0] * (2 if export.compare else 1), out_size[1])
-        if writer.stored_size != framed:
-            width, height = writer.stored_size
-            record(Notice(f"{os.path.basename(dst)} stores {width}x{height}: its pixel format needs even sides"))
-        fingerprint = run_fingerprint(
-            src, style_paths, config, export, size, device=device, precision=getattr(engine, "precision", None)
-        )
-        if detail:  # the stored frames are output-size frames
-            fingerprint.update(output_size=list(out_size), detail_iters=config.detail_iters)
-        stored = out_size if detail else size
-        store = FrameStore(
-            work_dir_for(dst, root=export.work_dir),
-            fingerprint=fingerprint,
-            shape=(stored[1], stored[0], 3),
-            resume=export.resume,
-        )
-        low_store = (
-            FrameStore(store.path, fingerprint=fingerprint, shape=(size[1], size[0], 3), name="processing")
-            if detail
-            else None
-        )
-        if on_start is not None:
-            on_start(dataclasses.replace(info, num_frames=frames_to_stylize(info, export)), size)
-        started = time.perf_counter()
-        record(WorkResumed(frames=store.resumed, path=store.path, restart_reason=store.restart_reason))
-        if info.has_audio and not writer.takes_audio:
-            kind = "an image sequence" if is_sequence_pattern(dst) else f"a {os.path.splitext(dst)[1]} file"
-            record(Notice(f"{kind} has no sound: the audio of {src} is left out"))
-    except BaseException:  # nothing finished yet: remove what this run created, keep the error as it is
-        writer.abort()
-        discard_if_empty(store, low_store)
-        raise
-    feeds: list = []  # the run's generators that run threads: closed on any exit, so the threads end
+    # one run at a time writes dst: a second one stops here, before it writes anything
+    lock = WorkLock(work_dir_for(dst, root=export.work_dir), output=dst)
     try:
-        frames, retime = decode(out_size if detail else size)
-        decoded = prefetch(frames, depth=DECODE_PREFETCH_DEPTH)
-        feeds.append(decoded)
-        stylized = stylize_pairs(
-            decoded,
-            engine,
-            config=config,
-            on_event=record,
-            store=store,
-            size=size,
-            low_store=low_store,
-        )
-        feeds.insert(0, stylized)  # the outer one first: it closes its flow thread
-        if config.passes > 1:
-            inputs = FrameStore(store.path, fingerprint=store.fingerprint, shape=store.shape, name="inputs")
-            for original, _ in stylized:
-                if original.index >= inputs.count:
-                    inputs.append(original.image_u8)
-            refine_passes(store, inputs, engine, config=config, passes=config.passes, on_event=record)
-            frames, retime = decode(size)  # again, for the timestamps
-            stylized = ((original, original.with_image(store.read(original.index))) for original in frames)
-        compare = decode(out_size)[0] if export.compare else None
-        for frame in retime(finish_frames(stylized, size=out_size, config=config, compare=compare)):
-            writer.write(frame)
-        if not stats.frames:
-            raise InputError(f"{src}: no video frames to stylize in the requested range")
-        close_feeds(feeds)
-        writer.close()
-    except (KeyboardInterrupt, CorruptInputError) as err:
-        # Keep what is finished: a playable, clearly named partial output, and
-        # the work directory so that the same command resumes.
-        close_feeds(feeds)
-        for saving in (store, low_store):
-            if saving is not None:
-                saving.flush(raise_error=False)  # every handed-over frame on disk
-        partial = None
-        if store.frames_on_disk() == 0:  # interrupted before a frame was finished: nothing to keep
+        writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
+        store: FrameStore | None = None
+        low_store: FrameStore | None = None
+        if device.type == "cuda":  # device_peak_mb: this run's peak, network and style targets included
+            torch.cuda.reset_peak_memory_stats(device)
+        try:  # the destination is checked before the network loads
+            engine = make_engine(config, styles, device=device, clips=[src], on_event=record)
+            detail = uses_detail(engine, size, out_size, config)
+            record(Notice(sizes_note(size, out_size, config, device=device, detail=detail)))
+            framed = (out_size[0] * (2 if export.compare else 1), out_size[1])
+            if writer.stored_size != framed:
+                width, height = writer.stored_size
+                record(Notice(f"{os.path.basename(dst)} stores {width}x{height}: its pixel format needs even sides"))
+            precision = getattr(engine, "precision", None)
+            fingerprint = run_fingerprint(
+                src, style_sources(style, config.model), config, export, size, device=device, precision=precision
+            )
+            if detail:  # the stored frames are output-size frames
+                fingerprint.update(output_size=list(out_size), detail_iters=config.detail_iters)
+            stored = out_size if detail else size
+            store = FrameStore(
+                work_dir_for(dst, root=export.work_dir),
+                fingerprint=fingerprint,
+                shape=(stored[1], stored[0], 3),
+                resume=export.resume,
+            )
+            low_store = (
+                FrameStore(store.path, fingerprint=fingerprint, shape=(size[1], size[0], 3), name="processing")
+                if detail
+                else None
+            )
+            if on_start is not None:
+                on_start(dataclasses.replace(info, num_frames=frames_to_stylize(info, export)), size)
+            started = time.perf_counter()
+            record(WorkResumed(frames=store.resumed, path=store.path, restart_reason=store.restart_reason))
+            if info.has_audio and not writer.takes_audio:
+                kind = "an image sequence" if is_sequence_pattern(dst) else f"a {os.path.splitext(dst)[1]} file"
+                record(Notice(f"{kind} has no sound: the audio of {src} is left out"))
+        except BaseException:  # nothing finished yet: remove what this run created, keep the error as it is
             writer.abort()
             discard_if_empty(store, low_store)
-        else:
-            try:
-                partial = writer.close_partial()
-            except OutputError:  # the output folder went away too: the work directory still has every frame
+            raise
+        feeds: list = []  # the run's generators that run threads: closed on any exit, so the threads end
+        try:
+            frames, retime = decode(out_size if detail else size)
+            decoded = prefetch(frames, depth=DECODE_PREFETCH_DEPTH)
+            feeds.append(decoded)
+            stylized = stylize_pairs(
+                decoded,
+                engine,
+                config=config,
+                on_event=record,
+                store=store,
+                size=size,
+                low_store=low_store,
+            )
+            feeds.insert(0, stylized)  # the outer one first: it closes its flow thread
+            if config.passes > 1:
+                inputs = FrameStore(store.path, fingerprint=store.fingerprint, shape=store.shape, name="inputs")
+                for original, _ in stylized:
+                    if original.index >= inputs.count:
+                        inputs.append(original.image_u8)
+                refine_passes(store, inputs, engine, config=config, passes=config.passes, on_event=record)
+                frames, retime = decode(size)  # again, for the timestamps
+                stylized = ((original, original.with_image(store.read(original.index))) for original in frames)
+            compare = decode(out_size)[0] if export.compare else None
+            for frame in retime(finish_frames(stylized, size=out_size, config=config, compare=compare)):
+                writer.write(frame)
+            if not stats.frames:
+                raise InputError(f"{src}: no video frames to stylize in the requested range")
+            close_feeds(feeds)
+            writer.close()
+        except (KeyboardInterrupt, CorruptInputError) as err:
+            # Keep what is finished: a playable, clearly named partial output, and
+            # the work directory so that the same command resumes.
+            close_feeds(feeds)
+            for saving in (store, low_store):
+                if saving is not None:
+                    saving.flush(raise_error=False)  # every handed-over frame on disk
+            partial = None
+            if store.frames_on_disk() == 0:  # interrupted before a frame was finished: nothing to keep
                 writer.abort()
-        if isinstance(err, CorruptInputError):
-            where = f"; the {err.frame_index} frames before it are in {partial}" if partial else ""
-            raise CorruptInputError(f"{err}{where}", frame_index=err.frame_index) from err
-        raise InterruptedRun(partial_output=partial, work_dir=store.path) from err
-    except (OutputError, OutOfMemoryError) as err:  # disk full, encoder, memory: the finished frames stay
-        close_feeds(feeds)
-        writer.abort()
-        store.flush(raise_error=False)  # count: the frames saved
-        on_disk = store.frames_on_disk()  # another run onto the same output may have removed the folder
-        if on_disk:
-            kept = f"the {on_disk} finished frames are kept in {store.path}; rerun the same command to continue"
-        elif store.count:
-            kept = f"the finished frames are lost: {store.path} was removed (another run onto {dst}?)"
-        else:
-            kept = "no frame was finished"
-        discard_if_empty(store, low_store)
-        err.args = (f"{err}; {kept}",)
-        raise
-    except BaseException:
-        close_feeds(feeds)
-        writer.abort()
-        discard_if_empty(store, low_store)
-        raise
+                discard_if_empty(store, low_store)
+            else:
+                try:
+                    partial = writer.close_partial()
+                except OutputError:  # the output folder went away too: the work directory still has every frame
+                    writer.abort()
+            if isinstance(err, CorruptInputError):
+                where = f"; the {err.frame_index} frames before it are in {partial}" if partial else ""
+                raise CorruptInputError(f"{err}{where}", frame_index=err.frame_index) from err
+            raise InterruptedRun(partial_output=partial, work_dir=store.path) from err
+        except (OutputError, OutOfMemoryError) as err:  # disk full, encoder, memory: the finished frames stay
+            close_feeds(feeds)
+            writer.abort()
+            store.flush(raise_error=False)  # count: the frames saved
+            on_disk = store.frames_on_disk()  # another run onto the same output may have removed the folder
+            if on_disk:
+                kept = f"the {on_disk} finished frames are kept in {store.path}; rerun the same command to continue"
+            elif store.count:
+                kept = f"the finished frames are lost: {store.path} was removed (another run onto {dst}?)"
+            else:
+                kept = "no frame was finished"
+            discard_if_empty(store, low_store)
+            err.args = (f"{err}; {kept}",)
+            raise
+        except BaseException:
+            close_feeds(feeds)
+            writer.abort()
+            discard_if_empty(store, low_store)
+            raise
+        finally:
+            close_feeds(feeds)  # whatever happened, no thread of this run outlives it
+        if not export.keep_work:
+            store.remove()
+        return stats.summary(
+            output=dst,
+            seconds=time.perf_counter() - started,
+            size=size,
+            device=str(engine.device),
+            engine=engine.name,
+            frames_written=writer.frames_written,
+            precision=getattr(engine, "precision", None),
+            compile=_compile_stats(engine),
+            device_peak_mb=_device_peak_mb(engine.device),
+        )
     finally:
-        close_feeds(feeds)  # whatever happened, no thread of this run outlives it
-    if not export.keep_work:
-        store.remove()
-    return stats.summary(
-        output=dst,
-        seconds=time.perf_counter() - started,
-        size=size,
-        device=str(engine.device),
-        engine=engine.name,
-        frames_written=writer.frames_written,
-        precision=getattr(engine, "precision", None),
-        compile=_compile_stats(engine),
-        device_peak_mb=_device_peak_mb(engine.device),
-    )
+        lock.release()  # after the work directory is removed or every frame in it saved
 
 
 def check_range(src: str, info: VideoInfo, export: ExportConfig) -> None:
@@ -437,7 +453,6 @@ def run_fingerprint(
     """Everything that decides the stylized pixels; a resumed run must match it
     (the device and the precision the engine chose too: the same run on a GPU
     and a CPU, or in bf16 and fp32, paints other pixels)."""
-    styles = style_paths_of(style)
     decisive = dataclasses.asdict(config)
     for name in ("num_threads", "output_size", "detail_iters", "preserve_colors"):  # see stylize_video
         decisive.pop(name)
@@ -451,7 +466,7 @@ def run_fingerprint(
         "end_s": export.end_s,
         "fps": str(export.fps) if export.fps else None,
         "input": input_identity(src),
-        "styles": [file_identity(path) for path in styles],
+        "styles": [style_identity(item) for item in style_sources(style)],
         # an image sequence's rate picks the frames of -ss/-t/--fps (a key only when
         # set, so that a video's fingerprint is what it was)
         **({"input_fps": str(export.input_fps)} if export.input_fps else {}),

@@ -16,7 +16,10 @@ Layout of the work directory:
 - ``frames.idx``: one line per finished frame, written after its pixels are
   on disk, so a frame counts only once it is complete;
 - ``inputs.*``: the same for the decoded input frames, in multi-pass mode only
-  (later passes sweep backwards).
+  (later passes sweep backwards);
+- ``run.lock``: locked by the run writing the output (``worklock.WorkLock``),
+  so that a second run onto the same output is refused instead of sharing
+  the folder; the lock, not the file, dies with its process.
 
 A rerun with the same fingerprint continues after the last complete frame; a
 different fingerprint starts over.
@@ -44,6 +47,7 @@ import numpy as np
 
 from vidstyle.errors import OutputError
 from vidstyle.media.input_sequence import find_input_sequence
+from vidstyle.media.reading import decoding_identity
 
 FORMAT_VERSION = 1
 DEFAULT_DEPTH = 3  # frames handed to ``append`` and not yet on disk
@@ -83,11 +87,16 @@ def file_identity(path) -> dict:
 
 
 def input_identity(path) -> dict:
-    """``file_identity`` of a video file; for an image sequence (``frames/%04d.png``
-    or its folder) every file's name, size and modification time
-    (``InputSequence.identity``), so that one changed frame is noticed."""
+    """``file_identity`` of a video file with what decides how its frames
+    are decoded (``media.reading.decoding_identity``: the video stream read,
+    the turn upright, the colour tags; an edit of the file's index can change
+    them without changing its size or first MiB); for an image sequence
+    (``frames/%04d.png`` or its folder) every file's name, size and
+    modification time (``InputSequence.identity``), so that one changed frame is noticed."""
     sequence = find_input_sequence(path)
-    return sequence.identity() if sequence is not None else file_identity(path)
+    if sequence is not None:
+        return sequence.identity()
+    return {**file_identity(path), **decoding_identity(path)}
 
 
 class FrameStore:
