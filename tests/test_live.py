@@ -399,7 +399,9 @@ def test_a_registered_engine_runs_live_end_to_end(tmp_path, capsys, fake_engine)
     assert code == 0, captured.err
     summary = json.loads(captured.out)
     assert summary["frames_in"] == summary["frames_stylized"] + summary["frames_dropped"]
-    assert summary["frames_stylized"] == fake_engine.calls >= 5 and summary["recording"] == str(dst)
+    # 1: a frame that came out at or after the end of -t is not output (counted as dropped)
+    assert fake_engine.calls - summary["frames_stylized"] in (0, 1) and summary["frames_stylized"] >= 5
+    assert summary["recording"] == str(dst)
     assert summary["processing_size"] == [96, 64] and summary["cold_starts"] >= 1
     assert fake_engine.warm_starts[0] is False and any(fake_engine.warm_starts[1:])
     recorded = [f.image_u8.astype(int) for f in read_frames(dst)]

@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from vidstyle import live
 from vidstyle.checks import Check, real_check, within
@@ -44,6 +44,7 @@ from vidstyle.parsing import parse_float
 
 LIVE_PRESET = "live"
 V4L2_DEVICE_PREFIX = "/dev/video"
+INTERRUPTED_EXIT_CODE = 130  # as ``cli.main`` for any interrupted run
 MAX_SOURCE_FPS = 240  # a source "rate" above this is a container's clock (RTSP: 90 kHz), not a frame rate
 # What --input-fps, --target-fps and --max-latency accept (finite, within these
 # bounds). The output rate a budget aims at (``LiveOptions.nominal_fps``: the
@@ -101,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help=f"seconds from capture to output to aim for ({MAX_LATENCY_CHECK.describe()})",
     )
-    g.add_argument("-t", "--duration", type=parse_time, metavar="T", help="stop after T seconds")
+    g.add_argument(
+        "-t", "--duration", type=parse_time, metavar="T", help="stop after T seconds (a recording lasts exactly T)"
+    )
     g = parser.add_argument_group(
         "output",
         "Every output gets frames at the output size (--output-size, default: the source's size; odd sides "
@@ -122,8 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    """``vidstyle live ...``: returns the exit code (0 also after Ctrl-C/SIGTERM);
-    errors are raised (``cli.main`` turns them into one line and a code)."""
+    """``vidstyle live ...``: returns the exit code: 0, also after Ctrl-C/SIGTERM
+    once a frame was stylized (the recording is finalized); 130 when a signal
+    stopped the run before the first stylized frame (nothing recorded). Errors
+    are raised (``cli.main`` turns them into one line and a code)."""
     args = build_parser().parse_args(argv)
     if args.side_by_side and not args.preview:
         raise InputError("--side-by-side needs --preview")
@@ -162,7 +167,7 @@ def run(argv: list[str]) -> int:
         args.source, input_size=args.input_size, input_fps=args.input_fps, input_format=args.input_format
     )
     stop = threading.Event()
-    with _stop_on_signals(stop):
+    with _stop_on_signals(stop) as signalled:
         frames = source.frames()  # at the source's size: the loop resizes the frames it takes
         try:
             first = _first_frame(frames, source.name)
@@ -187,6 +192,11 @@ def run(argv: list[str]) -> int:
             source.close()  # the generator may not have started
             raise
         status.note(sizes_note(choice.size, out_size, config, device=device, detail=False, detail_stage=False, why=why))
+        if not (outputs.sinks or outputs.preview):
+            status.note(
+                "nothing is kept: the stylized frames are discarded (only the summary is printed); "
+                "-o FILE records them, --preview shows them, --stream-out URL or --v4l2-out DEVICE sends them"
+            )
         try:
             summary = live.run_live(
                 itertools.chain([first], frames),
@@ -204,7 +214,7 @@ def run(argv: list[str]) -> int:
         finally:
             status.close()
     _print_summary(summary, as_json=args.json, quiet=args.quiet, wanted_recording=args.output)
-    return 0
+    return INTERRUPTED_EXIT_CODE if signalled.is_set() and summary.frames_stylized == 0 else 0
 
 
 def _target_fps(args) -> float | None:
@@ -293,21 +303,25 @@ def _open_outputs(args, *, size: tuple[int, int], fps: float, recording_fps: flo
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event):
+def _stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
     """While inside: SIGINT and SIGTERM set ``stop`` (the loop ends and the
-    recording is finalized); a second signal raises KeyboardInterrupt."""
+    recording is finalized); a second signal raises KeyboardInterrupt.
+    Yields an event set when a signal came (``stop`` is also set by the
+    preview's quit key)."""
+    signalled = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signalled
         return
 
     def request_stop(signum, frame):
         if stop.is_set():
             raise KeyboardInterrupt
+        signalled.set()
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield signalled
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -21,6 +21,12 @@ flow is unreliable (``content_fill_below=scene_cut_threshold``: the few live
 iterations could not repaint stale texture there) while the temporal loss,
 masked, holds the rest.
 
+A run's duration (``LiveOptions.duration_s``) is a hard end: frames are
+budgeted no further than it, a frame still being stylized when it comes is
+abandoned at the engine's next iteration, and nothing comes out stamped at or
+after it. The one exception is the first frame, always finished (a recording
+shows it from the start; without it there is nothing to show).
+
 Why this module is long: the run's options, its three events and the loop
 that produces them are one unit (the summary's invariants follow the loop's
 counters); split apart they would have to share the loop's private state.
@@ -40,7 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from vidstyle.config import StyleConfig
-from vidstyle.engines.base import Engine, FrameResult
+from vidstyle.engines.base import Engine, FrameResult, IterationDone
 from vidstyle.errors import InputError, VidstyleError
 from vidstyle.frames import Frame, WarmStart
 from vidstyle.live.budget import COLD_BUDGET_FACTOR, IterationBudget, IterationClock
@@ -132,7 +138,9 @@ class LiveOptions:
         target_fps: budget each frame ``1 / target_fps`` seconds of processing.
         max_latency_s: instead, budget each frame what is left of this many
             seconds since its capture (wins over ``target_fps`` when both are set).
-        duration_s: stop after this many seconds (None: until stopped).
+        duration_s: stop after this many seconds (None: until stopped): no
+            frame is output at or after it (but the first; see the module
+            docstring) and a recording lasts exactly this long.
         still_dir: where the preview's s key saves PNG stills.
     """
 
@@ -293,10 +301,19 @@ class _LiveLoop:
         self.last_result: FrameResult | None = None
         self.size: tuple[int, int] | None = None
         self.started_s = 0.0
+        self.end_s: float | None = None  # the clock's time when duration_s is up; None: no duration
+
+    @property
+    def end_ticks(self) -> int | None:
+        """``duration_s`` in output ticks; None: no duration."""
+        duration = self.options.duration_s
+        return round(duration / OUTPUT_TIME_BASE) if duration is not None and math.isfinite(duration) else None
 
     def run(self, frames: Iterable[Frame], *, source_name: str) -> LiveSummary:
         capture = CaptureThread(frames, self.mailbox, clock=self.clock)
         self.started_s = self.clock()
+        if self.options.duration_s is not None and math.isfinite(self.options.duration_s):
+            self.end_s = self.started_s + self.options.duration_s
         self.last_status = (self.started_s, 0)
         capture.start()
         error: BaseException | None = None
@@ -332,8 +349,7 @@ class _LiveLoop:
             self._report(force=False)
 
     def _should_stop(self) -> bool:
-        duration = self.options.duration_s
-        return self.stop.is_set() or (duration is not None and self.clock() - self.started_s >= duration)
+        return self.stop.is_set() or (self.end_s is not None and self.clock() >= self.end_s)
 
     def _handle(self, command: str | None) -> None:
         if command == "quit":
@@ -345,7 +361,9 @@ class _LiveLoop:
             self.emit(StillSaved(self._save_still(self.last_output)))
 
     def _process(self, captured: Captured) -> None:
-        """Stylize one frame within its budget and hand it to the sinks."""
+        """Stylize one frame within its budget and hand it to the sinks; a
+        frame the end of the run (``duration_s``) overtakes is abandoned
+        (counted as dropped), except the first."""
         started_s = self.clock()
         source = self._at_processing_size(captured.frame)
         content = source.image_u8
@@ -353,12 +371,24 @@ class _LiveLoop:
         warm = self._warm_start(content)
         cold = warm is None and self.engine.wants_warm_start  # an engine without warm starts has no cold ones
         budget_s = self.options.frame_budget_s(captured_s=captured.captured_s, now_s=started_s)
-        max_iters = self.budget.iters_for(budget_s * (COLD_BUDGET_FACTOR if cold else 1.0), cold=cold)
+        budget_s *= COLD_BUDGET_FACTOR if cold else 1.0
+        if self.end_s is not None:
+            budget_s = min(budget_s, self.end_s - started_s)  # done by the end of the run
+        max_iters = self.budget.iters_for(budget_s, cold=cold)
         timer = IterationClock(self.clock)
-        result = self.engine.stylize(content, warm, max_iters=max_iters, on_iteration=timer)
+        bounded = self.end_s is not None and self.stylized > 0  # the first frame is always finished
+        try:
+            result = self.engine.stylize(
+                content, warm, max_iters=max_iters, on_iteration=self._until_end(timer) if bounded else timer
+            )
+        except _RunEnded:
+            return
+        output = self._output_frame(result.image_u8, content)
+        end_ticks = self.end_ticks
+        if bounded and end_ticks is not None and output.pts is not None and output.pts >= end_ticks:
+            return  # finished after the end (after its last iteration): not shown
         if self.starter is not None:
             self.starter.remember(result.image_u8)
-        output = self._output_frame(result.image_u8, content)
         shown = source
         if self.output_size is not None:  # no detail stage live: the result scaled
             output = output.with_image(resize(output.image_u8, self.output_size))
@@ -376,6 +406,18 @@ class _LiveLoop:
         self.cold_starts += int(cold)
         self.last_output, self.last_result = output, result
 
+    def _until_end(self, timer: IterationClock) -> Callable[[IterationDone], None]:
+        """``timer``, then ``_RunEnded`` from inside the engine once the run's end has come."""
+        end_s = self.end_s
+        assert end_s is not None  # only for runs with a duration
+
+        def on_iteration(event: IterationDone) -> None:
+            timer(event)
+            if self.clock() >= end_s:
+                raise _RunEnded
+
+        return on_iteration
+
     def _at_processing_size(self, frame: Frame) -> Frame:
         return frame if self.target_size is None else self._at_size(frame, self.target_size)
 
@@ -388,10 +430,9 @@ class _LiveLoop:
     def _end_pts(self) -> int:
         """When the run stopped, in output ticks since the start: now, or the
         end of ``duration_s`` when the loop noticed it late."""
-        end_s = self.clock() - self.started_s
-        if self.options.duration_s is not None:
-            end_s = min(end_s, self.options.duration_s)
-        return round(end_s / OUTPUT_TIME_BASE)
+        now = round((self.clock() - self.started_s) / OUTPUT_TIME_BASE)
+        end_ticks = self.end_ticks
+        return now if end_ticks is None else min(now, end_ticks)
 
     def _warm_start(self, content_u8: np.ndarray) -> WarmStart | None:
         """How ``content_u8`` starts from the frames processed before it (None: cold)."""
@@ -473,6 +514,11 @@ class _LiveLoop:
             max_mailbox_depth=self.mailbox.max_depth,
             cold_starts=self.cold_starts,
         )
+
+
+class _RunEnded(Exception):
+    """Raised from the engine's ``on_iteration`` callback when the run's
+    duration is up: the frame being stylized would come out after the end."""
 
 
 def _percentile(sorted_values: Sequence[float], fraction: float) -> float:

@@ -95,17 +95,20 @@ class RecordingSink:
 
     def hold_until(self, end_pts: int) -> None:
         """Make the recording last until ``end_pts`` (``OUTPUT_TIME_BASE``
-        ticks of the live loop's clock, as the frames' pts): the muxer gives
-        the last frame ``1 / fps``, so without this a run whose frames come
-        slowly ends its recording long before the run ended. Writes the last
-        frame again at ``end_pts - 1 / fps`` when that is after it (one more
-        frame in the file, the same picture); nothing when none was recorded."""
+        ticks of the live loop's clock, as the frames' pts), exactly: the
+        muxer gives the last frame ``1 / fps``, so without this a run whose
+        frames come slowly ends its recording long before the run ended.
+        Writes the last frame again (one more frame in the file, the same
+        picture) at ``end_pts - 1 / fps``, or just after the last frame when
+        that is later, lasting until ``end_pts``; nothing when none was
+        recorded or the last frame is not before ``end_pts - 1``."""
         last = self._last
         if last is None or last.pts is None:
             return
-        pts = end_pts - round(1 / (self.fps * OUTPUT_TIME_BASE))
-        if pts > last.pts:
-            self._writer.write(dataclasses.replace(last, pts=pts))
+        pts = max(last.pts + 1, end_pts - round(1 / (self.fps * OUTPUT_TIME_BASE)))
+        if pts < end_pts:
+            held = dataclasses.replace(last, pts=pts, duration=end_pts - pts, time_base=OUTPUT_TIME_BASE)
+            self._writer.write(held)
             self._last = None
 
     def close(self) -> None:
