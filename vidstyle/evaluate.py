@@ -195,6 +195,9 @@ def evaluate_frames(
 
 EDGE_AGREEMENT_WIDTH = 64  # px: the shapes a stylization keeps, not its brush strokes
 EDGE_AGREEMENT_BLUR = 1.0  # Gaussian sigma in px at that width
+# An input frame whose gradient magnitudes (luma in [0, 1], at that width) have a standard deviation
+# under this has no shapes to keep. A one-grey-level step across a flat frame reads 1.9e-3.
+EDGE_AGREEMENT_FLAT = 1e-4
 
 
 def edge_agreement(source_u8: np.ndarray, stylized_u8: np.ndarray) -> float:
@@ -206,7 +209,10 @@ def edge_agreement(source_u8: np.ndarray, stylized_u8: np.ndarray) -> float:
     right two files"): stylizations of their own input 0.58-0.68, 0.29 with
     the style weighted 100x; another clip's frames 0.05-0.07, 0.25 for the
     same shot seconds earlier (``EDGE_AGREEMENT_FLOOR`` in
-    ``cli/eval.py``: 0.2). A flat frame has no edges: 0.
+    ``cli/eval.py``: 0.2). An input frame without edges (flat: its gradient
+    magnitudes vary by less than ``EDGE_AGREEMENT_FLAT``) has no shapes to
+    keep, whatever the stylized frame shows: NaN, undefined. A flat stylized
+    frame of an input with edges keeps none of them: 0.
 
     Args:
         source_u8, stylized_u8: uint8 ``(H, W, 3)`` RGB frames (sizes may differ).
@@ -214,6 +220,8 @@ def edge_agreement(source_u8: np.ndarray, stylized_u8: np.ndarray) -> float:
     width = EDGE_AGREEMENT_WIDTH
     height = max(8, round(width * stylized_u8.shape[0] / stylized_u8.shape[1]))
     a, b = (_edges(image, (width, height)) for image in (source_u8, stylized_u8))
+    if float(a.std(dtype=np.float64)) < EDGE_AGREEMENT_FLAT:
+        return math.nan
     a, b = a - a.mean(dtype=np.float64), b - b.mean(dtype=np.float64)
     norm = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
     return float((a * b).sum()) / norm if norm > 0 else 0.0

@@ -116,7 +116,7 @@ def _plot_title(report: FlickerReport) -> str:
     if not any(math.isfinite(v) for v in report.per_pair_stylized + report.per_pair_input):
         return "Flicker ratio: no frame pair measured"
     ratio = report.flicker_ratio
-    ratio_text = f"{ratio:.3f}" if math.isfinite(ratio) else "\u221e"
+    ratio_text = f"{ratio:.3f}" if math.isfinite(ratio) else "undefined (the input does not move)"
     return f"Flicker ratio {ratio_text}  (E_warp stylized / input; 1.0 = as steady as the source)"
 
 

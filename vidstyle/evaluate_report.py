@@ -170,7 +170,7 @@ class MeterReport:
             whatever decoded them).
         edge_agreement: per frame, how far the stylized frame keeps its input
             frame's shapes (``evaluate.edge_agreement``): low for frames of
-            another clip.
+            another clip; NaN where the input frame has no edges.
     """
 
     variants: dict[str, FlickerReport]
@@ -184,8 +184,11 @@ class MeterReport:
 
     @property
     def median_edge_agreement(self) -> float | None:
-        """The median of ``edge_agreement``; None without frames."""
-        return float(statistics.median(self.edge_agreement)) if self.edge_agreement else None
+        """The median of ``edge_agreement`` over the frames whose input has
+        edges; None without such a frame (undefined: a flat input keeps no
+        shapes to compare)."""
+        defined = [value for value in self.edge_agreement if math.isfinite(value)]
+        return float(statistics.median(defined)) if defined else None
 
     def report(self, mask: str | None = None, channels: str | None = None) -> FlickerReport:
         """The variant ``mask``/``channels`` (default: the headline one)."""

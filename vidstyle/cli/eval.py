@@ -105,12 +105,18 @@ def build_eval_parser() -> argparse.ArgumentParser:
 def run_eval(argv: list[str]) -> int:
     """The eval command; returns the exit code (errors are raised)."""
     args = build_eval_parser().parse_args(argv)
-    if args.plot and not args.plot.lower().endswith(".png"):  # refused before the measurement, not after
-        raise InputError(f"--plot writes a PNG: name it .png, got {args.plot}")
+    end_s = args.end_s if args.duration_s is None else (args.start_s or 0.0) + args.duration_s
+    ExportConfig(start_s=args.start_s, end_s=end_s)  # the range's checks and lines, as the stylize command's
+    if args.plot:  # refused before the measurement, not after, as every output is
+        if not args.plot.lower().endswith(".png"):
+            raise InputError(f"--plot writes a PNG: name it .png, got {args.plot}")
+        from vidstyle.media.destination import check_destination
+
+        check_destination(args.plot, overwrite=True, input_paths=[args.input, args.stylized])
 
     from vidstyle.evaluate import evaluate_videos
     from vidstyle.evaluate_plot import save_plot
-    from vidstyle.media import find_input_sequence, probe
+    from vidstyle.media import check_start, find_input_sequence, probe
 
     for path in (args.input, args.stylized):
         sequence = find_input_sequence(path)  # a bad pattern or a gap: one line, before any decoding
@@ -119,6 +125,7 @@ def run_eval(argv: list[str]) -> int:
     if args.input_fps is not None and find_input_sequence(args.input) is None:
         raise InputError(f"--input-fps sets the frame rate of an image sequence input; {args.input} is a video")
     source, stylized = probe(args.input, rate=args.input_fps), probe(args.stylized)
+    check_start(args.input, source, args.start_s, doing="measure")
     if abs(math.log((source.width / source.height) / (stylized.width / stylized.height))) > ASPECT_TOLERANCE:
         print(
             f"note: {args.input} is {source.width}x{source.height} and {args.stylized} "
@@ -138,7 +145,7 @@ def run_eval(argv: list[str]) -> int:
         warp=args.warp,
         decode=args.decode,
         input_start_s=args.start_s,
-        input_end_s=args.end_s if args.duration_s is None else (args.start_s or 0.0) + args.duration_s,
+        input_end_s=end_s,
         input_rate=args.input_fps,
     )
     measured = [e for e in report.primary.per_pair_stylized if math.isfinite(e)]
@@ -151,6 +158,12 @@ def run_eval(argv: list[str]) -> int:
             f"note: {args.stylized} does not keep the shapes of {args.input} (edge agreement {agreement:.2f}, "
             f"under {EDGE_AGREEMENT_FLOOR} where a stylization of it keeps more): the ratio means nothing unless "
             "it was made from this input, from the same start (-ss)",
+            file=sys.stderr,
+        )
+    if not math.isfinite(report.primary.flicker_ratio):  # the input's E_warp is 0, the stylized video's is not
+        print(
+            f"note: {args.input} does not move (its E_warp is 0): the flicker ratio, stylized / input, is "
+            "undefined (null in --json); the stylized E_warp is the whole measurement",
             file=sys.stderr,
         )
     if args.plot:
@@ -167,8 +180,11 @@ def run_eval(argv: list[str]) -> int:
     )
     print(f"E_warp stylized: {headline.e_warp_stylized:.6f}")
     print(f"E_warp input:    {headline.e_warp_input:.6f}")
-    print(f"flicker ratio:   {headline.flicker_ratio:.3f}  (1.0 = as steady as the source)")
-    print(f"edge agreement:  {_fmt(agreement)}  (median per frame; 1.0 = the input's own shapes)")
+    print(f"flicker ratio:   {_fmt(headline.flicker_ratio)}  (1.0 = as steady as the source)")
+    if agreement is None:
+        print("edge agreement:  undefined  (the input has no edges)")
+    else:
+        print(f"edge agreement:  {agreement:.3f}  (median per frame; 1.0 = the input's own shapes)")
     if len(masks) * len(channels) > 1:
         print("flicker ratio by variant:")
         print("  " + " " * 6 + "".join(f"{m:>12}" for m in masks))
@@ -187,9 +203,11 @@ def run_eval(argv: list[str]) -> int:
 
 
 def _fmt(value: float | None) -> str:
+    """A ratio as text: ``-`` where there is none (no pair), ``undefined``
+    where the input does not move (both null in --json)."""
     if value is None:
         return "-"
-    return f"{value:.3f}" if math.isfinite(value) else "inf"
+    return f"{value:.3f}" if math.isfinite(value) else "undefined"
 
 
 def _segment(summary: dict) -> str:

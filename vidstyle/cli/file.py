@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -73,14 +74,15 @@ def run_file(argv: list[str]) -> int:
     if still:
         return run_still(args, options, reporter)
     try:
-        summary = stylize_video(
-            args.input,
-            args.output,
-            style=args.style,
-            on_event=notices_to(reporter),
-            on_start=reporter.on_start,
-            **options,
-        )
+        with ray_messages_off_stdout(options, quiet=args.quiet):
+            summary = stylize_video(
+                args.input,
+                args.output,
+                style=args.style,
+                on_event=notices_to(reporter),
+                on_start=reporter.on_start,
+                **options,
+            )
     finally:
         reporter.close()
     if args.json:
@@ -95,6 +97,18 @@ def run_file(argv: list[str]) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def ray_messages_off_stdout(options: dict, *, quiet: bool):
+    """With --ray, what Ray's driver prints while the run lasts (a task
+    retried, a worker that died: ``distributed.runtime.ray_messages_to``) goes
+    to stderr, or nowhere with -q: standard output holds only the result
+    (--json). Without --ray, nothing changes."""
+    if options.get("ray") is None:
+        return contextlib.nullcontext()
+    from vidstyle.distributed.runtime import ray_messages_to
+
+    return ray_messages_to(None if quiet else sys.stderr)
 
 
 def check_not_a_folder(src: str, dst: str | None, *, still: bool) -> None:

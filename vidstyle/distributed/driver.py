@@ -1,7 +1,7 @@
 """The driver of a Ray run: plan, hand segments to workers, assemble in order.
 
     probe + scan (one cheap decode: timestamps, scene cuts) -> plan_segments
-      -> ActorPool of SegmentWorkers (Ray retries a segment whose worker died)
+      -> ActorPool of SegmentActors (Ray restarts a dead one and retries its segment)
       -> each finished segment saved in the work directory (a FrameStore per
          segment) -> frames in source order, paired with the source frames
          decoded again here -> finish_frames -> the normal writer
@@ -22,18 +22,19 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from vidstyle.config import ExportConfig, StyleConfig
 from vidstyle.distributed.plan import Segment, plan_segments, scan_frames
-from vidstyle.distributed.runtime import Connection, connect
+from vidstyle.distributed.runtime import Connection, connect, import_ray, ray_target
 from vidstyle.distributed.seams import crossfade
-from vidstyle.distributed.worker import InputSource, SegmentResult, SegmentWorker
+from vidstyle.distributed.worker import InputSource, SegmentActor, SegmentInputs, SegmentResult
 from vidstyle.engines.base import FrameResult
 from vidstyle.errors import InputError, VidstyleError
 from vidstyle.frames import Frame
-from vidstyle.media import probe
+from vidstyle.media import check_start, probe
 from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.stages import finish_frames
@@ -92,23 +93,34 @@ def stylize_video_on_ray(
             "--engine net on Ray needs a trained look (each worker would train its own): "
             "vidstyle train --style ART --on IN -o look.pt, then --model look.pt"
         )
+    import_ray()  # without Ray: one line, before anything else
+    address = export.ray or "auto"
+    ray_target(address)  # a malformed address (or RAY_ADDRESS): one line too
     dst = os.fspath(dst) if dst is not None else default_output_path(os.fspath(src))
-    with WorkLock(work_dir_for(dst, root=export.work_dir), output=dst):  # one run at a time writes dst
-        connection = connect(export.ray or "auto")
-        try:
-            return _run(
-                connection, src, dst, style=style, config=config, export=export, on_event=on_event, on_start=on_start
-            )
-        finally:
-            connection.close()
+    # one run at a time writes dst; the runtime (connected in _run) is closed before the lock goes
+    with WorkLock(work_dir_for(dst, root=export.work_dir), output=dst), contextlib.ExitStack() as closing:
+        return _run(
+            address,
+            src,
+            dst,
+            closing=closing,
+            style=style,
+            config=config,
+            export=export,
+            on_event=on_event,
+            on_start=on_start,
+        )
 
 
-def _run(connection: Connection, src, dst, *, style, config, export, on_event, on_start) -> DistributedSummary:
-    ray = connection.ray
-    from ray.util import ActorPool
-
+def _run(
+    address: str, src, dst, *, closing: contextlib.ExitStack, style, config, export, on_event, on_start
+) -> DistributedSummary:
+    """The run; it connects to ``address`` only once the input, the range and
+    the output are checked (seconds saved on a refused run: starting a local
+    runtime takes several), and registers the connection's close on ``closing``."""
     src = os.fspath(src)
     info = probe(src)
+    check_start(src, info, export.start_s)
     styles = load_styles(style, config.model)
     style_paths = style_paths_of(style, config.model)
     stats = RunStats()  # fed in frame order as the output is assembled (it counts frames by rising index)
@@ -126,11 +138,16 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
     out_size = output_size((info.width, info.height), config)
     detail = plans_detail(config, size, out_size)  # workers then return output-size frames
     stored = out_size if detail else size
-    record(Notice(sizes_note(size, out_size, config, device="the workers", detail=detail)))
     writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
     actors: list = []
-    kept_refs: list = []  # constructor arguments of the workers, alive while they may restart
+    ray: Any = None  # the module, once connected
     try:
+        connection = connect(address)
+        closing.callback(connection.close)
+        ray = connection.ray
+        from ray.util import ActorPool
+
+        record(Notice(sizes_note(size, out_size, config, device="the workers", detail=detail)))
         scan = scan_frames(decode_frames(src, info, export, size)[0])
         if not scan.pts:
             raise InputError(f"{src}: no video frames to stylize in the requested range")
@@ -157,9 +174,10 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         record(WorkResumed(frames=sum(segments[n].num_frames for n in done), path=work_dir, restart_reason=reason))
         record(Notice(f"Ray: {len(segments)} segments ({len(scan.cuts)} scene cuts), {len(done)} already done"))
         started = time.perf_counter()
+        inputs: SegmentInputs | None = None
         if todo:
             count = min(slots.count, len(todo))
-            actors, kept_refs = _start_workers(
+            actors, inputs = _start_workers(
                 ray,
                 connection,
                 config,
@@ -171,8 +189,8 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
                 slots=slots,
                 workers=count,
             )
-        pool = ActorPool(actors)
-        results = pool.map_unordered(lambda actor, segment: actor.run.remote(segment), todo)
+        pool = ActorPool(actors)  # the inputs' references stay alive here until the last segment is done
+        results = pool.map_unordered(lambda actor, segment: actor.run.remote(segment, inputs), todo)
         per_worker: dict[str, dict] = {}
         finished_events: dict[int, list[FrameDone]] = {}  # per segment, without pixels, until assembled
 
@@ -249,7 +267,7 @@ def _run(connection: Connection, src, dst, *, style, config, export, on_event, o
         _stop_workers(ray, actors)
         writer.abort()
         cause = getattr(err, "cause", None)  # a worker's own error, wrapped by Ray with the remote traceback
-        if isinstance(err, ray.exceptions.RayTaskError) and isinstance(cause, VidstyleError):
+        if ray is not None and isinstance(err, ray.exceptions.RayTaskError) and isinstance(cause, VidstyleError):
             raise cause from err  # one line for the CLI, like a single-machine run
         raise
     _stop_workers(ray, actors)
@@ -325,22 +343,26 @@ def plans_detail(config: StyleConfig, size: tuple[int, int], out_size: tuple[int
 
 def _start_workers(
     ray, connection: Connection, config: StyleConfig, styles, src: str, *, size, out_size, detail, slots, workers: int
-) -> tuple[list, list]:
-    """``workers`` SegmentWorkers (at most ``slots.count``, one per segment to
+) -> tuple[list, SegmentInputs]:
+    """``workers`` SegmentActors (at most ``slots.count``, one per segment to
     do), processing at ``size`` and, when ``detail`` (``plans_detail``),
-    finishing frames at ``out_size``."""
+    finishing frames at ``out_size``, and the inputs every segment call
+    carries to them (the style images and the shipped input, by reference;
+    the caller holds them for the whole run). An actor's constructor gets
+    only the config and the sizes, small values Ray keeps inside the creation
+    task, so a restarted worker is always rebuilt (``worker`` module doc)."""
     gpus, threads = slots.gpus, slots.threads
     source = InputSource(path=os.path.abspath(src), size=os.path.getsize(src))
     if not connection.is_local and source.size <= MAX_SHIPPED_INPUT_BYTES:
         with open(src, "rb") as file:  # for workers on nodes that do not see this path
             source = dataclasses.replace(source, data=[ray.put(file.read())])
-    remote = ray.remote(SegmentWorker).options(
+    remote = ray.remote(SegmentActor).options(
         num_cpus=threads, num_gpus=1 if gpus else 0, max_restarts=WORKER_RESTARTS, max_task_retries=SEGMENT_RETRIES
     )
     worker_config = config if config.num_threads else config.replace(num_threads=1)
-    styles_ref = ray.put(styles)
-    actors = [remote.remote(worker_config, styles_ref, size, source, out_size, detail) for _ in range(workers)]
-    return actors, [styles_ref, *source.data]  # the caller holds these: a restarted worker is built from them
+    inputs = SegmentInputs(styles=[ray.put(styles)], source=source)
+    actors = [remote.remote(worker_config, size, out_size, detail) for _ in range(workers)]
+    return actors, inputs
 
 
 def _stop_workers(ray, actors: list) -> None:

@@ -4,16 +4,26 @@
 starts a local runtime on this machine (and stops it after the run);
 ``--ray ADDRESS`` joins that cluster (``ray://head:10001`` through Ray Client,
 or ``host:6379`` from a node of the cluster). A runtime the caller already
-started (``ray.init`` before ``stylize_video``) is used as it is.
+started (``ray.init`` before ``stylize_video``) is used as it is. An address
+of another form is refused with one line before anything starts
+(``check_address``).
+
+Ray's driver prints what the cluster reports (a task retried, a worker that
+died) on standard output from a thread of its own; ``ray_messages_to`` sends
+it elsewhere while a run lasts, so that the CLI's standard output holds only
+its own result (``--json``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import logging
 import os
 import socket
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from vidstyle.errors import InputError
@@ -22,6 +32,9 @@ INSTALL_HINT = "pip install 'vidstyle[ray]'"
 # ray.init retries an unreachable address for minutes; a TCP connect first
 # answers within this many seconds (a refused port or unknown host at once)
 REACH_TIMEOUT_S = 10.0
+ADDRESS_FORMS = "use auto, host:port or ray://host:port"
+# values ray.init itself takes for an address: the cluster on this node, a new local runtime
+RAY_KEYWORDS = ("auto", "local")
 
 
 def import_ray():
@@ -60,17 +73,87 @@ def connect(address: str) -> Connection:
     ray = import_ray()
     if ray.is_initialized():
         return Connection(ray=ray, started=False, address="existing")
-    target = os.environ.get("RAY_ADDRESS") if address == "auto" else address
+    target = ray_target(address)
     if target:
         check_reachable(target)
+    # Workers' logs stay on their nodes (the driver shows one progress bar), and Ray's
+    # own log records on this side are errors only: "Connecting to existing Ray
+    # cluster..." and the like would sit between the progress bar and the result.
+    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     try:
-        if target:  # workers' logs stay on their nodes: the driver shows one progress bar
-            ray.init(address=target, log_to_driver=False)
+        if target:
+            ray.init(address=target, **options)
         else:
-            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+            ray.init(include_dashboard=False, **options)
     except ConnectionError as err:
         raise InputError(f"cannot reach the Ray cluster at {target}: {err}") from err
     return Connection(ray=ray, started=True, address=target or "local")
+
+
+def ray_target(address: str) -> str | None:
+    """The cluster ``address`` means: ``auto`` -> ``RAY_ADDRESS`` when it is
+    set, else None (a local runtime started for the run); any other value as
+    it is. InputError (one line, before anything starts) when it is not an
+    address Ray takes (``check_address``)."""
+    from_env = address == "auto" and bool(os.environ.get("RAY_ADDRESS"))
+    target = os.environ.get("RAY_ADDRESS") if address == "auto" else address
+    if target:
+        check_address(target, source="RAY_ADDRESS" if from_env else None)
+    return target or None
+
+
+def check_address(address: str, *, source: str | None = None) -> None:
+    """InputError unless ``address`` has a form Ray connects to: ``auto`` or
+    ``local``, ``host:port``, or ``ray://host`` with an optional port (Ray
+    Client). ``source`` names where the value came from (``RAY_ADDRESS``)."""
+    if address in RAY_KEYWORDS:
+        return
+    scheme, _, rest = address.partition("://") if "://" in address else ("", "", address)
+    parts = urlsplit(f"tcp://{rest}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        host, port = None, None
+    well_formed = (
+        scheme in ("", "ray")
+        and bool(host)
+        and not parts.path
+        and not parts.query
+        and (port is not None or scheme == "ray")  # Ray Client has a default port
+    )
+    if not well_formed:
+        where = f"; set in {source}" if source else ""
+        raise InputError(f"not a Ray address: {address} ({ADDRESS_FORMS}{where})")
+
+
+@contextlib.contextmanager
+def ray_messages_to(stream: IO[str] | None) -> Iterator[None]:
+    """While the block runs, what Ray's driver prints on standard output goes
+    to ``stream`` (None: nowhere), so that standard output holds only what the
+    caller prints after the block.
+
+    Ray's driver prints the errors the cluster publishes (``Task
+    SegmentActor.run failed. There are 3 retries remaining...``, ``A worker
+    died or was killed...``) to ``sys.stdout`` from a background thread
+    (``ray._private.worker.listen_error_messages``) whatever ``log_to_driver``
+    says; no ``ray.init`` option moves them. ``sys.stdout`` is swapped for the
+    block, which the thread reads at each message, and the runtime a run
+    started is shut down inside the block (``Connection.close``), thread
+    included. Anything else written to ``sys.stdout`` meanwhile goes the same
+    way: the CLI prints its result after the block."""
+    with contextlib.redirect_stdout(stream if stream is not None else _Discard()):
+        yield
+
+
+class _Discard(io.TextIOBase):
+    """A text stream that drops what is written to it (no file descriptor,
+    like ``io.StringIO``; never closed: a thread may still hold it)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
@@ -81,7 +164,7 @@ def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     try:
         host, port = parts.hostname, parts.port
     except ValueError:  # a port that is not a number
-        raise InputError(f"not a Ray address: {address} (use host:port or ray://host:port)") from None
+        raise InputError(f"not a Ray address: {address} ({ADDRESS_FORMS})") from None
     if not host or port is None:
         return
     try:

@@ -14,6 +14,16 @@ The input reaches a worker by its path when the worker can read it (a local
 runtime, shared storage); otherwise from the bytes the driver put in the
 object store (``InputSource.data``), written once per worker to a temporary
 file; without those bytes the worker fails with one clear line.
+
+On Ray the worker lives inside ``SegmentActor``, whose constructor takes only
+small values: Ray rebuilds a restarted actor (a worker process killed, out of
+memory, a lost node) from its constructor arguments, and cannot promise to
+still hold ones it keeps in its object store (ray-project/ray#53727; it says
+so in an error line when such an actor is created). The style images and the
+shipped input travel with each segment instead (``SegmentInputs``, object
+store references the driver holds for the whole run; a retried segment
+brings them again), and the first segment an actor gets builds its
+``SegmentWorker``.
 """
 
 from __future__ import annotations
@@ -247,6 +257,52 @@ class SegmentWorker:
             file.write(data)
         self._local_path = file.name
         return file.name
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentInputs:
+    """What every segment call carries to a ``SegmentActor``: ``styles``, one
+    object-store reference to the style images (inside a list, so Ray hands
+    the reference over without fetching the images at each call), and
+    ``source``, where the input is (``InputSource``, its bytes by reference)."""
+
+    styles: list
+    source: InputSource
+
+
+class SegmentActor:
+    """The Ray actor: a ``SegmentWorker`` built on the first segment.
+
+    Args:
+        config, size, out_size, detail: as for ``SegmentWorker``; small
+            values, carried inside the actor's creation task, so a restart
+            always has them (see the module doc).
+    """
+
+    def __init__(
+        self,
+        config: StyleConfig,
+        size: tuple[int, int],
+        out_size: tuple[int, int] | None = None,
+        detail: bool = False,
+    ):
+        self.config = config
+        self.size = size
+        self.out_size = out_size
+        self.detail = detail
+        self.worker: SegmentWorker | None = None
+
+    def run(self, segment: Segment, inputs: SegmentInputs) -> SegmentResult:
+        """``SegmentWorker.run`` of ``segment``; the first call makes the
+        worker (its engine and style targets) from ``inputs``."""
+        if self.worker is None:
+            import ray
+
+            styles_u8 = ray.get(inputs.styles[0])
+            self.worker = SegmentWorker(
+                self.config, styles_u8, self.size, inputs.source, out_size=self.out_size, detail=self.detail
+            )
+        return self.worker.run(segment)
 
 
 def _same_file(path: str, size: int) -> bool:

@@ -45,6 +45,7 @@ _EXPORTS = {
     "frame_to_rgb": "reading",
     "is_still_image": "reading",
     "error_reason": "reading",
+    "check_start": "reading",
     # image sequences as input
     "InputSequence": "input_sequence",
     "find_input_sequence": "input_sequence",

@@ -95,6 +95,17 @@ class VideoInfo:
     mirrored: bool = False
 
 
+def check_start(src, info: VideoInfo, start_s: float | None, *, doing: str = "stylize") -> None:
+    """InputError (exit code 2) before any work when ``start_s`` (-ss) is at
+    or past the end of ``src`` (``info``, its duration known; else a run finds
+    no frame and says so). ``doing`` names the work in the message."""
+    if start_s is not None and info.duration_s is not None and start_s >= info.duration_s:
+        raise InputError(
+            f"{os.fspath(src)}: no video frames to {doing} in the requested range: it starts at {start_s:g}s, "
+            f"the video ends at {info.duration_s:g}s"
+        )
+
+
 def _open_input(path, rate: Fraction | None = None) -> av.container.InputContainer:
     """Open ``path`` for reading (an image sequence at ``rate``); InputError
     with one clear line when it cannot be."""

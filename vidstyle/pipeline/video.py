@@ -32,6 +32,7 @@ from vidstyle.features import select_device
 from vidstyle.media import (
     FrameRateConverter,
     VideoInfo,
+    check_start,
     is_sequence_pattern,
     open_writer,
     probe,
@@ -402,12 +403,8 @@ def stylize_video(
 
 def check_range(src: str, info: VideoInfo, export: ExportConfig) -> None:
     """InputError (exit code 2) before any work when -ss starts at or past the
-    end of the source (its duration known; else the run finds no frame and says so)."""
-    if export.start_s is not None and info.duration_s is not None and export.start_s >= info.duration_s:
-        raise InputError(
-            f"{src}: no video frames to stylize in the requested range: it starts at {export.start_s:g}s, "
-            f"the video ends at {info.duration_s:g}s"
-        )
+    end of the source (``media.check_start``: its duration known; else the run finds no frame and says so)."""
+    check_start(src, info, export.start_s)
 
 
 def close_feeds(feeds: list) -> None:
