@@ -43,6 +43,10 @@ Rows (``--rows``, comma-separated keys; default all):
   serial          no prefetch threads: decode and flow inline with the optimizer.
   threads-K       torch.set_num_threads(K) for each K in ``--threads``.
   fp32            (CUDA only) no autocast: the VGG passes in float32.
+  channels-last   (CPU) float32 VGG passes in the channels-last layout (the
+                  default there is NCHW: ``engines.precision.channels_last``).
+  bf16            (CPU) the VGG passes in bfloat16 (``--precision bf16``, channels-last).
+  bf16-nchw       (CPU) the same in the NCHW layout.
   compile         (with ``--compile``) torch.compile on the VGG network.
 
 Ablation rows run the first ``--ablation-frames`` frames, cold-N the first
@@ -77,12 +81,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
+from unittest import mock
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import vidstyle.engines.optimize as optimize_module  # noqa: E402
 from vidstyle.config import PRESETS, StyleConfig, preset_options  # noqa: E402
 from vidstyle.engines.optimize import OptimizerEngine  # noqa: E402
 from vidstyle.evaluate import evaluate_flicker  # noqa: E402
@@ -113,6 +120,7 @@ class Row:
     overlap: bool = True  # prefetch threads as in the pipeline
     full_vgg: bool = False
     clear_grams: bool = False
+    layout: str | None = None  # "nchw" or "channels-last": forced (engines.precision.channels_last); None: the default
 
 
 class StageClock:
@@ -144,11 +152,21 @@ def run_row(row: Row, size, style_u8, base: StyleConfig, networks: dict, out_dir
     with the pipeline's chain; time the stages and every frame."""
     config = base.replace(**row.options)
     layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
-    key = (layers, row.full_vgg)
+    key = (layers, row.full_vgg, row.layout)
     if key not in networks:
         networks[key] = VGG19Features(layers, weights=config.weights, truncate=not row.full_vgg)
     threads_before = torch.get_num_threads()
-    stylizer = OptimizerEngine([style_u8], config=config, features=networks[key])
+    layout = (
+        nullcontext()
+        if row.layout is None
+        else mock.patch.object(optimize_module, "channels_last", lambda device, dtype: row.layout == "channels-last")
+    )
+    with layout:
+        return _run_row(row, size, style_u8, config, networks[key], out_dir, threads_before)
+
+
+def _run_row(row: Row, size, style_u8, config: StyleConfig, network, out_dir: str, threads_before: int) -> dict:
+    stylizer = OptimizerEngine([style_u8], config=config, features=network)
     threads = torch.get_num_threads()
     info = probe(SAMPLE)
     end_s = (row.frames - 0.5) / float(info.fps)
@@ -338,6 +356,12 @@ def build_rows(args, base: StyleConfig, device: torch.device, frames: int, large
         rows += [Row(f"threads-{k}", dict(num_threads=k), ablate) for k in args.threads]
     if device.type == "cuda":
         rows.append(Row("fp32", dict(precision="fp32"), ablate))
+    if device.type == "cpu":
+        rows += [
+            Row("channels-last", {}, ablate, layout="channels-last"),
+            Row("bf16", dict(precision="bf16"), ablate),
+            Row("bf16-nchw", dict(precision="bf16"), ablate, layout="nchw"),
+        ]
     if args.compile:
         rows.append(Row("compile", dict(compile=True), ablate))
     if args.rows is not None:

@@ -27,6 +27,8 @@ flicker (vidstyle eval's meter, lossless). Recipes (``TrainingOptions`` /
     tanh          Johnson's tanh output instead of the residual one
     noise1        one input channel of noise (fixed at inference; Ulyanov et al. 2016)
     noise3        three input channels of noise
+    bf16          the VGG19 passes in bfloat16 (``--precision bf16``)
+    fp32          the VGG19 passes in float32 (``--precision fp32``)
 
 A look with a prior paints the frames through the file pipeline (each frame
 given the previous output; the lossless PNGs); the others paint each frame
@@ -75,6 +77,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (TrainingOptions fields, Styl
     "tanh": ({"output": "tanh"}, {}),
     "noise1": ({"noise": 1}, {}),
     "noise3": ({"noise": 3}, {}),
+    "bf16": ({}, {"precision": "bf16"}),
+    "fp32": ({}, {"precision": "fp32"}),
 }
 
 

@@ -249,6 +249,16 @@ def test_requested_precision_reads_the_config():
     assert requested_precision(config_with("fp16")) == "fp16"
 
 
+def test_the_cpu_layout_follows_the_precision(style, network):
+    # channels-last where oneDNN's kernels gain from it (reduced precision), NCHW in float32
+    bf16 = OptimizerEngine([style], config=config_with("bf16"), features=network)
+    assert bf16._net.body[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert bf16.features(bf16.to_tensor(content()))["relu1_1"].is_contiguous(memory_format=torch.channels_last)
+    fp32 = OptimizerEngine([style], config=config_with("fp32"), features=network)
+    assert fp32._net.body[0].weight.is_contiguous()
+    assert fp32.features(fp32.to_tensor(content()))["relu1_1"].is_contiguous()
+
+
 def test_reduced_precision_runs_a_frozen_copy_and_keeps_the_losses_float32(style, network):
     engine = OptimizerEngine([style], config=config_with("bf16"), features=network)
     assert engine.precision == "bf16"

@@ -56,7 +56,13 @@ from vidstyle.config import StyleConfig
 from vidstyle.engines.base import FrameResult, IterationDone, OnIteration
 from vidstyle.engines.lbfgs import DeviceLBFGS
 from vidstyle.engines.out_of_memory import describe, is_out_of_memory
-from vidstyle.engines.precision import LossScaler, choose_precision, precision_name, requested_precision
+from vidstyle.engines.precision import (
+    LossScaler,
+    channels_last,
+    choose_precision,
+    precision_name,
+    requested_precision,
+)
 from vidstyle.engines.tiling import TiledObjective, needs_tiles, tiled_content_targets, tiled_grams
 from vidstyle.errors import InputError, OutOfMemoryError, VidstyleError
 from vidstyle.features import VGG19Features, select_device
@@ -237,8 +243,9 @@ class OptimizerEngine:
                 # only the frozen copy occupies the device.
                 self.vgg = features
                 net = features.cast_copy(self.dtype, device=self.device)
-            if self.device.type == "cuda":
+            if channels_last(self.device, self.dtype):
                 net = net.to(memory_format=torch.channels_last)
+            if self.device.type == "cuda":
                 # Fixed shapes (one processing size per run): let cuDNN time its
                 # convolution algorithms once per shape and keep the fastest.
                 torch.backends.cudnn.benchmark = True
@@ -290,7 +297,7 @@ class OptimizerEngine:
         engine's precision (the losses compute in float32 from them).
         ``compiled``: use the compiled network, if ``--compile`` and it works
         (the optimization loop asks for it)."""
-        if self.device.type == "cuda":
+        if channels_last(self.device, self.dtype):
             image = image.contiguous(memory_format=torch.channels_last)
         if compiled and self._compiled is not None:
             return self._run_compiled(image)

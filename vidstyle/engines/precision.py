@@ -10,8 +10,12 @@
 - ``bf16``: bfloat16. Refused (InputError) on a CUDA GPU below capability 8.0:
   ``torch.cuda.is_bf16_supported()`` says yes there too (T4, V100), but the
   bfloat16 convolutions are emulated, skip cuDNN's fast kernels and run far
-  slower than float32. Honoured on CPU and MPS (where the CPU has bfloat16
-  instructions it is even fast; tests use it to exercise the half path).
+  slower than float32. Honoured on CPU and MPS (tests use it to exercise the
+  half path). On a CPU with bfloat16 instructions (AVX512-BF16, AMX) it is
+  the fast choice: this project's CPU paints a warm frame at 256x144 in 0.60x
+  the time of float32 at the same style loss and flicker (README, "Speed");
+  ``auto`` is still float32 on every CPU (not yet switched by detecting
+  those instructions): ``--precision bf16`` asks for it.
 - ``fp16``: float16 with dynamic loss scaling (``LossScaler``), on any device.
 
 Why ``auto`` is float32 below capability 8.0 rather than float16: float16 has
@@ -153,3 +157,14 @@ class LossScaler:
         self.scale /= 2.0
         self.backoffs += 1
         return self.scale >= self.MIN_SCALE
+
+
+def channels_last(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether the VGG passes on ``device`` in ``dtype`` run in the
+    channels-last layout: always on CUDA (cuDNN's fast kernels), on CPU in
+    bfloat16/float16 (oneDNN's reduced-precision kernels; sample at 256x144,
+    2 threads, two runs: bf16 2.34-2.36 s a warm frame against 2.44-2.79 in
+    NCHW), not in float32 there (4.08 against 3.88: no gain); not on MPS
+    (``benchmarks/speed.py --sizes 256x144 --rows default,channels,bf16
+    --frames 5 --ablation-frames 5``)."""
+    return device.type == "cuda" or (device.type == "cpu" and dtype != torch.float32)
