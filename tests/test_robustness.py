@@ -348,7 +348,11 @@ def bad_inputs(tmp_path) -> dict:
             "processing size 8000x8000 (64 Mpx) is too large",
         ),
         "unknown codec": ([good, "--codec", "nosuchcodec", "-o", tmp_path / "c.mp4"], 2, "unknown video codec"),
-        "encoder refuses": ([good, "--codec", "libx264", "-o", tmp_path / "c.gif"], 1, "cannot set up the encoder"),
+        "codec the container cannot hold": (
+            [good, "--codec", "libx264", "-o", tmp_path / "c.gif"],
+            2,
+            "--codec libx264: a .gif file cannot hold libx264 video; .gif takes gif",
+        ),
         # refused when the encoder opens, before any frame is stylized (not "failed at frame 0" after all of them)
         "encoder refuses its settings": (
             [good, "--codec", "mjpeg", "-o", tmp_path / "c.mp4"],

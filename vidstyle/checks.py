@@ -1,7 +1,8 @@
 """Field metadata of the config dataclasses: the values each field accepts
 (``Check``), how it appears on the command line (``Flag``), ``setting`` to
 declare both, and the validation ``__post_init__`` runs. crf ranges per
-encoder live here too (``check_crf``)."""
+encoder live here too (``check_crf``), and the encoders that take no
+bit rate (``check_bitrate``)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ CRF_RANGES: dict[str, tuple[int, int]] = {
 }
 NO_CRF = frozenset({"prores_ks", "prores", "prores_aw", "gif", "png", "mjpeg", "ffv1", "rawvideo", "huffyuv", "apng"})
 CRF_ANY = (0, 63)  # the widest range above: what any crf can be before the codec is known
+# Encoders that ignore a bit rate: lossless ones, GIF, and ProRes, whose profile
+# sets the rate (measured: the same bytes at 50 kbit/s, 50 Mbit/s and unset
+# for gif, prores_ks, prores_aw, png and ffv1).
+NO_BITRATE = frozenset({"prores_ks", "prores", "prores_aw", "gif", "png", "apng", "ffv1", "rawvideo", "huffyuv"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,6 +216,15 @@ def validate(config: Any) -> None:
         checked = check_value(field, value)
         if checked is not value:
             object.__setattr__(config, field.name, checked)
+
+
+def check_bitrate(codec: str | None, bitrate: int | None) -> None:
+    """InputError when ``codec`` ignores a bit rate (``NO_BITRATE``), as
+    ``check_crf`` refuses a crf it has no use for. ``codec`` None (not known
+    yet): nothing to check; call it again once the output extension has
+    picked the codec."""
+    if bitrate and codec in NO_BITRATE:
+        raise InputError(f"{codec} has no bitrate setting (it ignores one); leave bitrate out or pick another codec")
 
 
 def check_crf(codec: str | None, crf: int | None) -> None:

@@ -36,6 +36,7 @@ from vidstyle.checks import (
     Check,
     Flag,
     bool_check,
+    check_bitrate,
     check_crf,
     field_label,
     int_check,
@@ -565,6 +566,7 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+        check_bitrate(self.codec, self.bitrate)
         check_crf(self.codec, self.crf)
         if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
             raise InputError(f"end ({self.end_s:g}s) must come after start ({self.start_s:g}s)")

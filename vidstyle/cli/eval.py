@@ -16,6 +16,8 @@ from vidstyle.media.reading import CHROMA_UPSAMPLING
 MASK_CHOICES = ("full", "occlusion", "both")
 CHANNEL_CHOICES = ("rgb", "luma", "both")
 ASPECT_TOLERANCE = 0.05  # |log| of the aspect ratios: 5%; 4:2:0 even-size rounding changes tiny frames by a few %
+# |ratio - 1| of the two frame rates above which a note says the pairs, matched by index, are different instants
+FPS_TOLERANCE = 1e-3
 EDGE_AGREEMENT_FLOOR = 0.2  # median edge agreement below this: another clip's frames (evaluate.edge_agreement)
 
 CONVENTION_HELP = (
@@ -133,6 +135,14 @@ def run_eval(argv: list[str]) -> int:
             "are these the right two files?",
             file=sys.stderr,
         )
+    rates = _rates_differ(args, source.fps, stylized.fps)
+    if rates is not None:
+        print(
+            f"note: {args.input} runs at {rates[0]} frames per second and {args.stylized} at {rates[1]}: frames are "
+            "paired by index, so the ratio compares different instants (was it made with --fps? measure a file "
+            "at the input's rate)",
+            file=sys.stderr,
+        )
     masks = ["full", "occlusion"] if args.mask == "both" else [args.mask]
     channels = ["rgb", "luma"] if args.channels == "both" else [args.channels]
     report = evaluate_videos(
@@ -200,6 +210,21 @@ def run_eval(argv: list[str]) -> int:
     for label, summary in rows:
         print(f"  {label + ':':<38}{_segment(summary)}")
     return 0
+
+
+def _rates_differ(args: argparse.Namespace, source_fps, stylized_fps) -> tuple[str, str] | None:
+    """The two frame rates as text when they differ by more than FPS_TOLERANCE,
+    else None; also None when a rate is unknown or is not the file's own (an
+    image sequence: the stylized one has none, the input's is --input-fps)."""
+    from vidstyle.media import find_input_sequence
+
+    if not source_fps or not stylized_fps or find_input_sequence(args.stylized) is not None:
+        return None
+    if args.input_fps is None and find_input_sequence(args.input) is not None:
+        return None
+    if abs(source_fps / stylized_fps - 1) <= FPS_TOLERANCE:
+        return None
+    return f"{float(source_fps):.6g}", f"{float(stylized_fps):.6g}"
 
 
 def _fmt(value: float | None) -> str:

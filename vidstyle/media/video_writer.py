@@ -27,7 +27,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from av.video.stream import VideoStream
 
-from vidstyle.checks import check_crf
+from vidstyle.checks import CRF_RANGES, NO_CRF, check_bitrate, check_crf
 from vidstyle.errors import CorruptInputError, OutputError
 from vidstyle.frames import Frame
 from vidstyle.media.audio import AudioPassthrough, AudioSourceError
@@ -121,10 +121,13 @@ class VideoWriter(AtomicWriter):
 
     Raises:
         OutputError: exit code 2 for a bad destination (see
-            ``formats.check_video_destination``), exit code 1 when the encoder
+            ``formats.check_video_destination``) or a ``codec`` the container
+            cannot hold (``check_container_takes``), exit code 1 when the encoder
             cannot be set up or writing fails (encoder error, disk full);
             ``OutputFolderRemoved`` (exit code 1) when the output's folder is
             deleted mid-run.
+        InputError: a ``crf`` or ``bitrate`` the encoder has no use for
+            (``checks.check_crf``, ``checks.check_bitrate``).
         CorruptInputError: from ``write``/``close`` when ``audio_from``
             becomes unreadable part-way; the frames written so far can still
             be kept with ``close_partial()``.
@@ -152,6 +155,7 @@ class VideoWriter(AtomicWriter):
         self.ext = check_video_destination(self.dst, overwrite=overwrite, input_paths=input_paths)
         self.folder = os.path.dirname(os.path.abspath(self.dst))
         self.format = OUTPUT_FORMATS[self.ext]
+        check_bitrate(codec or self.format.video_codec, bitrate)  # the codec is known now: does it take one
         if not bitrate:
             check_crf(codec or self.format.video_codec, crf)  # the codec is known now: its own crf range
         self.frame_size = (int(width), int(height))
@@ -173,12 +177,16 @@ class VideoWriter(AtomicWriter):
             discard(self.tmp_path)
             raise OutputError(f"cannot write {self.tmp_path}: {error_reason(err)}", exit_code=1) from err
         try:
+            check_container_takes(self.container, codec, self.ext)
             self.video = self._add_video_stream(codec, crf, bitrate)
             self.video.codec_context.open()  # now: settings it refuses fail before any frame is stylized
             self.stored_size = (self.video.width, self.video.height)  # even sides for 4:2:0
             self.palette = Palettizer(*self.frame_size, self.time_base) if self.ext == ".gif" else None
             if self.audio_from is not None and self.format.audio_codec is not None:
                 self.audio = AudioPassthrough.open(self.audio_from, self.container, self.format, end_s=audio_end_s)
+        except OutputError:
+            self.abort()
+            raise
         except (av.error.FFmpegError, OSError, ValueError) as err:
             self.abort()
             if isinstance(err, av.codec.codec.UnknownCodecError):
@@ -414,3 +422,36 @@ def check_video_encoder(codec: str | None, ext: str) -> None:
     """OutputError when ``codec`` is an audio encoder (``--codec libopus``); unknown ones fail later."""
     if codec is not None and codec in av.codecs_available and av.codec.Codec(codec, "w").type != "video":
         raise OutputError(f"{codec!r} is not a video encoder (leave out --codec to use the one {ext} files get)")
+
+
+# Encoders FFmpeg runs on a device (NVENC, QSV, AMF, V4L2): left out of the
+# list a refused --codec shows, which names what this machine can encode.
+_DEVICE_ENCODER = av.codec.codec.Capabilities.hardware | av.codec.codec.Capabilities.hybrid
+_LISTED_ENCODERS = 12  # a refused --codec names this many the container takes, vidstyle's known ones first
+
+
+def check_container_takes(container: av.container.OutputContainer, codec: str | None, ext: str) -> None:
+    """OutputError (exit code 2) when the ``container`` being written (a
+    ``ext`` file) cannot hold video of ``codec`` (``--codec libx264 -o
+    out.webm``), naming the video encoders it takes; None or an encoder
+    FFmpeg does not have: nothing to check here (the latter fails later)."""
+    if codec is None or codec not in av.codecs_available:
+        return
+    supported = container.supported_codecs
+    if not supported or codec in supported:  # empty: the muxer does not say, let FFmpeg decide
+        return
+    takes = sorted(name for name in supported if _is_software_video_encoder(name))
+    known = {OUTPUT_FORMATS[ext].video_codec, *CRF_RANGES, *NO_CRF}
+    takes.sort(key=lambda name: (name != OUTPUT_FORMATS[ext].video_codec, name not in known))
+    more = len(takes) - _LISTED_ENCODERS
+    listed = ", ".join(takes[:_LISTED_ENCODERS]) + (f" and {more} more" if more > 0 else "")
+    raise OutputError(f"--codec {codec}: a {ext} file cannot hold {codec} video; {ext} takes {listed}")
+
+
+def _is_software_video_encoder(name: str) -> bool:
+    """``name`` is a video encoder's own name (not a decoder's) that runs on the CPU."""
+    try:
+        encoder = av.codec.Codec(name, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        return False
+    return encoder.name == name and encoder.type == "video" and not encoder.capabilities & _DEVICE_ENCODER
