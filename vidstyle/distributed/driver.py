@@ -13,6 +13,11 @@ later segments are still being computed; at each seam inside a shot the output c
 segment over its warm-up frames (``seams``). Resume works per segment: a rerun with the same settings
 recomputes only the segments not in the work directory. Ctrl-C kills this run's workers and keeps
 every finished segment.
+
+Why this module is long: one Ray run's checks (before any cluster starts), its plan, the pool and the
+in-order assembly share the run's state (the segments' stores, the writer, the lock, the counters of
+the summary); each way the run ends keeps or removes them differently, so they are read together, as
+in ``pipeline.video``.
 """
 
 from __future__ import annotations
