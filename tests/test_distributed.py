@@ -8,71 +8,19 @@ registered in the workers by a Ray worker set-up hook (``register_test_engines``
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from conftest import ROOT, STYLE_PATH, make_clip, moving_frames
-from fakes import InvertingEngine
+from conftest import STYLE_PATH, make_clip, moving_frames
+from local_ray import ray, ray_runtime  # noqa: F401 - ray_runtime is a fixture
 
-from vidstyle import engines
 from vidstyle.distributed.plan import ClipScan, balanced_pieces, plan_segments
 from vidstyle.distributed.seams import crossfade
 
-try:
-    import ray
-except ImportError:  # the runs skip; planning, seams and the no-Ray error are still tested
-    ray = None
-
-KILL_DIR_ENV = "VIDSTYLE_TEST_KILL_DIR"  # "armed" there: the next frame kills its worker (once: "killed")
 RAY_OPTIONS = {"engine": "invert", "max_side": 64, "segment_frames": 8, "seam_frames": 2}
-
-
-class KillOnceEngine(InvertingEngine):
-    """The inverting engine that SIGKILLs its own worker process on its first
-    frame after the test armed it, once."""
-
-    name = "invert-kill"
-
-    def stylize(self, content_u8, warm=None, *, max_iters=None, on_iteration=None):
-        folder = Path(os.environ[KILL_DIR_ENV])
-        if (folder / "armed").exists() and not (folder / "killed").exists():
-            (folder / "killed").write_text(str(os.getpid()))
-            os.kill(os.getpid(), signal.SIGKILL)
-        return super().stylize(content_u8, warm, max_iters=max_iters, on_iteration=on_iteration)
-
-
-def register_test_engines() -> None:
-    """Ray worker set-up hook: the fake engines, by name, in every worker."""
-    engines.register_engine("invert", InvertingEngine)
-    engines.register_engine("invert-kill", KillOnceEngine)
-
-
-@pytest.fixture(scope="module")
-def ray_runtime(tmp_path_factory):
-    """A local Ray runtime with 2 CPUs (2 worker processes), for this module."""
-    if ray is None:
-        pytest.skip("Ray is not installed: pip install 'vidstyle[ray]'")
-    kill_dir = tmp_path_factory.mktemp("kill")
-    tests = str(Path(__file__).resolve().parent)
-    path = os.pathsep.join([tests, str(ROOT), os.environ.get("PYTHONPATH", "")])
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={
-            "env_vars": {"PYTHONPATH": path, KILL_DIR_ENV: str(kill_dir), "OMP_NUM_THREADS": "1"},
-            "worker_process_setup_hook": register_test_engines,
-        },
-    )
-    register_test_engines()  # the driver validates nothing by engine, but a fallback run here may need it
-    yield kill_dir
-    ray.shutdown()
-    engines.unregister_engine("invert")
-    engines.unregister_engine("invert-kill")
 
 
 def two_shot_clip(path) -> Path:

@@ -11,72 +11,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
-import signal
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, STYLE_PATH, make_clip, moving_frames
-from fakes import InvertingEngine
+from conftest import STYLE_PATH, make_clip, moving_frames
+from local_ray import ray_runtime  # noqa: F401 - fixture
 
-from vidstyle import engines
 from vidstyle.cli.main import main
 
-try:
-    import ray
-except ImportError:  # the Ray run skips; everything else runs without Ray
-    ray = None
-
-KILL_DIR_ENV = "VIDSTYLE_QA_KILL_DIR"  # "armed" there: the next frame kills its worker (once: "killed")
 RAY_FLAGS = ["--max-side", "64", "--segment-frames", "8", "--seam-frames", "2", "--threads", "1"]
 ADDRESS_FORMS = "(use auto, host:port or ray://host:port"
-
-
-class KillOnceEngine(InvertingEngine):
-    """The inverting engine that SIGKILLs its own worker process on its first
-    frame after the test armed it, once."""
-
-    name = "qa-invert-kill"
-
-    def stylize(self, content_u8, warm=None, *, max_iters=None, on_iteration=None):
-        folder = Path(os.environ[KILL_DIR_ENV])
-        if (folder / "armed").exists() and not (folder / "killed").exists():
-            (folder / "killed").write_text(str(os.getpid()))
-            os.kill(os.getpid(), signal.SIGKILL)
-        return super().stylize(content_u8, warm, max_iters=max_iters, on_iteration=on_iteration)
-
-
-def register_test_engines() -> None:
-    """Ray worker set-up hook: the fake engines, by name, in every worker."""
-    engines.register_engine("invert", InvertingEngine)
-    engines.register_engine("qa-invert-kill", KillOnceEngine)
-
-
-@pytest.fixture(scope="module")
-def ray_runtime(tmp_path_factory):
-    """A local Ray runtime with 2 CPUs (2 worker processes), for this module."""
-    if ray is None:
-        pytest.skip("Ray is not installed: pip install 'vidstyle[ray]'")
-    kill_dir = tmp_path_factory.mktemp("kill")
-    tests = str(Path(__file__).resolve().parent)
-    path = os.pathsep.join([tests, str(ROOT), os.environ.get("PYTHONPATH", "")])
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={
-            "env_vars": {"PYTHONPATH": path, KILL_DIR_ENV: str(kill_dir), "OMP_NUM_THREADS": "1"},
-            "worker_process_setup_hook": register_test_engines,
-        },
-    )
-    register_test_engines()  # the CLI checks --engine against the engines registered here
-    yield kill_dir
-    ray.shutdown()
-    engines.unregister_engine("invert")
-    engines.unregister_engine("qa-invert-kill")
 
 
 def run_cli(argv, capfd) -> tuple[int, str, str]:
@@ -236,7 +182,7 @@ def test_a_ray_run_with_a_killed_worker_prints_only_json_on_stdout_and_nothing_w
     # The first Ray run of this module: Ray logs the constructor-argument error once per process.
     src = make_clip(tmp_path / "in.mp4", num_frames=16, audio=False)
     (ray_runtime / "armed").write_text("")
-    argv = [src, "--style", STYLE_PATH, "--ray", "auto", "--engine", "qa-invert-kill", *RAY_FLAGS]
+    argv = [src, "--style", STYLE_PATH, "--ray", "auto", "--engine", "invert-kill", *RAY_FLAGS]
     code, out, err = run_cli([*argv, "--json", "-q", "-o", tmp_path / "out.mp4"], capfd)
     assert (ray_runtime / "killed").exists()  # a worker process really died mid-segment
     assert code == 0, err
