@@ -141,3 +141,19 @@ def make_faststart_copy(src, dst) -> Path:
             packet.stream = streams[packet.stream.index]
             out.mux(packet)
     return dst
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """``vidstyle ARGS`` in this process: exit code, stdout, stderr."""
+    from vidstyle.cli.main import main
+
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_error_line(err: str) -> str:
+    """The one non-blank line of ``err``, asserted to be a ``vidstyle: error:`` line."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vidstyle: error: "), err
+    return lines[0]

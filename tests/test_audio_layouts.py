@@ -9,21 +9,14 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from conftest import STYLE_PATH, moving_frames
+from conftest import STYLE_PATH, moving_frames, run_cli
 from fakes import fake_engine  # noqa: F401 - fixture
 
-from vidstyle.cli.main import main
 from vidstyle.media import audio
 
 FAST = ["--max-side", "64", "-q"]
 FPS = 25
 NUM_FRAMES = 8  # 0.32 s
-
-
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def make_clip_with_audio(path, tracks):

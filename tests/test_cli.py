@@ -7,19 +7,12 @@ import sys
 
 import av
 import pytest
-from conftest import ROOT, STYLE_PATH, make_clip
+from conftest import ROOT, STYLE_PATH, make_clip, run_cli
 
-from vidstyle.cli.main import main
 from vidstyle.media import probe, read_frames
 from vidstyle.pipeline.workdir import work_dir_for
 
 FAST = ["--max-side", "64", "--iters", "4,2", "-q"]
-
-
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_stylizes_a_clip_keeping_frames_timestamps_and_audio(tmp_path, capsys):

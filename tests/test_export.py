@@ -11,10 +11,9 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import STYLE_PATH, make_clip
+from conftest import STYLE_PATH, make_clip, run_cli
 from fakes import fake_engine  # noqa: F401 - fixture
 
-from vidstyle.cli.main import main
 from vidstyle.errors import InputError
 from vidstyle.frames import Frame
 from vidstyle.media import probe, read_frames
@@ -22,12 +21,6 @@ from vidstyle.media.framerate import FrameRateConverter
 from vidstyle.parsing import parse_rate
 
 FAST = ["--max-side", "64", "-q"]
-
-
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def read_png_sequence(folder) -> list[np.ndarray]:

@@ -8,25 +8,12 @@ import tempfile
 import cv2
 import numpy as np
 import pytest
-from conftest import STYLE_PATH, make_clip, texture
+from conftest import STYLE_PATH, make_clip, one_error_line, run_cli, texture
 from fakes import fake_engine  # noqa: F401 - fixture
 
-from vidstyle.cli.main import main
 from vidstyle.errors import OutputError
 
 FAST = ["--style", STYLE_PATH, "--iters", "1,1", "--max-side", "32", "--detail-iters", "0", "-q", "-y"]
-
-
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vidstyle: error: "), err
-    return lines[0]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, STYLE_PATH, make_clip, moving_frames
+from conftest import ROOT, STYLE_PATH, make_clip, moving_frames, one_error_line
 from fakes import fake_engine  # noqa: F401 - fixture
 
 import vidstyle
@@ -33,12 +33,6 @@ from vidstyle.pipeline.workdir import work_dir_for
 
 TINY = {"max_side": 32, "iters_first": 1, "iters_later": 1, "detail_iters": 0}
 TINY_CLI = ["--max-side", "32", "--iters", "1,1", "--detail-iters", "0", "--threads", "1"]
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("vidstyle: error: "), err
-    return lines[0]
 
 
 def complete_frames(work: Path) -> int:

@@ -5,26 +5,13 @@ a stylized file at another frame rate than its input."""
 from fractions import Fraction
 
 import pytest
-from conftest import STYLE_PATH, make_clip
+from conftest import STYLE_PATH, make_clip, one_error_line, run_cli
 from fakes import fake_engine  # noqa: F401 - fixture
 
-from vidstyle.cli.main import main
 from vidstyle.config import ExportConfig
 from vidstyle.errors import InputError
 
 FAST = ["--style", STYLE_PATH, "--iters", "1,1", "--max-side", "32", "--detail-iters", "0", "--threads", "1", "-q"]
-
-
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vidstyle: error: "), err
-    return lines[0]
 
 
 @pytest.fixture
