@@ -132,6 +132,12 @@ def run(argv: list[str]) -> int:
         raise InputError(f"the look file must end in {LOOK_SUFFIX}, got {args.output}")
 
     styles = [load_image(path) for path in args.style]
+    from vidstyle.engines.precision import precision_note
+    from vidstyle.features import select_device
+
+    precision = precision_note(config, select_device(config.device))
+    if precision is not None and not args.quiet:
+        print(f"note: {precision}", file=sys.stderr)
     if config.preserve_colors and not args.quiet:  # a post-process of each stylized frame, recorded in the look
         print(
             "note: --preserve-colors is recorded in the look and applied when it stylizes, not learned: "

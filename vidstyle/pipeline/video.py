@@ -26,7 +26,7 @@ import torch
 from vidstyle import __version__
 from vidstyle.config import ExportConfig, StyleConfig, make_configs
 from vidstyle.engines import make_engine, memory_estimate, tiled_memory_estimate
-from vidstyle.engines.precision import requested_precision
+from vidstyle.engines.precision import precision_note
 from vidstyle.errors import CorruptInputError, InputError, OutOfMemoryError, OutputError
 from vidstyle.features import select_device
 from vidstyle.media import (
@@ -133,14 +133,6 @@ def frames_to_stylize(info: VideoInfo, export: ExportConfig) -> int | None:
     return max(1, round((end - start) * float(rate)))
 
 
-def slow_precision_note(config: StyleConfig, device) -> str | None:
-    """A note when the precision asked for is emulated on ``device`` (fp16 on
-    a CPU: about 100x slower than fp32 at 48 px on this project's CPU)."""
-    if requested_precision(config) == "fp16" and torch.device(device).type == "cpu":
-        return "--precision fp16 on a CPU is emulated and many times slower than fp32 (what auto picks there)"
-    return None
-
-
 def decode_frames(src, info: VideoInfo, export: ExportConfig, size: tuple[int, int]):
     """The frames to stylize, decoded at ``size``, and the stage that turns
     them into output frames (frame-rate conversion or nothing)."""
@@ -239,9 +231,9 @@ def stylize_video(
     for note in [*input_notes, *notes]:
         record(Notice(note))
     device = select_device(config.device)
-    slow = slow_precision_note(config, device)
-    if slow is not None:
-        record(Notice(slow))
+    precision = precision_note(config, device)
+    if precision is not None:
+        record(Notice(precision))
     choice = choose_size(
         (info.width, info.height),
         config,
