@@ -11,6 +11,7 @@ InputError that says what to pass, before any work."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -33,7 +34,11 @@ def stylize_video(
     for every argument; ``style`` may be a path, a uint8 ``(H, W, 3)`` RGB
     array or a PIL image, or a list of them); with ``ray="auto"`` or ``ray="ray://HOST:PORT"`` the
     clip is cut into segments stylized on a Ray cluster (``workers=``,
-    ``segment_frames=``, ``seam_frames=``) and assembled into the same output."""
+    ``segment_frames=``, ``seam_frames=``) and assembled into the same output.
+    While a Ray run lasts, what Ray's driver prints (a task retried, a worker
+    that died) goes to standard error, never to standard output, and so does
+    anything else written to ``sys.stdout`` meanwhile
+    (``distributed.runtime.ray_messages_to``)."""
     if not _is_path(src):
         raise InputError(
             f"src must be the path of a video or of an image sequence (frames/%04d.png), got {_type_name(src)}"
@@ -43,11 +48,13 @@ def stylize_video(
     if options.get("ray") is None:
         return stylize_video_here(src, dst, style=style, on_event=on_event, on_start=on_start, **options)
     from vidstyle.distributed import stylize_video_on_ray
+    from vidstyle.distributed.runtime import ray_messages_to
 
     config, export = make_configs(**options)
-    return stylize_video_on_ray(
-        src, dst, style=style, config=config, export=export, on_event=on_event, on_start=on_start
-    )
+    with ray_messages_to(sys.stderr):  # inside the CLI's block (-q: nowhere), that one decides
+        return stylize_video_on_ray(
+            src, dst, style=style, config=config, export=export, on_event=on_event, on_start=on_start
+        )
 
 
 def stylize_image(

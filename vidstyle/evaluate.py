@@ -326,7 +326,6 @@ def evaluate_videos(
     (``vidstyle --input-fps``; default 25), which those seconds count in.
     Raises InputError when the frame counts differ."""
     from vidstyle.errors import InputError
-    from vidstyle.frames import fit_size
     from vidstyle.media import probe, read_frames
     from vidstyle.media.reading import CHROMA_UPSAMPLING
 
@@ -334,9 +333,7 @@ def evaluate_videos(
         raise ValueError(f"unknown decode {decode!r}; choose one of {', '.join(CHROMA_UPSAMPLING)}")
     stylized_info = probe(stylized_path)
     probe(input_path, rate=input_rate)
-    size = (stylized_info.width, stylized_info.height)
-    if max_side is not None:
-        size = fit_size(*size, max_side=max_side)
+    size = measurement_size((stylized_info.width, stylized_info.height), max_side=max_side)
     # Decoded at their own size and resized here, so the resampling filter is the
     # convention's (cv2.INTER_AREA), not the decoder's.
     sources = (f.image_u8 for f in read_frames(input_path, start_s=input_start_s, end_s=input_end_s, rate=input_rate))
@@ -349,6 +346,16 @@ def evaluate_videos(
         if input_start_s is None and input_end_s is None and "frame counts differ" in str(err):
             hint = " (made from part of the input? give eval its range: -ss, -t or -to)"
         raise InputError(f"{input_path} and {stylized_path} do not match: {err}{hint}") from err
+
+
+def measurement_size(stylized_size: tuple[int, int], *, max_side: int | None = None) -> tuple[int, int]:
+    """The ``(width, height)`` ``evaluate_videos`` measures at: the stylized
+    video's size, or smaller with ``max_side`` (aspect kept, even sides)."""
+    from vidstyle.frames import fit_size
+
+    if max_side is None:
+        return stylized_size
+    return fit_size(*stylized_size, max_side=max_side)
 
 
 def sharpness(image_u8: np.ndarray) -> float:

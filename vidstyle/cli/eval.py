@@ -116,7 +116,7 @@ def run_eval(argv: list[str]) -> int:
 
         check_destination(args.plot, overwrite=True, input_paths=[args.input, args.stylized])
 
-    from vidstyle.evaluate import evaluate_videos
+    from vidstyle.evaluate import evaluate_videos, measurement_size
     from vidstyle.evaluate_plot import save_plot
     from vidstyle.media import check_start, find_input_sequence, probe
 
@@ -141,6 +141,15 @@ def run_eval(argv: list[str]) -> int:
             f"note: {args.input} runs at {rates[0]} frames per second and {args.stylized} at {rates[1]}: frames are "
             "paired by index, so the ratio compares different instants (was it made with --fps? measure a file "
             "at the input's rate)",
+            file=sys.stderr,
+        )
+    if (source.width, source.height) != (stylized.width, stylized.height):
+        size = measurement_size((stylized.width, stylized.height), max_side=args.max_side)
+        at = "the stylized size" if args.max_side is None else f"--max-side {args.max_side}"
+        print(
+            f"note: {args.input} is {source.width}x{source.height} and {args.stylized} "
+            f"{stylized.width}x{stylized.height}: both are measured at {size[0]}x{size[1]} ({at}); the flicker "
+            "ratio changes with the size it is measured at, so compare only ratios measured at one size",
             file=sys.stderr,
         )
     masks = ["full", "occlusion"] if args.mask == "both" else [args.mask]

@@ -146,8 +146,9 @@ def run(argv: list[str]) -> int:
     )
 
     from vidstyle.engines import make_engine, memory_estimate
+    from vidstyle.engines.precision import precision_note
     from vidstyle.features import select_device
-    from vidstyle.media import open_source
+    from vidstyle.media import ignored_mode_notes, open_source
     from vidstyle.pipeline.styles import load_styles, look_notes, look_training_size, sizes_note
     from vidstyle.sizing import choose_size
 
@@ -163,9 +164,10 @@ def run(argv: list[str]) -> int:
             config = config.replace(max_side=max(trained))
         if trained is not None or (args.preset or LIVE_PRESET) == LIVE_PRESET:
             why = f"{'the look' if trained else 'the live preset'}'s size; --max-side or --size to change"
-    source = open_source(
-        args.source, input_size=args.input_size, input_fps=args.input_fps, input_format=args.input_format
-    )
+    modes = {"input_size": args.input_size, "input_fps": args.input_fps, "input_format": args.input_format}
+    source = open_source(args.source, **modes)
+    for note in ignored_mode_notes(source.spec, **modes):  # a camera's modes asked of another source
+        status.note(note)
     stop = threading.Event()
     with _stop_on_signals(stop) as signalled:
         frames = source.frames()  # at the source's size: the loop resizes the frames it takes
@@ -176,12 +178,8 @@ def run(argv: list[str]) -> int:
             if choice.note is not None:
                 status.note(choice.note)
             out_size = written_size(first.size, config)
-            outputs = _open_outputs(
-                args,
-                size=out_size,
-                fps=live_options.nominal_fps,
-                recording_fps=_recording_fps(source.nominal_fps, live_options.nominal_fps),
-            )
+            recording_fps = _recording_fps(source.nominal_fps, live_options.nominal_fps)
+            outputs = _open_outputs(args, size=out_size, fps=live_options.nominal_fps, recording_fps=recording_fps)
             try:  # the destination is checked before the network loads
                 engine = make_engine(config, styles, device=device)
             except BaseException:
@@ -191,6 +189,8 @@ def run(argv: list[str]) -> int:
             frames.close()
             source.close()  # the generator may not have started
             raise
+        if (precision := precision_note(config, device)) is not None:  # past every refusal
+            status.note(precision)
         status.note(sizes_note(choice.size, out_size, config, device=device, detail=False, detail_stage=False, why=why))
         if not (outputs.sinks or outputs.preview):
             status.note(

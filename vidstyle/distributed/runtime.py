@@ -10,8 +10,10 @@ of another form is refused with one line before anything starts
 
 Ray's driver prints what the cluster reports (a task retried, a worker that
 died) on standard output from a thread of its own; ``ray_messages_to`` sends
-it elsewhere while a run lasts, so that the CLI's standard output holds only
-its own result (``--json``).
+it elsewhere while a run lasts: to standard error for a caller of
+``vidstyle.stylize_video(..., ray=...)``, so that a program's standard output
+holds only what it prints itself, and for the CLI to standard error or, with
+``-q``, nowhere, so that its standard output holds only its result (``--json``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ REACH_TIMEOUT_S = 10.0
 ADDRESS_FORMS = "use auto, host:port or ray://host:port"
 # values ray.init itself takes for an address: the cluster on this node, a new local runtime
 RAY_KEYWORDS = ("auto", "local")
+_redirected: list[IO[str] | None] = []  # the streams of the ray_messages_to blocks open now, outermost first
 
 
 def import_ray():
@@ -140,9 +143,19 @@ def ray_messages_to(stream: IO[str] | None) -> Iterator[None]:
     block, which the thread reads at each message, and the runtime a run
     started is shut down inside the block (``Connection.close``), thread
     included. Anything else written to ``sys.stdout`` meanwhile goes the same
-    way: the CLI prints its result after the block."""
-    with contextlib.redirect_stdout(stream if stream is not None else _Discard()):
+    way: the CLI prints its result after the block.
+
+    A block inside another changes nothing: the outermost one decides (the
+    CLI's ``-q``, nowhere, around the API's standard error)."""
+    if _redirected:
         yield
+        return
+    _redirected.append(stream)
+    try:
+        with contextlib.redirect_stdout(stream if stream is not None else _Discard()):
+            yield
+    finally:
+        _redirected.pop()
 
 
 class _Discard(io.TextIOBase):

@@ -82,6 +82,7 @@ _EXPORTS = {
     "parse_source": "sources",
     "LiveSource": "sources",
     "check_live_source": "sources",
+    "ignored_mode_notes": "sources",
     "SourceSpec": "sources",
     "StreamWriter": "stream_writer",
 }

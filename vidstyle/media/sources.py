@@ -58,6 +58,7 @@ MAX_SKIPPED_PACKETS = 300  # undecodable packets skipped before the first pictur
 RTSP_OPTIONS = {"rtsp_transport": "tcp"}  # no lost packets, no smeared frames
 MAX_PACING_SLEEP_S = 1.0  # a paced source never waits longer than this for one frame
 V4L2_FORMAT = "video4linux2"  # FFmpeg's name of the V4L2 device (de)muxer
+MODE_OPTIONS = ("input_size", "input_fps", "input_format")  # what a capture device is asked for (parse_source)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +92,8 @@ def parse_source(
     """Classify ``text`` as a device, URL, lavfi graph or file.
 
     ``input_size`` (width, height), ``input_fps`` and ``input_format`` (e.g.
-    ``mjpeg``) ask a camera for one of its modes; lavfi and files ignore them.
+    ``mjpeg``) ask a camera for one of its modes; other sources ignore them
+    (``ignored_mode_notes`` says so).
 
     Raises InputError for anything else (with the forms that are accepted).
     """
@@ -115,6 +117,17 @@ def parse_source(
         if not os.path.exists(text):
             raise InputError(f"no such file: {text} ({SOURCE_FORMS})")
     raise InputError(f"unknown live source {text!r} ({SOURCE_FORMS})")
+
+
+def ignored_mode_notes(spec: SourceSpec, **modes) -> list[str]:
+    """The note, in a list (empty when there is none), naming the camera modes
+    asked for (``input_size``, ``input_fps``, ``input_format`` not None, as
+    ``vidstyle live`` flags) that ``spec``'s source ignores: any source but a
+    capture device (a lavfi graph, a file or a stream delivers its own)."""
+    asked = [f"--{name.replace('_', '-')}" for name in MODE_OPTIONS if modes.get(name) is not None]
+    if not asked or spec.kind == "device":
+        return []
+    return [f"{', '.join(asked)} apply to capture devices ({DEVICE_PREFIX}N) only; ignored for {_describe(spec)}"]
 
 
 def _device_options(size: tuple[int, int] | None, fps: float | None, pixel_format: str | None) -> dict[str, str]:

@@ -15,7 +15,9 @@ durations and the audio muxed in step with the video all finish together in
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import operator
 import os
 from collections.abc import Sequence
@@ -122,8 +124,9 @@ class VideoWriter(AtomicWriter):
     Raises:
         OutputError: exit code 2 for a bad destination (see
             ``formats.check_video_destination``) or a ``codec`` the container
-            cannot hold (``check_container_takes``), exit code 1 when the encoder
-            cannot be set up or writing fails (encoder error, disk full);
+            cannot hold (``check_container_takes``; the muxer's header is also
+            tried in memory, ``_check_muxer_takes``), exit code 1 when the
+            encoder cannot be set up or writing fails (encoder error, disk full);
             ``OutputFolderRemoved`` (exit code 1) when the output's folder is
             deleted mid-run.
         InputError: a ``crf`` or ``bitrate`` the encoder has no use for
@@ -178,8 +181,10 @@ class VideoWriter(AtomicWriter):
             raise OutputError(f"cannot write {self.tmp_path}: {error_reason(err)}", exit_code=1) from err
         try:
             check_container_takes(self.container, codec, self.ext)
-            self.video = self._add_video_stream(codec, crf, bitrate)
+            self.video = self._add_video_stream(self.container, codec, crf, bitrate)
             self.video.codec_context.open()  # now: settings it refuses fail before any frame is stylized
+            if codec is not None:  # the extension's own encoder is known to work
+                self._check_muxer_takes(codec, crf, bitrate)
             self.stored_size = (self.video.width, self.video.height)  # even sides for 4:2:0
             self.palette = Palettizer(*self.frame_size, self.time_base) if self.ext == ".gif" else None
             if self.audio_from is not None and self.format.audio_codec is not None:
@@ -196,11 +201,21 @@ class VideoWriter(AtomicWriter):
                 ) from err
             raise OutputError(f"cannot set up the encoder for {self.dst}: {error_reason(err)}", exit_code=1) from err
 
-    def _add_video_stream(self, codec: str | None, crf: int | None, bitrate: int | None) -> VideoStream:
-        stream = cast(VideoStream, self.container.add_stream(codec or self.format.video_codec, rate=self.fps))
+    def _add_video_stream(
+        self,
+        container: av.container.OutputContainer,
+        codec: str | None,
+        crf: int | None,
+        bitrate: int | None,
+        *,
+        size: tuple[int, int] | None = None,
+    ) -> VideoStream:
+        """The video stream in ``container``, its encoder set up (not opened)
+        for frames of ``size`` (default the writer's)."""
+        stream = cast(VideoStream, container.add_stream(codec or self.format.video_codec, rate=self.fps))
         supported = [f.name for f in (stream.codec_context.codec.video_formats or [])]
         stream.pix_fmt = pick_pix_fmt(self.format, supported, codec_overridden=codec is not None)
-        width, height = self.frame_size
+        width, height = size or self.frame_size
         if needs_even_size(stream.pix_fmt):
             width, height = max(2, width - width % 2), max(2, height - height % 2)
         stream.width, stream.height = width, height
@@ -217,6 +232,36 @@ class VideoWriter(AtomicWriter):
             stream.bit_rate = bit_rate
         stream.options = {**options}
         return stream
+
+    def _check_muxer_takes(self, codec: str, crf: int | None, bitrate: int | None) -> None:
+        """OutputError (exit code 2) when FFmpeg's muxer refuses to write the
+        header of this file for the video stream: the muxer's codec list
+        (``check_container_takes``) says yes to some codecs that the muxer
+        refuses only then (``--codec libvpx-vp9 -o out.mov``: "vp09 only
+        supported in MP4"), which would otherwise fail at the first frame,
+        after the engine's set-up. The header is written into memory for a
+        64x64 stream set up as this one (encoder, pixel format, time base,
+        options), once per run with ``--codec``: 1-3 ms, about 10 for x265 and
+        SVT-AV1 (which prints its banner again). An encoder that does not open
+        at that size says nothing about the muxer: the real stream opened."""
+        name = self.container.format.name
+        trial = av.open(io.BytesIO(), mode="w", format=name)
+        try:
+            try:
+                stream = self._add_video_stream(trial, codec, crf, bitrate, size=(64, 64))
+                stream.codec_context.open()
+            except (av.error.FFmpegError, OSError, ValueError):
+                return
+            try:
+                trial.start_encoding()
+            except (av.error.FFmpegError, OSError) as err:
+                refused = stream.codec_context.codec.id  # every encoder of this codec is refused alike
+                takes = {other for other in trial.supported_codecs if not _encodes(other, refused)}
+                why = f"FFmpeg's {name} muxer refuses it: {error_reason(err)}"
+                raise _cannot_hold_error(codec, self.ext, takes, why=why) from err
+        finally:
+            with contextlib.suppress(av.error.FFmpegError, OSError):
+                trial.close()  # the trailer of a file without frames, which some muxers (GIF) refuse
 
     @property
     def takes_audio(self) -> bool:
@@ -434,18 +479,35 @@ def check_container_takes(container: av.container.OutputContainer, codec: str | 
     """OutputError (exit code 2) when the ``container`` being written (a
     ``ext`` file) cannot hold video of ``codec`` (``--codec libx264 -o
     out.webm``), naming the video encoders it takes; None or an encoder
-    FFmpeg does not have: nothing to check here (the latter fails later)."""
+    FFmpeg does not have: nothing to check here (the latter fails later).
+    This asks the muxer's codec list, which says yes to some codecs its
+    header then refuses: ``VideoWriter`` also tries the header."""
     if codec is None or codec not in av.codecs_available:
         return
     supported = container.supported_codecs
     if not supported or codec in supported:  # empty: the muxer does not say, let FFmpeg decide
         return
+    raise _cannot_hold_error(codec, ext, supported)
+
+
+def _cannot_hold_error(codec: str, ext: str, supported, *, why: str | None = None) -> OutputError:
+    """The OutputError for ``--codec CODEC`` in an ``ext`` file, naming
+    (``_LISTED_ENCODERS`` of) the software encoders in ``supported``."""
     takes = sorted(name for name in supported if _is_software_video_encoder(name))
     known = {OUTPUT_FORMATS[ext].video_codec, *CRF_RANGES, *NO_CRF}
     takes.sort(key=lambda name: (name != OUTPUT_FORMATS[ext].video_codec, name not in known))
     more = len(takes) - _LISTED_ENCODERS
     listed = ", ".join(takes[:_LISTED_ENCODERS]) + (f" and {more} more" if more > 0 else "")
-    raise OutputError(f"--codec {codec}: a {ext} file cannot hold {codec} video; {ext} takes {listed}")
+    because = f" ({why})" if why else ""
+    return OutputError(f"--codec {codec}: a {ext} file cannot hold {codec} video{because}; {ext} takes {listed}")
+
+
+def _encodes(name: str, codec_id: int) -> bool:
+    """The encoder ``name`` writes the codec ``codec_id`` (libvpx-vp9 and vp9_vaapi both VP9)."""
+    try:
+        return av.codec.Codec(name, "w").id == codec_id
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        return False
 
 
 def _is_software_video_encoder(name: str) -> bool:
