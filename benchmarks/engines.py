@@ -18,7 +18,11 @@ For each engine it reports:
 
 The machine is shared: the load average before and after each run is printed.
 ``--look`` reuses a trained look (its recorded CPU-minutes are reported);
-otherwise one is trained here for ``--minutes``.
+otherwise one is trained here for ``--minutes``. ``--refine N`` adds the
+blended network refined by N optimizer iterations; ``--optimizer-later N``
+the optimizer with N iterations per warm frame (the refinement's cost
+without the network); ``--precision`` sets what the engines' VGG passes
+run in (the losses are measured in float32 whatever it is).
 """
 
 from __future__ import annotations
@@ -121,6 +125,14 @@ def main() -> None:
         "--refine", type=int, default=0, help="one more row: the blended network refined by N optimizer iterations"
     )
     parser.add_argument(
+        "--optimizer-later",
+        type=int,
+        default=0,
+        metavar="N",
+        help="one more row: the optimizer with N iterations per warm frame (--iters 400,N), the refinement's "
+        "cost without the network",
+    )
+    parser.add_argument(
         "--carry-warp",
         choices=CARRY_WARPS,
         default=StyleConfig().carry_warp,
@@ -128,6 +140,12 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu", help="cpu (the README's CPU rows) | auto | cuda:N")
+    parser.add_argument(
+        "--precision",
+        default=StyleConfig().precision,
+        help="what the engines' VGG passes run in (the optimizer and refinement rows; the losses are always "
+        "measured in float32)",
+    )
     parser.add_argument(
         "--reference",
         metavar="DIR",
@@ -160,6 +178,8 @@ def main() -> None:
         device=args.device,
         carry_warp=args.carry_warp,
     )
+    # the judge measures in float32 whatever the engines ran in
+    engine_base = dict(base, precision=args.precision)
     end_s = args.frames / float(info.fps) if args.frames else None
     style_u8 = load_image(STYLE)
     work = tempfile.mkdtemp(prefix="vidstyle-engines-")
@@ -170,7 +190,7 @@ def main() -> None:
         os.makedirs(os.path.dirname(look), exist_ok=True)  # kept for benchmarks/live.py --model
         trained = train_look(
             [style_u8],
-            config=StyleConfig(**base),
+            config=StyleConfig(**engine_base),
             clips=[clip],
             options=TrainingOptions(minutes=args.minutes, **(PRIOR if args.prior else {})),
             style_names=["starry_night.jpg"],
@@ -184,17 +204,19 @@ def main() -> None:
     )
 
     rows = {
-        "optimize (default)": dict(base),
-        "net raw": dict(base, model=look, engine="net", net_blend=0.0),
-        f"net blend {args.blend:g}": dict(base, model=look, engine="net", net_blend=args.blend),
+        "optimize (default)": dict(engine_base),
+        "net raw": dict(engine_base, model=look, engine="net", net_blend=0.0),
+        f"net blend {args.blend:g}": dict(engine_base, model=look, engine="net", net_blend=args.blend),
     }
     if args.refine:
         rows[f"net b{args.blend:g} refine {args.refine}"] = dict(
-            base, model=look, engine="net", net_blend=args.blend, net_refine=args.refine
+            engine_base, model=look, engine="net", net_blend=args.blend, net_refine=args.refine
         )
+    if args.optimizer_later:
+        rows[f"optimize later {args.optimizer_later}"] = dict(engine_base, iters_later=args.optimizer_later)
     results = {}
     for name, options in rows.items():
-        if name.startswith("optimize") and args.reference:
+        if name == "optimize (default)" and args.reference:
             results[name] = reference_run(args.reference, work=work, fps=info.fps)
         else:
             results[name] = run_engine(name, options, src=clip, work=work, end_s=end_s)
