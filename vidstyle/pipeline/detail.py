@@ -64,7 +64,7 @@ from vidstyle.frames import TemporalTarget, WarmStart, u8_to_float
 from vidstyle.media.images import resize
 from vidstyle.motion.estimate import Motion
 from vidstyle.motion.flow import FlowEstimator, consistency_mask, warp
-from vidstyle.sizing import detail_cold_iters, detail_warm_iters
+from vidstyle.sizing import MIN_PROCESSING_SIDE, detail_cold_iters, detail_warm_iters
 
 # The processing-size result's change along the motion is blurred by this
 # many processing-size pixels first: its fine part is the warp's
@@ -83,8 +83,9 @@ MIN_DETAIL_SCALE = 1.2
 def wants_detail(size: tuple[int, int], out_size: tuple[int, int], detail_iters: int) -> bool:
     """Whether frames processed at ``size`` are finished at ``out_size``
     (both (width, height)): the output is ``MIN_DETAIL_SCALE`` times larger
-    or more and ``detail_iters`` > 0."""
-    return detail_iters > 0 and max(out_size) >= MIN_DETAIL_SCALE * max(size)
+    or more, VGG19 can take it (no side under ``MIN_PROCESSING_SIDE``: a
+    400x2 output is resized, not painted) and ``detail_iters`` > 0."""
+    return detail_iters > 0 and max(out_size) >= MIN_DETAIL_SCALE * max(size) and min(out_size) >= MIN_PROCESSING_SIDE
 
 
 def scale_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
