@@ -39,7 +39,7 @@ from vidstyle.distributed.worker import InputSource, SegmentActor, SegmentInputs
 from vidstyle.engines.base import FrameResult
 from vidstyle.errors import InputError, VidstyleError
 from vidstyle.frames import Frame
-from vidstyle.media import check_start, probe
+from vidstyle.media import check_start, output_notes, probe
 from vidstyle.pipeline.detail import wants_detail
 from vidstyle.pipeline.events import Event, FrameDone, Notice, WorkResumed
 from vidstyle.pipeline.stages import finish_frames
@@ -153,6 +153,10 @@ def _run(
         from ray.util import ActorPool
 
         record(Notice(sizes_note(size, out_size, config, device="the workers", detail=detail)))
+        for note in output_notes(
+            src, dst, info=info, out_size=out_size, fps=export.fps or info.fps, codec=export.codec
+        ):
+            record(Notice(note))
         scan = scan_frames(decode_frames(src, info, export, size)[0])
         if not scan.pts:
             raise InputError(f"{src}: no video frames to stylize in the requested range")

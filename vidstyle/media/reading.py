@@ -50,6 +50,8 @@ STILL_IMAGE_FORMATS = {
     "jpegls_pipe",
 }
 ISO_MEDIA_EXTENSIONS = {".mp4", ".m4v", ".mov", ".3gp"}
+ISO_MEDIA_FORMATS = {"mov", "mp4"}  # FFmpeg's demuxer of them is "mov,mp4,m4a,3gp,3g2,mj2"
+STILL_IMAGE_NAMES = {"mjpeg": "JPEG", "jpeg2000": "JPEG 2000", "jpegls": "JPEG-LS"}  # else the codec's name, upper case
 TRUNCATION_SLACK_FRAMES = 3  # a video may end this many frames before its announced duration...
 TRUNCATION_SLACK_S = 0.25  # ...or this many seconds, whichever is more
 # How 4:2:0/4:2:2 chroma becomes RGB: "nearest" is what swscale does unasked
@@ -79,6 +81,10 @@ class VideoInfo:
         duration_s: duration in seconds, or None.
         has_audio: the file has at least one audio stream.
         codec, pix_fmt: FFmpeg names of the video codec and its pixel format.
+        sample_aspect_ratio: the width of a pixel over its height as the
+            picture is shown upright (1: square pixels; 2: a 64x36 picture
+            is shown 128x36): the container's or codec's SAR, inverted for a
+            quarter turn. ``width`` and ``height`` count stored pixels.
     """
 
     path: str
@@ -93,6 +99,7 @@ class VideoInfo:
     codec: str
     pix_fmt: str
     mirrored: bool = False
+    sample_aspect_ratio: Fraction = Fraction(1)
 
 
 def check_start(src, info: VideoInfo, start_s: float | None, *, doing: str = "stylize") -> None:
@@ -151,13 +158,19 @@ def _video_stream(container, path) -> av.video.stream.VideoStream:
         if container.streams.video:
             kinds.append("cover art")
         found = f"found: {', '.join(kinds)}"
-        cut = _cut_index(path)
+        cut = _cut_index(path, container)
         if cut is not None:
             raise InputError(f"{os.fspath(path)} is damaged or truncated: no video stream ({found}); {cut}")
         raise InputError(f"no video stream in {os.fspath(path)} ({found})")
     ctx = stream.codec_context
     if ctx is None or ctx.width <= 0 or ctx.height <= 0:
-        cut = _cut_index(path)
+        if ctx is not None and container.format.name in STILL_IMAGE_FORMATS:  # FFmpeg went by the file's name
+            kind = STILL_IMAGE_NAMES.get(ctx.name, ctx.name.upper())
+            raise InputError(
+                f"cannot read {os.fspath(path)} as a video or image: FFmpeg finds no {kind} picture in it "
+                f"(not an image, or a damaged one)"
+            )
+        cut = _cut_index(path, container)
         if ctx is None or cut is not None:
             raise InputError(
                 f"{os.fspath(path)} is damaged or truncated: its video stream has no usable picture size"
@@ -218,11 +231,15 @@ def choose_video_stream(container) -> av.video.stream.VideoStream | None:
     return max(streams, key=rank)
 
 
-def _cut_index(path) -> str | None:
+def _cut_index(path, container) -> str | None:
     """For an MP4/MOV whose top-level boxes run past the end of the file (a
-    copy or recording cut short): which box is cut and where, else None."""
+    copy or recording cut short): which box is cut and where, else None.
+    Only for a file FFmpeg opened as ISO media (``container``'s format): a
+    file of another kind under an .mp4 name has no boxes to read."""
     path = os.fspath(path)
     if os.path.splitext(path)[1].lower() not in ISO_MEDIA_EXTENSIONS or not os.path.isfile(path):
+        return None
+    if not ISO_MEDIA_FORMATS & set(container.format.name.split(",")):
         return None
     try:
         size = os.path.getsize(path)
@@ -290,6 +307,7 @@ def probe(path, *, rate: Fraction | None = None) -> VideoInfo:
         if duration_s is None and container.duration:
             duration_s = container.duration / av.time_base
         num_frames = stream.frames or (round(duration_s * fps) if duration_s and fps else None)
+        sar = _sample_aspect_ratio(stream)
         return VideoInfo(
             path=os.fspath(path),
             width=width,
@@ -303,7 +321,15 @@ def probe(path, *, rate: Fraction | None = None) -> VideoInfo:
             has_audio=bool(container.streams.audio),
             codec=ctx.name,
             pix_fmt=ctx.pix_fmt or "unknown",
+            sample_aspect_ratio=1 / sar if rotation in (90, 270) else sar,
         )
+
+
+def _sample_aspect_ratio(stream) -> Fraction:
+    """The stored pixels' width over their height: the container's SAR, else
+    the codec's (FFmpeg's guess, as players take it); 1 when neither says."""
+    sar = stream.sample_aspect_ratio
+    return Fraction(sar) if sar and sar > 0 else Fraction(1)
 
 
 def _stream_orientation(container, stream) -> tuple[bool, int]:

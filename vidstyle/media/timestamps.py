@@ -99,6 +99,12 @@ class PacketDurations:
     first pts by the reordering delay of B-frames; the first pts is not 0
     where the video starts after the audio).
 
+    Decode times: an encoder's ``dts`` are kept unless they cannot be true
+    (``_repair_dts``): x265 given fewer frames than its B-frame delay + 1
+    (a 1- or 2-frame clip) derives them from a delay it never measured, and
+    gives dts such as -94,657,007,708,776 for pts 0, which the MP4 muxer
+    refuses ("Not yet implemented in FFmpeg, patches welcome").
+
     Usage: ``note(pts, frame)`` per frame written (``OutputClock.next_pts``),
     ``timed(...)`` on what the encoder returns (the last one is held back),
     ``last()`` after the encoder is flushed.
@@ -110,12 +116,15 @@ class PacketDurations:
         self.end: int | None = None  # ticks where the last frame noted ends; None: not known
         self.first_dts: int | None = None
         self.first_pts: int | None = None  # the first frame's: where the stream's samples start showing
+        self.last_noted: int | None = None  # the pts of the last frame noted
+        self.last_dts: int | None = None  # the dts of the last packet timed
         self.held = None
 
     def note(self, pts: int, frame: Frame) -> None:
         """``frame``, at output ``pts``, is shown for its own duration (when it has one)."""
         if self.first_pts is None:
             self.first_pts = pts
+        self.last_noted = pts
         duration = None
         if frame.duration is not None and frame.time_base is not None:
             duration = rescale_pts(frame.duration, frame.time_base, self.time_base)
@@ -131,6 +140,8 @@ class PacketDurations:
         """``packets`` with their frames' durations, to mux now: all but the
         last packet seen so far, which waits for the next call or ``last()``."""
         ready: list = []
+        packets = list(packets)
+        self._repair_dts(packets)
         for packet in packets:
             tb = Fraction(packet.time_base) if packet.time_base else self.time_base
             if self.first_dts is None and packet.dts is not None:
@@ -143,6 +154,57 @@ class PacketDurations:
                 ready.append(self.held)
             self.held = packet
         return ready
+
+    def extend_last(self, end: int | None) -> None:
+        """The last frame noted is shown until ``end`` (ticks; None: its own
+        end is kept), in place of a later frame left out (a GIF frame too
+        close to it): a packet of it not yet timed, or held, lasts until then."""
+        if end is None or self.last_noted is None or end <= self.last_noted:
+            return
+        self.end = end
+        if self.last_noted in self.durations:
+            self.durations[self.last_noted] = end - self.last_noted
+        elif self.held is not None and self.held.pts is not None:
+            tb = Fraction(self.held.time_base) if self.held.time_base else self.time_base
+            if rescale_pts(self.held.pts, tb, self.time_base) == self.last_noted:
+                self.held.duration = rescale_pts(end - self.last_noted, self.time_base, tb)
+
+    def _repair_dts(self, packets: list) -> None:
+        """Replace the dts of one encoder output (``packets``, decode order)
+        when they cannot be true: missing, above their pts, not increasing,
+        or further below the first frame's pts than the frames noted so far
+        span (a reordering delay is measured on frames the encoder has seen).
+        The replacement is the usual one: the packets' pts in increasing
+        order, less the smallest delay that keeps each dts at or below its
+        pts (0, dts = pts, when the packets come in presentation order)."""
+        times = []
+        for packet in packets:
+            if packet.pts is None:
+                return  # nothing to rebuild the decode times from
+            tb = Fraction(packet.time_base) if packet.time_base else self.time_base
+            dts = None if packet.dts is None else rescale_pts(packet.dts, tb, self.time_base)
+            times.append((rescale_pts(packet.pts, tb, self.time_base), dts, tb))
+        if not times:
+            return
+        first, last = self.first_pts or 0, self.last_noted or 0
+        lowest = first - (last - first)
+        previous = self.last_dts
+        plausible = True
+        for pts, dts, _ in times:
+            if dts is None or dts > pts or dts < lowest or (previous is not None and dts <= previous):
+                plausible = False
+                break
+            previous = dts
+        if not plausible:
+            ordered = sorted(pts for pts, _, _ in times)
+            delay = max(0, *(shown - pts for shown, (pts, _, _) in zip(ordered, times)))
+            repaired = [shown - delay for shown in ordered]
+            if self.last_dts is None or repaired[0] > self.last_dts:
+                for packet, dts, (_, _, tb) in zip(packets, repaired, times):
+                    packet.dts = rescale_pts(dts, self.time_base, tb)
+                self.last_dts = repaired[-1]
+                return
+        self.last_dts = times[-1][1] if times[-1][1] is not None else self.last_dts
 
     def last(self, *, dts_timed: bool) -> list:
         """The held packet; in a container that times samples by their dts

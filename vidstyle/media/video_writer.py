@@ -55,9 +55,16 @@ from vidstyle.media.formats import (
 )
 from vidstyle.media.palette import Palettizer
 from vidstyle.media.reading import error_reason
-from vidstyle.media.timestamps import DTS_TIMED_FORMATS, OutputClock
+from vidstyle.media.timestamps import DTS_TIMED_FORMATS, OutputClock, rescale_pts
 
 DEFAULT_FPS = Fraction(25)  # rate-control hint when the source does not say its rate
+# Players show a GIF frame delay under 2/100 s as 1/10 s (browsers, most viewers), so a
+# GIF frame lasts at least this many ticks of GIF_TIME_BASE: 50 frames per second at most.
+GIF_MIN_DELAY = 2
+GIF_MAX_FPS = 1 / (GIF_MIN_DELAY * GIF_TIME_BASE)
+# SVT-AV1 prints its settings (some 20 "Svt[info]:" lines) on stderr each time an
+# encoder opens, at its log level 3; it reads SVT_LOG then: 1 is errors only.
+SVT_LOG_ENV, SVT_LOG_ERRORS = "SVT_LOG", "1"
 
 
 def _interpolation(names: tuple[str, ...]) -> Interpolation | None:
@@ -95,7 +102,10 @@ class VideoWriter(AtomicWriter):
     Frame times: ``pts`` are written in ``time_base`` unchanged (only
     shifted by the trim origin, see ``audio_start_s``), so VFR and NTSC rates
     read back exactly from MP4/MOV; Matroska/WebM round to 1 ms, GIF to 10 ms.
-    Frames with ``pts`` None get ``frames_written / fps``.
+    Frames with ``pts`` None get ``frames_written / fps``. A GIF shows each
+    frame at least ``GIF_MIN_DELAY`` hundredths of a second: a frame less
+    than that after the one before (sources above 50 fps) is left out, the
+    one before lasting until it ends, so the clip keeps its duration.
 
     Args:
         dst: output path; its extension picks container and codecs.
@@ -120,6 +130,11 @@ class VideoWriter(AtomicWriter):
             bits/s wins over crf).
         overwrite: replace an existing ``dst``.
         input_paths: files that must never be overwritten, even with ``overwrite``.
+        sample_aspect_ratio: the width of the frames' pixels over their
+            height as they should be shown (a source's non-square pixels,
+            ``output_sample_aspect_ratio``); marked in the stream (codec and
+            container) so that players show them so. None or 1: square. A
+            GIF cannot mark it.
 
     Raises:
         OutputError: exit code 2 for a bad destination (see
@@ -153,6 +168,7 @@ class VideoWriter(AtomicWriter):
         bitrate: int | None = None,
         overwrite: bool = False,
         input_paths: Sequence[str] = (),
+        sample_aspect_ratio: Fraction | None = None,
     ):
         self.dst = os.fspath(dst)
         self.ext = check_video_destination(self.dst, overwrite=overwrite, input_paths=input_paths)
@@ -182,6 +198,8 @@ class VideoWriter(AtomicWriter):
         try:
             check_container_takes(self.container, codec, self.ext)
             self.video = self._add_video_stream(self.container, codec, crf, bitrate)
+            if sample_aspect_ratio is not None and sample_aspect_ratio != 1 and self.ext != ".gif":
+                _mark_sample_aspect_ratio(self.video, Fraction(sample_aspect_ratio))
             self.video.codec_context.open()  # now: settings it refuses fail before any frame is stylized
             if codec is not None:  # the extension's own encoder is known to work
                 self._check_muxer_takes(codec, crf, bitrate)
@@ -213,6 +231,8 @@ class VideoWriter(AtomicWriter):
         """The video stream in ``container``, its encoder set up (not opened)
         for frames of ``size`` (default the writer's)."""
         stream = cast(VideoStream, container.add_stream(codec or self.format.video_codec, rate=self.fps))
+        if stream.codec_context.name == "libsvtav1":
+            os.environ.setdefault(SVT_LOG_ENV, SVT_LOG_ERRORS)  # read when the encoder opens; the user's own wins
         supported = [f.name for f in (stream.codec_context.codec.video_formats or [])]
         stream.pix_fmt = pick_pix_fmt(self.format, supported, codec_overridden=codec is not None)
         width, height = size or self.frame_size
@@ -285,6 +305,9 @@ class VideoWriter(AtomicWriter):
                 f"expected a uint8 ({height}, {width}, 3) image for {self.dst}, got {image.dtype} {image.shape}"
             )
         self._check_folder()
+        if self.palette is not None and self._too_soon_for_gif(frame):
+            self.frames_written += 1  # taken: the frame before it is shown in its place
+            return
         pts = self._pts_for(frame)
         number = self.frames_written
         try:
@@ -334,6 +357,26 @@ class VideoWriter(AtomicWriter):
         )
         converted.pts, converted.time_base = pts, self.time_base
         return [converted]
+
+    def _too_soon_for_gif(self, frame: Frame) -> bool:
+        """True when ``frame`` would follow the frame before it by less than
+        ``GIF_MIN_DELAY``: it is left out, and the frame before lasts until
+        it ends (its own duration, else one frame period), so that the
+        file's duration stays the source's."""
+        last = self.clock.last_pts
+        if last is None:
+            return False
+        pts = max(0, self.clock.source_ticks(frame) - (self.clock.origin or 0))
+        if pts >= last + GIF_MIN_DELAY:
+            return False
+        self.clock.frames_timed += 1  # a frame without pts after it is timed as if this one had been
+        duration = None
+        if frame.duration is not None and frame.time_base is not None:
+            duration = rescale_pts(frame.duration, frame.time_base, self.time_base)
+        if not duration or duration <= 0:
+            duration = round(1 / self.fps / self.time_base)
+        self.clock.durations.extend_last(pts + duration)
+        return True
 
     def _pts_for(self, frame: Frame) -> int:
         """The frame's pts in the stream's time base (see ``OutputClock``); the
@@ -517,3 +560,13 @@ def _is_software_video_encoder(name: str) -> bool:
     except (av.codec.codec.UnknownCodecError, ValueError):
         return False
     return encoder.name == name and encoder.type == "video" and not encoder.capabilities & _DEVICE_ENCODER
+
+
+def _mark_sample_aspect_ratio(stream: VideoStream, sar: Fraction) -> None:
+    """Mark ``stream`` (not yet opened) as showing pixels ``sar`` wide per unit
+    of height: the encoder's field, which goes into the bitstream where the
+    codec has one (H.264 and HEVC VUI, MPEG-4) and into MP4/MOV's ``pasp``
+    box. Matroska and WebM read only the stream's own field, which PyAV does
+    not expose: there VP9, AV1 or ProRes video loses it
+    (``writers.marks_pixel_aspect`` says which outputs keep it)."""
+    stream.codec_context.sample_aspect_ratio = sar.limit_denominator(65535)

@@ -32,9 +32,12 @@ from vidstyle.features import select_device
 from vidstyle.media import (
     FrameRateConverter,
     VideoInfo,
+    check_output_rate,
     check_start,
     is_sequence_pattern,
     open_writer,
+    output_notes,
+    output_sample_aspect_ratio,
     probe,
     rate_time_base,
     read_frames,
@@ -145,8 +148,10 @@ def decode_frames(src, info: VideoInfo, export: ExportConfig, size: tuple[int, i
 
 def open_output(src: str, dst: str, *, info: VideoInfo, export: ExportConfig, out_size: tuple[int, int], style_paths):
     """The writer of a file run: the source's timing (or --fps), its audio
-    over the trimmed range, the encoder options; checks the destination."""
+    over the trimmed range, its pixels' shape, the encoder options; checks the
+    destination and the rate (``media.check_output_rate``: a GIF's)."""
     rate = export.fps
+    check_output_rate(dst, rate)
     writer = open_writer(
         dst,
         width=out_size[0] * (2 if export.compare else 1),
@@ -161,6 +166,7 @@ def open_output(src: str, dst: str, *, info: VideoInfo, export: ExportConfig, ou
         bitrate=export.bitrate,
         overwrite=export.overwrite,
         input_paths=[*input_files(src), *(os.fspath(path) for path in style_paths)],
+        sample_aspect_ratio=output_sample_aspect_ratio(info.sample_aspect_ratio, (info.width, info.height), out_size),
     )
     return BackgroundWriter(writer)  # the engine never waits for the encoder
 
@@ -276,6 +282,10 @@ def stylize_video(
             if writer.stored_size != framed:
                 width, height = writer.stored_size
                 record(Notice(f"{os.path.basename(dst)} stores {width}x{height}: its pixel format needs even sides"))
+            for note in output_notes(
+                src, dst, info=info, out_size=out_size, fps=export.fps or info.fps, codec=export.codec
+            ):
+                record(Notice(note))
             precision = getattr(engine, "precision", None)
             fingerprint = run_fingerprint(
                 src, style_sources(style, config.model), config, export, size, device=device, precision=precision
