@@ -218,9 +218,10 @@ def test_eval_range_errors_are_the_stylize_commands_lines(eval_clip, capfd):
 
     ends = probe(eval_clip).duration_s
     for extra, line in (
-        (["-t", "0"], "end must be positive, got 0.0"),
+        (["-t", "0"], "argument -t: must be positive, got 0"),
         (["-ss", "5"], f"{eval_clip}: no video frames to measure in the requested range: it starts at 5s, "),
-        (["-ss", "1", "-t", "0"], "end (1s) must come after start (1s)"),
+        (["-ss", "1", "-t", "0"], "argument -t: must be positive, got 0"),
+        (["-ss", "1", "-to", "0.5"], "end (0.5s) must come after start (1s)"),
     ):
         code, out, err = run_cli(["eval", eval_clip, eval_clip, *extra], capfd)
         assert code == 2 and out == "" and line in err and len(err.strip().splitlines()) == 1, (extra, err)

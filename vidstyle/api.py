@@ -10,14 +10,15 @@ InputError that says what to pass, before any work."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from vidstyle.config import make_configs
-from vidstyle.errors import InputError
+from vidstyle.errors import InputError, OutputExistsError
 from vidstyle.pipeline import RunSummary
 from vidstyle.pipeline import stylize_image as stylize_image_here
 from vidstyle.pipeline import stylize_video as stylize_video_here
@@ -46,12 +47,13 @@ def stylize_video(
         )
     _check_common(dst, style, on_event=on_event, on_start=on_start)
     if options.get("ray") is None:
-        return stylize_video_here(src, dst, style=style, on_event=on_event, on_start=on_start, **options)
+        with _api_terms():
+            return stylize_video_here(src, dst, style=style, on_event=on_event, on_start=on_start, **options)
     from vidstyle.distributed import stylize_video_on_ray
     from vidstyle.distributed.runtime import ray_messages_to
 
     config, export = make_configs(**options)
-    with ray_messages_to(sys.stderr):  # inside the CLI's block (-q: nowhere), that one decides
+    with ray_messages_to(sys.stderr), _api_terms():  # inside the CLI's block (-q: nowhere), that one decides
         return stylize_video_on_ray(
             src, dst, style=style, config=config, export=export, on_event=on_event, on_start=on_start
         )
@@ -69,7 +71,19 @@ def stylize_image(
             + (" (numpy.asarray(image.convert('RGB')) makes one)" if _is_pil(src) else "")
         )
     _check_common(dst, style, on_event=on_event)
-    return stylize_image_here(src, dst, style=style, on_event=on_event, **options)
+    with _api_terms():
+        return stylize_image_here(src, dst, style=style, on_event=on_event, **options)
+
+
+@contextlib.contextmanager
+def _api_terms() -> Iterator[None]:
+    """An existing output refused in the API's words: ``overwrite=True``, not
+    the command line's ``-y`` (the CLI, the other caller, turns it back)."""
+    try:
+        yield
+    except OutputExistsError as err:
+        err.in_api_terms()
+        raise  # the same exception and traceback, reworded
 
 
 def _check_common(dst, style, **callbacks) -> None:

@@ -31,13 +31,41 @@ class CorruptInputError(VidstyleError):
 
 
 class OutputError(VidstyleError):
-    """The output cannot be written: exists without -y, would overwrite the input,
+    """The output cannot be written: exists without -y (``OutputExistsError``), would overwrite the input,
     unknown extension, encoder failure, full disk. Exit code 2 for usage problems,
     1 for failures while writing (set per instance)."""
 
     def __init__(self, message: str, *, exit_code: int = 2):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class OutputExistsError(OutputError):
+    """An output that exists, and replacing it was not asked for. Exit code 2.
+
+    The check is the same for every caller; how to ask differs: the message
+    names the command line's ``-y``, or the Python API's ``overwrite=True``
+    once ``in_api_terms()`` has turned it (``vidstyle.api`` does; the CLI,
+    which calls the API, turns it back).
+
+    Attributes:
+        situation: what exists (``out.mp4 exists``).
+        many: the output is several files (an image sequence's frames).
+    """
+
+    def __init__(self, situation: str, *, many: bool = False):
+        super().__init__(situation)  # args: the situation alone, so that a pickled copy (Ray) rebuilds
+        self.situation, self.many, self.api = situation, many, False
+
+    def in_api_terms(self, api: bool = True) -> OutputExistsError:
+        """This error, naming ``overwrite=True`` (``api`` False: ``-y``)."""
+        self.api = api
+        return self
+
+    def __str__(self) -> str:
+        if self.api:
+            return f"{self.situation}; pass overwrite=True to replace {'them' if self.many else 'it'}"
+        return f"{self.situation}; pass -y to {'replace them' if self.many else 'overwrite it'}"
 
 
 class OutOfMemoryError(VidstyleError):

@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-from vidstyle.cli.options import PROG, Parser, field_type, parse_time
+from vidstyle.cli.options import PROG, Parser, field_type, parse_duration, parse_time
 from vidstyle.config import FLOW_METHODS, ExportConfig, StyleConfig
 from vidstyle.errors import InputError
 from vidstyle.evaluate_convention import METER_DECODE, METER_INTERPOLATION, METER_WARPS
@@ -91,8 +91,8 @@ def build_eval_parser() -> argparse.ArgumentParser:
         "-ss", dest="start_s", type=parse_time, metavar="T", help="the input's range, as the stylized run had it: start"
     )
     span = parser.add_mutually_exclusive_group()
-    span.add_argument("-t", dest="duration_s", type=parse_time, metavar="T", help="the input's range: duration")
-    span.add_argument("-to", dest="end_s", type=parse_time, metavar="T", help="the input's range: end")
+    span.add_argument("-t", dest="duration_s", type=parse_duration, metavar="T", help="the input's range: duration")
+    span.add_argument("-to", dest="end_s", type=parse_duration, metavar="T", help="the input's range: end")
     parser.add_argument(
         "--input-fps",
         type=field_type(ExportConfig, "input_fps"),

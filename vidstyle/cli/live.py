@@ -33,8 +33,8 @@ from vidstyle.cli.options import (
     Parser,
     add_style_options,
     argparse_type,
+    parse_duration,
     parse_size,
-    parse_time,
     style_options,
 )
 from vidstyle.config import StyleConfig
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds from capture to output to aim for ({MAX_LATENCY_CHECK.describe()})",
     )
     g.add_argument(
-        "-t", "--duration", type=parse_time, metavar="T", help="stop after T seconds (a recording lasts exactly T)"
+        "-t", "--duration", type=parse_duration, metavar="T", help="stop after T seconds (a recording lasts exactly T)"
     )
     g = parser.add_argument_group(
         "output",

@@ -18,7 +18,7 @@ import sys
 import threading
 
 from vidstyle.cli.options import PROG
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import OutputExistsError, VidstyleError
 
 # Command name -> "module:function(argv) -> exit code", imported when used so
 # that one command does not pay for another's imports.
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _command(target)(argv)
     except VidstyleError as err:
+        if isinstance(err, OutputExistsError):
+            err.in_api_terms(False)  # -y: the API (which the file command calls) names overwrite=True
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt as err:

@@ -46,6 +46,7 @@ __all__ = [
     "field_type",
     "argparse_type",
     "preset_help",
+    "parse_duration",
     "parse_time",
     "parse_size",
 ]
@@ -142,7 +143,8 @@ def _option_type(option: Option) -> Callable[[str], Any]:
     assert flag.parse is not None, "switches have no type"
 
     def check(value):
-        if flag.after:  # an offset (-t DURATION): checked as the end it makes, in the config
+        if flag.after:  # an offset (-t DURATION): positive here, the end it makes checked in the config
+            _positive(value)
             return
         values = value if len(option.targets) > 1 else (value,)
         for name, item in zip(option.targets, values, strict=True):
@@ -162,7 +164,13 @@ def field_type(owner: type, name: str) -> Callable[[str], Any]:
     return argparse_type(flag.parse, lambda value: check_value(field, value))
 
 
-parse_time = argparse_type(parsing.parse_time)  # -t for live; times are >= 0 and finite
+def _positive(seconds: float) -> None:
+    if seconds <= 0:  # "-t 0": as typed, not as the end it would make ("end must be positive")
+        raise InputError(f"must be positive, got {seconds:g}")
+
+
+parse_time = argparse_type(parsing.parse_time)  # -ss; times are >= 0 and finite
+parse_duration = argparse_type(parsing.parse_time, _positive)  # -t (eval's -to too): a span that is not empty
 parse_size = field_type(StyleConfig, "size")  # WxH, each side at least config.MIN_SIDE
 
 

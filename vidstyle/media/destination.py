@@ -18,7 +18,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 
-from vidstyle.errors import OutputError
+from vidstyle.errors import OutputError, OutputExistsError
 
 PLAIN_FILE_MODE = 0o666  # what open(path, "w") asks for; the umask takes bits away
 PLAIN_FOLDER_MODE = 0o777  # what os.mkdir asks for
@@ -64,7 +64,7 @@ def check_destination(path, *, overwrite: bool, input_paths: Sequence = ()) -> N
         if os.path.isdir(path):
             raise OutputError(f"the output {path} is a directory")
         if not overwrite:
-            raise OutputError(f"{path} exists; pass -y to overwrite it")
+            raise OutputExistsError(f"{path} exists")
     check_writable(path)
 
 

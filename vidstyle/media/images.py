@@ -14,6 +14,8 @@ from vidstyle.errors import InputError, OutputError
 from vidstyle.media.destination import check_destination, discard, make_temp_file, publish
 from vidstyle.sizing import MIN_STYLE_SIDE
 
+_FLOAT_SLACK = 1e-3  # rounding past 0 or 1 in a float image in [0, 1], clipped
+
 
 def load_image(path) -> np.ndarray:
     """Read any image OpenCV reads (grayscale, RGBA, 16-bit, CMYK JPEG...) as
@@ -39,23 +41,60 @@ def load_image(path) -> np.ndarray:
 
 def image_array(image, *, what: str = "an image array") -> np.ndarray:
     """``image`` if it is a non-empty uint8 ``(H, W, 3)`` RGB array; a PIL
-    image as one (transparent pixels composited over white, as ``load_image`` does).
+    image as one (``pil_rgb``: its mode says how its values scale).
 
     Raises InputError naming ``what``, the dtype and shape received (and NaN
-    in a float array); floats get the conversion to use."""
+    in a float array); floats and 16 bits get the conversion to use. A
+    uint16 or float array is refused, not scaled: unlike a PIL image's
+    mode, an array does not say its range (floats in [0, 1] or [0, 255])."""
     if is_pil_image(image):
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32).reshape(image.height, image.width, 4)
-        alpha = rgba[..., 3:] / 255.0
-        image = np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+        image = pil_rgb(image, what=what.removesuffix(" array"))
     shape = tuple(image.shape)
     if image.dtype != np.uint8 or image.ndim != 3 or shape[2] != 3:
         floating = image.dtype.kind in "fc"
         nan = " holding NaN" if floating and image.size and bool(np.isnan(image).any()) else ""
         hint = "; floats in [0, 1]: (x * 255).round().astype(numpy.uint8)" if floating and not nan else ""
+        if image.dtype == np.uint16:
+            hint = "; 16 bits: (x / 257).round().astype(numpy.uint8)"
         raise InputError(f"{what} must be uint8 (height, width, 3) RGB, got {image.dtype} {shape}{nan}{hint}")
     if 0 in shape:
         raise InputError(f"{what} is empty {shape}: it needs at least one pixel")
     return image
+
+
+def pil_rgb(image, *, what: str = "an image") -> np.ndarray:
+    """A PIL image as uint8 ``(H, W, 3)`` RGB, scaled as ``load_image`` scales
+    a file: 16-bit modes (``I;16``, and ``I``, the 32-bit integers Pillow
+    reads 16-bit files into) divided by 257, float ``F`` in [0, 1] times
+    255; transparent pixels composited over white. ``convert("RGBA")`` would
+    clip those to 0..255, leaving two grey levels.
+
+    Raises InputError naming the mode for ``I`` outside 0..65535, ``F``
+    outside [0, 1] or holding NaN (what the values mean is unknown), and a
+    mode Pillow cannot convert to RGB."""
+    mode = image.mode
+    if mode == "I" or mode.startswith("I;16") or mode == "F":
+        values = np.asarray(image).reshape(image.height, image.width)
+        low, high = (values.min(), values.max()) if values.size else (0, 0)
+        if mode == "F" and not (-_FLOAT_SLACK <= low and high <= 1.0 + _FLOAT_SLACK):  # NaN fails both
+            nan = "NaN" if np.isnan(values).any() else f"values from {low:g} to {high:g}"
+            raise InputError(
+                f"{what} is a PIL image of mode F (floats) holding {nan}; mode F is read as [0, 1]: "
+                "scale it there (image.point(lambda v: v / 255) for 0..255), or give an 8-bit image"
+            )
+        if mode != "F" and not (0 <= low and high <= 65535):
+            raise InputError(
+                f"{what} is a PIL image of mode {mode} holding values from {low} to {high}; 32-bit integers "
+                "are read as 16 bits (0..65535): scale them there, or give an 8-bit image ('L' or 'RGB')"
+            )
+        scaled = np.clip(values, 0.0, 1.0) * 255.0 if mode == "F" else values.astype(np.float32) / 257.0
+        return np.repeat(np.rint(scaled).astype(np.uint8)[..., None], 3, axis=2)
+    try:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32).reshape(image.height, image.width, 4)
+    except ValueError as err:  # a mode Pillow converts to some modes only ("La")
+        raise InputError(f"{what} is a PIL image of mode {mode}, which Pillow cannot convert to RGB") from err
+    alpha = rgba[..., 3:] / 255.0
+    return np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
 
 
 def is_pil_image(value) -> bool:

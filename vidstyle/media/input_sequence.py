@@ -7,6 +7,13 @@ name the pattern gives its number (``%04d`` reads ``0007.png``, not
 looks for the first number among 0..4 only, the first number is whatever
 the folder holds (1001 for a render that starts there), and a gap is an
 error naming the first missing file: image2 would stop at it quietly.
+So is a damaged file, found from a few bytes of each file when the sequence
+is listed (``_damage``, ~15 us a file): an empty file (image2 stops at it
+quietly), one that is not the image its extension says (text, a JPEG named
+.png), and a PNG, TIFF, BMP, WebP or DPX cut short (as a render killed while
+writing leaves it), which would otherwise be dropped without a word at the
+end. A JPEG cut short is left to the decoder, which fills in the rest or
+fails (data may follow its end marker: a missing one at the end proves nothing).
 
 A sequence has no timing: frame i is shown at i / rate seconds, the rate
 being ``--input-fps`` or FFmpeg's image2 default, 25 (``DEFAULT_SEQUENCE_FPS``).
@@ -25,6 +32,7 @@ names, sizes and modification times, so that one re-rendered frame is noticed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -43,6 +51,21 @@ _NUMBERED = re.compile(r"(.*?)(\d+)(\D*)")  # stem = prefix, the last run of dig
 _SHOWN_SEQUENCES = 3  # a folder's sequences named in an error
 _DPX_HEADER_BYTES = 780  # up to the image element's width and height
 _EXIF_ORIENTATION = 0x0112  # 5..8: the picture is shown turned a quarter
+_SHOWN_DAMAGED = 3  # damaged files named in an error
+_HEAD_BYTES = 32  # enough for every signature and length field _damage reads
+# How each format's files start (FFmpeg picks the decoder from the extension).
+_SIGNATURES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    ".png": ("PNG", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": ("JPEG", (b"\xff\xd8\xff",)),
+    ".jpeg": ("JPEG", (b"\xff\xd8\xff",)),
+    ".tif": ("TIFF", (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")),
+    ".tiff": ("TIFF", (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")),
+    ".bmp": ("BMP", (b"BM",)),
+    ".webp": ("WebP", (b"RIFF",)),
+    ".dpx": ("DPX", (b"SDPX", b"XPDS")),
+}
+_PILLOW_CUT = ("Truncated File Read", "Expecting to read")  # Pillow's warnings for a TIFF directory cut short
+_PNG_END = b"\0\0\0\0IEND\xaeB`\x82"  # the IEND chunk every complete PNG ends with
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,7 +207,99 @@ def _from_pattern(path: str) -> InputSequence:
             "frames after the gap to a folder of their own"
         )
     files = tuple(os.path.join(os.path.dirname(path), pattern.file_name(n)) for n in range(first, last + 1))
+    damaged = [(file, reason) for file in files if (reason := _damage(file, pattern.ext)) is not None]
+    if damaged:
+        (file, reason), others = damaged[0], [os.path.basename(name) for name, _ in damaged[1:]]
+        more, fix = "", "re-export it, or remove it and renumber the files after it"
+        if others:
+            shown = ", ".join(others[:_SHOWN_DAMAGED]) + (", ..." if len(others) > _SHOWN_DAMAGED else "")
+            more = f", and {len(others)} more damaged file{'s' if len(others) != 1 else ''} ({shown})"
+            fix = "re-export them, or remove them and renumber the files"
+        raise InputError(f"{path}: {file} {reason}{more}; a sequence is read only when every file decodes: {fix}")
     return InputSequence(pattern=path, files=files, first_number=first)
+
+
+def _damage(path: str, ext: str) -> str | None:
+    """Why the image file ``path`` (of extension ``ext``) cannot be decoded
+    ("is empty (0 bytes)", "is not a PNG image ...", "is cut short ..."), from
+    its first and last bytes (a TIFF: its directory), or None if none is seen."""
+    try:
+        with open(path, "rb") as file:
+            stat = os.fstat(file.fileno())
+            size, head = stat.st_size, file.read(_HEAD_BYTES)
+            if not head:
+                return "is empty (0 bytes)"
+            kind, signatures = _SIGNATURES.get(ext, ("", ()))
+            if signatures and not head.startswith(signatures):
+                actual = next((name for name, sigs in _SIGNATURES.values() if head.startswith(sigs)), None)
+                shown = f"is a {actual} image" if actual else f"starts with {head[:12]!r}"
+                return f"is not a {kind} image (it {shown})"
+            if ext == ".png":
+                file.seek(max(0, size - len(_PNG_END)))
+                if file.read() != _PNG_END and not _png_complete(file, size):
+                    return f"is cut short ({size:,} bytes: the PNG ends before its closing IEND chunk)"
+    except OSError as err:
+        return f"cannot be read ({err.strerror or err})"
+    if ext in (".tif", ".tiff"):
+        return _tiff_damage(path, size, stat.st_mtime_ns, head)
+    stated = _stated_size(head, ext)
+    if stated is not None and size < stated:
+        return f"is cut short ({size:,} of the {stated:,} bytes its header announces)"
+    return None
+
+
+def _png_complete(file, size: int) -> bool:
+    """True when the PNG's chunks, walked from their length fields, reach
+    IEND within the file (data after IEND is allowed, as decoders ignore it);
+    only for the rare file that does not end with IEND."""
+    offset = 8  # after the signature
+    while offset + 8 <= size:
+        file.seek(offset)
+        length, kind = struct.unpack(">I4s", file.read(8))
+        if kind == b"IEND":
+            return True
+        offset += 12 + length  # length, type, data, CRC
+    return False
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _tiff_damage(path: str, size: int, mtime_ns: int, head: bytes) -> str | None:
+    """Why a TIFF is cut short (its directory, which Pillow reads without the
+    pixels, or its first image's strips or tiles run past the end), or None
+    (complete, or Pillow cannot tell: the decoder judges). Kept per file
+    version: a run lists its input five times, and Pillow takes ~0.1 ms."""
+    import warnings
+
+    from PIL import Image
+
+    big = head[2:4] in (b"+\0", b"\0+")  # BigTIFF: 64-bit offsets
+    if len(head) < (16 if big else 8):
+        return f"is cut short ({size:,} bytes: less than a TIFF header)"
+    directory = struct.unpack_from(f"{'<' if head[:2] == b'II' else '>'}{'Q' if big else 'I'}", head, 8 if big else 4)
+    if directory[0] >= size:  # libtiff writes it last: the first thing a cut loses
+        return f"is cut short ({size:,} bytes: its TIFF directory starts at byte {directory[0]:,})"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with Image.open(path) as image:
+                tags = image.tag_v2 if hasattr(image, "tag_v2") else {}  # a TIFF Pillow reads: its tags
+                offsets, counts = tags.get(273) or tags.get(324) or (), tags.get(279) or tags.get(325) or ()
+                needed = max(offset + count for offset, count in zip(offsets, counts))
+        except Exception:  # Pillow warns "Truncated File Read" (or "Expecting to read") where the directory is cut
+            cut = any(text in str(warning.message) for warning in caught for text in _PILLOW_CUT)
+            return f"is cut short ({size:,} bytes: its TIFF directory runs past the end)" if cut else None
+    return f"is cut short ({size:,} of the {needed:,} bytes its TIFF directory needs)" if size < needed else None
+
+
+def _stated_size(head: bytes, ext: str) -> int | None:
+    """The file size a BMP, WebP or DPX header announces, None if it does not."""
+    if ext == ".bmp" and len(head) >= 6:
+        return struct.unpack("<I", head[2:6])[0] or None
+    if ext == ".webp" and len(head) >= 12 and head[8:12] == b"WEBP":
+        return struct.unpack("<I", head[4:8])[0] + 8  # the RIFF chunk after its 8-byte header
+    if ext == ".dpx" and len(head) >= 20:
+        return struct.unpack(">I" if head[:4] == b"SDPX" else "<I", head[16:20])[0] or None
+    return None
 
 
 def _image_size(path: str) -> tuple[int, int] | None:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from vidstyle.errors import OutputError, VidstyleError
+from vidstyle.errors import OutputError, OutputExistsError, VidstyleError
 from vidstyle.frames import Frame
 from vidstyle.media.destination import (
     AtomicWriter,
@@ -169,9 +169,10 @@ class ImageSequenceWriter(AtomicWriter):
                 raise OutputError(f"refusing to overwrite the input {os.fspath(path)}; choose another output with -o")
         if existing and not overwrite:
             first = existing[min(existing)]
-            raise OutputError(
-                f"{folder} already holds {len(existing)} frames named like {self.pattern.name} "
-                f"(e.g. {first}); pass -y to replace them"
+            raise OutputExistsError(
+                f"{folder} already holds {len(existing)} frame{'s' if len(existing) != 1 else ''} named like "
+                f"{self.pattern.name} (e.g. {first})",
+                many=True,
             )
 
     def write(self, frame: Frame) -> None:
