@@ -459,6 +459,17 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def preset_row(spec: str, frames: int) -> Row:
+    """The row of ``--presets`` item ``spec``: a preset's name, optionally
+    followed by ``@KEY=VALUE`` changes to its fields (``fast@iters_first=400``)."""
+    name, *changes = spec.split("@")
+    options = preset_options(name)
+    for change in changes:
+        key, _, value = change.partition("=")
+        options[key] = parse_value(value)
+    return Row(f"preset-{spec}", options, frames)
+
+
 def parse_value(text: str):
     try:
         return json.loads(text)
@@ -485,7 +496,11 @@ def main() -> None:
         help="comma-separated row keys (default, cold, no-stop, no-warm, unwarped, no-c2f, "
         "full-vgg, no-gram-cache, serial, threads, fp32, compile) or 'none'",
     )
-    parser.add_argument("--presets", help=f"also time these presets ({','.join(PRESETS)}) on --frames frames")
+    parser.add_argument(
+        "--presets",
+        help=f"also time these presets ({','.join(PRESETS)}) on --frames frames; NAME@KEY=VALUE[@KEY=VALUE] "
+        "changes fields of one (fast@iters_first=400)",
+    )
     parser.add_argument("--compile", action="store_true", help="add a torch.compile row")
     parser.add_argument("--device", default="auto")
     parser.add_argument(
@@ -559,7 +574,7 @@ def main() -> None:
             )
             rows = build_rows(args, base, device, frames, large)
             if args.presets:
-                rows += [Row(f"preset-{name}", preset_options(name), frames) for name in args.presets.split(",")]
+                rows += [preset_row(spec, frames) for spec in args.presets.split(",")]
             # One-time costs (first torch calls, allocator) before any row is timed.
             OptimizerEngine([style], config=base_at.replace(coarse_to_fine=False), features=measurer.vgg).stylize(
                 np.zeros((32, 32, 3), np.uint8), max_iters=2

@@ -80,11 +80,14 @@ def test_stylize_video_with_a_model_and_a_style_paints_with_the_look(look, clip,
 
 
 def test_preset_is_accepted_and_explicit_options_override_it():
-    config, _ = make_configs(preset="fast")
-    assert config.iters_first == PRESET_OPTIONS["fast"]["iters_first"]
-    assert config.flow == PRESET_OPTIONS["fast"]["flow"]
-    config, _ = make_configs(preset="fast", iters_first=7)
-    assert (config.iters_first, config.iters_later) == (7, PRESET_OPTIONS["fast"]["iters_later"])
+    config, _ = make_configs(preset="quality")
+    assert config.iters_first == PRESET_OPTIONS["quality"]["iters_first"] != StyleConfig().iters_first
+    assert config.long_term == PRESET_OPTIONS["quality"]["long_term"]
+    config, _ = make_configs(preset="quality", iters_first=7)
+    assert (config.iters_first, config.iters_later) == (7, PRESET_OPTIONS["quality"]["iters_later"])
+    assert (
+        make_configs(preset="fast")[0].iters_later == PRESET_OPTIONS["fast"]["iters_later"] < StyleConfig().iters_later
+    )
     assert make_configs(preset=None) == make_configs() == make_configs(preset="balanced")
     with pytest.raises(InputError, match="unknown preset 'fastest'"):
         make_configs(preset="fastest")

@@ -111,9 +111,9 @@ def test_cli_coverage_names_every_field():
 
 
 def test_preset_is_overridden_only_by_what_the_user_typed():
-    _, options, style, _ = parse_file_args("--preset", "fast", "--iters", "50,6")
+    _, options, style, _ = parse_file_args("--preset", "quality", "--iters", "50,6")
     assert (style.iters_first, style.iters_later) == (50, 6)
-    assert style.flow == "dis-fast" and style.tolerance == 5e-3  # from the preset
+    assert style.long_term == (1, 2, 4) and style.tolerance == 1e-3  # from the preset
     _, _, style, _ = parse_file_args("--preset", "quality")
     quality = PRESET_OPTIONS["quality"]["iters_first"]
     assert style.long_term == (1, 2, 4) and style.iters_first == quality != StyleConfig().iters_first
