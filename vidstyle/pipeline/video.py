@@ -237,9 +237,6 @@ def stylize_video(
     for note in [*input_notes, *notes]:
         record(Notice(note))
     device = select_device(config.device)
-    precision = precision_note(config, device)
-    if precision is not None:
-        record(Notice(precision))
     choice = choose_size(
         (info.width, info.height),
         config,
@@ -270,6 +267,8 @@ def stylize_video(
     lock = WorkLock(work_dir_for(dst, root=export.work_dir), output=dst)
     try:
         writer = open_output(src, dst, info=info, export=export, out_size=out_size, style_paths=style_paths)
+        if (speed_note := precision_note(config, device)) is not None:  # past the refusals, before any training
+            record(Notice(speed_note))
         store: FrameStore | None = None
         low_store: FrameStore | None = None
         if device.type == "cuda":  # device_peak_mb: this run's peak, network and style targets included
