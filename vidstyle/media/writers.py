@@ -339,13 +339,18 @@ def pixel_aspect_note(
     )
 
 
+def _is_gif(dst: str) -> bool:
+    """``dst`` names a GIF file (not an image sequence)."""
+    return not is_sequence_pattern(dst) and os.path.splitext(dst)[1].lower() == ".gif"
+
+
 def check_output_rate(dst, fps: Fraction | None) -> None:
     """OutputError (exit code 2), before any work, for an ``--fps`` a GIF
     cannot show: above ``GIF_MAX_FPS`` (GIF frame delays are whole hundredths
     of a second, and players show delays under 2/100 s as 1/10 s, so the
     clip would play slower than its source)."""
     dst = os.fspath(dst)
-    if fps is None or is_sequence_pattern(dst) or os.path.splitext(dst)[1].lower() != ".gif":
+    if fps is None or not _is_gif(dst):
         return
     if Fraction(fps) > GIF_MAX_FPS:
         raise OutputError(
@@ -360,7 +365,7 @@ def output_rate_note(src, dst, fps: Fraction | None) -> str | None:
     or ``--fps``) above ``GIF_MAX_FPS``: frames closer than 1/50 s to the
     one before are left out (``VideoWriter``), the duration stays; else None."""
     dst = os.fspath(dst)
-    if fps is None or is_sequence_pattern(dst) or os.path.splitext(dst)[1].lower() != ".gif":
+    if fps is None or not _is_gif(dst):
         return None
     if Fraction(fps) <= GIF_MAX_FPS:
         return None
